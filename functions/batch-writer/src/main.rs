@@ -1,0 +1,17 @@
+//! Lambda entry point for the SQS-triggered batch writer.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::lambda::init_tracing();
+    let ctx = Arc::new(shared::context::from_env()?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let ctx = ctx.clone();
+        async move { Ok::<SqsBatchResponse, Error>(shared::lambda::write_batch(&ctx, event.payload).await) }
+    }))
+    .await
+}

@@ -1,0 +1,89 @@
+//! Configuration from the environment, with the defaults `make run` documents.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use shared::context::env_var;
+use shared::queue::sqlite::QueueConfig;
+
+use crate::throttle::{Limit, Limits};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub host: IpAddr,
+    /// `PORT`, default 3000; 0 picks a free port (printed on start).
+    pub port: u16,
+    /// `DATA_DIR`, default `./.data`.
+    pub data_dir: PathBuf,
+    /// `ADMIN_TOKEN`; without it the admin routes answer 401.
+    pub admin_token: Option<String>,
+    /// `DASHBOARD_DIR`, default `dashboard/dist`.
+    pub dashboard_dir: PathBuf,
+    /// `SEED_DEMO` (default true): seed the demo tenant into an empty data dir.
+    pub seed_demo: bool,
+    pub limits: Limits,
+    pub queue: QueueConfig,
+}
+
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn parsed<T: FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
+    match env_var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{name}={raw:?} is not a valid value"))),
+    }
+}
+
+fn limit(prefix: &str, default: Limit) -> Result<Limit, ConfigError> {
+    let limit = Limit {
+        per_second: parsed(&format!("THROTTLE_{prefix}_RPS"), default.per_second)?,
+        burst: parsed(&format!("THROTTLE_{prefix}_BURST"), default.burst)?,
+    };
+    if limit.per_second == 0 || limit.burst == 0 {
+        return Err(ConfigError(format!("THROTTLE_{prefix}_RPS and _BURST must be at least 1")));
+    }
+    Ok(limit)
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Limits::default();
+        let seed_demo = match env_var("SEED_DEMO").as_deref() {
+            None | Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no") => false,
+            Some(other) => return Err(ConfigError(format!("SEED_DEMO={other:?}: use true or false"))),
+        };
+        Ok(Self {
+            host: parsed("HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
+            port: parsed("PORT", 3000)?,
+            data_dir: PathBuf::from(env_var("DATA_DIR").unwrap_or_else(|| "./.data".into())),
+            admin_token: env_var("ADMIN_TOKEN"),
+            dashboard_dir: PathBuf::from(env_var("DASHBOARD_DIR").unwrap_or_else(|| "dashboard/dist".into())),
+            seed_demo,
+            limits: Limits {
+                ingest: limit("INGEST", defaults.ingest)?,
+                analytics: limit("ANALYTICS", defaults.analytics)?,
+                experiments: limit("EXPERIMENTS", defaults.experiments)?,
+            },
+            queue: QueueConfig {
+                visibility_timeout: Duration::from_secs(parsed("QUEUE_VISIBILITY_TIMEOUT_SECS", 30)?),
+                max_receives: parsed("QUEUE_MAX_RECEIVES", 5)?,
+                ..QueueConfig::default()
+            },
+        })
+    }
+}

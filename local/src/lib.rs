@@ -1,0 +1,99 @@
+//! The local stack: plays API Gateway (routing, API-key throttling, body
+//! limit) and the SQS trigger (a loop draining the queue into the batch
+//! writer) around the very handlers the Lambda functions run, on the
+//! embedded store and queue in `DATA_DIR`.
+
+mod config;
+mod server;
+mod throttle;
+mod writer;
+
+use std::sync::Arc;
+
+pub use config::{Config, ConfigError};
+use shared::context;
+
+/// Logs go to stderr: compact text, or JSON with `LOG_FORMAT=json`.
+/// Verbosity follows `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if context::env_var("LOG_FORMAT").as_deref() == Some("json") {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+#[derive(Debug)]
+pub struct RunError(String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Runs until SIGTERM or Ctrl-C: serves HTTP, drains the queue, then shuts
+/// down cleanly (in-flight requests and the current batch finish; anything
+/// not yet written stays queued for the next start).
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let fresh = !config.data_dir.join(context::STORE_FILE).exists();
+    let ctx = context::open_embedded(&config.data_dir, config.queue, config.admin_token.clone())
+        .map_err(|e| RunError(e.to_string()))?;
+    let ctx = Arc::new(ctx);
+    if fresh && config.seed_demo {
+        shared::demo::seed(&ctx).await.map_err(|e| RunError(e.to_string()))?;
+        println!(
+            "seeded a demo tenant: X-API-Key {} (a demo experiment and {} users of events)",
+            shared::demo::DEMO_API_KEY,
+            shared::demo::DEMO_USERS
+        );
+    }
+
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
+        .await
+        .map_err(|e| RunError(format!("cannot listen on {}:{}: {e}", config.host, config.port)))?;
+    let address = listener.local_addr().map_err(|e| RunError(e.to_string()))?;
+
+    let (stop_writer, writer_stopped) = tokio::sync::watch::channel(false);
+    let writer = tokio::spawn(writer::run(ctx.clone(), writer_stopped));
+
+    let app = server::router(ctx.clone(), &config);
+    println!(
+        "campaign-local listening on http://{address} (API at /api, data in {})",
+        config.data_dir.display()
+    );
+    tracing::info!(%address, backend = ctx.backend, "listening");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    tracing::info!("HTTP server stopped; letting the batch writer finish its batch");
+    let _ = stop_writer.send(true);
+    let _ = writer.await;
+    served.map_err(|e| RunError(e.to_string()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,96 @@
+//! The listener: `/api/*` goes to the shared handlers (after throttling and
+//! the body limit, as API Gateway would apply them); everything else is the
+//! dashboard's static files.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{Html, IntoResponse, Response};
+use http::header;
+use shared::api::{self, API_KEY_HEADER, ApiError, MAX_BODY_BYTES};
+use shared::context::AppContext;
+use shared::domain::tenant::hash_api_key;
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::Config;
+use crate::throttle::Throttle;
+
+struct AppState {
+    ctx: Arc<AppContext>,
+    throttle: Throttle,
+    dashboard: ServeDir<ServeFile>,
+    dashboard_built: bool,
+}
+
+pub fn router(ctx: Arc<AppContext>, config: &Config) -> Router {
+    let dashboard_dir = &config.dashboard_dir;
+    let state = Arc::new(AppState {
+        ctx,
+        throttle: Throttle::new(config.limits),
+        dashboard: ServeDir::new(dashboard_dir).fallback(ServeFile::new(dashboard_dir.join("index.html"))),
+        dashboard_built: Path::new(dashboard_dir).join("index.html").exists(),
+    });
+    let janitor = Arc::downgrade(&state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match janitor.upgrade() {
+                Some(state) => state.throttle.forget_idle(),
+                None => return,
+            }
+        }
+    });
+    Router::new().fallback(entry).with_state(state)
+}
+
+fn to_axum(response: api::Response) -> Response {
+    response.map(Body::from)
+}
+
+async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let path = request.uri().path();
+    if api::api_segments(path).is_none() {
+        return dashboard(&state, request).await;
+    }
+    if let (Some(function), Some(key)) = (api::function_for(path), request.headers().get(API_KEY_HEADER)) {
+        let key_hash = hash_api_key(key.to_str().unwrap_or_default());
+        if let Err(retry_after) = state.throttle.check(function, &key_hash) {
+            return to_axum(ApiError::throttled(retry_after).into_response());
+        }
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return to_axum(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return to_axum(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
+    };
+    let response = api::handle(&state.ctx, http::Request::from_parts(parts, bytes)).await;
+    to_axum(response)
+}
+
+async fn dashboard(state: &AppState, request: Request) -> Response {
+    if !state.dashboard_built {
+        return Html(
+            "<!doctype html><title>campaign-analytics</title>\
+             <h1>campaign-analytics</h1><p>The API is at <a href=\"/api/health\">/api</a>. \
+             The dashboard has not been built: run <code>make run</code>.</p>",
+        )
+        .into_response();
+    }
+    match state.dashboard.clone().oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(err) => match err {},
+    }
+}

@@ -1,0 +1,30 @@
+//! `GET /api/health`: liveness plus a cheap check of the store and queue.
+
+use http::{Method, StatusCode};
+use serde_json::json;
+
+use super::{ApiResult, Request, api_segments, expect_method, json_response, not_found_route};
+use crate::context::AppContext;
+use crate::store::keys;
+
+pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
+    if api_segments(request.uri().path()).as_deref() != Some(&["health"][..]) {
+        return Err(not_found_route(request));
+    }
+    expect_method(request, &[Method::GET, Method::HEAD], "GET")?;
+    let store = ctx.store.get(&keys::tenant("health-check")).await;
+    let queue = ctx.queue.depth().await;
+    let healthy = store.is_ok() && queue.is_ok();
+    let body = json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "backend": ctx.backend,
+        "checks": {
+            "store": if store.is_ok() { "ok" } else { "unavailable" },
+            "queue": match &queue { Ok(_) => "ok", Err(_) => "unavailable" },
+        },
+        "queue": queue.ok(),
+    });
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok(json_response(status, &body))
+}

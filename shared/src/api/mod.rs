@@ -1,0 +1,201 @@
+//! HTTP handlers: plain async functions from request to response.
+//!
+//! The Lambda entry points (through `lambda_http`) and the local stack
+//! (through axum) both call [`handle`] with an `http::Request`, so what runs
+//! on AWS is exactly what the tests exercise locally. Each Lambda serves one
+//! [`Function`]; the local stack serves them all behind one listener.
+
+pub mod admin;
+pub mod error;
+pub mod events;
+pub mod experiments;
+pub mod health;
+pub mod summary;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::context::AppContext;
+use crate::repo::tenants;
+pub use error::ApiError;
+
+pub type Request = http::Request<Bytes>;
+pub type Response = http::Response<Bytes>;
+pub type ApiResult = Result<Response, ApiError>;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The deployable functions, one per route group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Function {
+    Ingest,
+    Summary,
+    Experiments,
+    Health,
+    Admin,
+}
+
+impl Function {
+    pub const ALL: [Function; 5] = [
+        Function::Ingest,
+        Function::Summary,
+        Function::Experiments,
+        Function::Health,
+        Function::Admin,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Ingest => "ingest",
+            Function::Summary => "summary",
+            Function::Experiments => "experiments",
+            Function::Health => "health",
+            Function::Admin => "admin",
+        }
+    }
+}
+
+/// Path segments after `/api`, or `None` for paths outside the API.
+pub fn api_segments(path: &str) -> Option<Vec<&str>> {
+    let rest = path.strip_prefix("/api")?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    Some(rest.split('/').filter(|s| !s.is_empty()).collect())
+}
+
+/// Which function serves a path (by its first segment after `/api`).
+pub fn function_for(path: &str) -> Option<Function> {
+    let segments = api_segments(path)?;
+    match segments.first().copied() {
+        Some("events") => Some(Function::Ingest),
+        Some("analytics") => Some(Function::Summary),
+        Some("experiments") => Some(Function::Experiments),
+        Some("health") => Some(Function::Health),
+        Some("admin") => Some(Function::Admin),
+        _ => None,
+    }
+}
+
+/// Serves any API request (the local stack's entry point).
+pub async fn handle(ctx: &AppContext, request: Request) -> Response {
+    match function_for(request.uri().path()) {
+        Some(function) => handle_function(ctx, function, request).await,
+        None => ApiError::not_found(format!("no route for {}", request.uri().path())).into_response(),
+    }
+}
+
+/// Serves a request addressed to one function (a Lambda's entry point);
+/// paths of other functions are 404 here.
+pub async fn handle_function(ctx: &AppContext, function: Function, request: Request) -> Response {
+    if request.body().len() > MAX_BODY_BYTES {
+        return ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
+    }
+    if function_for(request.uri().path()) != Some(function) {
+        return ApiError::not_found(format!("no route for {}", request.uri().path())).into_response();
+    }
+    let result = match function {
+        Function::Ingest => events::handle(ctx, &request).await,
+        Function::Summary => summary::handle(ctx, &request).await,
+        Function::Experiments => experiments::handle(ctx, &request).await,
+        Function::Health => health::handle(ctx, &request).await,
+        Function::Admin => admin::handle(ctx, &request).await,
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = http::Response::new(Bytes::from(bytes));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+pub fn not_found_route(request: &Request) -> ApiError {
+    ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
+}
+
+/// Checks the method of a matched path, answering 405 with `Allow` otherwise.
+pub fn expect_method(request: &Request, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
+    if allowed.contains(request.method()) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allow))
+    }
+}
+
+/// Parses the body as JSON.
+pub fn json_body(request: &Request) -> Result<Value, ApiError> {
+    if request.body().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "request body is empty; send a JSON object",
+        ));
+    }
+    serde_json::from_slice(request.body()).map_err(ApiError::invalid_json)
+}
+
+/// Query parameters; a repeated parameter keeps its last value.
+pub fn query_params(request: &Request) -> Result<HashMap<String, String>, ApiError> {
+    let raw = request.uri().query().unwrap_or("");
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .map(|pairs| pairs.into_iter().collect())
+        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", err.to_string()))
+}
+
+/// The authenticated caller of a tenant endpoint.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub tenant_id: String,
+}
+
+/// Resolves `X-API-Key` to a tenant. A missing, malformed or unknown key is
+/// 401 — the same answer whichever, so keys cannot be probed.
+pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller, ApiError> {
+    let Some(raw) = request.headers().get(API_KEY_HEADER) else {
+        return Err(ApiError::unauthorized("missing X-API-Key header"));
+    };
+    let key = raw
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 256)
+        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+    match tenants::find_by_key(ctx.store.as_ref(), key).await? {
+        Some(owner) => {
+            tracing::Span::current().record("tenant_id", owner.tenant_id.as_str());
+            Ok(Caller {
+                tenant_id: owner.tenant_id,
+            })
+        }
+        None => Err(ApiError::unauthorized("invalid API key")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_first_segment() {
+        assert_eq!(function_for("/api/events"), Some(Function::Ingest));
+        assert_eq!(function_for("/api/events/batch"), Some(Function::Ingest));
+        assert_eq!(function_for("/api/analytics/summary"), Some(Function::Summary));
+        assert_eq!(function_for("/api/experiments/x/results"), Some(Function::Experiments));
+        assert_eq!(function_for("/api/health/"), Some(Function::Health));
+        assert_eq!(function_for("/api/admin/tenants"), Some(Function::Admin));
+        assert_eq!(function_for("/apix/health"), None);
+        assert_eq!(function_for("/api/nothing"), None);
+        assert_eq!(function_for("/"), None);
+    }
+}

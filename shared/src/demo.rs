@@ -1,0 +1,100 @@
+//! The demo tenant and experiment seeded into an empty local stack, so a
+//! new user has something to look at. The seed's README promised the key
+//! `test-api-key-12345`; we keep it for the demo tenant only.
+
+use chrono::{Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, json};
+
+use crate::context::AppContext;
+use crate::domain::event::{Event, EventType};
+use crate::domain::experiment::new_experiment;
+use crate::messages;
+use crate::repo::{experiments, tenants};
+
+pub const DEMO_API_KEY: &str = "test-api-key-12345";
+pub const DEMO_TENANT_ID: &str = "demo-tenant";
+pub const DEMO_USERS: usize = 2000;
+
+#[derive(Debug, thiserror::Error)]
+#[error("seeding the demo data failed: {0}")]
+pub struct SeedError(String);
+
+fn failed(err: impl std::fmt::Display) -> SeedError {
+    SeedError(err.to_string())
+}
+
+/// Seeds the demo tenant, an active A/B experiment and two weeks of events
+/// (queued like any other events). Does nothing if the demo tenant exists.
+pub async fn seed(ctx: &AppContext) -> Result<bool, SeedError> {
+    let store = ctx.store.as_ref();
+    if tenants::get(store, DEMO_TENANT_ID).await.map_err(failed)?.is_some() {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    tenants::create_with_id(store, DEMO_TENANT_ID, "Demo tenant", DEMO_API_KEY, "demo-key", now)
+        .await
+        .map_err(failed)?;
+    let started = now - Duration::days(14);
+    let experiment = new_experiment(
+        &json!({
+            "name": "Homepage call-to-action",
+            "description": "Does a green 'Start free trial' button beat the grey 'Sign up' one?",
+            "variants": [{"name": "control", "weight": 50}, {"name": "green-button", "weight": 50}],
+            "status": "ACTIVE",
+            "startDate": crate::domain::event::rfc3339::format(&started),
+        }),
+        now,
+    )
+    .map_err(|errors| failed(format!("{errors:?}")))?;
+    experiments::create(store, DEMO_TENANT_ID, &experiment)
+        .await
+        .map_err(failed)?;
+
+    let events = demo_events(&experiment.id, started, now);
+    let bodies = messages::pack(&events, ctx.queue.max_message_bytes()).map_err(failed)?;
+    ctx.queue.send(bodies).await.map_err(failed)?;
+    tracing::info!(events = events.len(), "demo data seeded");
+    Ok(true)
+}
+
+/// Deterministic traffic: control converts about 10% of users, the green
+/// button about 13%.
+fn demo_events(experiment_id: &str, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> Vec<Event> {
+    let mut rng = StdRng::seed_from_u64(20_261_129);
+    let span = (to - from).num_seconds().max(1);
+    let mut events = Vec::new();
+    let mut push = |user: &str, kind: EventType, variant: &str, at: chrono::DateTime<Utc>| {
+        let mut properties = Map::new();
+        properties.insert("experimentId".into(), json!(experiment_id));
+        properties.insert("variant".into(), json!(variant));
+        events.push(Event {
+            id: format!("demo-{}", events.len()),
+            tenant_id: DEMO_TENANT_ID.into(),
+            user_id: user.to_owned(),
+            event_type: kind,
+            experiment_id: Some(experiment_id.to_owned()),
+            variant: Some(variant.to_owned()),
+            properties,
+            timestamp: at,
+        });
+    };
+    for user in 0..DEMO_USERS {
+        let user_id = format!("demo-user-{user:04}");
+        let (variant, rate) = if user % 2 == 0 { ("control", 0.10) } else { ("green-button", 0.13) };
+        let mut at = from + Duration::seconds(rng.random_range(0..span));
+        for _ in 0..rng.random_range(1..=3) {
+            push(&user_id, EventType::PageView, variant, at.min(to));
+            at += Duration::seconds(rng.random_range(5..120));
+        }
+        if rng.random_bool(0.4) {
+            push(&user_id, EventType::Click, variant, at.min(to));
+            at += Duration::seconds(rng.random_range(5..300));
+        }
+        if rng.random_bool(rate) {
+            push(&user_id, EventType::Conversion, variant, at.min(to));
+        }
+    }
+    events
+}

@@ -1,0 +1,304 @@
+//! Events: what clients send, how it is validated and normalised.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{FieldError, check_length};
+
+pub const MAX_USER_ID_CHARS: usize = 256;
+pub const MAX_EVENT_ID_CHARS: usize = 128;
+pub const MAX_TAG_CHARS: usize = 128;
+pub const MAX_PROPERTIES_BYTES: usize = 16 * 1024;
+pub const MAX_BATCH_EVENTS: usize = 1000;
+/// Clocks drift; a timestamp up to this far ahead of ours is still accepted.
+pub const MAX_CLOCK_SKEW: Duration = Duration::hours(24);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    PageView,
+    Click,
+    Conversion,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 3] = [EventType::PageView, EventType::Click, EventType::Conversion];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::PageView => "PAGE_VIEW",
+            EventType::Click => "CLICK",
+            EventType::Conversion => "CONVERSION",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+}
+
+/// A validated, normalised event as it is queued, stored and returned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub event_type: EventType,
+    pub experiment_id: Option<String>,
+    pub variant: Option<String>,
+    pub properties: Map<String, Value>,
+    #[serde(with = "rfc3339")]
+    pub timestamp: DateTime<Utc>,
+}
+
+impl Event {
+    pub fn is_conversion(&self) -> bool {
+        self.event_type == EventType::Conversion
+    }
+}
+
+/// Timestamps go out as RFC 3339 in UTC with millisecond precision or finer.
+pub mod rfc3339 {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn format(timestamp: &DateTime<Utc>) -> String {
+        timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let raw = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&raw)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Validates one event body (`{userId, eventType, properties?, timestamp?,
+/// eventId?}`) and normalises it. Field names in errors are prefixed with
+/// `prefix` (e.g. `events[3].`) so batch errors point at the right place.
+pub fn validate_event(
+    tenant_id: &str,
+    body: &Value,
+    now: DateTime<Utc>,
+    prefix: &str,
+) -> Result<Event, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let field = |name: &str| format!("{prefix}{name}");
+    let Some(body) = body.as_object() else {
+        let name = match prefix.trim_end_matches('.') {
+            "" => "body",
+            name => name,
+        };
+        return Err(vec![FieldError::new(name, "must be a JSON object")]);
+    };
+
+    let user_id = match body.get("userId") {
+        Some(Value::String(user)) => {
+            check_length(&mut errors, &field("userId"), user, 1, MAX_USER_ID_CHARS);
+            user.clone()
+        }
+        Some(_) => {
+            errors.push(FieldError::new(field("userId"), "must be a string"));
+            String::new()
+        }
+        None => {
+            errors.push(FieldError::new(field("userId"), "is required"));
+            String::new()
+        }
+    };
+
+    let event_type = match body.get("eventType") {
+        Some(Value::String(raw)) => EventType::parse(raw),
+        _ => None,
+    };
+    if event_type.is_none() {
+        errors.push(FieldError::new(
+            field("eventType"),
+            "must be one of PAGE_VIEW, CLICK, CONVERSION",
+        ));
+    }
+
+    let properties = match body.get("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(properties)) => {
+            let size = serde_json::to_vec(properties).map_or(usize::MAX, |b| b.len());
+            if size > MAX_PROPERTIES_BYTES {
+                errors.push(FieldError::new(
+                    field("properties"),
+                    format!("must serialise to at most {MAX_PROPERTIES_BYTES} bytes, got {size}"),
+                ));
+            }
+            properties.clone()
+        }
+        Some(_) => {
+            errors.push(FieldError::new(field("properties"), "must be a JSON object"));
+            Map::new()
+        }
+    };
+    let mut tag = |name: &str| match properties.get(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(value)) => {
+            check_length(
+                &mut errors,
+                &field(&format!("properties.{name}")),
+                value,
+                1,
+                MAX_TAG_CHARS,
+            );
+            Some(value.clone())
+        }
+        Some(_) => {
+            errors.push(FieldError::new(
+                field(&format!("properties.{name}")),
+                "must be a string",
+            ));
+            None
+        }
+    };
+    let experiment_id = tag("experimentId");
+    let variant = tag("variant");
+
+    let timestamp = match body.get("timestamp") {
+        None | Some(Value::Null) => now,
+        Some(Value::String(raw)) => match DateTime::parse_from_rfc3339(raw) {
+            Ok(parsed) => {
+                let parsed = parsed.with_timezone(&Utc);
+                if parsed > now + MAX_CLOCK_SKEW {
+                    errors.push(FieldError::new(
+                        field("timestamp"),
+                        "must not be more than 24 hours in the future",
+                    ));
+                }
+                parsed
+            }
+            Err(_) => {
+                errors.push(FieldError::new(
+                    field("timestamp"),
+                    "must be an RFC 3339 date-time such as 2025-01-15T10:00:00Z",
+                ));
+                now
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new(field("timestamp"), "must be an RFC 3339 string"));
+            now
+        }
+    };
+
+    let id = match body.get("eventId") {
+        None | Some(Value::Null) => uuid::Uuid::now_v7().to_string(),
+        Some(Value::String(id)) => {
+            check_length(&mut errors, &field("eventId"), id, 1, MAX_EVENT_ID_CHARS);
+            id.clone()
+        }
+        Some(_) => {
+            errors.push(FieldError::new(field("eventId"), "must be a string"));
+            String::new()
+        }
+    };
+
+    match (errors.is_empty(), event_type) {
+        (true, Some(event_type)) => Ok(Event {
+            id,
+            tenant_id: tenant_id.to_owned(),
+            user_id,
+            event_type,
+            experiment_id,
+            variant,
+            properties,
+            timestamp,
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-29T12:00:00Z".parse().unwrap()
+    }
+
+    fn fields(result: Result<Event, Vec<FieldError>>) -> Vec<String> {
+        result.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn normalises_a_seed_style_event() {
+        let body = json!({
+            "userId": "user_123",
+            "eventType": "CONVERSION",
+            "properties": {"experimentId": "exp_1", "variant": "A", "value": 9.5},
+            "timestamp": "2025-01-15T11:00:00+01:00"
+        });
+        let event = validate_event("t1", &body, now(), "").unwrap();
+        assert_eq!(event.experiment_id.as_deref(), Some("exp_1"));
+        assert_eq!(event.variant.as_deref(), Some("A"));
+        assert_eq!(rfc3339::format(&event.timestamp), "2025-01-15T10:00:00Z");
+        assert_eq!(event.tenant_id, "t1");
+        assert!(uuid::Uuid::parse_str(&event.id).is_ok());
+        let out = serde_json::to_value(&event).unwrap();
+        assert_eq!(out["eventType"], "CONVERSION");
+        assert_eq!(out["timestamp"], "2025-01-15T10:00:00Z");
+    }
+
+    #[test]
+    fn defaults_timestamp_and_tags() {
+        let body = json!({"userId": "u", "eventType": "CLICK", "eventId": "e-1"});
+        let event = validate_event("t", &body, now(), "").unwrap();
+        assert_eq!(event.timestamp, now());
+        assert_eq!(event.id, "e-1");
+        assert_eq!(event.experiment_id, None);
+        assert_eq!(event.variant, None);
+    }
+
+    #[test]
+    fn names_every_bad_field() {
+        let body = json!({
+            "userId": "",
+            "eventType": "PURCHASE",
+            "properties": {"experimentId": 7, "variant": "x".repeat(129)},
+            "timestamp": "yesterday",
+            "eventId": 5
+        });
+        assert_eq!(
+            fields(validate_event("t", &body, now(), "events[2].")),
+            [
+                "events[2].userId",
+                "events[2].eventType",
+                "events[2].properties.experimentId",
+                "events[2].properties.variant",
+                "events[2].timestamp",
+                "events[2].eventId"
+            ]
+        );
+    }
+
+    #[test]
+    fn enforces_limits_at_their_edges() {
+        let ok = json!({"userId": "u".repeat(256), "eventType": "PAGE_VIEW",
+                        "timestamp": "2026-11-30T12:00:00Z"});
+        assert!(validate_event("t", &ok, now(), "").is_ok());
+        let long_user = json!({"userId": "u".repeat(257), "eventType": "PAGE_VIEW"});
+        assert_eq!(fields(validate_event("t", &long_user, now(), "")), ["userId"]);
+        let future = json!({"userId": "u", "eventType": "PAGE_VIEW",
+                            "timestamp": "2026-11-30T12:00:01Z"});
+        assert_eq!(fields(validate_event("t", &future, now(), "")), ["timestamp"]);
+        let big = json!({"userId": "u", "eventType": "PAGE_VIEW",
+                         "properties": {"blob": "x".repeat(MAX_PROPERTIES_BYTES)}});
+        assert_eq!(fields(validate_event("t", &big, now(), "")), ["properties"]);
+        let not_object = json!(["userId"]);
+        assert!(validate_event("t", &not_object, now(), "").is_err());
+        let missing = json!({});
+        assert_eq!(fields(validate_event("t", &missing, now(), "")), ["userId", "eventType"]);
+    }
+}

@@ -1,0 +1,44 @@
+//! Pure domain logic: types, validation and arithmetic with no I/O.
+
+pub mod counting;
+pub mod event;
+pub mod experiment;
+pub mod summary;
+pub mod tenant;
+pub mod time_range;
+
+use serde::Serialize;
+
+/// One reason an input was refused, naming the field (`properties.variant`,
+/// `events[3].userId`, …) so a client can fix it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Validates an optional string field's length in characters.
+pub(crate) fn check_length(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) {
+    let length = value.chars().count();
+    if length < min || length > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be a string of {min} to {max} characters"),
+        ));
+    }
+}

@@ -1,0 +1,88 @@
+//! Running a handler on AWS Lambda: conversions between `lambda_http`'s
+//! request and response types and the handlers' `http` types.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use lambda_http::{Body, Error, Request, Response, service_fn};
+
+use crate::api::{self, Function};
+use crate::context::AppContext;
+
+fn into_api_request(request: Request) -> api::Request {
+    let (parts, body) = request.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(binary) => Bytes::from(binary),
+        _ => Bytes::new(),
+    };
+    api::Request::from_parts(parts, bytes)
+}
+
+fn into_lambda_response(response: api::Response) -> Response<Body> {
+    let (parts, bytes) = response.into_parts();
+    let body = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) if text.is_empty() => Body::Empty,
+        Ok(text) => Body::Text(text),
+        Err(err) => Body::Binary(err.into_bytes()),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// Serves one function's routes until the Lambda runtime stops us.
+pub async fn serve(function: Function, ctx: Arc<AppContext>) -> Result<(), Error> {
+    lambda_http::run(service_fn(move |request: Request| {
+        let ctx = ctx.clone();
+        async move {
+            let response = api::handle_function(&ctx, function, into_api_request(request)).await;
+            Ok::<_, Error>(into_lambda_response(response))
+        }
+    }))
+    .await
+}
+
+/// JSON logs, as CloudWatch Logs Insights reads them best.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter)
+        .init();
+}
+
+/// Handles one SQS batch, reporting the messages to redeliver
+/// (`ReportBatchItemFailures`) so one bad message never re-counts the rest.
+pub async fn write_batch(
+    ctx: &AppContext,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+    let incoming: Vec<crate::batch_writer::Incoming> = event
+        .records
+        .iter()
+        .filter_map(|record| {
+            Some(crate::batch_writer::Incoming {
+                id: record.message_id.as_deref()?,
+                body: record.body.as_deref().unwrap_or(""),
+            })
+        })
+        .collect();
+    let outcome = crate::batch_writer::process(ctx.store.as_ref(), &incoming).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = outcome
+        .failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}

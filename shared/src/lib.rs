@@ -1,0 +1,20 @@
+//! campaign-analytics: the code every Lambda function and the local stack
+//! share. See ARCHITECTURE.md for the map.
+//!
+//! - [`domain`]: pure types and rules (validation, counting plans, summaries).
+//! - [`store`] and [`queue`]: the two ports, with their embedded adapters.
+//! - [`repo`]: domain reads and writes over the store port.
+//! - [`api`]: HTTP handlers from `http::Request` to `http::Response`.
+//! - [`batch_writer`]: queue messages to stored, counted events.
+
+pub mod api;
+pub mod batch_writer;
+pub mod context;
+pub mod demo;
+pub mod domain;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod messages;
+pub mod queue;
+pub mod repo;
+pub mod store;

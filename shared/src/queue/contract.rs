@@ -1,0 +1,129 @@
+//! The queue contract: SQS behaviour every queue adapter must show.
+//!
+//! [`run_all`] takes an empty queue configured with a short visibility
+//! timeout and the given maximum receive count.
+
+use std::time::{Duration, Instant};
+
+use super::{Queue, QueueError};
+
+pub async fn run_all(queue: &dyn Queue, visibility: Duration, max_receives: u32) {
+    sent_messages_are_received_once_until_deleted(queue).await;
+    unacknowledged_messages_come_back_after_the_visibility_timeout(queue, visibility).await;
+    poison_messages_move_to_the_dead_letter_area(queue, visibility, max_receives).await;
+    receive_waits_for_a_message(queue).await;
+    oversized_messages_are_refused(queue).await;
+}
+
+async fn drain(queue: &dyn Queue) {
+    loop {
+        let messages = queue.receive(10, Duration::ZERO).await.unwrap();
+        if messages.is_empty() {
+            return;
+        }
+        queue
+            .delete(messages.into_iter().map(|m| m.receipt).collect())
+            .await
+            .unwrap();
+    }
+}
+
+async fn sent_messages_are_received_once_until_deleted(queue: &dyn Queue) {
+    let bodies: Vec<String> = (0..25).map(|i| format!("message {i}")).collect();
+    queue.send(bodies.clone()).await.unwrap();
+    let mut received = Vec::new();
+    loop {
+        let batch = queue.receive(10, Duration::from_millis(200)).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= 10);
+        received.extend(batch);
+    }
+    let mut got: Vec<String> = received.iter().map(|m| m.body.clone()).collect();
+    got.sort();
+    let mut want = bodies.clone();
+    want.sort();
+    assert_eq!(got, want, "each message is delivered, once while hidden");
+    assert!(received.iter().all(|m| m.receive_count == 1));
+    let depth = queue.depth().await.unwrap();
+    assert_eq!(depth.in_flight, 25);
+    queue
+        .delete(received.into_iter().map(|m| m.receipt).collect())
+        .await
+        .unwrap();
+    let depth = queue.depth().await.unwrap();
+    assert_eq!((depth.visible, depth.in_flight), (0, 0));
+}
+
+async fn unacknowledged_messages_come_back_after_the_visibility_timeout(
+    queue: &dyn Queue,
+    visibility: Duration,
+) {
+    queue.send(vec!["retry me".into()]).await.unwrap();
+    let first = queue.receive(10, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
+    let second = queue
+        .receive(10, visibility * 4 + Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].body, "retry me");
+    assert_eq!(second[0].receive_count, 2);
+    assert_ne!(first[0].receipt, second[0].receipt);
+    // The stale receipt no longer deletes the message; the fresh one does.
+    queue.delete(vec![first[0].receipt.clone()]).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap().in_flight, 1);
+    queue.delete(vec![second[0].receipt.clone()]).await.unwrap();
+    drain(queue).await;
+}
+
+async fn poison_messages_move_to_the_dead_letter_area(
+    queue: &dyn Queue,
+    visibility: Duration,
+    max_receives: u32,
+) {
+    let dead_before = queue.depth().await.unwrap().dead_letters;
+    queue.send(vec!["poison".into(), "healthy".into()]).await.unwrap();
+    let mut deliveries = 0;
+    let started = Instant::now();
+    while started.elapsed() < visibility * (max_receives + 4) * 4 + Duration::from_secs(5) {
+        for message in queue.receive(10, visibility * 2).await.unwrap() {
+            if message.body == "healthy" {
+                queue.delete(vec![message.receipt]).await.unwrap();
+            } else {
+                deliveries += 1;
+                assert!(message.receive_count <= max_receives);
+            }
+        }
+        if queue.depth().await.unwrap().dead_letters > dead_before {
+            break;
+        }
+    }
+    assert_eq!(deliveries, max_receives);
+    let depth = queue.depth().await.unwrap();
+    assert_eq!(depth.dead_letters, dead_before + 1);
+    assert_eq!((depth.visible, depth.in_flight), (0, 0));
+}
+
+async fn receive_waits_for_a_message(queue: &dyn Queue) {
+    let (received, sent) = tokio::join!(queue.receive(10, Duration::from_secs(5)), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        queue.send(vec!["late".into()]).await
+    });
+    sent.unwrap();
+    let received = received.unwrap();
+    assert_eq!(received.len(), 1, "a waiting receive sees a message sent meanwhile");
+    queue
+        .delete(received.into_iter().map(|m| m.receipt).collect())
+        .await
+        .unwrap();
+}
+
+async fn oversized_messages_are_refused(queue: &dyn Queue) {
+    let too_big = "x".repeat(queue.max_message_bytes() + 1);
+    let result = queue.send(vec![too_big]).await;
+    assert!(matches!(result, Err(QueueError::TooLarge { .. })));
+    assert_eq!(queue.depth().await.unwrap().visible, 0);
+}

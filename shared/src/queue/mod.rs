@@ -1,0 +1,61 @@
+//! The queue port: SQS semantics between ingestion and the batch writer.
+//!
+//! At-least-once delivery: a received message stays hidden for a visibility
+//! timeout and comes back unless deleted; every receive increments its
+//! receive count; a message received too often goes to a dead-letter area
+//! instead of being delivered again. Consumers must therefore be idempotent,
+//! which the batch writer is (see [`crate::repo::events`]).
+
+pub mod sqlite;
+
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub id: String,
+    /// Handle for deleting this delivery; a later delivery gets a new one.
+    pub receipt: String,
+    pub body: String,
+    /// How many times this message has been delivered, this time included.
+    pub receive_count: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueDepth {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub dead_letters: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("message of {size} bytes exceeds the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    #[error("queue failure: {0}")]
+    Internal(String),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Enqueues every body durably before returning, or fails.
+    async fn send(&self, bodies: Vec<String>) -> Result<(), QueueError>;
+
+    /// Up to `max` visible messages, waiting up to `wait` for the first one.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError>;
+
+    /// Acknowledges deliveries by receipt; unknown or stale receipts are ignored.
+    async fn delete(&self, receipts: Vec<String>) -> Result<(), QueueError>;
+
+    async fn depth(&self) -> Result<QueueDepth, QueueError>;
+
+    /// Largest body one message may carry (SQS: 256 KiB).
+    fn max_message_bytes(&self) -> usize;
+}

@@ -1,0 +1,73 @@
+//! Reading the running totals the batch writer maintains. A summary costs
+//! one point read plus one query over the variants: O(variants), whatever
+//! the number of events.
+
+use serde_json::Value;
+
+use crate::domain::summary::{Summary, Totals};
+use crate::store::keys::{self, Scope};
+use crate::store::{Item, Query, SortRange, Store, StoreError, query_all};
+
+pub async fn totals(store: &dyn Store, tenant_id: &str, scope: &Scope) -> Result<Totals, StoreError> {
+    Ok(store
+        .get(&keys::counter(tenant_id, scope))
+        .await?
+        .map(|item| Totals::from_item(&item))
+        .unwrap_or_default())
+}
+
+/// Variant name and totals of every variant counter under a sort-key prefix.
+async fn variant_totals(
+    store: &dyn Store,
+    tenant_id: &str,
+    prefix: String,
+) -> Result<Vec<(String, Totals)>, StoreError> {
+    let items = query_all(
+        store,
+        Query::partition(keys::counters_partition(tenant_id)).range(SortRange::Prefix(prefix)),
+    )
+    .await?;
+    Ok(items
+        .into_iter()
+        .filter_map(|(_, item): (_, Item)| {
+            let name = item.get("variant").and_then(Value::as_str)?.to_owned();
+            Some((name, Totals::from_item(&item)))
+        })
+        .collect())
+}
+
+/// Totals of each variant of one experiment that has seen events.
+pub async fn experiment_variants(
+    store: &dyn Store,
+    tenant_id: &str,
+    experiment_id: &str,
+) -> Result<Vec<(String, Totals)>, StoreError> {
+    variant_totals(store, tenant_id, keys::variant_counters_prefix(experiment_id)).await
+}
+
+/// The all-time summary, from counters only.
+pub async fn summary(
+    store: &dyn Store,
+    tenant_id: &str,
+    experiment_id: Option<&str>,
+) -> Result<Summary, StoreError> {
+    let (scope, prefix) = match experiment_id {
+        Some(experiment) => (
+            Scope::Experiment(experiment.to_owned()),
+            keys::variant_counters_prefix(experiment),
+        ),
+        None => (Scope::Tenant, keys::VARIANT_NAME_COUNTERS_PREFIX.to_owned()),
+    };
+    let (overall, variants) = tokio::try_join!(
+        totals(store, tenant_id, &scope),
+        variant_totals(store, tenant_id, prefix)
+    )?;
+    Ok(Summary {
+        total_events: overall.events,
+        unique_users: overall.users,
+        variants: variants
+            .into_iter()
+            .map(|(name, totals)| (name, totals.into()))
+            .collect(),
+    })
+}

@@ -1,0 +1,261 @@
+//! Embedded store adapter: one SQLite table of `(pk, sk) -> JSON item`.
+//!
+//! SQLite gives us durable, atomic transactions in a single file with no
+//! server; its B-tree on `(pk, sk)` serves range queries in sort-key order,
+//! exactly like a DynamoDB partition. The database runs in WAL mode with
+//! `synchronous=FULL`, so a committed transaction survives `kill -9` and
+//! power loss. One connection writes (SQLite has one writer at a time
+//! anyway); reads use a small pool of their own connections, which WAL
+//! lets proceed while a write is in progress.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction,
+};
+
+/// SQLite has no transaction size limit worth the name; this keeps one
+/// batch-writer transaction bounded in memory.
+const MAX_TRANSACTION_WRITES: usize = 200_000;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(internal)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         PRAGMA synchronous=FULL;
+         PRAGMA busy_timeout=10000;
+         PRAGMA foreign_keys=OFF;",
+    )
+    .map_err(internal)?;
+    Ok(conn)
+}
+
+fn internal(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(err.to_string())
+}
+
+fn decode(json: &str) -> Result<Item, StoreError> {
+    serde_json::from_str(json).map_err(internal)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let writer = open(&path)?;
+        writer
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS items (
+                     pk   TEXT NOT NULL,
+                     sk   TEXT NOT NULL,
+                     item TEXT NOT NULL,
+                     PRIMARY KEY (pk, sk)
+                 ) WITHOUT ROWID;",
+            )
+            .map_err(internal)?;
+        Ok(Self {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking thread pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().expect("reader pool poisoned").pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open(&path)?,
+            };
+            let result = f(&conn);
+            readers.lock().expect("reader pool poisoned").push(conn);
+            result
+        })
+        .await
+        .map_err(internal)?
+    }
+}
+
+fn get_one(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT item FROM items WHERE pk = ?1 AND sk = ?2")
+        .map_err(internal)?
+        .query_row(params![key.pk, key.sk], |row| row.get(0))
+        .optional()
+        .map_err(internal)?;
+    json.as_deref().map(decode).transpose()
+}
+
+/// Smallest string greater than every string that starts with `prefix`
+/// (in SQLite's and DynamoDB's byte-wise UTF-8 order).
+fn prefix_upper_bound(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
+    let (mut low, mut high, high_inclusive) = match &query.range {
+        SortRange::All => (String::new(), prefix_upper_bound(""), false),
+        SortRange::Prefix(prefix) => (prefix.clone(), prefix_upper_bound(prefix), false),
+        SortRange::Between(low, high) => (low.clone(), high.clone(), true),
+    };
+    let mut low_inclusive = true;
+    let mut high_inclusive = high_inclusive;
+    if let Some(after) = &query.start_after {
+        if query.descending {
+            if *after <= high {
+                high = after.clone();
+                high_inclusive = false;
+            }
+        } else if *after >= low {
+            low = after.clone();
+            low_inclusive = false;
+        }
+    }
+    let sql = format!(
+        "SELECT sk, item FROM items WHERE pk = ?1 AND sk {} ?2 AND sk {} ?3 ORDER BY sk {} LIMIT ?4",
+        if low_inclusive { ">=" } else { ">" },
+        if high_inclusive { "<=" } else { "<" },
+        if query.descending { "DESC" } else { "ASC" },
+    );
+    let limit = query.limit.map_or(-1, |limit| limit as i64);
+    let mut statement = conn.prepare_cached(&sql).map_err(internal)?;
+    let rows = statement
+        .query_map(params![query.pk, low, high, limit], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(internal)?;
+    let mut items = Vec::new();
+    for row in rows {
+        let (sk, json) = row.map_err(internal)?;
+        items.push((Key::new(query.pk.clone(), sk), decode(&json)?));
+    }
+    let last_sk = match query.limit {
+        Some(limit) if items.len() == limit && limit > 0 => items.last().map(|(k, _)| k.sk.clone()),
+        _ => None,
+    };
+    Ok(Page { items, last_sk })
+}
+
+fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(internal)?;
+    for (index, write) in writes.iter().enumerate() {
+        let key = write.key();
+        let current = get_one(&tx, key)?;
+        if !write.condition().holds(current.as_ref()) {
+            // Dropping `tx` rolls back everything written so far.
+            return Err(StoreError::ConditionFailed { index });
+        }
+        if matches!(write, WriteOp::Check { .. }) {
+            continue;
+        }
+        match write.apply(current) {
+            Some(item) => {
+                let json = serde_json::to_string(&item).map_err(internal)?;
+                tx.prepare_cached(
+                    "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
+                )
+                .map_err(internal)?
+                .execute(params![key.pk, key.sk, json])
+                .map_err(internal)?;
+            }
+            None => {
+                tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                    .map_err(internal)?
+                    .execute(params![key.pk, key.sk])
+                    .map_err(internal)?;
+            }
+        }
+    }
+    tx.commit().map_err(internal)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let key = key.clone();
+        self.read(move |conn| get_one(conn, &key)).await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        self.read(move |conn| keys.iter().map(|key| get_one(conn, key)).collect())
+            .await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| run_query(conn, &query)).await
+    }
+
+    async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+        validate_transaction(&writes, MAX_TRANSACTION_WRITES)?;
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer.lock().expect("store writer poisoned");
+            run_transaction(&mut conn, &writes)
+        })
+        .await
+        .map_err(internal)?
+    }
+
+    fn max_transaction_writes(&self) -> usize {
+        MAX_TRANSACTION_WRITES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn embedded_store_meets_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("store.sqlite3")).unwrap();
+        super::super::contract::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite3");
+        let key = Key::new("p", "s");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let mut item = Item::new();
+            item.insert("n".into(), 1.into());
+            store
+                .transact(vec![WriteOp::Put {
+                    key: key.clone(),
+                    item,
+                    condition: super::super::Condition::Always,
+                }])
+                .await
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get(&key).await.unwrap().unwrap()["n"], 1);
+    }
+}
