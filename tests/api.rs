@@ -1,1 +1,553 @@
+//! Every endpoint and every documented 4xx, through HTTP.
 
+use blackbox::{ADMIN_TOKEN, DEMO_KEY, Options, Stack};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn health_answers_without_a_key() {
+    let stack = Stack::start().await;
+    let reply = stack.request(Method::GET, "/api/health", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["status"], "ok");
+    assert_eq!(reply.body["checks"]["store"], "ok");
+}
+
+#[tokio::test]
+async fn tenant_routes_require_a_known_key() {
+    let stack = Stack::start().await;
+    for (method, path) in [
+        (Method::POST, "/api/events"),
+        (Method::POST, "/api/events/batch"),
+        (Method::GET, "/api/analytics/summary"),
+        (Method::GET, "/api/experiments"),
+        (Method::POST, "/api/experiments"),
+        (Method::GET, "/api/experiments/some-id"),
+    ] {
+        let missing = stack.request(method.clone(), path, None, Some(&json!({}))).await;
+        assert_eq!(missing.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(missing.error_code(), "unauthorized");
+        let unknown = stack.request(method.clone(), path, Some("nope"), Some(&json!({}))).await;
+        assert_eq!(unknown.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_json_errors() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let missing = stack.get("/api/nothing-here", &key).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.error_code(), "not_found");
+    let wrong_method = stack.request(Method::DELETE, "/api/experiments", Some(&key), None).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.headers["allow"], "GET, POST");
+    let wrong_method = stack.get("/api/events", &key).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn single_event_is_accepted_normalised_and_counted() {
+    let stack = Stack::start().await;
+    let (tenant_id, key) = stack.tenant("acme").await;
+    let reply = stack
+        .post(
+            "/api/events",
+            &key,
+            json!({
+                "userId": "user_123",
+                "eventType": "CONVERSION",
+                "properties": {"experimentId": "exp_1", "variant": "A", "plan": "pro"},
+                "timestamp": "2025-01-15T11:00:00+01:00",
+                "eventId": "evt-1"
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    assert_eq!(
+        reply.body,
+        json!({
+            "id": "evt-1",
+            "tenantId": tenant_id,
+            "userId": "user_123",
+            "eventType": "CONVERSION",
+            "experimentId": "exp_1",
+            "variant": "A",
+            "properties": {"experimentId": "exp_1", "variant": "A", "plan": "pro"},
+            "timestamp": "2025-01-15T10:00:00Z"
+        })
+    );
+
+    let bare = stack.post("/api/events", &key, json!({"userId": "u2", "eventType": "PAGE_VIEW"})).await;
+    assert_eq!(bare.status, StatusCode::ACCEPTED);
+    assert_eq!(bare.body["experimentId"], Value::Null);
+    assert_eq!(bare.body["variant"], Value::Null);
+    assert_eq!(bare.body["properties"], json!({}));
+    let id = bare.body["id"].as_str().unwrap();
+    assert_eq!(uuid_version(id), Some('7'), "generated ids are UUIDv7: {id}");
+    assert!(bare.body["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    let summary = stack.wait_for_events(&key, "/api/analytics/summary", 2).await;
+    assert_eq!(summary["uniqueUsers"], 2);
+    assert_eq!(
+        summary["variants"]["A"],
+        json!({"events": 1, "users": 1, "conversions": 1, "convertedUsers": 1, "conversionRate": 1.0})
+    );
+}
+
+fn uuid_version(id: &str) -> Option<char> {
+    (id.len() == 36).then(|| id.chars().nth(14)).flatten()
+}
+
+#[tokio::test]
+async fn invalid_events_are_400_naming_the_field_and_change_nothing() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let cases = [
+        (json!({"eventType": "CLICK"}), "userId"),
+        (json!({"userId": "", "eventType": "CLICK"}), "userId"),
+        (json!({"userId": "x".repeat(257), "eventType": "CLICK"}), "userId"),
+        (json!({"userId": 12, "eventType": "CLICK"}), "userId"),
+        (json!({"userId": "u"}), "eventType"),
+        (json!({"userId": "u", "eventType": "PURCHASE"}), "eventType"),
+        (json!({"userId": "u", "eventType": "CLICK", "properties": [1]}), "properties"),
+        (
+            json!({"userId": "u", "eventType": "CLICK", "properties": {"blob": "x".repeat(17 * 1024)}}),
+            "properties",
+        ),
+        (
+            json!({"userId": "u", "eventType": "CLICK", "properties": {"experimentId": ""}}),
+            "properties.experimentId",
+        ),
+        (
+            json!({"userId": "u", "eventType": "CLICK", "properties": {"variant": "v".repeat(129)}}),
+            "properties.variant",
+        ),
+        (
+            json!({"userId": "u", "eventType": "CLICK", "properties": {"experimentId": 5}}),
+            "properties.experimentId",
+        ),
+        (json!({"userId": "u", "eventType": "CLICK", "timestamp": "yesterday"}), "timestamp"),
+        (json!({"userId": "u", "eventType": "CLICK", "timestamp": "2999-01-01T00:00:00Z"}), "timestamp"),
+        (json!({"userId": "u", "eventType": "CLICK", "eventId": ""}), "eventId"),
+        (json!({"userId": "u", "eventType": "CLICK", "eventId": 7}), "eventId"),
+        (json!(["not", "an", "object"]), "body"),
+    ];
+    for (body, field) in cases {
+        let reply = stack.post("/api/events", &key, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.error_code(), "validation_failed");
+        let fields: Vec<&str> =
+            reply.body["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, [field], "{body}");
+    }
+
+    let not_json = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/events", stack.base))
+                .header("X-API-Key", &key)
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_json.error_code(), "invalid_json");
+
+    let huge = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/events", stack.base))
+                .header("X-API-Key", &key)
+                .body(vec![b' '; 1024 * 1024 + 1]),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(huge.error_code(), "payload_too_large");
+
+    // One valid event afterwards is the only one ever counted.
+    let ok = stack.post("/api/events", &key, json!({"userId": "u", "eventType": "CLICK"})).await;
+    assert_eq!(ok.status, StatusCode::ACCEPTED);
+    let summary = stack.wait_for_events(&key, "/api/analytics/summary", 1).await;
+    assert_eq!(summary["uniqueUsers"], 1);
+    let health = stack.request(Method::GET, "/api/health", None, None).await;
+    assert_eq!(health.body["queue"]["deadLetters"], 0);
+}
+
+#[tokio::test]
+async fn batches_are_all_or_nothing() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let good =
+        |i: usize| json!({"userId": format!("u{i}"), "eventType": "PAGE_VIEW", "eventId": format!("b-{i}")});
+
+    let mut events: Vec<Value> = (0..10).map(good).collect();
+    events[3] = json!({"userId": "u3", "eventType": "NOPE"});
+    events[7] = json!({"eventType": "CLICK", "timestamp": "later"});
+    let refused = stack.post("/api/events/batch", &key, json!({"events": events})).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.error_code(), "validation_failed");
+    let details = refused.body["details"].as_array().unwrap();
+    let indexed: Vec<(u64, &str)> =
+        details.iter().map(|d| (d["index"].as_u64().unwrap(), d["field"].as_str().unwrap())).collect();
+    assert_eq!(indexed, [(3, "events[3].eventType"), (7, "events[7].userId"), (7, "events[7].timestamp")]);
+
+    for body in [
+        json!({}),
+        json!({"events": []}),
+        json!({"events": "x"}),
+        json!({"events": (0..1001).map(good).collect::<Vec<_>>()}),
+    ] {
+        let reply = stack.post("/api/events/batch", &key, body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.body["details"][0]["field"], "events");
+    }
+
+    let accepted = stack
+        .post("/api/events/batch", &key, json!({"events": (0..1000).map(good).collect::<Vec<_>>()}))
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    assert_eq!(accepted.body["accepted"], 1000);
+    assert_eq!(accepted.body["ids"][999], "b-999");
+    let summary = stack.wait_for_events(&key, "/api/analytics/summary", 1000).await;
+    assert_eq!(summary["uniqueUsers"], 1000);
+}
+
+#[tokio::test]
+async fn repeated_event_ids_count_once() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let event = |id: &str, user: &str| {
+        json!({"eventId": id, "userId": user, "eventType": "CONVERSION",
+               "properties": {"experimentId": "e", "variant": "A"}})
+    };
+    for _ in 0..3 {
+        let reply = stack.post("/api/events", &key, event("same", "alice")).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+    }
+    let batch = json!({"events": [event("same", "alice"), event("other", "bob"), event("other", "bob")]});
+    assert_eq!(stack.post("/api/events/batch", &key, batch.clone()).await.status, StatusCode::ACCEPTED);
+    // Wait for both distinct events, then resend everything once more.
+    stack.wait_for_events(&key, "/api/analytics/summary", 2).await;
+    assert_eq!(stack.post("/api/events/batch", &key, batch).await.status, StatusCode::ACCEPTED);
+    let marker = stack.post("/api/events", &key, event("last", "carol")).await;
+    assert_eq!(marker.status, StatusCode::ACCEPTED);
+    let summary = stack.wait_for_events(&key, "/api/analytics/summary", 3).await;
+    assert_eq!(summary["variants"]["A"]["conversions"], 3);
+    assert_eq!(summary["variants"]["A"]["convertedUsers"], 3);
+
+    // The same id from another tenant is another event.
+    let (_, other) = stack.tenant("other").await;
+    assert_eq!(stack.post("/api/events", &other, event("same", "alice")).await.status, StatusCode::ACCEPTED);
+    stack.wait_for_events(&other, "/api/analytics/summary", 1).await;
+}
+
+#[tokio::test]
+async fn summary_parameters_are_validated() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    for query in [
+        "startDate=yesterday",
+        "endDate=2026-02-30",
+        "startDate=2026-11-02&endDate=2026-11-01",
+        "startDate=2026-11-01T10:00:00Z&endDate=2026-11-01T09:59:59Z",
+    ] {
+        let reply = stack.get(&format!("/api/analytics/summary?{query}"), &key).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(reply.error_code(), "validation_failed");
+    }
+    let empty = stack.get("/api/analytics/summary", &key).await;
+    assert_eq!(empty.body, json!({"totalEvents": 0, "uniqueUsers": 0, "variants": {}}));
+}
+
+#[tokio::test]
+async fn experiments_can_be_created_listed_read_and_updated() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let created =
+        stack.post("/api/experiments", &key, json!({"name": "Button colour", "variants": ["A", "B"]})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let experiment = created.body.clone();
+    assert_eq!(experiment["status"], "DRAFT");
+    assert_eq!(experiment["description"], Value::Null);
+    assert_eq!(experiment["variants"], json!([{"name": "A", "weight": 50.0}, {"name": "B", "weight": 50.0}]));
+    for field in ["id", "createdAt", "updatedAt"] {
+        assert!(experiment[field].is_string(), "{field}");
+    }
+    let id = experiment["id"].as_str().unwrap().to_owned();
+
+    let weighted = stack
+        .post(
+            "/api/experiments",
+            &key,
+            json!({"name": "Pricing", "description": "3 arms", "status": "ACTIVE",
+                   "startDate": "2026-11-01", "endDate": "2026-12-01T00:00:00Z",
+                   "variants": [{"name": "A", "weight": 50}, {"name": "B", "trafficSplit": 25},
+                                {"name": "C", "weight": 25}]}),
+        )
+        .await;
+    assert_eq!(weighted.status, StatusCode::CREATED, "{:?}", weighted.body);
+    assert_eq!(weighted.body["variants"][1], json!({"name": "B", "weight": 25.0}));
+    assert_eq!(weighted.body["startDate"], "2026-11-01T00:00:00Z");
+
+    let read = stack.get(&format!("/api/experiments/{id}"), &key).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body, experiment);
+
+    let listed = stack.get("/api/experiments", &key).await;
+    let names: Vec<&str> =
+        listed.body.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Pricing", "Button colour"], "newest first");
+    let active = stack.get("/api/experiments?status=ACTIVE", &key).await;
+    assert_eq!(active.body.as_array().unwrap().len(), 1);
+    assert_eq!(active.body[0]["name"], "Pricing");
+
+    // Life cycle: DRAFT → ACTIVE → PAUSED → ACTIVE → COMPLETED.
+    let path = format!("/api/experiments/{id}");
+    let patched = stack.patch(&path, &key, json!({"variants": ["A", "B", "C"], "name": "Colour"})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    assert_eq!(patched.body["variants"].as_array().unwrap().len(), 3);
+    for status in ["ACTIVE", "PAUSED", "ACTIVE"] {
+        let reply = stack.patch(&path, &key, json!({"status": status})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{status}: {:?}", reply.body);
+        assert_eq!(reply.body["status"], status);
+    }
+    let frozen = stack.patch(&path, &key, json!({"variants": ["A", "B"]})).await;
+    assert_eq!(frozen.status, StatusCode::CONFLICT);
+    assert_eq!(frozen.error_code(), "conflict");
+    let back = stack.patch(&path, &key, json!({"status": "DRAFT"})).await;
+    assert_eq!(back.status, StatusCode::CONFLICT);
+    let done = stack.patch(&path, &key, json!({"status": "COMPLETED", "description": "done"})).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body["endDate"].is_string(), "completion records the end");
+    let reopen = stack.patch(&path, &key, json!({"status": "ACTIVE"})).await;
+    assert_eq!(reopen.status, StatusCode::CONFLICT);
+    let invalid_status = stack.patch(&path, &key, json!({"status": "FINISHED"})).await;
+    assert_eq!(invalid_status.status, StatusCode::BAD_REQUEST);
+    let nothing = stack.patch(&path, &key, json!({"colour": "red"})).await;
+    assert_eq!(nothing.status, StatusCode::BAD_REQUEST);
+    let missing = stack.patch("/api/experiments/does-not-exist", &key, json!({"name": "x"})).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(stack.get("/api/experiments/does-not-exist", &key).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn invalid_experiments_are_400() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let cases = [
+        (json!({"variants": ["A", "B"]}), "name"),
+        (json!({"name": "  ", "variants": ["A", "B"]}), "name"),
+        (json!({"name": "x"}), "variants"),
+        (json!({"name": "x", "variants": ["A"]}), "variants"),
+        (json!({"name": "x", "variants": (0..11).map(|i| format!("v{i}")).collect::<Vec<_>>()}), "variants"),
+        (json!({"name": "x", "variants": ["A", "A"]}), "variants"),
+        (
+            json!({"name": "x", "variants": [{"name": "A", "weight": 60}, {"name": "B", "weight": 30}]}),
+            "variants",
+        ),
+        (
+            json!({"name": "x", "variants": [{"name": "A"}, {"name": "B", "weight": 100}]}),
+            "variants[0].weight",
+        ),
+        (json!({"name": "x", "variants": ["A", "B"], "status": "PAUSED"}), "status"),
+        (json!({"name": "x", "variants": ["A", "B"], "startDate": "soon"}), "startDate"),
+        (json!({"name": "x", "variants": ["A", "B"], "description": 5}), "description"),
+    ];
+    for (body, field) in cases {
+        let reply = stack.post("/api/experiments", &key, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.body["details"][0]["field"], field, "{body}");
+    }
+    assert_eq!(stack.get("/api/experiments", &key).await.body, json!([]));
+    for query in ["limit=0", "limit=101", "limit=x", "status=RUNNING"] {
+        let reply = stack.get(&format!("/api/experiments?{query}"), &key).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn experiment_lists_page_with_a_cursor() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    for i in 0..7 {
+        let status = if i % 2 == 0 { "ACTIVE" } else { "DRAFT" };
+        let reply = stack
+            .post(
+                "/api/experiments",
+                &key,
+                json!({"name": format!("e{i}"), "variants": ["A", "B"], "status": status}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let mut names = Vec::new();
+    let mut path = "/api/experiments?limit=3".to_owned();
+    loop {
+        let page = stack.get(&path, &key).await;
+        assert!(page.body.as_array().unwrap().len() <= 3);
+        names.extend(page.body.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_owned()));
+        match page.headers.get("x-next-cursor") {
+            Some(cursor) => path = format!("/api/experiments?limit=3&cursor={}", cursor.to_str().unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["e6", "e5", "e4", "e3", "e2", "e1", "e0"]);
+    let active = stack.get("/api/experiments?status=ACTIVE&limit=2", &key).await;
+    let cursor = active.headers["x-next-cursor"].to_str().unwrap().to_owned();
+    let rest = stack.get(&format!("/api/experiments?status=ACTIVE&limit=2&cursor={cursor}"), &key).await;
+    let names: Vec<&str> = active
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest.body.as_array().unwrap())
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["e6", "e4", "e2", "e0"]);
+}
+
+#[tokio::test]
+async fn tenants_cannot_see_each_other() {
+    let stack = Stack::start().await;
+    let (_, alice) = stack.tenant("alice corp").await;
+    let (_, bob) = stack.tenant("bob corp").await;
+    let created =
+        stack.post("/api/experiments", &alice, json!({"name": "secret", "variants": ["A", "B"]})).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/experiments/{id}");
+
+    let peek = stack.get(&path, &bob).await;
+    let missing = stack.get("/api/experiments/00000000-0000-7000-8000-000000000000", &bob).await;
+    assert_eq!(peek.status, StatusCode::NOT_FOUND);
+    assert_eq!(peek.body["error"], missing.body["error"]);
+    assert_eq!(stack.patch(&path, &bob, json!({"status": "ACTIVE"})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(stack.get("/api/experiments", &bob).await.body, json!([]));
+    assert_eq!(stack.get(&path, &alice).await.status, StatusCode::OK);
+
+    let event =
+        json!({"userId": "u", "eventType": "CONVERSION", "properties": {"experimentId": id, "variant": "A"}});
+    assert_eq!(stack.post("/api/events", &alice, event).await.status, StatusCode::ACCEPTED);
+    stack.wait_for_events(&alice, "/api/analytics/summary", 1).await;
+    let bobs = stack.get(&format!("/api/analytics/summary?experimentId={id}"), &bob).await;
+    assert_eq!(bobs.body, json!({"totalEvents": 0, "uniqueUsers": 0, "variants": {}}));
+    let bobs_all = stack.get("/api/analytics/summary?startDate=2000-01-01", &bob).await;
+    assert_eq!(bobs_all.body["totalEvents"], 0);
+}
+
+#[tokio::test]
+async fn admin_creates_tenants_and_rotates_keys() {
+    let stack = Stack::start_with(Options::default().seeded()).await;
+    let create = |token: Option<&str>| {
+        let mut request =
+            stack.client().post(format!("{}/api/admin/tenants", stack.base)).json(&json!({"name": "Acme"}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+    };
+    for token in [None, Some("wrong"), Some(DEMO_KEY)] {
+        let reply = stack.raw(create(token)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_eq!(reply.error_code(), "unauthorized");
+    }
+    let tenant_key_header = stack.raw(create(None).header("X-API-Key", DEMO_KEY)).await;
+    assert_eq!(tenant_key_header.status, StatusCode::UNAUTHORIZED);
+    let bad_name = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/admin/tenants", stack.base))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&json!({"name": ""})),
+        )
+        .await;
+    assert_eq!(bad_name.status, StatusCode::BAD_REQUEST);
+
+    let created = stack.raw(create(Some(ADMIN_TOKEN))).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let key = created.body["apiKey"].as_str().unwrap().to_owned();
+    assert!(key.len() >= 32, "at least 128 bits of key");
+    assert_eq!(created.body["name"], "Acme");
+    assert_eq!(stack.get("/api/experiments", &key).await.status, StatusCode::OK);
+
+    let rotated = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/admin/tenants/{id}/keys", stack.base))
+                .bearer_auth(ADMIN_TOKEN),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::CREATED);
+    let new_key = rotated.body["apiKey"].as_str().unwrap().to_owned();
+    assert_ne!(new_key, key);
+    assert_eq!(stack.get("/api/experiments", &key).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stack.get("/api/experiments", &new_key).await.status, StatusCode::OK);
+    let nobody = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/admin/tenants/nobody/keys", stack.base))
+                .bearer_auth(ADMIN_TOKEN),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+
+    // No raw key is anywhere in the data directory.
+    let mut stack = stack;
+    stack.terminate();
+    for entry in std::fs::read_dir(&stack.data_dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for secret in [&key, &new_key, DEMO_KEY] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a raw API key is stored on disk"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn throttling_answers_429_with_retry_after() {
+    let stack = Stack::start_with(
+        Options::default().env("THROTTLE_EXPERIMENTS_RPS", 1).env("THROTTLE_EXPERIMENTS_BURST", 3),
+    )
+    .await;
+    let (_, key) = stack.tenant("acme").await;
+    let (_, other) = stack.tenant("other").await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(stack.get("/api/experiments", &key).await);
+    }
+    let throttled = statuses.iter().find(|r| r.status == StatusCode::TOO_MANY_REQUESTS).expect("a 429");
+    assert_eq!(throttled.error_code(), "throttled");
+    let retry: u64 = throttled.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    assert!(statuses.iter().filter(|r| r.status == StatusCode::OK).count() >= 3, "the burst passes");
+    assert_eq!(stack.get("/api/experiments", &other).await.status, StatusCode::OK, "per key");
+    assert_eq!(stack.get("/api/analytics/summary", &key).await.status, StatusCode::OK, "per route group");
+}
+
+#[tokio::test]
+async fn a_fresh_stack_seeds_the_demo_tenant() {
+    let stack = Stack::start_with(Options::default().seeded()).await;
+    let experiments = stack.get("/api/experiments", DEMO_KEY).await;
+    assert_eq!(experiments.status, StatusCode::OK);
+    let demo = &experiments.body[0];
+    assert_eq!(demo["status"], "ACTIVE");
+    let id = demo["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let summary = stack.get(&format!("/api/analytics/summary?experimentId={id}"), DEMO_KEY).await;
+        let users = summary.body["uniqueUsers"].as_u64().unwrap();
+        if users == 2000 {
+            assert_eq!(summary.body["variants"].as_object().unwrap().len(), 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "demo events not counted: {:?}", summary.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

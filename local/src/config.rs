@@ -41,10 +41,9 @@ impl std::error::Error for ConfigError {}
 fn parsed<T: FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
     match env_var(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError(format!("{name}={raw:?} is not a valid value"))),
+        Some(raw) => {
+            raw.trim().parse().map_err(|_| ConfigError(format!("{name}={raw:?} is not a valid value")))
+        }
     }
 }
 

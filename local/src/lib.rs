@@ -68,9 +68,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         config.data_dir.display()
     );
     tracing::info!(%address, backend = ctx.backend, "listening");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     tracing::info!("HTTP server stopped; letting the batch writer finish its batch");
     let _ = stop_writer.send(true);
     let _ = writer.await;

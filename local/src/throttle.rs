@@ -82,10 +82,8 @@ mod tests {
 
     #[test]
     fn allows_the_burst_then_refuses_with_a_wait() {
-        let throttle = Throttle::new(Limits {
-            experiments: Limit { per_second: 1, burst: 3 },
-            ..Limits::default()
-        });
+        let throttle =
+            Throttle::new(Limits { experiments: Limit { per_second: 1, burst: 3 }, ..Limits::default() });
         for _ in 0..3 {
             assert_eq!(throttle.check(Function::Experiments, "k1"), Ok(()));
         }

@@ -77,20 +77,11 @@ pub async fn drain_once(
     if received.is_empty() {
         return Ok(BatchOutcome::default());
     }
-    let incoming: Vec<Incoming> = received
-        .iter()
-        .map(|m| Incoming {
-            id: &m.id,
-            body: &m.body,
-        })
-        .collect();
+    let incoming: Vec<Incoming> = received.iter().map(|m| Incoming { id: &m.id, body: &m.body }).collect();
     let outcome = process(store, &incoming).await;
     let done: std::collections::HashSet<&str> = outcome.done.iter().map(String::as_str).collect();
-    let receipts = received
-        .iter()
-        .filter(|m| done.contains(m.id.as_str()))
-        .map(|m| m.receipt.clone())
-        .collect();
+    let receipts =
+        received.iter().filter(|m| done.contains(m.id.as_str())).map(|m| m.receipt.clone()).collect();
     queue.delete(receipts).await?;
     Ok(outcome)
 }

@@ -44,19 +44,12 @@ pub fn open_embedded(
     queue_config: QueueConfig,
     admin_token: Option<String>,
 ) -> Result<AppContext, ContextError> {
-    let fail = |reason: String| ContextError::DataDir {
-        path: data_dir.to_path_buf(),
-        reason,
-    };
+    let fail = |reason: String| ContextError::DataDir { path: data_dir.to_path_buf(), reason };
     std::fs::create_dir_all(data_dir).map_err(|e| fail(e.to_string()))?;
-    let queue = SqliteQueue::open(data_dir.join(QUEUE_FILE), queue_config).map_err(|e| fail(e.to_string()))?;
+    let queue =
+        SqliteQueue::open(data_dir.join(QUEUE_FILE), queue_config).map_err(|e| fail(e.to_string()))?;
     let store = SqliteStore::open(data_dir.join(STORE_FILE)).map_err(|e| fail(e.to_string()))?;
-    Ok(AppContext {
-        store: Arc::new(store),
-        queue: Arc::new(queue),
-        admin_token,
-        backend: "embedded",
-    })
+    Ok(AppContext { store: Arc::new(store), queue: Arc::new(queue), admin_token, backend: "embedded" })
 }
 
 /// Reads a non-empty environment variable.

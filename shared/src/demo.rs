@@ -48,9 +48,7 @@ pub async fn seed(ctx: &AppContext) -> Result<bool, SeedError> {
         now,
     )
     .map_err(|errors| failed(format!("{errors:?}")))?;
-    experiments::create(store, DEMO_TENANT_ID, &experiment)
-        .await
-        .map_err(failed)?;
+    experiments::create(store, DEMO_TENANT_ID, &experiment).await.map_err(failed)?;
 
     let events = demo_events(&experiment.id, started, now);
     let bodies = messages::pack(&events, ctx.queue.max_message_bytes()).map_err(failed)?;

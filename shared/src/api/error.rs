@@ -32,14 +32,7 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            details: None,
-            retry_after: None,
-            allow: None,
-        }
+        Self { status, code, message: message.into(), details: None, retry_after: None, allow: None }
     }
 
     pub fn with_details(mut self, details: impl Serialize) -> Self {
@@ -48,20 +41,13 @@ impl ApiError {
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let summary = errors
-            .iter()
-            .map(|e| format!("{} {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let summary =
+            errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
         Self::new(StatusCode::BAD_REQUEST, "validation_failed", summary).with_details(errors)
     }
 
     pub fn invalid_json(err: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("request body is not valid JSON: {err}"),
-        )
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", format!("request body is not valid JSON: {err}"))
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
@@ -111,19 +97,11 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; it has been logged",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
     }
 
     pub fn into_response(self) -> Response {
-        let body = Body {
-            error: self.code,
-            message: &self.message,
-            details: self.details.as_ref(),
-        };
+        let body = Body { error: self.code, message: &self.message, details: self.details.as_ref() };
         let mut response = json_response(self.status, &body);
         let headers = response.headers_mut();
         if let Some(seconds) = self.retry_after {

@@ -100,8 +100,5 @@ async fn ingest_batch(ctx: &AppContext, request: &Request) -> ApiResult {
     }
     enqueue(ctx, &events).await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        &json!({"accepted": events.len(), "ids": ids}),
-    ))
+    Ok(json_response(StatusCode::ACCEPTED, &json!({"accepted": events.len(), "ids": ids})))
 }

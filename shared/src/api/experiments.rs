@@ -88,7 +88,8 @@ async fn list(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResult
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let (page, next) = experiments::list(ctx.store.as_ref(), &caller.tenant_id, status, limit, cursor).await?;
+    let (page, next) =
+        experiments::list(ctx.store.as_ref(), &caller.tenant_id, status, limit, cursor).await?;
     let mut response = json_response(StatusCode::OK, &page);
     if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
         response.headers_mut().insert(NEXT_CURSOR_HEADER, next);

@@ -42,13 +42,8 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
-        Function::Ingest,
-        Function::Summary,
-        Function::Experiments,
-        Function::Health,
-        Function::Admin,
-    ];
+    pub const ALL: [Function; 5] =
+        [Function::Ingest, Function::Summary, Function::Experiments, Function::Health, Function::Admin];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -114,9 +109,7 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Res
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = http::Response::new(Bytes::from(bytes));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -126,11 +119,7 @@ pub fn not_found_route(request: &Request) -> ApiError {
 
 /// Checks the method of a matched path, answering 405 with `Allow` otherwise.
 pub fn expect_method(request: &Request, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
-    if allowed.contains(request.method()) {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed(allow))
-    }
+    if allowed.contains(request.method()) { Ok(()) } else { Err(ApiError::method_not_allowed(allow)) }
 }
 
 /// Parses the body as JSON.
@@ -174,9 +163,7 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
     match tenants::find_by_key(ctx.store.as_ref(), key).await? {
         Some(owner) => {
             tracing::Span::current().record("tenant_id", owner.tenant_id.as_str());
-            Ok(Caller {
-                tenant_id: owner.tenant_id,
-            })
+            Ok(Caller { tenant_id: owner.tenant_id })
         }
         None => Err(ApiError::unauthorized("invalid API key")),
     }

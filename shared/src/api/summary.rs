@@ -7,8 +7,8 @@
 use http::{Method, StatusCode};
 
 use super::{
-    ApiError, ApiResult, Request, api_segments, authenticate, expect_method, json_response,
-    not_found_route, query_params,
+    ApiError, ApiResult, Request, api_segments, authenticate, expect_method, json_response, not_found_route,
+    query_params,
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
@@ -29,11 +29,9 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
 async fn summary(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
     let params = query_params(request)?;
-    let range = parse_range(
-        params.get("startDate").map(String::as_str),
-        params.get("endDate").map(String::as_str),
-    )
-    .map_err(ApiError::validation)?;
+    let range =
+        parse_range(params.get("startDate").map(String::as_str), params.get("endDate").map(String::as_str))
+            .map_err(ApiError::validation)?;
     let experiment = params.get("experimentId").map(String::as_str).filter(|e| !e.is_empty());
     if experiment.is_some_and(|e| e.chars().count() > MAX_TAG_CHARS) {
         return Err(ApiError::validation(vec![FieldError::new(

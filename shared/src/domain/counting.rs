@@ -73,11 +73,8 @@ pub fn membership_keys(events: &[Event]) -> Vec<Key> {
 
 /// The stored form of an event (its key carries tenant, day and time).
 pub fn event_item(event: &Event) -> Item {
-    let mut item = serde_json::to_value(event)
-        .expect("events serialise")
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let mut item =
+        serde_json::to_value(event).expect("events serialise").as_object().cloned().unwrap_or_default();
     item.remove("tenantId");
     item
 }
@@ -100,12 +97,7 @@ impl Transaction {
     }
 
     fn finish(self) -> PlannedTransaction {
-        let Transaction {
-            mut writes,
-            increments,
-            mut labels,
-            events,
-        } = self;
+        let Transaction { mut writes, increments, mut labels, events } = self;
         for (key, attrs) in increments {
             let set = labels.remove(&key).unwrap_or_default();
             writes.push(WriteOp::Update {
@@ -222,10 +214,7 @@ pub fn plan(events: &[Event], existing: &HashSet<Key>, max_writes: usize) -> Vec
         current.writes.extend(own);
         for scope in scopes(event) {
             let counter = keys::counter(&event.tenant_id, &scope);
-            current
-                .labels
-                .entry(counter)
-                .or_insert_with(|| scope_labels(&scope));
+            current.labels.entry(counter).or_insert_with(|| scope_labels(&scope));
         }
         for (key, attr, delta) in increments {
             current.add(key, attr, delta);
@@ -261,11 +250,11 @@ mod tests {
         let mut totals = BTreeMap::new();
         for tx in plan {
             for write in &tx.writes {
-                if let WriteOp::Update { key: k, add, .. } = write {
-                    if k == key {
-                        for (attr, delta) in add {
-                            *totals.entry(attr.clone()).or_default() += delta;
-                        }
+                if let WriteOp::Update { key: k, add, .. } = write
+                    && k == key
+                {
+                    for (attr, delta) in add {
+                        *totals.entry(attr.clone()).or_default() += delta;
                     }
                 }
             }
@@ -297,11 +286,7 @@ mod tests {
         let tenant = counter("t", &Scope::Tenant);
         assert_eq!(increments(&plan, &tenant)["events"], 5);
         assert_eq!(increments(&plan, &tenant)["users"], 3);
-        let updates_of_a = plan[0]
-            .writes
-            .iter()
-            .filter(|w| w.key() == &variant_a)
-            .count();
+        let updates_of_a = plan[0].writes.iter().filter(|w| w.key() == &variant_a).count();
         assert_eq!(updates_of_a, 1, "one write per counter item per transaction");
     }
 

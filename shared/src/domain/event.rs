@@ -1,6 +1,6 @@
 //! Events: what clients send, how it is validated and normalised.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -74,9 +74,7 @@ pub mod rfc3339 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let raw = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
+        DateTime::parse_from_rfc3339(&raw).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
     }
 }
 
@@ -90,6 +88,8 @@ pub fn validate_event(
     prefix: &str,
 ) -> Result<Event, Vec<FieldError>> {
     let mut errors = Vec::new();
+    // Stored sort keys carry microseconds; so do the timestamps we return.
+    let now = now.trunc_subsecs(6);
     let field = |name: &str| format!("{prefix}{name}");
     let Some(body) = body.as_object() else {
         let name = match prefix.trim_end_matches('.') {
@@ -119,10 +119,7 @@ pub fn validate_event(
         _ => None,
     };
     if event_type.is_none() {
-        errors.push(FieldError::new(
-            field("eventType"),
-            "must be one of PAGE_VIEW, CLICK, CONVERSION",
-        ));
+        errors.push(FieldError::new(field("eventType"), "must be one of PAGE_VIEW, CLICK, CONVERSION"));
     }
 
     let properties = match body.get("properties") {
@@ -145,20 +142,11 @@ pub fn validate_event(
     let mut tag = |name: &str| match properties.get(name) {
         None | Some(Value::Null) => None,
         Some(Value::String(value)) => {
-            check_length(
-                &mut errors,
-                &field(&format!("properties.{name}")),
-                value,
-                1,
-                MAX_TAG_CHARS,
-            );
+            check_length(&mut errors, &field(&format!("properties.{name}")), value, 1, MAX_TAG_CHARS);
             Some(value.clone())
         }
         Some(_) => {
-            errors.push(FieldError::new(
-                field(&format!("properties.{name}")),
-                "must be a string",
-            ));
+            errors.push(FieldError::new(field(&format!("properties.{name}")), "must be a string"));
             None
         }
     };
@@ -169,7 +157,7 @@ pub fn validate_event(
         None | Some(Value::Null) => now,
         Some(Value::String(raw)) => match DateTime::parse_from_rfc3339(raw) {
             Ok(parsed) => {
-                let parsed = parsed.with_timezone(&Utc);
+                let parsed = parsed.with_timezone(&Utc).trunc_subsecs(6);
                 if parsed > now + MAX_CLOCK_SKEW {
                     errors.push(FieldError::new(
                         field("timestamp"),

@@ -164,10 +164,8 @@ pub fn parse_variants(errors: &mut Vec<FieldError>, value: Option<&Value>) -> Ve
             Value::String(name) if all_names => (Some(name.clone()), Some(equal)),
             Value::Object(object) => {
                 let name = object.get("name").and_then(Value::as_str).map(str::to_owned);
-                let weight = object
-                    .get("weight")
-                    .or_else(|| object.get("trafficSplit"))
-                    .and_then(Value::as_f64);
+                let weight =
+                    object.get("weight").or_else(|| object.get("trafficSplit")).and_then(Value::as_f64);
                 if weight.is_none() {
                     errors.push(FieldError::new(
                         format!("{field}.weight"),
@@ -188,18 +186,15 @@ pub fn parse_variants(errors: &mut Vec<FieldError>, value: Option<&Value>) -> Ve
             Some(name) => check_length(errors, &format!("{field}.name"), name, 1, MAX_TAG_CHARS),
             None => errors.push(FieldError::new(format!("{field}.name"), "is required")),
         }
-        if let Some(weight) = weight {
-            if !(weight > 0.0 && weight <= 100.0) {
-                errors.push(FieldError::new(
-                    format!("{field}.weight"),
-                    "must be a percentage greater than 0 and at most 100",
-                ));
-            }
+        if let Some(weight) = weight
+            && !(weight > 0.0 && weight <= 100.0)
+        {
+            errors.push(FieldError::new(
+                format!("{field}.weight"),
+                "must be a percentage greater than 0 and at most 100",
+            ));
         }
-        variants.push(Variant {
-            name: name.unwrap_or_default(),
-            weight: weight.unwrap_or(0.0),
-        });
+        variants.push(Variant { name: name.unwrap_or_default(), weight: weight.unwrap_or(0.0) });
     }
     if variants.len() == entries.len() {
         let mut names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
@@ -209,10 +204,7 @@ pub fn parse_variants(errors: &mut Vec<FieldError>, value: Option<&Value>) -> Ve
         }
         let total: f64 = variants.iter().map(|v| v.weight).sum();
         if !all_names && (total - 100.0).abs() > WEIGHT_TOLERANCE {
-            errors.push(FieldError::new(
-                "variants",
-                format!("weights must sum to 100, got {total}"),
-            ));
+            errors.push(FieldError::new("variants", format!("weights must sum to 100, got {total}")));
         }
     }
     variants
@@ -316,15 +308,8 @@ pub enum PatchError {
 /// Applies a PATCH body (`status`, `name`, `description`, `startDate`,
 /// `endDate`, `variants`, `controlVariant`) to an experiment.
 pub fn apply_patch(current: &Experiment, body: &Value, now: DateTime<Utc>) -> Result<Experiment, PatchError> {
-    const UPDATABLE: [&str; 7] = [
-        "status",
-        "name",
-        "description",
-        "startDate",
-        "endDate",
-        "variants",
-        "controlVariant",
-    ];
+    const UPDATABLE: [&str; 7] =
+        ["status", "name", "description", "startDate", "endDate", "variants", "controlVariant"];
     let Some(body) = body.as_object() else {
         return Err(PatchError::Invalid(vec![FieldError::new("body", "must be a JSON object")]));
     };
@@ -363,9 +348,10 @@ pub fn apply_patch(current: &Experiment, body: &Value, now: DateTime<Utc>) -> Re
         let start_value = body.get("startDate").cloned().unwrap_or_else(|| {
             current.start_date.map_or(Value::Null, |t| Value::String(rfc3339::format(&t)))
         });
-        let end_value = body.get("endDate").cloned().unwrap_or_else(|| {
-            current.end_date.map_or(Value::Null, |t| Value::String(rfc3339::format(&t)))
-        });
+        let end_value = body
+            .get("endDate")
+            .cloned()
+            .unwrap_or_else(|| current.end_date.map_or(Value::Null, |t| Value::String(rfc3339::format(&t))));
         let (start, end) = parse_dates(&mut errors, Some(&start_value), Some(&end_value));
         next.start_date = start;
         next.end_date = end;
@@ -443,11 +429,20 @@ mod tests {
             (json!({"variants": ["A", "B"]}), vec!["name"]),
             (json!({"name": "x", "variants": ["A"]}), vec!["variants"]),
             (json!({"name": "x", "variants": ["A", "A"]}), vec!["variants"]),
-            (json!({"name": "x", "variants": [{"name": "A", "weight": 60}, {"name": "B", "weight": 30}]}), vec!["variants"]),
-            (json!({"name": "x", "variants": [{"name": "A", "weight": 100}, {"name": "B", "weight": 0}]}), vec!["variants[1].weight"]),
+            (
+                json!({"name": "x", "variants": [{"name": "A", "weight": 60}, {"name": "B", "weight": 30}]}),
+                vec!["variants"],
+            ),
+            (
+                json!({"name": "x", "variants": [{"name": "A", "weight": 100}, {"name": "B", "weight": 0}]}),
+                vec!["variants[1].weight"],
+            ),
             (json!({"name": "x", "variants": ["A", {"name": "B", "weight": 50}]}), vec!["variants[0]"]),
             (json!({"name": "x", "variants": ["A", "B"], "status": "COMPLETED"}), vec!["status"]),
-            (json!({"name": "x", "variants": ["A", "B"], "startDate": "2026-02-01", "endDate": "2026-01-01"}), vec!["startDate"]),
+            (
+                json!({"name": "x", "variants": ["A", "B"], "startDate": "2026-02-01", "endDate": "2026-01-01"}),
+                vec!["startDate"],
+            ),
             (json!({"name": "x", "variants": ["A", "B"], "controlVariant": "C"}), vec!["controlVariant"]),
         ];
         for (body, expected) in cases {
@@ -458,7 +453,8 @@ mod tests {
     #[test]
     fn status_moves_follow_the_life_cycle() {
         use Status::*;
-        let allowed = [(Draft, Active), (Active, Paused), (Paused, Active), (Active, Completed), (Paused, Completed)];
+        let allowed =
+            [(Draft, Active), (Active, Paused), (Paused, Active), (Active, Completed), (Paused, Completed)];
         for from in Status::ALL {
             for to in Status::ALL {
                 assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from:?}->{to:?}");

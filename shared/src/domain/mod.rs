@@ -19,26 +19,14 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
 /// Validates an optional string field's length in characters.
-pub(crate) fn check_length(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: &str,
-    min: usize,
-    max: usize,
-) {
+pub(crate) fn check_length(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize, max: usize) {
     let length = value.chars().count();
     if length < min || length > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be a string of {min} to {max} characters"),
-        ));
+        errors.push(FieldError::new(field, format!("must be a string of {min} to {max} characters")));
     }
 }

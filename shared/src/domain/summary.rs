@@ -32,11 +32,7 @@ impl Totals {
 
     /// Share of users who converted; 0 when there are no users.
     pub fn conversion_rate(&self) -> f64 {
-        if self.users == 0 {
-            0.0
-        } else {
-            self.converted_users as f64 / self.users as f64
-        }
+        if self.users == 0 { 0.0 } else { self.converted_users as f64 / self.users as f64 }
     }
 }
 
@@ -125,10 +121,7 @@ pub struct Summarizer {
 
 impl Summarizer {
     pub fn new(experiment_id: Option<&str>) -> Self {
-        Self {
-            experiment_id: experiment_id.map(str::to_owned),
-            ..Self::default()
-        }
+        Self { experiment_id: experiment_id.map(str::to_owned), ..Self::default() }
     }
 
     pub fn add(&mut self, event: &EventRecord) {
@@ -153,11 +146,7 @@ impl Summarizer {
         Summary {
             total_events: totals.events,
             unique_users: totals.users,
-            variants: self
-                .variants
-                .into_iter()
-                .map(|(name, tally)| (name, tally.totals().into()))
-                .collect(),
+            variants: self.variants.into_iter().map(|(name, tally)| (name, tally.totals().into())).collect(),
         }
     }
 }

@@ -69,10 +69,7 @@ mod tests {
         assert_eq!(a.len(), KEY_PREFIX.len() + 2 * KEY_BYTES);
         assert_eq!(hash_api_key(&a), hash_api_key(&a));
         // FIPS 180-2 test vector.
-        assert_eq!(
-            hash_api_key("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hash_api_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -41,10 +41,7 @@ fn parse_edge(field: &str, raw: &str, edge: Edge) -> Result<DateTime<Utc>, Field
             Edge::End => start + TimeDelta::days(1) - TimeDelta::microseconds(1),
         });
     }
-    Err(FieldError::new(
-        field,
-        "must be a date (2026-11-01) or an RFC 3339 date-time (2026-11-01T10:00:00Z)",
-    ))
+    Err(FieldError::new(field, "must be a date (2026-11-01) or an RFC 3339 date-time (2026-11-01T10:00:00Z)"))
 }
 
 /// Parses `startDate`/`endDate` query parameters.
@@ -54,14 +51,12 @@ pub fn parse_range(start: Option<&str>, end: Option<&str>) -> Result<TimeRange, 
         raw.filter(|r| !r.is_empty())
             .and_then(|raw| parse_edge(field, raw, which).map_err(|e| errors.push(e)).ok())
     };
-    let range = TimeRange {
-        start: edge("startDate", start, Edge::Start),
-        end: edge("endDate", end, Edge::End),
-    };
-    if let (Some(start), Some(end)) = (range.start, range.end) {
-        if start > end {
-            errors.push(FieldError::new("startDate", "must not be after endDate"));
-        }
+    let range =
+        TimeRange { start: edge("startDate", start, Edge::Start), end: edge("endDate", end, Edge::End) };
+    if let (Some(start), Some(end)) = (range.start, range.end)
+        && start > end
+    {
+        errors.push(FieldError::new("startDate", "must not be after endDate"));
     }
     if errors.is_empty() { Ok(range) } else { Err(errors) }
 }

@@ -21,10 +21,7 @@ async fn drain(queue: &dyn Queue) {
         if messages.is_empty() {
             return;
         }
-        queue
-            .delete(messages.into_iter().map(|m| m.receipt).collect())
-            .await
-            .unwrap();
+        queue.delete(messages.into_iter().map(|m| m.receipt).collect()).await.unwrap();
     }
 }
 
@@ -48,10 +45,7 @@ async fn sent_messages_are_received_once_until_deleted(queue: &dyn Queue) {
     assert!(received.iter().all(|m| m.receive_count == 1));
     let depth = queue.depth().await.unwrap();
     assert_eq!(depth.in_flight, 25);
-    queue
-        .delete(received.into_iter().map(|m| m.receipt).collect())
-        .await
-        .unwrap();
+    queue.delete(received.into_iter().map(|m| m.receipt).collect()).await.unwrap();
     let depth = queue.depth().await.unwrap();
     assert_eq!((depth.visible, depth.in_flight), (0, 0));
 }
@@ -64,10 +58,7 @@ async fn unacknowledged_messages_come_back_after_the_visibility_timeout(
     let first = queue.receive(10, Duration::from_secs(2)).await.unwrap();
     assert_eq!(first.len(), 1);
     assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
-    let second = queue
-        .receive(10, visibility * 4 + Duration::from_secs(2))
-        .await
-        .unwrap();
+    let second = queue.receive(10, visibility * 4 + Duration::from_secs(2)).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].body, "retry me");
     assert_eq!(second[0].receive_count, 2);
@@ -115,10 +106,7 @@ async fn receive_waits_for_a_message(queue: &dyn Queue) {
     sent.unwrap();
     let received = received.unwrap();
     assert_eq!(received.len(), 1, "a waiting receive sees a message sent meanwhile");
-    queue
-        .delete(received.into_iter().map(|m| m.receipt).collect())
-        .await
-        .unwrap();
+    queue.delete(received.into_iter().map(|m| m.receipt).collect()).await.unwrap();
 }
 
 async fn oversized_messages_are_refused(queue: &dyn Queue) {

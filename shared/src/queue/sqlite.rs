@@ -33,11 +33,7 @@ pub struct QueueConfig {
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        Self {
-            visibility_timeout: Duration::from_secs(30),
-            max_receives: 5,
-            max_message_bytes: 256 * 1024,
-        }
+        Self { visibility_timeout: Duration::from_secs(30), max_receives: 5, max_message_bytes: 256 * 1024 }
     }
 }
 
@@ -101,11 +97,7 @@ impl SqliteQueue {
             .name("queue-writer".into())
             .spawn(move || run_worker(conn, inbox, worker_arrivals, config))
             .map_err(internal)?;
-        Ok(Self {
-            commands,
-            arrivals,
-            config,
-        })
+        Ok(Self { commands, arrivals, config })
     }
 
     async fn call<T>(
@@ -116,9 +108,7 @@ impl SqliteQueue {
         self.commands
             .send(make(reply))
             .map_err(|_| QueueError::Unavailable("queue worker stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| QueueError::Unavailable("queue worker stopped".into()))?
+        answer.await.map_err(|_| QueueError::Unavailable("queue worker stopped".into()))?
     }
 }
 
@@ -141,10 +131,8 @@ fn run_worker(
         let sent_any = group.iter().any(|c| matches!(c, Command::Send(..)));
         match conn.transaction() {
             Ok(tx) => {
-                let replies: Vec<Reply> = group
-                    .into_iter()
-                    .map(|command| execute(&tx, command, &config))
-                    .collect();
+                let replies: Vec<Reply> =
+                    group.into_iter().map(|command| execute(&tx, command, &config)).collect();
                 match tx.commit() {
                     Ok(()) => replies.into_iter().for_each(Reply::deliver),
                     Err(err) => {
@@ -169,14 +157,8 @@ fn run_worker(
 /// A computed answer held back until its transaction commits.
 enum Reply {
     Unit(oneshot::Sender<Result<(), QueueError>>, Result<(), QueueError>),
-    Messages(
-        oneshot::Sender<Result<Vec<Message>, QueueError>>,
-        Result<Vec<Message>, QueueError>,
-    ),
-    Depth(
-        oneshot::Sender<Result<QueueDepth, QueueError>>,
-        Result<QueueDepth, QueueError>,
-    ),
+    Messages(oneshot::Sender<Result<Vec<Message>, QueueError>>, Result<Vec<Message>, QueueError>),
+    Depth(oneshot::Sender<Result<QueueDepth, QueueError>>, Result<QueueDepth, QueueError>),
 }
 
 impl Reply {
@@ -270,20 +252,13 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
         .map_err(internal)?
         .execute(params![id, hidden_until, receipt])
         .map_err(internal)?;
-        delivered.push(Message {
-            id: id.to_string(),
-            receipt,
-            body,
-            receive_count: receive_count + 1,
-        });
+        delivered.push(Message { id: id.to_string(), receipt, body, receive_count: receive_count + 1 });
     }
     Ok(delivered)
 }
 
 fn delete(tx: &Transaction, receipts: &[String]) -> Result<(), QueueError> {
-    let mut delete = tx
-        .prepare_cached("DELETE FROM messages WHERE receipt = ?1")
-        .map_err(internal)?;
+    let mut delete = tx.prepare_cached("DELETE FROM messages WHERE receipt = ?1").map_err(internal)?;
     for receipt in receipts {
         delete.execute(params![receipt]).map_err(internal)?;
     }
@@ -293,9 +268,7 @@ fn delete(tx: &Transaction, receipts: &[String]) -> Result<(), QueueError> {
 fn depth(tx: &Transaction) -> Result<QueueDepth, QueueError> {
     let now = now_millis();
     let count = |sql: &str| -> Result<u64, QueueError> {
-        tx.query_row(sql, params![now], |row| row.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(internal)
+        tx.query_row(sql, params![now], |row| row.get::<_, i64>(0)).map(|n| n as u64).map_err(internal)
     };
     Ok(QueueDepth {
         visible: count("SELECT COUNT(*) FROM messages WHERE visible_at <= ?1")?,
@@ -308,10 +281,7 @@ fn depth(tx: &Transaction) -> Result<QueueDepth, QueueError> {
 impl Queue for SqliteQueue {
     async fn send(&self, bodies: Vec<String>) -> Result<(), QueueError> {
         if let Some(body) = bodies.iter().find(|b| b.len() > self.config.max_message_bytes) {
-            return Err(QueueError::TooLarge {
-                size: body.len(),
-                max: self.config.max_message_bytes,
-            });
+            return Err(QueueError::TooLarge { size: body.len(), max: self.config.max_message_bytes });
         }
         if bodies.is_empty() {
             return Ok(());
@@ -369,17 +339,13 @@ mod tests {
             ..QueueConfig::default()
         };
         let queue = open(dir.path(), config);
-        super::super::contract::run_all(&queue, config.visibility_timeout, config.max_receives)
-            .await;
+        super::super::contract::run_all(&queue, config.visibility_timeout, config.max_receives).await;
     }
 
     #[tokio::test]
     async fn in_flight_messages_return_at_once_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let config = QueueConfig {
-            visibility_timeout: Duration::from_secs(600),
-            ..QueueConfig::default()
-        };
+        let config = QueueConfig { visibility_timeout: Duration::from_secs(600), ..QueueConfig::default() };
         {
             let queue = open(dir.path(), config);
             queue.send(vec!["kept".into()]).await.unwrap();

@@ -52,22 +52,16 @@ pub async fn summary(
     experiment_id: Option<&str>,
 ) -> Result<Summary, StoreError> {
     let (scope, prefix) = match experiment_id {
-        Some(experiment) => (
-            Scope::Experiment(experiment.to_owned()),
-            keys::variant_counters_prefix(experiment),
-        ),
+        Some(experiment) => {
+            (Scope::Experiment(experiment.to_owned()), keys::variant_counters_prefix(experiment))
+        }
         None => (Scope::Tenant, keys::VARIANT_NAME_COUNTERS_PREFIX.to_owned()),
     };
-    let (overall, variants) = tokio::try_join!(
-        totals(store, tenant_id, &scope),
-        variant_totals(store, tenant_id, prefix)
-    )?;
+    let (overall, variants) =
+        tokio::try_join!(totals(store, tenant_id, &scope), variant_totals(store, tenant_id, prefix))?;
     Ok(Summary {
         total_events: overall.events,
         unique_users: overall.users,
-        variants: variants
-            .into_iter()
-            .map(|(name, totals)| (name, totals.into()))
-            .collect(),
+        variants: variants.into_iter().map(|(name, totals)| (name, totals.into())).collect(),
     })
 }

@@ -43,10 +43,7 @@ pub async fn store_events(store: &dyn Store, events: Vec<Event>) -> Result<Write
     let mut attempt = 0;
     while !pending.is_empty() {
         attempt += 1;
-        let markers: Vec<_> = pending
-            .iter()
-            .map(|e| keys::event_marker(&e.tenant_id, &e.id))
-            .collect();
+        let markers: Vec<_> = pending.iter().map(|e| keys::event_marker(&e.tenant_id, &e.id)).collect();
         let stored = store.batch_get(&markers).await?;
         let before = pending.len();
         pending = pending
@@ -61,11 +58,8 @@ pub async fn store_events(store: &dyn Store, events: Vec<Event>) -> Result<Write
 
         let wanted = membership_keys(&pending);
         let found = store.batch_get(&wanted).await?;
-        let existing: HashSet<_> = wanted
-            .into_iter()
-            .zip(found)
-            .filter_map(|(key, item)| item.map(|_| key))
-            .collect();
+        let existing: HashSet<_> =
+            wanted.into_iter().zip(found).filter_map(|(key, item)| item.map(|_| key)).collect();
 
         let plan = counting::plan(&pending, &existing, store.max_transaction_writes());
         let mut committed = 0;
@@ -103,10 +97,7 @@ async fn active_hours(
     range: &TimeRange,
 ) -> Result<Vec<String>, StoreError> {
     let low = range.start.map(|t| keys::hour(&t)).unwrap_or_default();
-    let high = range
-        .end
-        .map(|t| keys::hour(&t))
-        .unwrap_or_else(|| "\u{10FFFF}".to_owned());
+    let high = range.end.map(|t| keys::hour(&t)).unwrap_or_else(|| "\u{10FFFF}".to_owned());
     let buckets = query_all(
         store,
         Query::partition(keys::buckets_partition(tenant_id, scope)).range(SortRange::Between(low, high)),

@@ -21,11 +21,7 @@ fn item(experiment: &Experiment) -> Result<crate::store::Item, StoreError> {
 }
 
 pub async fn get(store: &dyn Store, tenant_id: &str, id: &str) -> Result<Option<Experiment>, StoreError> {
-    store
-        .get(&keys::experiment(tenant_id, id))
-        .await?
-        .map(from_item)
-        .transpose()
+    store.get(&keys::experiment(tenant_id, id)).await?.map(from_item).transpose()
 }
 
 /// Writes `next` only if the stored version is still `next.version - 1`;

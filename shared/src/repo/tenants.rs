@@ -92,11 +92,7 @@ pub async fn rotate_key(
         return Ok(None);
     };
     let new_hash = hash_api_key(new_key);
-    let rotated = Tenant {
-        key_hash: new_hash.clone(),
-        key_id: new_key_id.to_owned(),
-        ..tenant.clone()
-    };
+    let rotated = Tenant { key_hash: new_hash.clone(), key_id: new_key_id.to_owned(), ..tenant.clone() };
     store
         .transact(vec![
             WriteOp::Put {
@@ -104,10 +100,7 @@ pub async fn rotate_key(
                 item: to_item(&rotated)?,
                 condition: Condition::equals("keyHash", json!(tenant.key_hash)),
             },
-            WriteOp::Delete {
-                key: keys::api_key(&tenant.key_hash),
-                condition: Condition::Always,
-            },
+            WriteOp::Delete { key: keys::api_key(&tenant.key_hash), condition: Condition::Always },
             WriteOp::Put {
                 key: keys::api_key(&new_hash),
                 item: key_item(tenant_id, new_key_id),

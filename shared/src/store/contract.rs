@@ -13,11 +13,7 @@ fn item(value: serde_json::Value) -> Item {
 }
 
 fn put(key: &Key, value: serde_json::Value, condition: Condition) -> WriteOp {
-    WriteOp::Put {
-        key: key.clone(),
-        item: item(value),
-        condition,
-    }
+    WriteOp::Put { key: key.clone(), item: item(value), condition }
 }
 
 pub async fn run_all(store: &dyn Store) {
@@ -51,35 +47,21 @@ async fn put_then_get_round_trips_values(store: &dyn Store) {
         "list": [1, "two", {"three": 3}],
         "map": {"nested": {"deep": "yes"}, "empty": {}},
     });
-    store
-        .transact(vec![put(&key, value.clone(), Condition::Always)])
-        .await
-        .unwrap();
+    store.transact(vec![put(&key, value.clone(), Condition::Always)]).await.unwrap();
     assert_eq!(store.get(&key).await.unwrap(), Some(item(value)));
 }
 
 async fn conditional_put_refuses_existing_item(store: &dyn Store) {
     let key = Key::new("c3", "a");
-    store
-        .transact(vec![put(&key, json!({"v": 1}), Condition::NotExists)])
-        .await
-        .unwrap();
-    let second = store
-        .transact(vec![put(&key, json!({"v": 2}), Condition::NotExists)])
-        .await;
-    assert!(matches!(
-        second,
-        Err(StoreError::ConditionFailed { index: 0 })
-    ));
+    store.transact(vec![put(&key, json!({"v": 1}), Condition::NotExists)]).await.unwrap();
+    let second = store.transact(vec![put(&key, json!({"v": 2}), Condition::NotExists)]).await;
+    assert!(matches!(second, Err(StoreError::ConditionFailed { index: 0 })));
     assert_eq!(store.get(&key).await.unwrap(), Some(item(json!({"v": 1}))));
 }
 
 async fn transactions_are_all_or_nothing(store: &dyn Store) {
     let existing = Key::new("c4", "existing");
-    store
-        .transact(vec![put(&existing, json!({"v": 1}), Condition::Always)])
-        .await
-        .unwrap();
+    store.transact(vec![put(&existing, json!({"v": 1}), Condition::Always)]).await.unwrap();
     let fresh = Key::new("c4", "fresh");
     let counter = Key::new("c4", "counter");
     let result = store
@@ -122,10 +104,7 @@ async fn updates_upsert_and_add_atomically(store: &dyn Store) {
         }])
         .await
         .unwrap();
-    assert_eq!(
-        store.get(&key).await.unwrap(),
-        Some(item(json!({"events": 6, "users": 2, "label": "x"})))
-    );
+    assert_eq!(store.get(&key).await.unwrap(), Some(item(json!({"events": 6, "users": 2, "label": "x"}))));
     let missing = store
         .transact(vec![WriteOp::Update {
             key: Key::new("c5", "missing"),
@@ -139,33 +118,18 @@ async fn updates_upsert_and_add_atomically(store: &dyn Store) {
 
 async fn equals_condition_guards_updates(store: &dyn Store) {
     let key = Key::new("c6", "versioned");
-    store
-        .transact(vec![put(&key, json!({"version": 1, "name": "a"}), Condition::Always)])
-        .await
-        .unwrap();
+    store.transact(vec![put(&key, json!({"version": 1, "name": "a"}), Condition::Always)]).await.unwrap();
     let stale = store
-        .transact(vec![put(
-            &key,
-            json!({"version": 2, "name": "stale"}),
-            Condition::equals("version", 0),
-        )])
+        .transact(vec![put(&key, json!({"version": 2, "name": "stale"}), Condition::equals("version", 0))])
         .await;
     assert!(matches!(stale, Err(StoreError::ConditionFailed { index: 0 })));
     store
-        .transact(vec![put(
-            &key,
-            json!({"version": 2, "name": "b"}),
-            Condition::equals("version", 1),
-        )])
+        .transact(vec![put(&key, json!({"version": 2, "name": "b"}), Condition::equals("version", 1))])
         .await
         .unwrap();
     assert_eq!(store.get(&key).await.unwrap().unwrap()["name"], "b");
     let on_missing = store
-        .transact(vec![put(
-            &Key::new("c6", "missing"),
-            json!({}),
-            Condition::equals("version", 1),
-        )])
+        .transact(vec![put(&Key::new("c6", "missing"), json!({}), Condition::equals("version", 1))])
         .await;
     assert!(matches!(on_missing, Err(StoreError::ConditionFailed { index: 0 })));
 }
@@ -182,28 +146,16 @@ async fn delete_and_check(store: &dyn Store) {
         .unwrap();
     let refused = store
         .transact(vec![
-            WriteOp::Check {
-                key: guard.clone(),
-                condition: Condition::equals("open", false),
-            },
-            WriteOp::Delete {
-                key: gone.clone(),
-                condition: Condition::Always,
-            },
+            WriteOp::Check { key: guard.clone(), condition: Condition::equals("open", false) },
+            WriteOp::Delete { key: gone.clone(), condition: Condition::Always },
         ])
         .await;
     assert!(matches!(refused, Err(StoreError::ConditionFailed { index: 0 })));
     assert!(store.get(&gone).await.unwrap().is_some());
     store
         .transact(vec![
-            WriteOp::Check {
-                key: guard.clone(),
-                condition: Condition::equals("open", true),
-            },
-            WriteOp::Delete {
-                key: gone.clone(),
-                condition: Condition::Exists,
-            },
+            WriteOp::Check { key: guard.clone(), condition: Condition::equals("open", true) },
+            WriteOp::Delete { key: gone.clone(), condition: Condition::Exists },
         ])
         .await
         .unwrap();
@@ -251,10 +203,7 @@ async fn queries_follow_sort_order_and_ranges(store: &dyn Store) {
     let all = store.query(&Query::partition("c10")).await.unwrap();
     assert_eq!(sks(all), sort_keys);
 
-    let prefix = store
-        .query(&Query::partition("c10").range(SortRange::Prefix("a#".into())))
-        .await
-        .unwrap();
+    let prefix = store.query(&Query::partition("c10").range(SortRange::Prefix("a#".into()))).await.unwrap();
     assert_eq!(sks(prefix), ["a#1", "a#2", "a#3"]);
 
     let between = store
@@ -263,17 +212,11 @@ async fn queries_follow_sort_order_and_ranges(store: &dyn Store) {
         .unwrap();
     assert_eq!(sks(between), ["a#2", "a#3", "b#1"]);
 
-    let newest = store
-        .query(&Query::partition("c10").descending().limit(2))
-        .await
-        .unwrap();
+    let newest = store.query(&Query::partition("c10").descending().limit(2)).await.unwrap();
     assert_eq!(newest.last_sk.as_deref(), Some("b#2"));
     assert_eq!(sks(newest), ["c", "b#2"]);
 
-    let nothing = store
-        .query(&Query::partition("c10").range(SortRange::Prefix("zz".into())))
-        .await
-        .unwrap();
+    let nothing = store.query(&Query::partition("c10").range(SortRange::Prefix("zz".into()))).await.unwrap();
     assert!(nothing.items.is_empty() && nothing.last_sk.is_none());
 }
 
@@ -298,9 +241,7 @@ async fn queries_page_with_start_after(store: &dyn Store) {
 
     let ascending = query_all(
         store,
-        Query::partition("c11")
-            .range(SortRange::Between("05".into(), "14".into()))
-            .limit(3),
+        Query::partition("c11").range(SortRange::Between("05".into(), "14".into())).limit(3),
     )
     .await
     .unwrap();
@@ -317,11 +258,8 @@ async fn batch_get_answers_in_request_order(store: &dyn Store) {
         store.transact(writes).await.unwrap();
     }
     // More keys than one DynamoDB BatchGetItem call takes, with gaps and repeats.
-    let keys: Vec<Key> = (0..160)
-        .rev()
-        .map(|i| Key::new("c12", format!("{i:03}")))
-        .chain([Key::new("c12", "007")])
-        .collect();
+    let keys: Vec<Key> =
+        (0..160).rev().map(|i| Key::new("c12", format!("{i:03}"))).chain([Key::new("c12", "007")]).collect();
     let got = store.batch_get(&keys).await.unwrap();
     assert_eq!(got.len(), keys.len());
     for (key, item) in keys.iter().zip(&got) {

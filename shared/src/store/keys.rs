@@ -151,10 +151,7 @@ pub fn membership(tenant_id: &str, scope: &Scope, kind: Membership, user_id: &st
         Membership::Seen => "S",
         Membership::Converted => "C",
     };
-    Key::new(
-        format!("MEM#{tenant_id}#{}#{}", scope.encode(), part(user_id)),
-        tag,
-    )
+    Key::new(format!("MEM#{tenant_id}#{}#{}", scope.encode(), part(user_id)), tag)
 }
 
 #[cfg(test)]

@@ -29,10 +29,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -45,15 +42,15 @@ pub enum Condition {
     /// `attribute_exists(pk)`
     Exists,
     /// The item exists and `attr = value`.
-    Equals { attr: String, value: Value },
+    Equals {
+        attr: String,
+        value: Value,
+    },
 }
 
 impl Condition {
     pub fn equals(attr: &str, value: impl Into<Value>) -> Self {
-        Condition::Equals {
-            attr: attr.to_owned(),
-            value: value.into(),
-        }
+        Condition::Equals { attr: attr.to_owned(), value: value.into() }
     }
 
     /// Evaluates the condition against the current item, as DynamoDB does.
@@ -62,9 +59,7 @@ impl Condition {
             Condition::Always => true,
             Condition::NotExists => current.is_none(),
             Condition::Exists => current.is_some(),
-            Condition::Equals { attr, value } => {
-                current.and_then(|item| item.get(attr)) == Some(value)
-            }
+            Condition::Equals { attr, value } => current.and_then(|item| item.get(attr)) == Some(value),
         }
     }
 }
@@ -162,13 +157,7 @@ pub struct Query {
 
 impl Query {
     pub fn partition(pk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            range: SortRange::All,
-            descending: false,
-            limit: None,
-            start_after: None,
-        }
+        Self { pk: pk.into(), range: SortRange::All, descending: false, limit: None, start_after: None }
     }
 
     pub fn range(mut self, range: SortRange) -> Self {

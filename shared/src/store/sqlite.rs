@@ -14,9 +14,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{
-    Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction,
-};
+use super::{Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
 
 /// SQLite has no transaction size limit worth the name; this keeps one
 /// batch-writer transaction bounded in memory.
@@ -63,11 +61,7 @@ impl SqliteStore {
                  ) WITHOUT ROWID;",
             )
             .map_err(internal)?;
-        Ok(Self {
-            path,
-            writer: Arc::new(Mutex::new(writer)),
-            readers: Arc::new(Mutex::new(Vec::new())),
-        })
+        Ok(Self { path, writer: Arc::new(Mutex::new(writer)), readers: Arc::new(Mutex::new(Vec::new())) })
     }
 
     /// Runs `f` on a pooled read connection on the blocking thread pool.
@@ -154,9 +148,7 @@ fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
 }
 
 fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(internal)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
     for (index, write) in writes.iter().enumerate() {
         let key = write.key();
         let current = get_one(&tx, key)?;
@@ -201,8 +193,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let keys = keys.to_vec();
-        self.read(move |conn| keys.iter().map(|key| get_one(conn, key)).collect())
-            .await
+        self.read(move |conn| keys.iter().map(|key| get_one(conn, key)).collect()).await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {

@@ -1,0 +1,170 @@
+//! Summary numbers against a brute-force recount of a generated data set.
+
+use std::collections::{BTreeMap, HashSet};
+
+use blackbox::{Lcg, Stack};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Generated {
+    id: String,
+    user: String,
+    kind: &'static str,
+    experiment: Option<String>,
+    variant: Option<String>,
+    /// Seconds since 2026-11-01T00:00:00Z.
+    at: i64,
+}
+
+const DAY: i64 = 86_400;
+
+fn timestamp(at: i64) -> String {
+    let days = at.div_euclid(DAY);
+    let secs = at.rem_euclid(DAY);
+    // 2026-11-01 plus `days`, within November and December 2026.
+    let (month, day) = if days < 30 { (11, days + 1) } else { (12, days - 29) };
+    format!("2026-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, (secs / 60) % 60, secs % 60)
+}
+
+fn generate(count: usize) -> Vec<Generated> {
+    let mut rng = Lcg::new(7);
+    let experiments =
+        [("exp-a", &["A", "B"][..]), ("exp-b", &["A", "B", "C"][..]), ("exp#c", &["x", "A"][..])];
+    (0..count)
+        .map(|i| {
+            let user = format!("user-{}", rng.below(400));
+            let kind = match rng.below(10) {
+                0 | 1 => "CONVERSION",
+                2..=4 => "CLICK",
+                _ => "PAGE_VIEW",
+            };
+            let (experiment, variant) = match rng.below(10) {
+                0 => (None, None),
+                1 => (None, Some("A".to_owned())),
+                2 => (Some("exp-a".to_owned()), None),
+                _ => {
+                    let (name, variants) = experiments[rng.below(3) as usize];
+                    let variant = variants[rng.below(variants.len() as u64) as usize];
+                    (Some(name.to_owned()), Some(variant.to_owned()))
+                }
+            };
+            Generated {
+                id: format!("gen-{i}"),
+                user,
+                kind,
+                experiment,
+                variant,
+                at: rng.below(12 * DAY as u64) as i64,
+            }
+        })
+        .collect()
+}
+
+/// The summary computed the slow, obvious way.
+fn recount(events: &[Generated], experiment: Option<&str>, from: i64, to: i64) -> Value {
+    let chosen: Vec<&Generated> = events
+        .iter()
+        .filter(|e| e.at >= from && e.at <= to)
+        .filter(|e| experiment.is_none() || e.experiment.as_deref() == experiment)
+        .collect();
+    let users: HashSet<&str> = chosen.iter().map(|e| e.user.as_str()).collect();
+    let mut variants = BTreeMap::new();
+    let names: HashSet<&str> =
+        chosen.iter().filter(|e| e.experiment.is_some()).filter_map(|e| e.variant.as_deref()).collect();
+    for name in names {
+        let of: Vec<&&Generated> =
+            chosen.iter().filter(|e| e.experiment.is_some() && e.variant.as_deref() == Some(name)).collect();
+        let users: HashSet<&str> = of.iter().map(|e| e.user.as_str()).collect();
+        let converted: HashSet<&str> =
+            of.iter().filter(|e| e.kind == "CONVERSION").map(|e| e.user.as_str()).collect();
+        let rate = if users.is_empty() { 0.0 } else { converted.len() as f64 / users.len() as f64 };
+        variants.insert(
+            name.to_owned(),
+            json!({
+                "events": of.len(),
+                "users": users.len(),
+                "conversions": of.iter().filter(|e| e.kind == "CONVERSION").count(),
+                "convertedUsers": converted.len(),
+                "conversionRate": rate,
+            }),
+        );
+    }
+    json!({"totalEvents": chosen.len(), "uniqueUsers": users.len(), "variants": variants})
+}
+
+fn body(event: &Generated) -> Value {
+    let mut properties = serde_json::Map::new();
+    if let Some(experiment) = &event.experiment {
+        properties.insert("experimentId".into(), json!(experiment));
+    }
+    if let Some(variant) = &event.variant {
+        properties.insert("variant".into(), json!(variant));
+    }
+    json!({"eventId": event.id, "userId": event.user, "eventType": event.kind,
+           "properties": properties, "timestamp": timestamp(event.at)})
+}
+
+fn encode(value: &str) -> String {
+    value.replace('#', "%23").replace(':', "%3A").replace('+', "%2B")
+}
+
+#[tokio::test]
+async fn summaries_match_a_brute_force_recount() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let events = generate(6000);
+    for chunk in events.chunks(700) {
+        let batch: Vec<Value> = chunk.iter().map(body).collect();
+        let reply = stack.post("/api/events/batch", &key, json!({"events": batch})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    }
+    stack.wait_for_events(&key, "/api/analytics/summary", events.len() as u64).await;
+
+    let everything = (i64::MIN / 2, i64::MAX / 2);
+    /// (experiment filter, startDate, endDate, the seconds range they mean)
+    type Case<'a> = (Option<&'a str>, Option<String>, Option<String>, (i64, i64));
+    let mut cases: Vec<Case> = vec![
+        (None, None, None, everything),
+        (Some("exp-a"), None, None, everything),
+        (Some("exp-b"), None, None, everything),
+        (Some("exp#c"), None, None, everything),
+        (Some("no-such-experiment"), None, None, everything),
+        // Whole days: an end date covers its whole day.
+        (None, Some("2026-11-03".into()), Some("2026-11-05".into()), (2 * DAY, 5 * DAY - 1)),
+        (Some("exp-b"), Some("2026-11-03".into()), Some("2026-11-03".into()), (2 * DAY, 3 * DAY - 1)),
+        // Open ends.
+        (None, Some("2026-11-10".into()), None, (9 * DAY, i64::MAX / 2)),
+        (Some("exp-a"), None, Some("2026-11-02".into()), (i64::MIN / 2, 2 * DAY - 1)),
+        // Exact instants, inclusive at both ends.
+        (
+            None,
+            Some(timestamp(events[0].at)),
+            Some(timestamp(events[0].at + 7 * 3600)),
+            (events[0].at, events[0].at + 7 * 3600),
+        ),
+        (
+            Some("exp#c"),
+            Some("2026-11-04T12:30:00Z".into()),
+            Some("2026-11-06T00:00:00+00:00".into()),
+            (3 * DAY + 45_000, 5 * DAY),
+        ),
+        // A range with no events at all.
+        (None, Some("2027-01-01".into()), Some("2027-01-31".into()), (i64::MAX / 2, i64::MAX / 2)),
+    ];
+    cases.push((None, Some("2026-10-01".into()), Some("2026-12-31".into()), everything));
+    for (experiment, start, end, (from, to)) in cases {
+        let mut query = Vec::new();
+        if let Some(experiment) = experiment {
+            query.push(format!("experimentId={}", encode(experiment)));
+        }
+        if let Some(start) = &start {
+            query.push(format!("startDate={}", encode(start)));
+        }
+        if let Some(end) = &end {
+            query.push(format!("endDate={}", encode(end)));
+        }
+        let reply = stack.get(&format!("/api/analytics/summary?{}", query.join("&")), &key).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query:?}: {:?}", reply.body);
+        assert_eq!(reply.body, recount(&events, experiment, from, to), "{query:?}");
+    }
+}
