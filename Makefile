@@ -7,17 +7,40 @@ ADMIN_TOKEN ?= local-admin-token
 
 export PORT DATA_DIR ADMIN_TOKEN
 
-.PHONY: run test build lint fmt clean
+.PHONY: run test build lint fmt clean bootstrap moto dashboard
 
-## Build (release) and run the whole platform locally on 127.0.0.1:$(PORT).
-run:
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
+	dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig.json
+
+## Build (release) and run the whole platform locally on 127.0.0.1:$(PORT),
+## with the dashboard at / (rebuilt when its sources changed).
+run: dashboard
 	cargo build --release -p local --bin campaign-local
 	./target/release/campaign-local
 
-## Every test: unit, store/queue contract suites, black-box HTTP tests.
+dashboard: dashboard/dist/index.html
+
+dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ to build the dashboard"; exit 1; }
+	cd dashboard && npm ci --no-audit --no-fund
+
+dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD_SOURCES)
+	cd dashboard && npm run build
+
+## Every test on both backends: unit, store/queue contract suites, Lambda
+## sample events, black-box HTTP tests (embedded, then DynamoDB/SQS on moto).
 test:
-	cargo build -p local --bin campaign-local
-	cargo test --workspace --all-targets
+	scripts/test.sh
+
+## AWS backend: create the tables and queues named by EVENTS_TABLE,
+## STATE_TABLE, QUEUE_NAME (defaults campaign-analytics-*) where missing.
+bootstrap:
+	cargo run --release -p local --bin campaign-local -- bootstrap
+
+## Start moto (AWS emulator) on 127.0.0.1:5000 in the foreground.
+moto:
+	scripts/venv.sh
+	.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p 5000
 
 build:
 	cargo build --workspace
@@ -31,4 +54,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf $(DATA_DIR)
+	rm -rf $(DATA_DIR) dashboard/dist dashboard/node_modules

@@ -112,8 +112,10 @@ fn encode(value: &str) -> String {
 async fn summaries_match_a_brute_force_recount() {
     let stack = Stack::start().await;
     let (_, key) = stack.tenant("acme").await;
-    let events = generate(6000);
-    for chunk in events.chunks(700) {
+    // moto's transactions are slow (see scripts/moto_server.py): a smaller
+    // data set there checks the same arithmetic.
+    let events = generate(if blackbox::aws_backend() { 1200 } else { 6000 });
+    for chunk in events.chunks(500) {
         let batch: Vec<Value> = chunk.iter().map(body).collect();
         let reply = stack.post("/api/events/batch", &key, json!({"events": batch})).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);

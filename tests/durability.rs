@@ -95,13 +95,14 @@ async fn send_until_acknowledged(
 async fn kill_9_during_ingestion_then_client_retries_gives_exact_counts() {
     let mut stack = Stack::start().await;
     let (_, key) = stack.tenant("acme").await;
-    let batches = 40;
+    let batches = if blackbox::aws_backend() { 12 } else { 40 };
     let acked = Arc::new(AtomicUsize::new(0));
     let sender =
         tokio::spawn(send_until_acknowledged(stack.base.clone(), key.clone(), 1, batches, acked.clone()));
 
     // Kill the stack three times while batches are flowing and being written.
-    for kill_after in [5, 15, 25] {
+    let kills = if blackbox::aws_backend() { [2, 5, 8] } else { [5, 15, 25] };
+    for kill_after in kills {
         while acked.load(Ordering::SeqCst) < kill_after {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use shared::context::env_var;
+use shared::context::{Backend, env_var};
 use shared::queue::sqlite::QueueConfig;
 
 use crate::throttle::{Limit, Limits};
@@ -25,6 +25,10 @@ pub struct Config {
     pub seed_demo: bool,
     pub limits: Limits,
     pub queue: QueueConfig,
+    /// `BACKEND`: `embedded` (default) or `aws` (DynamoDB and SQS; see `shared::aws`).
+    pub backend: Backend,
+    /// `BOOTSTRAP` (aws only): create missing tables and queues at start.
+    pub bootstrap: bool,
 }
 
 #[derive(Debug)]
@@ -61,10 +65,11 @@ fn limit(prefix: &str, default: Limit) -> Result<Limit, ConfigError> {
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let defaults = Limits::default();
-        let seed_demo = match env_var("SEED_DEMO").as_deref() {
-            None | Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no") => false,
-            Some(other) => return Err(ConfigError(format!("SEED_DEMO={other:?}: use true or false"))),
+        let flag = |name: &str, default: bool| match env_var(name).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes") => Ok(true),
+            Some("0" | "false" | "no") => Ok(false),
+            Some(other) => Err(ConfigError(format!("{name}={other:?}: use true or false"))),
         };
         Ok(Self {
             host: parsed("HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
@@ -72,7 +77,9 @@ impl Config {
             data_dir: PathBuf::from(env_var("DATA_DIR").unwrap_or_else(|| "./.data".into())),
             admin_token: env_var("ADMIN_TOKEN"),
             dashboard_dir: PathBuf::from(env_var("DASHBOARD_DIR").unwrap_or_else(|| "dashboard/dist".into())),
-            seed_demo,
+            seed_demo: flag("SEED_DEMO", true)?,
+            bootstrap: flag("BOOTSTRAP", false)?,
+            backend: Backend::from_env().map_err(|e| ConfigError(e.to_string()))?,
             limits: Limits {
                 ingest: limit("INGEST", defaults.ingest)?,
                 analytics: limit("ANALYTICS", defaults.analytics)?,

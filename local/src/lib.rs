@@ -11,7 +11,8 @@ mod writer;
 use std::sync::Arc;
 
 pub use config::{Config, ConfigError};
-use shared::context;
+use shared::aws;
+use shared::context::{self, Backend};
 
 /// Logs go to stderr: compact text, or JSON with `LOG_FORMAT=json`.
 /// Verbosity follows `RUST_LOG` (default `info`).
@@ -41,12 +42,21 @@ impl std::error::Error for RunError {}
 /// down cleanly (in-flight requests and the current batch finish; anything
 /// not yet written stays queued for the next start).
 pub async fn run(config: Config) -> Result<(), RunError> {
-    let fresh = !config.data_dir.join(context::STORE_FILE).exists();
-    let ctx = context::open_embedded(&config.data_dir, config.queue, config.admin_token.clone())
-        .map_err(|e| RunError(e.to_string()))?;
+    let ctx = match config.backend {
+        Backend::Embedded => {
+            context::open_embedded(&config.data_dir, config.queue, config.admin_token.clone())
+        }
+        Backend::Aws => {
+            let resources = aws::Resources::from_env();
+            if config.bootstrap {
+                bootstrap(&config).await?;
+            }
+            aws::open(&resources, config.admin_token.clone()).await
+        }
+    }
+    .map_err(|e| RunError(e.to_string()))?;
     let ctx = Arc::new(ctx);
-    if fresh && config.seed_demo {
-        shared::demo::seed(&ctx).await.map_err(|e| RunError(e.to_string()))?;
+    if config.seed_demo && shared::demo::seed(&ctx).await.map_err(|e| RunError(e.to_string()))? {
         println!(
             "seeded a demo tenant: X-API-Key {} (a demo experiment and {} users of events)",
             shared::demo::DEMO_API_KEY,
@@ -63,16 +73,32 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let writer = tokio::spawn(writer::run(ctx.clone(), writer_stopped));
 
     let app = server::router(ctx.clone(), &config);
-    println!(
-        "campaign-local listening on http://{address} (API at /api, data in {})",
-        config.data_dir.display()
-    );
+    let data = match config.backend {
+        Backend::Embedded => format!("data in {}", config.data_dir.display()),
+        Backend::Aws => "data in DynamoDB/SQS".to_owned(),
+    };
+    println!("campaign-local listening on http://{address} (API at /api, {data})");
     tracing::info!(%address, backend = ctx.backend, "listening");
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     tracing::info!("HTTP server stopped; letting the batch writer finish its batch");
     let _ = stop_writer.send(true);
     let _ = writer.await;
     served.map_err(|e| RunError(e.to_string()))
+}
+
+/// Creates the AWS backend's tables and queues where missing (`make bootstrap`).
+pub async fn bootstrap(config: &Config) -> Result<(), RunError> {
+    let resources = aws::Resources::from_env();
+    let settings = aws::QueueSettings {
+        visibility_timeout: config.queue.visibility_timeout,
+        max_receives: config.queue.max_receives,
+    };
+    aws::bootstrap(&resources, settings).await.map_err(|e| RunError(e.to_string()))?;
+    println!(
+        "bootstrapped tables {} and {}, queue {} (dead letters: {})",
+        resources.events_table, resources.state_table, resources.queue_name, resources.dead_letter_name
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -10,7 +10,15 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match local::run(config).await {
+    let result = match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => local::run(config).await,
+        Some("bootstrap") => local::bootstrap(&config).await,
+        Some(other) => {
+            eprintln!("campaign-local: unknown command {other:?}; use `serve` (default) or `bootstrap`");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "campaign-local failed");

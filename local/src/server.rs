@@ -16,6 +16,7 @@ use shared::context::AppContext;
 use shared::domain::tenant::hash_api_key;
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
+use tracing::Instrument;
 
 use crate::Config;
 use crate::throttle::Throttle;
@@ -76,7 +77,20 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return to_axum(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
     };
-    let response = api::handle(&state.ctx, http::Request::from_parts(parts, bytes)).await;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %parts.method,
+        path = %parts.uri.path(),
+        tenant_id = tracing::field::Empty,
+    );
+    let mut response =
+        api::handle(&state.ctx, http::Request::from_parts(parts, bytes)).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "request served"));
+    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     to_axum(response)
 }
 

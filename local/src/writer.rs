@@ -11,7 +11,8 @@ use tokio::sync::watch;
 /// Messages per batch: each may hold many events, and all events of a
 /// batch share one store transaction.
 const MAX_MESSAGES: usize = 100;
-const WAIT: Duration = Duration::from_millis(500);
+/// Long-poll wait (SQS counts it in whole seconds).
+const WAIT: Duration = Duration::from_secs(1);
 
 pub async fn run(ctx: Arc<AppContext>, stop: watch::Receiver<bool>) {
     // Stop is checked between batches only: a batch, once received, is

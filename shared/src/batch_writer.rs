@@ -56,6 +56,14 @@ pub async fn process(store: &dyn Store, messages: &[Incoming<'_>]) -> BatchOutco
             outcome.failed.extend(readable);
         }
     }
+    crate::metrics::count(
+        "batch-writer",
+        &[
+            ("EventsWritten", outcome.report.stored as u64),
+            ("DuplicatesDropped", outcome.report.duplicates as u64),
+            ("BatchFailures", outcome.failed.len() as u64),
+        ],
+    );
     outcome
 }
 
@@ -84,4 +92,153 @@ pub async fn drain_once(
         received.iter().filter(|m| done.contains(m.id.as_str())).map(|m| m.receipt.clone()).collect();
     queue.delete(receipts).await?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::event::{Event, EventType};
+    use crate::domain::summary::Summary;
+    use crate::repo::counters;
+    use crate::store::{Item, Key, Page, Query, StoreError, WriteOp};
+
+    /// Delegates to a real store, but splits work into small transactions
+    /// and fails one of them once: a batch writer dying half-way.
+    struct FailsOnce {
+        inner: std::sync::Arc<dyn Store>,
+        calls: AtomicUsize,
+        fail_at: usize,
+    }
+
+    #[async_trait]
+    impl Store for FailsOnce {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+            self.inner.query(query).await
+        }
+        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == self.fail_at {
+                return Err(StoreError::Unavailable("injected failure".into()));
+            }
+            self.inner.transact(writes).await
+        }
+        fn max_transaction_writes(&self) -> usize {
+            40
+        }
+    }
+
+    fn events() -> Vec<Event> {
+        (0..120)
+            .map(|i| Event {
+                id: format!("e{i}"),
+                tenant_id: "t".into(),
+                user_id: format!("u{}", i % 30),
+                event_type: if i % 5 == 0 { EventType::Conversion } else { EventType::PageView },
+                experiment_id: Some("exp".into()),
+                variant: Some(["A", "B"][i % 2].into()),
+                properties: Default::default(),
+                timestamp: "2026-11-01T12:00:00Z".parse().unwrap(),
+            })
+            .collect()
+    }
+
+    fn bodies() -> Vec<(String, String)> {
+        let events = events();
+        events
+            .chunks(25)
+            .enumerate()
+            .map(|(i, chunk)| (format!("m{i}"), crate::messages::pack(chunk, 1 << 20).unwrap().remove(0)))
+            .collect()
+    }
+
+    async fn deliver(store: &dyn Store, messages: &[(String, String)]) -> BatchOutcome {
+        let incoming: Vec<Incoming> = messages.iter().map(|(id, body)| Incoming { id, body }).collect();
+        process(store, &incoming).await
+    }
+
+    async fn assert_exact(store: &dyn Store) {
+        let summary: Summary = counters::summary(store, "t", Some("exp")).await.unwrap();
+        assert_eq!(summary.total_events, 120);
+        assert_eq!(summary.unique_users, 30);
+        // Users alternate variants by parity: 15 users each; every 5th event converts.
+        let a = &summary.variants["A"];
+        assert_eq!((a.events, a.users, a.conversions, a.converted_users), (60, 15, 12, 3));
+        let b = &summary.variants["B"];
+        assert_eq!((b.events, b.users, b.conversions, b.converted_users), (60, 15, 12, 3));
+        let all = counters::summary(store, "t", None).await.unwrap();
+        assert_eq!(all.total_events, 120);
+    }
+
+    async fn redelivery_counts_once(store: std::sync::Arc<dyn Store>) {
+        let messages = bodies();
+        let first = deliver(store.as_ref(), &messages).await;
+        assert_eq!((first.done.len(), first.report.stored), (5, 120));
+        let again = deliver(store.as_ref(), &messages).await;
+        assert_eq!((again.done.len(), again.report.stored, again.report.duplicates), (5, 0, 120));
+        assert_exact(store.as_ref()).await;
+    }
+
+    async fn failure_midway_then_redelivery_counts_once(store: std::sync::Arc<dyn Store>) {
+        let failing = FailsOnce { inner: store.clone(), calls: AtomicUsize::new(0), fail_at: 2 };
+        let messages = bodies();
+        let broken = deliver(&failing, &messages).await;
+        assert_eq!(broken.failed.len(), 5, "the whole batch is handed back");
+        assert!(failing.calls.load(Ordering::SeqCst) >= 3, "two transactions committed first");
+        let partial = counters::summary(store.as_ref(), "t", Some("exp")).await.unwrap();
+        assert!(partial.total_events > 0 && partial.total_events < 120, "{}", partial.total_events);
+        let retried = deliver(&failing, &messages).await;
+        assert!(retried.failed.is_empty());
+        assert_eq!(retried.report.stored + retried.report.duplicates, 120);
+        assert_exact(store.as_ref()).await;
+    }
+
+    #[tokio::test]
+    async fn unreadable_messages_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let mut messages = bodies();
+        messages.insert(2, ("poison".into(), json!({"not": "events"}).to_string()));
+        let outcome = deliver(&store, &messages).await;
+        assert_eq!(outcome.failed, ["poison"]);
+        assert_eq!(outcome.done.len(), 5);
+        assert_exact(&store).await;
+    }
+
+    #[tokio::test]
+    async fn embedded_redelivery_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        redelivery_counts_once(std::sync::Arc::new(
+            crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap(),
+        ))
+        .await;
+    }
+
+    #[tokio::test]
+    async fn embedded_failure_midway_then_redelivery_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        failure_midway_then_redelivery_counts_once(std::sync::Arc::new(
+            crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap(),
+        ))
+        .await;
+    }
+
+    #[tokio::test]
+    async fn dynamodb_redelivery_counts_once() {
+        redelivery_counts_once(crate::aws::testing::fresh_context().await.store).await;
+    }
+
+    #[tokio::test]
+    async fn dynamodb_failure_midway_then_redelivery_counts_once() {
+        failure_midway_then_redelivery_counts_once(crate::aws::testing::fresh_context().await.store).await;
+    }
 }

@@ -1,11 +1,14 @@
 //! What a handler needs: the store and queue adapters plus configuration.
 //! Built once per process (per warm Lambda, or per local stack).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::queue::Queue;
 use crate::queue::sqlite::{QueueConfig, SqliteQueue};
+use crate::repo::tenants::KeyOwner;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -16,6 +19,63 @@ pub struct AppContext {
     pub admin_token: Option<String>,
     /// Which adapters are in use, reported by the health check.
     pub backend: &'static str,
+    /// Recently resolved API keys (by hash), to spare a read per request.
+    pub key_cache: KeyCache,
+}
+
+impl AppContext {
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        admin_token: Option<String>,
+        backend: &'static str,
+    ) -> Self {
+        // Remote stores cost a network round trip per lookup: cache briefly.
+        // A rotated key keeps working in other warm processes for at most this long.
+        let ttl = if backend == "embedded" { Duration::ZERO } else { Duration::from_secs(30) };
+        Self { store, queue, admin_token, backend, key_cache: KeyCache::new(ttl) }
+    }
+}
+
+/// A small TTL cache from API-key hash to its owner.
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (KeyOwner, Instant)>>,
+}
+
+impl KeyCache {
+    const MAX_ENTRIES: usize = 10_000;
+
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn get(&self, key_hash: &str) -> Option<KeyOwner> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().expect("key cache poisoned");
+        entries.get(key_hash).filter(|(_, at)| at.elapsed() < self.ttl).map(|(owner, _)| owner.clone())
+    }
+
+    pub fn put(&self, key_hash: String, owner: KeyOwner) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("key cache poisoned");
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key_hash, (owner, Instant::now()));
+    }
+
+    /// Forgets every cached key of a tenant (after a rotation).
+    pub fn forget_tenant(&self, tenant_id: &str) {
+        self.entries.lock().expect("key cache poisoned").retain(|_, (owner, _)| owner.tenant_id != tenant_id);
+    }
 }
 
 impl std::fmt::Debug for AppContext {
@@ -31,8 +91,10 @@ impl std::fmt::Debug for AppContext {
 pub enum ContextError {
     #[error("cannot use data directory {path}: {reason}")]
     DataDir { path: PathBuf, reason: String },
-    #[error("unknown BACKEND {0:?}: use \"embedded\"")]
+    #[error("unknown BACKEND {0:?}: use \"embedded\" or \"aws\"")]
     UnknownBackend(String),
+    #[error("AWS backend: {0}")]
+    Backend(String),
 }
 
 pub const STORE_FILE: &str = "store.sqlite3";
@@ -49,7 +111,7 @@ pub fn open_embedded(
     let queue =
         SqliteQueue::open(data_dir.join(QUEUE_FILE), queue_config).map_err(|e| fail(e.to_string()))?;
     let store = SqliteStore::open(data_dir.join(STORE_FILE)).map_err(|e| fail(e.to_string()))?;
-    Ok(AppContext { store: Arc::new(store), queue: Arc::new(queue), admin_token, backend: "embedded" })
+    Ok(AppContext::new(Arc::new(store), Arc::new(queue), admin_token, "embedded"))
 }
 
 /// Reads a non-empty environment variable.
@@ -57,15 +119,33 @@ pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Builds the context a Lambda function or the local stack runs with, from
-/// `BACKEND` (default `embedded`), `DATA_DIR` and `ADMIN_TOKEN`.
-pub fn from_env() -> Result<AppContext, ContextError> {
+/// Which backend `BACKEND` names (default `embedded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Aws,
+}
+
+impl Backend {
+    pub fn from_env() -> Result<Self, ContextError> {
+        match env_var("BACKEND").as_deref().unwrap_or("embedded") {
+            "embedded" => Ok(Backend::Embedded),
+            "aws" => Ok(Backend::Aws),
+            other => Err(ContextError::UnknownBackend(other.to_owned())),
+        }
+    }
+}
+
+/// Builds the context a Lambda function runs with, from `BACKEND`,
+/// `ADMIN_TOKEN`, and `DATA_DIR` (embedded) or the resource names of
+/// [`crate::aws::Resources`] (aws).
+pub async fn from_env() -> Result<AppContext, ContextError> {
     let admin_token = env_var("ADMIN_TOKEN");
-    match env_var("BACKEND").as_deref().unwrap_or("embedded") {
-        "embedded" => {
+    match Backend::from_env()? {
+        Backend::Embedded => {
             let data_dir = env_var("DATA_DIR").unwrap_or_else(|| "./.data".into());
             open_embedded(Path::new(&data_dir), QueueConfig::default(), admin_token)
         }
-        other => Err(ContextError::UnknownBackend(other.to_owned())),
+        Backend::Aws => crate::aws::open(&crate::aws::Resources::from_env(), admin_token).await,
     }
 }

@@ -4,13 +4,23 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
 
 use crate::api::{self, Function};
+use tracing::Instrument;
+
 use crate::context::AppContext;
 
 fn into_api_request(request: Request) -> api::Request {
-    let (parts, body) = request.into_parts();
+    let gateway_key = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.api_key_id.clone(),
+        _ => None,
+    };
+    let (mut parts, body) = request.into_parts();
+    if let Some(key_id) = gateway_key.filter(|k| !k.is_empty()) {
+        parts.extensions.insert(api::GatewayKeyId(key_id));
+    }
     let bytes = match body {
         Body::Empty => Bytes::new(),
         Body::Text(text) => Bytes::from(text),
@@ -30,14 +40,27 @@ fn into_lambda_response(response: api::Response) -> Response<Body> {
     Response::from_parts(parts, body)
 }
 
+/// Answers one Lambda HTTP request with one function's handler, inside a
+/// span carrying the request id and (once authenticated) the tenant id.
+pub async fn respond(ctx: &AppContext, function: Function, request: Request) -> Response<Body> {
+    let request_id = request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        function = function.name(),
+        tenant_id = tracing::field::Empty,
+    );
+    let response =
+        api::handle_function(ctx, function, into_api_request(request)).instrument(span.clone()).await;
+    span.in_scope(|| tracing::info!(status = response.status().as_u16(), "request served"));
+    into_lambda_response(response)
+}
+
 /// Serves one function's routes until the Lambda runtime stops us.
 pub async fn serve(function: Function, ctx: Arc<AppContext>) -> Result<(), Error> {
     lambda_http::run(service_fn(move |request: Request| {
         let ctx = ctx.clone();
-        async move {
-            let response = api::handle_function(&ctx, function, into_api_request(request)).await;
-            Ok::<_, Error>(into_lambda_response(response))
-        }
+        async move { Ok::<_, Error>(respond(&ctx, function, request).await) }
     }))
     .await
 }
@@ -49,7 +72,8 @@ pub fn init_tracing() {
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
+        .with_span_list(false)
         .with_target(false)
         .without_time()
         .with_env_filter(filter)

@@ -8,13 +8,14 @@
 //! - [`batch_writer`]: queue messages to stored, counted events.
 
 pub mod api;
+pub mod aws;
 pub mod batch_writer;
 pub mod context;
 pub mod demo;
 pub mod domain;
-#[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod messages;
+pub mod metrics;
 pub mod queue;
 pub mod repo;
 pub mod store;

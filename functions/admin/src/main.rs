@@ -7,6 +7,6 @@ use shared::api::Function;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::lambda::init_tracing();
-    let ctx = Arc::new(shared::context::from_env()?);
+    let ctx = Arc::new(shared::context::from_env().await?);
     shared::lambda::serve(Function::Admin, ctx).await
 }

@@ -8,7 +8,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::lambda::init_tracing();
-    let ctx = Arc::new(shared::context::from_env()?);
+    let ctx = Arc::new(shared::context::from_env().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let ctx = ctx.clone();
         async move { Ok::<SqsBatchResponse, Error>(shared::lambda::write_batch(&ctx, event.payload).await) }

@@ -65,6 +65,7 @@ async fn rotate_key(ctx: &AppContext, tenant_id: &str) -> ApiResult {
     let Some(tenant) = tenants::rotate_key(ctx.store.as_ref(), tenant_id, &api_key, &key_id).await? else {
         return Err(ApiError::not_found(format!("tenant {tenant_id} not found")));
     };
+    ctx.key_cache.forget_tenant(&tenant.id);
     tracing::info!(tenant_id = %tenant.id, "API key rotated");
     Ok(json_response(
         StatusCode::CREATED,

@@ -38,6 +38,7 @@ async fn enqueue(ctx: &AppContext, events: &[Event]) -> Result<(), ApiError> {
         ApiError::internal()
     })?;
     ctx.queue.send(bodies).await?;
+    crate::metrics::count("ingest", &[("EventsAccepted", events.len() as u64)]);
     Ok(())
 }
 

@@ -3,8 +3,10 @@
 //! Ids are scoped by tenant in the store's keys, so another tenant's
 //! experiment is simply not found: 404, exactly like a missing one.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode, header};
 
 use super::{
     ApiError, ApiResult, Caller, Request, api_segments, authenticate, expect_method, json_body,
@@ -12,9 +14,13 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
+use crate::domain::assignment;
+use crate::domain::event::MAX_USER_ID_CHARS;
 use crate::domain::experiment::{Experiment, PatchError, Status, apply_patch, new_experiment};
-use crate::repo::experiments;
-use crate::store::StoreError;
+use crate::domain::results::{DEFAULT_CONFIDENCE, DEFAULT_MDE, compute, to_csv};
+use crate::domain::summary::Totals;
+use crate::repo::{counters, experiments};
+use crate::store::{StoreError, keys};
 
 pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
 const DEFAULT_PAGE: usize = 50;
@@ -43,8 +49,108 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
                 Ok(json_response(StatusCode::OK, &experiment))
             }
         }
+        Some(["experiments", id, "results"]) => {
+            expect_method(request, &[Method::GET], "GET")?;
+            let caller = authenticate(ctx, request).await?;
+            results(ctx, &caller, id, request).await
+        }
+        Some(["experiments", id, "assign"]) => {
+            expect_method(request, &[Method::GET], "GET")?;
+            let caller = authenticate(ctx, request).await?;
+            assign(ctx, &caller, id, request).await
+        }
         _ => Err(not_found_route(request)),
     }
+}
+
+/// A number query parameter within bounds, or its default.
+fn bounded(
+    params: &std::collections::HashMap<String, String>,
+    name: &str,
+    default: f64,
+    range: std::ops::RangeInclusive<f64>,
+    errors: &mut Vec<FieldError>,
+) -> f64 {
+    match params.get(name) {
+        None => default,
+        Some(raw) => match raw.parse::<f64>() {
+            Ok(value) if range.contains(&value) => value,
+            _ => {
+                errors.push(FieldError::new(
+                    name,
+                    format!("must be a number from {} to {}", range.start(), range.end()),
+                ));
+                default
+            }
+        },
+    }
+}
+
+async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request) -> ApiResult {
+    let params = query_params(request)?;
+    let mut errors = Vec::new();
+    let confidence = bounded(&params, "confidence", DEFAULT_CONFIDENCE, 0.5..=0.999, &mut errors);
+    let mde = bounded(&params, "mde", DEFAULT_MDE, 0.001..=10.0, &mut errors);
+    let wants_csv = match params.get("format").map(String::as_str) {
+        None => request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/csv")),
+        Some("csv") => true,
+        Some("json") => false,
+        Some(_) => {
+            errors.push(FieldError::new("format", "must be json or csv"));
+            false
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let experiment = find(ctx, caller, id).await?;
+    let totals: HashMap<String, Totals> =
+        counters::experiment_variants(ctx.store.as_ref(), &caller.tenant_id, id).await?.into_iter().collect();
+    let started = experiment.start_date.unwrap_or(experiment.created_at);
+    let until = experiment.end_date.filter(|end| *end < Utc::now()).unwrap_or_else(Utc::now);
+    let days_running = Some(((until - started).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0));
+    let computed = compute(&experiment, &totals, confidence, mde, days_running);
+    if wants_csv {
+        let mut response = http::Response::new(bytes::Bytes::from(to_csv(&computed)));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        let disposition = format!("attachment; filename=\"experiment-{}-results.csv\"", keys::part(id));
+        if let Ok(value) = HeaderValue::from_str(&disposition) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+        return Ok(response);
+    }
+    Ok(json_response(StatusCode::OK, &computed))
+}
+
+async fn assign(ctx: &AppContext, caller: &Caller, id: &str, request: &Request) -> ApiResult {
+    let params = query_params(request)?;
+    let user_id = params.get("userId").cloned().unwrap_or_default();
+    if user_id.is_empty() || user_id.chars().count() > MAX_USER_ID_CHARS {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "userId",
+            format!("is required: a string of 1 to {MAX_USER_ID_CHARS} characters"),
+        )]));
+    }
+    let experiment = find(ctx, caller, id).await?;
+    if experiment.status != Status::Active {
+        return Err(ApiError::conflict(format!(
+            "only ACTIVE experiments assign variants; this one is {}",
+            experiment.status.as_str()
+        )));
+    }
+    let bucket = assignment::bucket(&experiment.tracking_key, &user_id);
+    let variant = assignment::choose(&experiment.variants, bucket)
+        .map(|v| v.name.clone())
+        .ok_or_else(ApiError::internal)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({"experimentId": experiment.id, "userId": user_id, "variant": variant, "bucket": bucket}),
+    ))
 }
 
 /// The caller's experiment, or 404.

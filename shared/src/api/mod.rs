@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::context::AppContext;
+use crate::domain::tenant::hash_api_key;
 use crate::repo::tenants;
 pub use error::ApiError;
 
@@ -142,6 +143,11 @@ pub fn query_params(request: &Request) -> Result<HashMap<String, String>, ApiErr
         .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", err.to_string()))
 }
 
+/// The API key id API Gateway matched (`requestContext.identity.apiKeyId`),
+/// put into request extensions by the Lambda adapter when present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayKeyId(pub String);
+
 /// The authenticated caller of a tenant endpoint.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -160,8 +166,27 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 256)
         .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
-    match tenants::find_by_key(ctx.store.as_ref(), key).await? {
+    let key_hash = hash_api_key(key);
+    let owner = match ctx.key_cache.get(&key_hash) {
+        Some(owner) => Some(owner),
+        None => {
+            let owner = tenants::find_by_key_hash(ctx.store.as_ref(), &key_hash).await?;
+            if let Some(owner) = &owner {
+                ctx.key_cache.put(key_hash, owner.clone());
+            }
+            owner
+        }
+    };
+    match owner {
         Some(owner) => {
+            // Behind API Gateway, the gateway has already matched the key:
+            // it must be the very key this tenant holds.
+            if let Some(GatewayKeyId(gateway_key)) = request.extensions().get::<GatewayKeyId>()
+                && *gateway_key != owner.key_id
+            {
+                tracing::warn!(tenant_id = %owner.tenant_id, "API Gateway key id does not match the tenant's key");
+                return Err(ApiError::unauthorized("invalid API key"));
+            }
             tracing::Span::current().record("tenant_id", owner.tenant_id.as_str());
             Ok(Caller { tenant_id: owner.tenant_id })
         }

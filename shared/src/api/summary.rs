@@ -4,7 +4,11 @@
 //! independent of the number of events); with one, from the events in the
 //! range, exactly.
 
+use std::collections::BTreeMap;
+
+use chrono::Utc;
 use http::{Method, StatusCode};
+use serde_json::json;
 
 use super::{
     ApiError, ApiResult, Request, api_segments, authenticate, expect_method, json_response, not_found_route,
@@ -12,9 +16,11 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
-use crate::domain::event::MAX_TAG_CHARS;
+use crate::domain::event::{MAX_TAG_CHARS, rfc3339};
 use crate::domain::time_range::parse_range;
-use crate::repo::{counters, events};
+use crate::domain::timeseries::{Interval, MAX_BUCKETS, assemble, bucket_count, parse_hour};
+use crate::repo::{counters, events, experiments};
+use crate::store::keys::{self, Scope};
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {
@@ -22,8 +28,97 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
             expect_method(request, &[Method::GET], "GET")?;
             summary(ctx, request).await
         }
+        Some(["analytics", "timeseries"]) => {
+            expect_method(request, &[Method::GET], "GET")?;
+            timeseries(ctx, request).await
+        }
         _ => Err(not_found_route(request)),
     }
+}
+
+/// `GET /api/analytics/timeseries?experimentId&startDate&endDate&interval=day|hour`:
+/// per-bucket events, conversions, new users and new converted users, for
+/// the tenant or one experiment and each of its variants.
+async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
+    let caller = authenticate(ctx, request).await?;
+    let params = query_params(request)?;
+    let mut errors = Vec::new();
+    let interval = match params.get("interval").map(String::as_str) {
+        None | Some("") => Interval::Day,
+        Some(raw) => Interval::parse(raw).unwrap_or_else(|| {
+            errors.push(FieldError::new("interval", "must be day or hour"));
+            Interval::Day
+        }),
+    };
+    let range = match parse_range(
+        params.get("startDate").map(String::as_str),
+        params.get("endDate").map(String::as_str),
+    ) {
+        Ok(range) => range,
+        Err(mut range_errors) => {
+            errors.append(&mut range_errors);
+            Default::default()
+        }
+    };
+    let experiment_id = params.get("experimentId").filter(|e| !e.is_empty()).cloned();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let store = ctx.store.as_ref();
+    let tenant = &caller.tenant_id;
+    let scope = match &experiment_id {
+        Some(experiment) => Scope::Experiment(experiment.clone()),
+        None => Scope::Tenant,
+    };
+    let experiment = match &experiment_id {
+        Some(id) => experiments::get(store, tenant, id).await?,
+        None => None,
+    };
+    // Open ends default to the experiment's dates, else to the data, else to now.
+    let span = counters::hour_span(store, tenant, &scope).await?;
+    let now = Utc::now();
+    let start = range
+        .start
+        .or(experiment.as_ref().and_then(|e| e.start_date))
+        .or_else(|| span.as_ref().and_then(|(first, _)| parse_hour(first)))
+        .unwrap_or(now);
+    let end = range.end.unwrap_or(now).max(start);
+    if bucket_count(interval, start, end) > MAX_BUCKETS {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "startDate",
+            format!("the range spans more than {MAX_BUCKETS} buckets; narrow it or use a longer interval"),
+        )]));
+    }
+    let (low, high) = (keys::hour(&interval.floor(start)), keys::hour(&end));
+    let overall = counters::hourly(store, tenant, &scope, low.clone(), high.clone()).await?;
+    let mut variants = BTreeMap::new();
+    if let Some(id) = &experiment_id {
+        let mut names: Vec<String> =
+            experiment.iter().flat_map(|e| e.variants.iter().map(|v| v.name.clone())).collect();
+        for (name, _) in counters::experiment_variants(store, tenant, id).await? {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        for name in names {
+            let series_scope = Scope::Variant(id.clone(), name.clone());
+            variants.insert(
+                name,
+                counters::hourly(store, tenant, &series_scope, low.clone(), high.clone()).await?,
+            );
+        }
+    }
+    let buckets = assemble(interval, start, end, &overall, &variants);
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "interval": interval,
+            "experimentId": experiment_id,
+            "startDate": rfc3339::format(&interval.floor(start)),
+            "endDate": rfc3339::format(&end),
+            "buckets": buckets,
+        }),
+    ))
 }
 
 async fn summary(ctx: &AppContext, request: &Request) -> ApiResult {

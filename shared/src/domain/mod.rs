@@ -1,11 +1,15 @@
 //! Pure domain logic: types, validation and arithmetic with no I/O.
 
+pub mod assignment;
 pub mod counting;
 pub mod event;
 pub mod experiment;
+pub mod results;
+pub mod stats;
 pub mod summary;
 pub mod tenant;
 pub mod time_range;
+pub mod timeseries;
 
 use serde::Serialize;
 

@@ -7,6 +7,7 @@
 //! which the batch writer is (see [`crate::repo::events`]).
 
 pub mod sqlite;
+pub mod sqs;
 
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::domain::summary::{Summary, Totals};
+use crate::domain::timeseries::BucketTotals;
 use crate::store::keys::{self, Scope};
 use crate::store::{Item, Query, SortRange, Store, StoreError, query_all};
 
@@ -63,5 +64,37 @@ pub async fn summary(
         total_events: overall.events,
         unique_users: overall.users,
         variants: variants.into_iter().map(|(name, totals)| (name, totals.into())).collect(),
+    })
+}
+
+/// A scope's hourly buckets between two hour keys (inclusive; an empty low
+/// end is open), oldest first.
+pub async fn hourly(
+    store: &dyn Store,
+    tenant_id: &str,
+    scope: &Scope,
+    low: String,
+    high: String,
+) -> Result<Vec<(String, BucketTotals)>, StoreError> {
+    let items = query_all(
+        store,
+        Query::partition(keys::buckets_partition(tenant_id, scope)).range(SortRange::Between(low, high)),
+    )
+    .await?;
+    Ok(items.into_iter().map(|(key, item)| (key.sk, BucketTotals::from_item(&item))).collect())
+}
+
+/// The first and last hour a scope has events in, if any.
+pub async fn hour_span(
+    store: &dyn Store,
+    tenant_id: &str,
+    scope: &Scope,
+) -> Result<Option<(String, String)>, StoreError> {
+    let partition = keys::buckets_partition(tenant_id, scope);
+    let first = store.query(&Query::partition(partition.clone()).limit(1)).await?;
+    let last = store.query(&Query::partition(partition).descending().limit(1)).await?;
+    Ok(match (first.items.first(), last.items.first()) {
+        (Some((first, _)), Some((last, _))) => Some((first.sk.clone(), last.sk.clone())),
+        _ => None,
     })
 }

@@ -7,7 +7,7 @@ use crate::domain::event::Event;
 use crate::domain::summary::{EventRecord, Summarizer, Summary};
 use crate::domain::time_range::TimeRange;
 use crate::store::keys::{self, Scope};
-use crate::store::{Query, SortRange, Store, StoreError, query_all};
+use crate::store::{Query, SortRange, Store, StoreError};
 
 /// Attempts at a batch when concurrent writers keep invalidating our reads.
 const MAX_ATTEMPTS: usize = 8;
@@ -98,12 +98,8 @@ async fn active_hours(
 ) -> Result<Vec<String>, StoreError> {
     let low = range.start.map(|t| keys::hour(&t)).unwrap_or_default();
     let high = range.end.map(|t| keys::hour(&t)).unwrap_or_else(|| "\u{10FFFF}".to_owned());
-    let buckets = query_all(
-        store,
-        Query::partition(keys::buckets_partition(tenant_id, scope)).range(SortRange::Between(low, high)),
-    )
-    .await?;
-    Ok(buckets.into_iter().map(|(key, _)| key.sk).collect())
+    let buckets = super::counters::hourly(store, tenant_id, scope, low, high).await?;
+    Ok(buckets.into_iter().map(|(hour, _)| hour).collect())
 }
 
 /// Summarises a tenant's events within a time range exactly, by reading

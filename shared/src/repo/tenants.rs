@@ -68,9 +68,9 @@ pub async fn get(store: &dyn Store, tenant_id: &str) -> Result<Option<Tenant>, S
     store.get(&keys::tenant(tenant_id)).await?.map(from_item).transpose()
 }
 
-/// Resolves a raw API key to its tenant, by hash.
-pub async fn find_by_key(store: &dyn Store, api_key: &str) -> Result<Option<KeyOwner>, StoreError> {
-    let Some(item) = store.get(&keys::api_key(&hash_api_key(api_key))).await? else {
+/// Resolves an API key, by the hex SHA-256 of its value, to its tenant.
+pub async fn find_by_key_hash(store: &dyn Store, key_hash: &str) -> Result<Option<KeyOwner>, StoreError> {
+    let Some(item) = store.get(&keys::api_key(key_hash)).await? else {
         return Ok(None);
     };
     let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);

@@ -1,0 +1,461 @@
+// End-to-end tests: the built dashboard served by the real local stack, driven in headless Chromium.
+// Run with `npm run e2e` (builds first). Screenshots go to test-artifacts/.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { apiClient, ARTIFACTS, DEMO_KEY, startBrowser, startStack } from './stack.mjs';
+
+const SEEDED = 'Homepage call-to-action';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let stack;
+let browser;
+let page;
+let api;
+let seededId;
+let browserCloser;
+/** Every console error and uncaught page error, in order. */
+const consoleErrors = [];
+/** While true, 401 answers are expected (the wrong-key check). */
+let expecting401 = false;
+
+/** Fails on console errors logged since index `since`. */
+function assertNoConsoleErrors(since) {
+  const bad = consoleErrors.slice(since).filter((e) => !e.expected);
+  assert.deepEqual(bad, [], 'console errors:\n' + bad.map((e) => `${e.text} @ ${e.url}`).join('\n'));
+}
+
+async function poll(fn, what, timeout = 15_000, every = 200) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await sleep(every);
+  }
+}
+
+const rowNames = () => page.locator('[data-testid=experiment-name]').allInnerTexts();
+const rowStatuses = () => page.locator('[data-testid=experiment-row]').evaluateAll((rows) => rows.map((r) => r.dataset.status));
+const pageInfo = () => page.locator('[data-testid=page-info]').innerText();
+
+/** A full load of the page at `hash` (a hash-only change would not reload the data). */
+async function goto(hash) {
+  await page.goto('about:blank');
+  await page.goto(stack.baseUrl + '/' + hash);
+}
+
+async function setSearch(text) {
+  await page.fill('[data-testid=search]', text);
+}
+
+async function screenshot(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function setTheme(theme) {
+  await page.evaluate((t) => localStorage.setItem('campaign-analytics.theme', t), theme);
+  await page.reload();
+  await page.waitForFunction((t) => document.documentElement.dataset.theme === t, theme);
+}
+
+describe('dashboard', { timeout: 15 * 60_000 }, () => {
+  before(async () => {
+    stack = await startStack();
+    api = apiClient(stack.baseUrl);
+    // The seed is counted within a few seconds.
+    await poll(async () => (await api('GET', '/api/analytics/summary')).json?.uniqueUsers === 2000, 'the demo seed to be counted', 60_000, 500);
+    const list = await api('GET', '/api/experiments');
+    seededId = list.json.find((e) => e.name === SEEDED)?.id;
+    assert.ok(seededId, 'the seeded experiment exists');
+    const b = await startBrowser();
+    browser = b.context;
+    browserCloser = b.close;
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const e = { text: m.text(), url: m.location()?.url ?? '' };
+      e.expected = expecting401 && /status of 401/.test(e.text);
+      consoleErrors.push(e);
+    });
+    page.on('pageerror', (err) => consoleErrors.push({ text: 'uncaught: ' + err.message, url: '' }));
+  });
+
+  after(async () => {
+    if (browserCloser) await browserCloser();
+    if (stack) await stack.stop();
+  });
+
+  it('connect: a wrong key gets a clear 401 message, the demo key connects and is kept', async () => {
+    const since = consoleErrors.length;
+    await goto('');
+    await page.locator('#api-key').waitFor();
+    await screenshot('connect-light');
+    await page.click('[data-testid=theme-toggle]');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    await screenshot('connect-dark');
+    await page.click('[data-testid=theme-toggle]');
+
+    expecting401 = true;
+    await page.fill('#api-key', 'not-a-valid-key');
+    await page.click('button[type=submit]');
+    const message = await page.locator('[data-testid=connect-error]').innerText();
+    expecting401 = false;
+    assert.match(message, /401/);
+    assert.match(message, /not accepted/i);
+
+    await page.fill('#api-key', DEMO_KEY);
+    await page.click('button[type=submit]');
+    await page.locator('h1', { hasText: 'Overview' }).waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem('campaign-analytics.apiKey')), DEMO_KEY);
+    await poll(async () => (await page.locator('[data-testid=metric-users]').innerText()).includes('2,000'), 'unique users 2,000');
+    assertNoConsoleErrors(since);
+  });
+
+  it('overview: metric cards follow the date range (presets and custom)', async () => {
+    const since = consoleErrors.length;
+    await goto('#/');
+    await page.click('button:has-text("Last 7 days")');
+    await poll(async () => /\d/.test(await page.locator('[data-testid=metric-events]').innerText()), 'events for 7 days');
+    await page.click('button:has-text("Last 90 days")');
+    await poll(async () => (await page.locator('[data-testid=metric-users]').innerText()).includes('2,000'), '90-day users');
+    const events = await page.locator('[data-testid=metric-events]').innerText();
+    assert.match(events, /^Events\s+\d{1,3}(,\d{3})+/i, 'events with thousands separators');
+    assert.match(await page.locator('[data-testid=metric-rate]').innerText(), /\d+\.\d{2}%/);
+    await page.click('button:has-text("Custom")');
+    await page.fill('.custom-range input >> nth=0', '2000-01-01');
+    await page.fill('.custom-range input >> nth=1', '2000-01-31');
+    await page.click('.custom-range button[type=submit]');
+    await poll(async () => (await page.locator('[data-testid=metric-users]').innerText()).match(/Unique users\s+0\b/i), 'no users in 2000');
+    assertNoConsoleErrors(since);
+  });
+
+  it('overview: the daily chart draws (needs /api/analytics/timeseries)', async () => {
+    const since = consoleErrors.length;
+    await goto('#/');
+    await page.locator('[data-testid=line-chart] canvas').waitFor({ timeout: 15_000 });
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiments: the seeded experiment is listed', async () => {
+    const since = consoleErrors.length;
+    await goto('#/experiments');
+    await page.locator('[data-testid=experiment-name]', { hasText: SEEDED }).waitFor();
+    const row = page.locator('[data-testid=experiment-row]', { hasText: SEEDED });
+    assert.match(await row.innerText(), /Active/);
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiments: search (debounced) and status filter, with a page reset', async () => {
+    const since = consoleErrors.length;
+    // 24 more experiments: 01–12 drafts, 13–24 active.
+    for (let i = 1; i <= 24; i++) {
+      const n = String(i).padStart(2, '0');
+      const res = await api('POST', '/api/experiments', {
+        name: `E2E test ${n}`,
+        description: 'created by the e2e test',
+        variants: [{ name: 'control', weight: 50 }, { name: 'treatment', weight: 50 }],
+        status: i <= 12 ? 'DRAFT' : 'ACTIVE',
+      });
+      assert.equal(res.status, 201, res.text);
+    }
+    await goto('#/experiments');
+    await page.locator('[data-testid=experiment-name]').first().waitFor();
+    await poll(async () => (await pageInfo()).includes('of 25'), '25 experiments listed');
+    await page.click('[data-testid=next-page]');
+    await poll(async () => (await pageInfo()).includes('Page 2 of 3'), 'page 2');
+
+    await setSearch('E2E test 1');
+    await poll(async () => (await pageInfo()).includes('of 10 · Page 1 of 1'), 'search results on page 1');
+    const names = await rowNames();
+    assert.deepEqual([...names].sort(), Array.from({ length: 10 }, (_, i) => `E2E test 1${i}`));
+
+    await page.selectOption('[data-testid=status-filter]', 'ACTIVE');
+    await poll(async () => (await rowNames()).length === 7, '7 active matches');
+    assert.deepEqual(new Set(await rowStatuses()), new Set(['ACTIVE']));
+
+    await page.selectOption('[data-testid=status-filter]', 'DRAFT');
+    await poll(async () => (await rowNames()).length === 3, '3 draft matches');
+    await setSearch('no experiment is called this');
+    await page.locator('text=No experiments match these filters.').waitFor();
+    await page.selectOption('[data-testid=status-filter]', 'ALL');
+    await setSearch('');
+    await poll(async () => (await pageInfo()).includes('of 25'), 'filters cleared');
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiments: every column sorts, and a second click reverses', async () => {
+    const since = consoleErrors.length;
+    await goto('#/experiments');
+    await page.locator('[data-testid=experiment-name]').first().waitFor();
+    await setSearch('E2E test');
+    await page.selectOption('[data-testid=page-size]', '25');
+    await poll(async () => (await rowNames()).length === 24, '24 rows on one page');
+
+    await page.click('[data-testid=sort-name]');
+    await poll(async () => (await rowNames())[0] === 'E2E test 01', 'name ascending');
+    assert.deepEqual(await rowNames(), Array.from({ length: 24 }, (_, i) => `E2E test ${String(i + 1).padStart(2, '0')}`));
+    assert.equal(await page.getAttribute('th:has([data-testid=sort-name])', 'aria-sort'), 'ascending');
+    await page.click('[data-testid=sort-name]');
+    await poll(async () => (await rowNames())[0] === 'E2E test 24', 'name descending');
+    assert.equal(await page.getAttribute('th:has([data-testid=sort-name])', 'aria-sort'), 'descending');
+
+    await page.click('[data-testid=sort-status]');
+    await poll(async () => (await rowStatuses())[0] === 'DRAFT', 'drafts first');
+    assert.deepEqual(await rowStatuses(), [...Array(12).fill('DRAFT'), ...Array(12).fill('ACTIVE')]);
+    await page.click('[data-testid=sort-status]');
+    await poll(async () => (await rowStatuses())[0] === 'ACTIVE', 'active first');
+
+    for (const key of ['variants', 'users', 'conversionRate', 'bestLift', 'significance']) {
+      await page.click(`[data-testid=sort-${key}]`);
+      assert.equal(await page.getAttribute(`th:has([data-testid=sort-${key}])`, 'aria-sort'), 'ascending', key);
+      await page.click(`[data-testid=sort-${key}]`);
+      assert.equal(await page.getAttribute(`th:has([data-testid=sort-${key}])`, 'aria-sort'), 'descending', key);
+      assert.equal((await rowNames()).length, 24);
+    }
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiments: pagination with page size', async () => {
+    const since = consoleErrors.length;
+    await goto('#/experiments');
+    await page.locator('[data-testid=experiment-name]').first().waitFor();
+    assert.equal(await page.inputValue('[data-testid=page-size]'), '10');
+    await poll(async () => (await pageInfo()) === '1–10 of 25 · Page 1 of 3', 'page 1 of 3');
+    const first = await rowNames();
+    assert.equal(first.length, 10);
+    await page.click('[data-testid=next-page]');
+    await poll(async () => (await pageInfo()) === '11–20 of 25 · Page 2 of 3', 'page 2 of 3');
+    const second = await rowNames();
+    assert.equal(second.length, 10);
+    assert.equal(second.filter((n) => first.includes(n)).length, 0, 'pages do not overlap');
+    await page.click('[data-testid=next-page]');
+    await poll(async () => (await pageInfo()) === '21–25 of 25 · Page 3 of 3', 'page 3 of 3');
+    assert.equal((await rowNames()).length, 5);
+    assert.ok(await page.isDisabled('[data-testid=next-page]'));
+    await page.click('[data-testid=prev-page]');
+    await poll(async () => (await pageInfo()).includes('Page 2 of 3'), 'back to page 2');
+    await page.selectOption('[data-testid=page-size]', '25');
+    await poll(async () => (await pageInfo()) === '1–25 of 25 · Page 1 of 1', 'one page of 25');
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiments: bulk activate and pause with confirmation and one toast per outcome', async () => {
+    const since = consoleErrors.length;
+    await goto('#/experiments');
+    await page.locator('[data-testid=experiment-name]').first().waitFor();
+    await setSearch('E2E test 0');
+    await poll(async () => (await rowNames()).length === 9, '01–09');
+    await page.check('[data-testid=select-all]');
+    assert.equal(await page.locator('[data-testid=selected-count]').innerText(), '9 experiments selected');
+    await page.click('[data-testid=bulk-activate]');
+    const dialog = page.locator('[role=dialog]');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /Activate 9 experiments\?/);
+    await dialog.locator('button', { hasText: 'Activate 9 experiments' }).click();
+    await page.locator('[data-testid=toast]', { hasText: 'Activated 9 experiments.' }).waitFor();
+    await dialog.waitFor({ state: 'detached' });
+    await poll(async () => (await rowStatuses()).every((s) => s === 'ACTIVE'), 'rows show ACTIVE');
+    const all = (await api('GET', '/api/experiments?limit=100')).json;
+    for (let i = 1; i <= 9; i++) {
+      assert.equal(all.find((e) => e.name === `E2E test 0${i}`).status, 'ACTIVE', `E2E test 0${i} in the API`);
+    }
+
+    // A mixed selection: 10–12 are drafts (cannot pause), 13–19 active.
+    await setSearch('E2E test 1');
+    await poll(async () => (await rowNames()).length === 10, '10–19');
+    await page.check('[data-testid=select-all]');
+    await page.click('[data-testid=bulk-pause]');
+    await dialog.waitFor();
+    const text = await dialog.innerText();
+    assert.match(text, /Pause 7 experiments\?/);
+    assert.match(text, /3 selected experiments cannot move/);
+    await dialog.locator('button', { hasText: 'Pause 7 experiments' }).click();
+    await page.locator('[data-testid=toast]', { hasText: 'Paused 7 experiments.' }).waitFor();
+    await page.locator('[data-testid=toast]', { hasText: 'Skipped 3 experiments' }).waitFor();
+    await poll(async () => (await rowStatuses()).filter((s) => s === 'PAUSED').length === 7, '7 paused rows');
+    await setSearch('');
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiment form: weights are validated, then the experiment is created and edited', async () => {
+    const since = consoleErrors.length;
+    await goto('#/experiments/new');
+    await page.fill('#f-name', 'E2E form experiment');
+    await page.fill('[aria-label="Variant 2 weight"]', '60');
+    await poll(async () => (await page.locator('[data-testid=weight-total]').innerText()) === 'Total 110%', 'total 110%');
+    assert.match(await page.locator('[data-testid=variant-errors]').innerText(), /sum to 100/);
+    await page.click('button:has-text("Add variant")');
+    assert.equal(await page.locator('[data-testid=variant-row]').count(), 3);
+    assert.equal(await page.locator('[data-testid=weight-total]').innerText(), 'Total 100%');
+    await page.fill('[aria-label="Variant 3 name"]', 'control');
+    assert.match(await page.locator('[data-testid=variant-errors]').innerText(), /unique/);
+    await page.fill('[aria-label="Variant 3 name"]', 'variant-c');
+    await page.click('button:has-text("Create experiment")');
+    await page.locator('[data-testid=experiment-title]', { hasText: 'E2E form experiment' }).waitFor();
+    await page.locator('[data-testid=toast]', { hasText: 'Created “E2E form experiment”' }).waitFor();
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
+    const created = (await api('GET', `/api/experiments/${id}`)).json;
+    assert.deepEqual(created.variants.map((v) => v.name), ['control', 'variant-b', 'variant-c']);
+    assert.ok(Math.abs(created.variants.reduce((s, v) => s + v.weight, 0) - 100) < 1e-6);
+    assert.equal(created.status, 'DRAFT');
+
+    await page.click('a:has-text("Edit")');
+    await page.locator('#f-name').waitFor();
+    assert.equal(await page.inputValue('#f-name'), 'E2E form experiment');
+    await page.fill('#f-name', 'E2E form experiment (edited)');
+    await page.click('button:has-text("Save changes")');
+    await page.locator('[data-testid=experiment-title]', { hasText: '(edited)' }).waitFor();
+    assert.equal((await api('GET', `/api/experiments/${id}`)).json.name, 'E2E form experiment (edited)');
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiment page: results, intervals, SRM state, progress and charts (needs results + timeseries)', async () => {
+    const since = consoleErrors.length;
+    await goto(`#/experiments/${seededId}`);
+    await page.locator('[data-testid=experiment-title]', { hasText: SEEDED }).waitFor();
+    const table = page.locator('[data-testid=results-table]');
+    await table.waitFor({ timeout: 15_000 });
+    const text = await table.innerText();
+    assert.match(text, /control/);
+    assert.match(text, /green-button/);
+    assert.match(text, /\d+\.\d{2}%/);
+    assert.ok((await page.locator('svg.interval-plot').count()) >= 2, 'conversion-rate and lift interval plots');
+    await page.locator('[data-testid=power]').waitFor();
+    await page.locator('[data-testid=line-chart] canvas').first().waitFor({ timeout: 15_000 });
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiment page: CSV download has a header and one row per variant (needs results?format=csv)', async () => {
+    const since = consoleErrors.length;
+    await goto(`#/experiments/${seededId}`);
+    await page.locator('[data-testid=experiment-title]').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=download-csv]')]);
+    assert.match(download.suggestedFilename(), /\.csv$/);
+    const csv = readFileSync(await download.path(), 'utf8').trim();
+    const lines = csv.split(/\r?\n/);
+    assert.equal(lines.length, 3, 'header + 2 variants:\n' + csv);
+    assert.match(lines[0], /,/);
+    assert.ok(lines.slice(1).some((l) => l.includes('control')));
+    assert.ok(lines.slice(1).some((l) => l.includes('green-button')));
+    assertNoConsoleErrors(since);
+  });
+
+  it('experiment page: assignment tester (needs /assign)', async () => {
+    const since = consoleErrors.length;
+    await goto(`#/experiments/${seededId}`);
+    await page.fill('[data-testid=assign-user]', 'user_42');
+    await page.click('button:has-text("Assign")');
+    const result = await page.locator('[data-testid=assign-result]').innerText({ timeout: 15_000 });
+    assert.match(result, /user_42 → (control|green-button)/);
+    assertNoConsoleErrors(since);
+  });
+
+  it('dark mode: the toggle is kept across a reload', async () => {
+    const since = consoleErrors.length;
+    await goto('#/experiments');
+    await page.locator('[data-testid=theme-toggle]').waitFor();
+    const before = await page.evaluate(() => document.documentElement.dataset.theme);
+    assert.equal(before, 'light', 'defaults to the system preference (light here)');
+    await page.click('[data-testid=theme-toggle]');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    await page.reload();
+    await page.locator('[data-testid=theme-toggle]').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    assert.equal(await page.evaluate(() => localStorage.getItem('campaign-analytics.theme')), 'dark');
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(bg, 'rgb(255, 255, 255)');
+    await page.click('[data-testid=theme-toggle]');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    assertNoConsoleErrors(since);
+  });
+
+  it('keyboard: controls are reachable with Tab and show a focus ring', async () => {
+    const since = consoleErrors.length;
+    await goto('#/experiments');
+    await page.locator('[data-testid=experiment-name]').first().waitFor();
+    await page.locator('body').click({ position: { x: 1, y: 1 } });
+    const seen = new Set();
+    for (let i = 0; i < 25; i++) {
+      await page.keyboard.press('Tab');
+      const info = await page.evaluate(() => {
+        const el = document.activeElement;
+        const style = getComputedStyle(el);
+        return { id: el.dataset?.testid ?? el.textContent?.trim().slice(0, 20), outline: style.outlineStyle, width: style.outlineWidth };
+      });
+      seen.add(info.id);
+      assert.notEqual(info.outline, 'none', `focus ring on ${info.id}`);
+    }
+    assert.ok(seen.has('search'), 'search is reachable');
+    assert.ok(seen.has('status-filter'), 'status filter is reachable');
+    assertNoConsoleErrors(since);
+  });
+
+  it('phone width (375 px): no page scrolls sideways', async () => {
+    const since = consoleErrors.length;
+    await page.setViewportSize({ width: 375, height: 812 });
+    try {
+      for (const [name, hash, ready] of [
+        ['overview', '#/', '[data-testid=metric-events]'],
+        ['experiments', '#/experiments', '[data-testid=experiment-name]'],
+        ['experiment', `#/experiments/${seededId}`, '[data-testid=experiment-title]'],
+        ['new-experiment', '#/experiments/new', '#f-name'],
+      ]) {
+        await goto(hash);
+        await page.locator(ready).first().waitFor();
+        await sleep(300);
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= 375, `${hash} is ${width}px wide`);
+        await screenshot(`phone-${name}`);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
+    assertNoConsoleErrors(since);
+  });
+
+  it('screenshots: every page in light and dark mode', async () => {
+    const since = consoleErrors.length;
+    const pages = [
+      ['overview', '#/', '[data-testid=metric-events]'],
+      ['experiments', '#/experiments', '[data-testid=experiment-name]'],
+      ['experiment', `#/experiments/${seededId}`, '[data-testid=experiment-title]'],
+      ['new-experiment', '#/experiments/new', '#f-name'],
+      ['edit-experiment', `#/experiments/${seededId}/edit`, '#f-name'],
+    ];
+    for (const theme of ['light', 'dark']) {
+      for (const [name, hash, ready] of pages) {
+        await goto(hash);
+        await setTheme(theme);
+        await page.locator(ready).first().waitFor();
+        await page.waitForFunction(() => !document.querySelector('.state-loading'), null, { timeout: 10_000 }).catch(() => {});
+        await sleep(300);
+        await screenshot(`${name}-${theme}`);
+      }
+    }
+    await setTheme('light');
+    assertNoConsoleErrors(since);
+  });
+
+  it('sign out removes the key and returns to Connect', async () => {
+    const since = consoleErrors.length;
+    await goto('#/');
+    await page.click('button:has-text("Sign out")');
+    await page.locator('#api-key').waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem('campaign-analytics.apiKey')), null);
+    await page.reload();
+    await page.locator('#api-key').waitFor();
+    assertNoConsoleErrors(since);
+  });
+
+  it('no console errors at all during the run (strict; needs every endpoint)', () => {
+    assertNoConsoleErrors(0);
+  });
+});

@@ -1,0 +1,132 @@
+// Shapes of the campaign-analytics API (see the repo's README.md).
+
+export type Status = 'DRAFT' | 'ACTIVE' | 'PAUSED' | 'COMPLETED';
+export const STATUSES: readonly Status[] = ['DRAFT', 'ACTIVE', 'PAUSED', 'COMPLETED'];
+
+export interface Variant {
+  name: string;
+  weight: number;
+}
+
+export interface Experiment {
+  id: string;
+  name: string;
+  description: string;
+  status: Status;
+  variants: Variant[];
+  controlVariant: string;
+  trackingKey: string;
+  startDate: string | null;
+  endDate: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface VariantTotals {
+  events: number;
+  users: number;
+  conversions: number;
+  convertedUsers: number;
+  conversionRate: number | null;
+}
+
+export interface Summary {
+  totalEvents: number;
+  uniqueUsers: number;
+  variants: Record<string, VariantTotals>;
+}
+
+type Num = number | null;
+export type Ci = [Num, Num] | null;
+
+export interface VsControl {
+  absoluteLift: Num;
+  absoluteCi: Ci;
+  absolutePValue: Num;
+  relativeLift: Num;
+  relativeCi: Ci;
+  pValue: Num;
+  adjustedPValue: Num;
+  chanceToBeatControl: Num;
+  significant: boolean | null;
+}
+
+export interface VariantResult {
+  name: string;
+  weight: number;
+  users: number;
+  events: number;
+  conversions: number;
+  convertedUsers: number;
+  conversionRate: Num;
+  conversionRateCi: Ci;
+  vsControl: VsControl | null;
+}
+
+export interface Results {
+  experimentId: string;
+  status: Status;
+  control: string;
+  confidenceLevel: number;
+  totalUsers: number;
+  srm: { chiSquare: Num; pValue: Num; mismatch: boolean; expected: Record<string, number> };
+  variants: VariantResult[];
+  power: {
+    mde: Num;
+    power: Num;
+    requiredUsersPerVariant: Num;
+    currentUsersPerVariant: Num;
+    progress: Num;
+    estimatedDaysRemaining: Num;
+  };
+}
+
+export interface Assignment {
+  experimentId: string;
+  userId: string;
+  variant: string;
+  bucket: number;
+}
+
+export interface BucketCounts {
+  events: number;
+  conversions: number;
+  newUsers: number;
+  newConvertedUsers: number;
+}
+
+export interface Bucket extends BucketCounts {
+  start: string;
+  variants: Record<string, BucketCounts>;
+}
+
+export interface Timeseries {
+  interval: 'day' | 'hour';
+  experimentId: string | null;
+  buckets: Bucket[];
+}
+
+export interface CreateExperiment {
+  name: string;
+  description?: string;
+  variants: Variant[];
+  status?: 'DRAFT' | 'ACTIVE';
+  startDate?: string;
+  endDate?: string;
+  controlVariant?: string;
+}
+
+export type PatchExperiment = Partial<{
+  status: Status;
+  name: string;
+  description: string;
+  startDate: string | null;
+  endDate: string | null;
+  variants: Variant[];
+  controlVariant: string;
+}>;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}

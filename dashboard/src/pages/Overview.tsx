@@ -1,0 +1,166 @@
+import { useMemo, useState } from 'preact/hooks';
+import type { Summary, Timeseries } from '../api/types';
+import { LineChart, type ChartSeries } from '../components/Chart';
+import { Empty, ErrorState, Loading } from '../components/States';
+import { useApp } from '../context';
+import { lastDays, validateRange, type DateRange, type RangePreset } from '../lib/dates';
+import { formatNumber, formatPercent } from '../lib/format';
+import { SERIES_COLORS } from '../lib/theme';
+import { bucketTimes } from '../lib/timeseries';
+import { useAsync } from '../lib/useAsync';
+
+/** Headline numbers from a summary: conversions and rate count experiment-tagged traffic. */
+export function overviewMetrics(s: Summary) {
+  let users = 0;
+  let convertedUsers = 0;
+  let conversions = 0;
+  for (const v of Object.values(s.variants ?? {})) {
+    users += v.users ?? 0;
+    convertedUsers += v.convertedUsers ?? 0;
+    conversions += v.conversions ?? 0;
+  }
+  return {
+    events: s.totalEvents,
+    uniqueUsers: s.uniqueUsers,
+    conversions,
+    conversionRate: users > 0 ? convertedUsers / users : null,
+  };
+}
+
+const PRESETS: { value: RangePreset; label: string }[] = [
+  { value: '7', label: 'Last 7 days' },
+  { value: '30', label: 'Last 30 days' },
+  { value: '90', label: 'Last 90 days' },
+  { value: 'custom', label: 'Custom' },
+];
+
+export function OverviewPage() {
+  const { api, theme } = useApp();
+  const [preset, setPreset] = useState<RangePreset>('30');
+  const [custom, setCustom] = useState<DateRange>(() => lastDays(30));
+  const [applied, setApplied] = useState<DateRange>(() => lastDays(30));
+  const [customError, setCustomError] = useState<string | null>(null);
+
+  const range = preset === 'custom' ? applied : lastDays(Number(preset));
+  const [summary, reloadSummary] = useAsync(() => api.summary(range), [api, range.startDate, range.endDate]);
+  const [series, reloadSeries] = useAsync(
+    () => api.timeseries({ ...range, interval: 'day' }),
+    [api, range.startDate, range.endDate],
+  );
+
+  const choose = (p: RangePreset) => {
+    setPreset(p);
+    setCustomError(null);
+  };
+  const applyCustom = (e: Event) => {
+    e.preventDefault();
+    const err = validateRange(custom);
+    setCustomError(err);
+    if (!err) setApplied({ ...custom });
+  };
+  const refresh = () => {
+    reloadSummary();
+    reloadSeries();
+  };
+
+  const m = summary.data ? overviewMetrics(summary.data) : null;
+  return (
+    <section class="page">
+      <div class="page-header">
+        <h1>Overview</h1>
+        <button type="button" class="button" onClick={refresh}>
+          Refresh
+        </button>
+      </div>
+      <div class="toolbar" role="group" aria-label="Date range">
+        <div class="segmented">
+          {PRESETS.map((p) => (
+            <button key={p.value} type="button" class="button" aria-pressed={preset === p.value} onClick={() => choose(p.value)}>
+              {p.label}
+            </button>
+          ))}
+        </div>
+        {preset === 'custom' && (
+          <form class="custom-range" onSubmit={applyCustom} noValidate>
+            <label>
+              From
+              <input type="date" value={custom.startDate} onInput={(e) => setCustom({ ...custom, startDate: (e.target as HTMLInputElement).value })} />
+            </label>
+            <label>
+              To
+              <input type="date" value={custom.endDate} onInput={(e) => setCustom({ ...custom, endDate: (e.target as HTMLInputElement).value })} />
+            </label>
+            <button type="submit" class="button button-primary">
+              Apply
+            </button>
+            {customError && (
+              <p class="field-error" role="alert">
+                {customError}
+              </p>
+            )}
+          </form>
+        )}
+        <span class="muted range-label">
+          {range.startDate} – {range.endDate} (UTC)
+        </span>
+      </div>
+
+      {summary.status === 'error' && !m ? (
+        <ErrorState error={summary.error} onRetry={reloadSummary} title="Could not load the summary" />
+      ) : (
+        <div class="cards" aria-busy={summary.status === 'loading'}>
+          <MetricCard label="Events" value={m ? formatNumber(m.events) : null} testId="metric-events" />
+          <MetricCard label="Unique users" value={m ? formatNumber(m.uniqueUsers) : null} testId="metric-users" />
+          <MetricCard label="Conversions" value={m ? formatNumber(m.conversions) : null} testId="metric-conversions" />
+          <MetricCard
+            label="Conversion rate"
+            value={m ? formatPercent(m.conversionRate) : null}
+            hint="Converted users ÷ users in experiments"
+            testId="metric-rate"
+          />
+        </div>
+      )}
+
+      <div class="card">
+        <h2>Daily activity</h2>
+        <DailyChart state={series} theme={theme} onRetry={reloadSeries} />
+      </div>
+    </section>
+  );
+}
+
+function MetricCard({ label, value, hint, testId }: { label: string; value: string | null; hint?: string; testId: string }) {
+  return (
+    <div class="card metric" data-testid={testId}>
+      <div class="metric-label">{label}</div>
+      <div class="metric-value">{value ?? <span class="skeleton" aria-label="Loading" />}</div>
+      {hint && <div class="metric-hint muted">{hint}</div>}
+    </div>
+  );
+}
+
+function DailyChart({ state, theme, onRetry }: { state: ReturnType<typeof useAsync<Timeseries>>[0]; theme: string; onRetry(): void }) {
+  const data = state.data;
+  const chart = useMemo(() => {
+    if (!data) return null;
+    const x = bucketTimes(data.buckets);
+    const series: ChartSeries[] = [
+      { label: 'Events', values: data.buckets.map((b) => b.events), color: SERIES_COLORS[0], format: formatNumber },
+      { label: 'Conversions', values: data.buckets.map((b) => b.conversions), color: SERIES_COLORS[1], scale: 'y2', format: formatNumber },
+    ];
+    return { x, series };
+  }, [data]);
+  if (state.status === 'error' && !data) return <ErrorState error={state.error} onRetry={onRetry} title="Could not load the daily series" />;
+  if (!chart) return <Loading label="Loading daily activity…" />;
+  if (chart.x.length === 0 || data!.buckets.every((b) => b.events === 0)) return <Empty>No events in this date range.</Empty>;
+  return (
+    <LineChart
+      x={chart.x}
+      series={chart.series}
+      theme={theme}
+      ariaLabel="Events and conversions per day"
+      yFormat={formatNumber}
+      y2Format={formatNumber}
+    />
+  );
+}

@@ -1,0 +1,261 @@
+//! The AWS backend: SDK configuration, the resource names a deployment
+//! uses, and `bootstrap`, which creates those resources where they are
+//! missing (moto, LocalStack, or an account without the SAM stack).
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::context::{AppContext, ContextError, env_var};
+use crate::queue::sqs::SqsQueue;
+use crate::store::dynamodb::{DynamoStore, PK, SK, TTL_ATTRIBUTE, Tables};
+
+/// Where the AWS backend keeps its data (environment names in brackets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resources {
+    /// `EVENTS_TABLE`
+    pub events_table: String,
+    /// `STATE_TABLE`
+    pub state_table: String,
+    /// `QUEUE_NAME` (ignored for sending when `QUEUE_URL` is set)
+    pub queue_name: String,
+    /// `QUEUE_URL`
+    pub queue_url: Option<String>,
+    /// `DLQ_NAME`
+    pub dead_letter_name: String,
+    /// `DLQ_URL`
+    pub dead_letter_url: Option<String>,
+    /// `EVENT_RETENTION_DAYS` (TTL on event items; unset keeps them)
+    pub event_retention_days: Option<u32>,
+}
+
+impl Resources {
+    pub fn from_env() -> Self {
+        let queue_name = env_var("QUEUE_NAME").unwrap_or_else(|| "campaign-analytics-ingest".into());
+        Self {
+            events_table: env_var("EVENTS_TABLE").unwrap_or_else(|| "campaign-analytics-events".into()),
+            state_table: env_var("STATE_TABLE").unwrap_or_else(|| "campaign-analytics-state".into()),
+            dead_letter_name: env_var("DLQ_NAME").unwrap_or_else(|| format!("{queue_name}-dlq")),
+            queue_name,
+            queue_url: env_var("QUEUE_URL"),
+            dead_letter_url: env_var("DLQ_URL"),
+            event_retention_days: env_var("EVENT_RETENTION_DAYS").and_then(|d| d.parse().ok()),
+        }
+    }
+}
+
+/// SDK configuration from the usual sources (`AWS_REGION`,
+/// `AWS_ENDPOINT_URL`, credentials chain), with timeouts short enough that
+/// an unreachable backend becomes a prompt 503, not a hung request.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(4))
+        .operation_timeout(Duration::from_secs(10))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+fn unavailable(what: &str, err: impl std::fmt::Debug) -> ContextError {
+    ContextError::Backend(format!("{what}: {err:?}"))
+}
+
+async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, ContextError> {
+    let output =
+        sqs.get_queue_url().queue_name(name).send().await.map_err(|e| unavailable("queue URL", e))?;
+    output.queue_url.ok_or_else(|| unavailable("queue URL", name))
+}
+
+/// The context on the AWS backend.
+pub async fn open(resources: &Resources, admin_token: Option<String>) -> Result<AppContext, ContextError> {
+    let config = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = match &resources.queue_url {
+        Some(url) => url.clone(),
+        None => queue_url(&sqs, &resources.queue_name).await?,
+    };
+    let dead_letter_url = match &resources.dead_letter_url {
+        Some(url) => Some(url.clone()),
+        None => queue_url_if_exists(&sqs, &resources.dead_letter_name).await,
+    };
+    let store = DynamoStore::new(
+        dynamodb,
+        Tables {
+            events: resources.events_table.clone(),
+            state: resources.state_table.clone(),
+            event_retention_days: resources.event_retention_days,
+        },
+    );
+    Ok(AppContext::new(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(SqsQueue::new(sqs, queue_url, dead_letter_url)),
+        admin_token,
+        "aws",
+    ))
+}
+
+async fn queue_url_if_exists(sqs: &aws_sdk_sqs::Client, name: &str) -> Option<String> {
+    sqs.get_queue_url().queue_name(name).send().await.ok().and_then(|o| o.queue_url)
+}
+
+/// Queue settings applied at creation.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueSettings {
+    pub visibility_timeout: Duration,
+    pub max_receives: u32,
+}
+
+/// Creates the tables and queues of `resources` where missing. Safe to run
+/// again. The SAM template declares the same resources for real accounts.
+pub async fn bootstrap(resources: &Resources, queue: QueueSettings) -> Result<(), ContextError> {
+    let config = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    for (table, ttl) in [(&resources.events_table, true), (&resources.state_table, false)] {
+        create_table(&dynamodb, table, ttl).await?;
+    }
+    let dead_letter = sqs
+        .create_queue()
+        .queue_name(&resources.dead_letter_name)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, (14 * 86_400).to_string())
+        .send()
+        .await
+        .map_err(|e| unavailable("create dead-letter queue", e))?;
+    let dead_letter_url = dead_letter.queue_url.unwrap_or_default();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_letter_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| unavailable("dead-letter queue ARN", e))?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    let redrive =
+        serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": queue.max_receives.to_string()});
+    let created = sqs
+        .create_queue()
+        .queue_name(&resources.queue_name)
+        .attributes(QueueAttributeName::VisibilityTimeout, queue.visibility_timeout.as_secs().to_string())
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await;
+    if let Err(err) = created {
+        // An existing queue with other attributes: apply ours.
+        let url =
+            queue_url(&sqs, &resources.queue_name).await.map_err(|_| unavailable("create queue", err))?;
+        sqs.set_queue_attributes()
+            .queue_url(url)
+            .attributes(QueueAttributeName::VisibilityTimeout, queue.visibility_timeout.as_secs().to_string())
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .map_err(|e| unavailable("set queue attributes", e))?;
+    }
+    Ok(())
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, ttl: bool) -> Result<(), ContextError> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| unavailable("attribute definition", e))
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| unavailable("key schema", e))
+    };
+    let created = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PK)?)
+        .attribute_definitions(attribute(SK)?)
+        .key_schema(key(PK, KeyType::Hash)?)
+        .key_schema(key(SK, KeyType::Range)?)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(err) => return Err(unavailable("create table", err)),
+    }
+    if ttl {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .build()
+                    .map_err(|e| unavailable("TTL specification", e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| unavailable("enable TTL", e))?;
+    }
+    Ok(())
+}
+
+/// Helpers for tests against an AWS emulator (moto) at `MOTO_ENDPOINT`.
+#[cfg(any(test, feature = "contract"))]
+pub mod testing {
+    use super::*;
+
+    /// The emulator endpoint. `make test` starts moto and sets it; running
+    /// the AWS tests without it is a mistake, so they fail loudly.
+    pub fn endpoint() -> String {
+        std::env::var("MOTO_ENDPOINT")
+            .expect("MOTO_ENDPOINT is not set: run `make test`, which starts moto_server and sets it")
+    }
+
+    /// Points the SDK at the emulator with dummy credentials.
+    pub fn use_emulator() {
+        let endpoint = endpoint();
+        // SAFETY: tests set the same values from every thread; nothing
+        // reads these variables concurrently with a different expectation.
+        unsafe {
+            std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+            std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+            std::env::set_var("AWS_REGION", "us-east-1");
+        }
+    }
+
+    /// Fresh, uniquely named tables and queues on the emulator.
+    pub async fn fresh_resources(queue: QueueSettings) -> Resources {
+        use_emulator();
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let resources = Resources {
+            events_table: format!("events-{suffix}"),
+            state_table: format!("state-{suffix}"),
+            queue_name: format!("ingest-{suffix}"),
+            queue_url: None,
+            dead_letter_name: format!("ingest-{suffix}-dlq"),
+            dead_letter_url: None,
+            event_retention_days: Some(400),
+        };
+        bootstrap(&resources, queue).await.expect("bootstrap on the emulator");
+        resources
+    }
+
+    pub async fn fresh_context() -> AppContext {
+        let resources =
+            fresh_resources(QueueSettings { visibility_timeout: Duration::from_secs(1), max_receives: 3 })
+                .await;
+        open(&resources, Some("admin".into())).await.expect("context on the emulator")
+    }
+}

@@ -1,0 +1,328 @@
+//! An experiment's results as an analyst reads them: per-variant rates with
+//! intervals, lift against the control, multiple-comparison adjusted
+//! p-values, the sample-ratio check and progress toward the needed sample.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::experiment::Experiment;
+use super::stats::{self, Arm};
+use super::summary::Totals;
+
+pub const DEFAULT_CONFIDENCE: f64 = 0.95;
+pub const DEFAULT_MDE: f64 = 0.05;
+pub const DEFAULT_POWER: f64 = 0.8;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentResults {
+    pub experiment_id: String,
+    pub status: super::experiment::Status,
+    pub control: String,
+    pub confidence_level: f64,
+    pub total_users: u64,
+    pub srm: SrmResult,
+    pub variants: Vec<VariantResult>,
+    pub power: PowerResult,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SrmResult {
+    pub chi_square: Option<f64>,
+    pub p_value: Option<f64>,
+    pub mismatch: bool,
+    /// Expected share of users per variant (weights as fractions).
+    pub expected: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantResult {
+    pub name: String,
+    pub weight: f64,
+    pub users: u64,
+    pub events: u64,
+    pub conversions: u64,
+    pub converted_users: u64,
+    pub conversion_rate: f64,
+    pub conversion_rate_ci: Option<[f64; 2]>,
+    /// `null` for the control itself.
+    pub vs_control: Option<VsControl>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VsControl {
+    pub absolute_lift: Option<f64>,
+    pub absolute_ci: Option<[f64; 2]>,
+    pub absolute_p_value: Option<f64>,
+    pub relative_lift: Option<f64>,
+    pub relative_ci: Option<[f64; 2]>,
+    /// Two-sided p-value of the relative lift (gbstats' convention).
+    pub p_value: Option<f64>,
+    /// Holm–Bonferroni adjusted across all treatments.
+    pub adjusted_p_value: Option<f64>,
+    pub chance_to_beat_control: Option<f64>,
+    pub significant: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerResult {
+    pub mde: f64,
+    pub power: f64,
+    pub baseline_rate: Option<f64>,
+    pub required_users_per_variant: Option<u64>,
+    pub current_users_per_variant: u64,
+    pub progress: Option<f64>,
+    pub estimated_days_remaining: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Computes results from the experiment's definition and its variant
+/// totals. `days_running` (since the experiment started) paces the
+/// estimate of days remaining.
+pub fn compute(
+    experiment: &Experiment,
+    totals: &HashMap<String, Totals>,
+    confidence: f64,
+    mde: f64,
+    days_running: Option<f64>,
+) -> ExperimentResults {
+    let alpha = 1.0 - confidence;
+    let total_weight: f64 = experiment.variants.iter().map(|v| v.weight).sum();
+    let of = |name: &str| totals.get(name).copied().unwrap_or_default();
+    let arm = |name: &str| {
+        let t = of(name);
+        Arm::new(t.users, t.converted_users)
+    };
+    let control = arm(&experiment.control_variant);
+
+    // Compare each treatment with the control, then adjust for multiplicity.
+    let mut comparisons: Vec<(String, VsControl)> = Vec::new();
+    for variant in experiment.variants.iter().filter(|v| v.name != experiment.control_variant) {
+        let vs = match stats::compare(control, arm(&variant.name), alpha) {
+            Ok(c) => VsControl {
+                absolute_lift: Some(c.absolute.value),
+                absolute_ci: Some([c.absolute.interval.0, c.absolute.interval.1]),
+                absolute_p_value: Some(c.absolute.p_value),
+                relative_lift: Some(c.relative.value),
+                relative_ci: Some([c.relative.interval.0, c.relative.interval.1]),
+                p_value: Some(c.relative.p_value),
+                adjusted_p_value: None,
+                chance_to_beat_control: Some(c.chance_to_beat_control),
+                significant: false,
+                reason: None,
+            },
+            Err(undefined) => {
+                VsControl { reason: Some(undefined.reason().to_owned()), ..VsControl::default() }
+            }
+        };
+        comparisons.push((variant.name.clone(), vs));
+    }
+    let tested: Vec<usize> = (0..comparisons.len()).filter(|&i| comparisons[i].1.p_value.is_some()).collect();
+    let raw: Vec<f64> = tested.iter().filter_map(|&i| comparisons[i].1.p_value).collect();
+    for (&i, adjusted) in tested.iter().zip(stats::holm_bonferroni(&raw)) {
+        comparisons[i].1.adjusted_p_value = Some(adjusted);
+        comparisons[i].1.significant = adjusted < alpha;
+    }
+    let mut comparisons: HashMap<String, VsControl> = comparisons.into_iter().collect();
+
+    let variants: Vec<VariantResult> = experiment
+        .variants
+        .iter()
+        .map(|variant| {
+            let t = of(&variant.name);
+            VariantResult {
+                name: variant.name.clone(),
+                weight: variant.weight,
+                users: t.users,
+                events: t.events,
+                conversions: t.conversions,
+                converted_users: t.converted_users,
+                conversion_rate: t.conversion_rate(),
+                conversion_rate_ci: stats::wilson_interval(Arm::new(t.users, t.converted_users), alpha)
+                    .map(|(lo, hi)| [lo, hi]),
+                vs_control: comparisons.remove(&variant.name),
+            }
+        })
+        .collect();
+
+    let users: Vec<u64> = variants.iter().map(|v| v.users).collect();
+    let weights: Vec<f64> = variants.iter().map(|v| v.weight).collect();
+    let srm = match stats::sample_ratio_mismatch(&users, &weights) {
+        Some(s) => (Some(s.chi_square), Some(s.p_value), s.mismatch, None),
+        None => (
+            None,
+            None,
+            false,
+            Some(format!("needs at least {} users in every variant", stats::SRM_MIN_USERS)),
+        ),
+    };
+    let srm = SrmResult {
+        chi_square: srm.0,
+        p_value: srm.1,
+        mismatch: srm.2,
+        expected: variants.iter().map(|v| (v.name.clone(), v.weight / total_weight)).collect(),
+        reason: srm.3,
+    };
+
+    let total_users: u64 = users.iter().sum();
+    let power = power(&variants, control, total_users, mde, alpha, days_running);
+    ExperimentResults {
+        experiment_id: experiment.id.clone(),
+        status: experiment.status,
+        control: experiment.control_variant.clone(),
+        confidence_level: confidence,
+        total_users,
+        srm,
+        variants,
+        power,
+    }
+}
+
+fn power(
+    variants: &[VariantResult],
+    control: Arm,
+    total_users: u64,
+    mde: f64,
+    alpha: f64,
+    days_running: Option<f64>,
+) -> PowerResult {
+    let baseline = control.rate();
+    let current = variants.iter().map(|v| v.users).min().unwrap_or(0);
+    let required = baseline.and_then(|p| stats::required_users_per_variant(p, mde, alpha, DEFAULT_POWER));
+    let progress = required.map(|r| (current as f64 / r as f64).min(1.0));
+    // The slowest-filling variant decides; it gets its weight's share of users.
+    let min_share = variants.iter().map(|v| v.weight).fold(f64::INFINITY, f64::min)
+        / variants.iter().map(|v| v.weight).sum::<f64>();
+    let estimated_days_remaining = match (required, days_running) {
+        (Some(required), _) if current >= required => Some(0.0),
+        (Some(required), Some(days)) if days > 0.0 && total_users > 0 && min_share > 0.0 => {
+            let users_per_day = total_users as f64 / days * min_share;
+            Some((required - current) as f64 / users_per_day)
+        }
+        _ => None,
+    };
+    let reason = match (baseline, required) {
+        (None, _) => Some("the control has no users yet".to_owned()),
+        (Some(_), None) => Some("the control's conversion rate is 0 or 1; no sample size applies".to_owned()),
+        _ => None,
+    };
+    PowerResult {
+        mde,
+        power: DEFAULT_POWER,
+        baseline_rate: baseline,
+        required_users_per_variant: required,
+        current_users_per_variant: current,
+        progress,
+        estimated_days_remaining,
+        reason,
+    }
+}
+
+/// The results as CSV: a header line and one row per variant.
+pub fn to_csv(results: &ExperimentResults) -> String {
+    let number = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
+    let mut csv = String::from(
+        "variant,weight,users,events,conversions,convertedUsers,conversionRate,conversionRateCiLow,\
+         conversionRateCiHigh,absoluteLift,relativeLift,relativeCiLow,relativeCiHigh,pValue,\
+         adjustedPValue,chanceToBeatControl,significant\n",
+    );
+    for v in &results.variants {
+        let vs = v.vs_control.clone().unwrap_or_default();
+        let fields = [
+            escape(&v.name),
+            v.weight.to_string(),
+            v.users.to_string(),
+            v.events.to_string(),
+            v.conversions.to_string(),
+            v.converted_users.to_string(),
+            v.conversion_rate.to_string(),
+            number(v.conversion_rate_ci.map(|c| c[0])),
+            number(v.conversion_rate_ci.map(|c| c[1])),
+            number(vs.absolute_lift),
+            number(vs.relative_lift),
+            number(vs.relative_ci.map(|c| c[0])),
+            number(vs.relative_ci.map(|c| c[1])),
+            number(vs.p_value),
+            number(vs.adjusted_p_value),
+            number(vs.chance_to_beat_control),
+            if v.vs_control.is_some() { vs.significant.to_string() } else { String::new() },
+        ];
+        csv.push_str(&fields.join(","));
+        csv.push('\n');
+    }
+    csv
+}
+
+/// RFC 4180 quoting, and a leading `'` against spreadsheet formula injection.
+fn escape(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '-', '@']) { format!("'{field}") } else { field.to_owned() };
+    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::experiment::new_experiment;
+
+    fn totals(users: u64, converted: u64) -> Totals {
+        Totals { events: users * 2, users, conversions: converted, converted_users: converted }
+    }
+
+    #[test]
+    fn two_arms_match_the_reference_comparison() {
+        let experiment = new_experiment(&json!({"name": "x", "variants": ["A", "B"]}), Utc::now()).unwrap();
+        let data = HashMap::from([("A".to_owned(), totals(1000, 100)), ("B".to_owned(), totals(1000, 130))]);
+        let results = compute(&experiment, &data, 0.95, 0.05, Some(10.0));
+        assert_eq!(results.control, "A");
+        assert_eq!(results.total_users, 2000);
+        assert!(results.variants[0].vs_control.is_none());
+        let b = results.variants[1].vs_control.as_ref().unwrap();
+        assert!((b.p_value.unwrap() - 0.065597).abs() < 1e-6);
+        assert_eq!(b.adjusted_p_value, b.p_value, "one comparison: no adjustment");
+        assert!(!b.significant);
+        assert!(!results.srm.mismatch);
+        assert_eq!(results.srm.expected["A"], 0.5);
+        assert!(results.power.required_users_per_variant.unwrap() > 1000);
+        assert!(results.power.estimated_days_remaining.unwrap() > 0.0);
+        let csv = to_csv(&results);
+        assert_eq!(csv.lines().count(), 3);
+        assert!(csv.lines().nth(2).unwrap().starts_with("B,50,1000,2000,130,130,0.13,"));
+    }
+
+    #[test]
+    fn empty_experiments_have_reasons_not_numbers() {
+        let experiment =
+            new_experiment(&json!({"name": "x", "variants": ["A", "B", "C"]}), Utc::now()).unwrap();
+        let results = compute(&experiment, &HashMap::new(), 0.95, 0.05, None);
+        assert_eq!(results.srm.chi_square, None);
+        assert!(results.srm.reason.is_some());
+        for v in &results.variants[1..] {
+            let vs = v.vs_control.as_ref().unwrap();
+            assert_eq!(vs.p_value, None);
+            assert!(vs.reason.is_some());
+        }
+        assert_eq!(results.power.required_users_per_variant, None);
+        serde_json::to_string(&results).unwrap();
+    }
+
+    #[test]
+    fn csv_fields_are_escaped() {
+        assert_eq!(escape("plain"), "plain");
+        assert_eq!(escape("a,b"), "\"a,b\"");
+        assert_eq!(escape("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(escape("=SUM(A1)"), "'=SUM(A1)");
+    }
+}

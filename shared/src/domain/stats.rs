@@ -1,0 +1,313 @@
+//! Statistics for conversion metrics: pure functions of per-variant users
+//! and converted users (sufficient statistics), so results cost O(variants).
+//!
+//! Conventions follow GrowthBook's gbstats frequentist engine: Welch t-tests
+//! on absolute and relative lift (delta method for the relative SE), a flat
+//! prior Gaussian posterior for chance to beat control, Wilson intervals per
+//! variant, a χ² sample-ratio-mismatch test, and Holm-Bonferroni across
+//! treatments. Where a figure is undefined (no users, a rate of 0 or 1, a
+//! control rate of 0) it is `None`, never NaN.
+
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+
+/// Users and converted users of one variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arm {
+    pub users: u64,
+    pub converted: u64,
+}
+
+impl Arm {
+    pub fn new(users: u64, converted: u64) -> Self {
+        Self { users, converted: converted.min(users) }
+    }
+
+    pub fn rate(&self) -> Option<f64> {
+        (self.users > 0).then(|| self.converted as f64 / self.users as f64)
+    }
+
+    /// Bernoulli variance p(1-p).
+    fn variance(&self) -> Option<f64> {
+        self.rate().map(|p| p * (1.0 - p))
+    }
+}
+
+/// Why a comparison could not be computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Undefined {
+    TooFewUsers,
+    ZeroControlRate,
+    NoVariance,
+}
+
+impl Undefined {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Undefined::TooFewUsers => "each variant needs at least 2 users",
+            Undefined::ZeroControlRate => "the control has no conversions, so relative lift is undefined",
+            Undefined::NoVariance => "every user converted, or none did, in both variants",
+        }
+    }
+}
+
+/// An estimate with its standard error, test and interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    pub value: f64,
+    pub standard_error: f64,
+    pub t: f64,
+    pub degrees_of_freedom: f64,
+    pub p_value: f64,
+    pub interval: (f64, f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    pub absolute: Estimate,
+    pub relative: Estimate,
+    /// P(treatment beats control) under a flat prior on the relative lift.
+    pub chance_to_beat_control: f64,
+}
+
+/// Welch–Satterthwaite degrees of freedom for two arms.
+fn welch_dof(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (va, na) = a;
+    let (vb, nb) = b;
+    let numerator = (vb / nb + va / na).powi(2);
+    let denominator = vb.powi(2) / (nb.powi(2) * (nb - 1.0)) + va.powi(2) / (na.powi(2) * (na - 1.0));
+    numerator / denominator
+}
+
+fn t_test(value: f64, standard_error: f64, dof: f64, alpha: f64) -> Option<Estimate> {
+    if !(standard_error > 0.0 && standard_error.is_finite() && dof.is_finite() && dof > 0.0) {
+        return None;
+    }
+    let t_dist = StudentsT::new(0.0, 1.0, dof).ok()?;
+    let t = value / standard_error;
+    let p_value = (2.0 * t_dist.sf(t.abs())).clamp(0.0, 1.0);
+    let critical = t_dist.inverse_cdf(1.0 - alpha / 2.0);
+    let half = critical * standard_error;
+    Some(Estimate {
+        value,
+        standard_error,
+        t,
+        degrees_of_freedom: dof,
+        p_value,
+        interval: (value - half, value + half),
+    })
+}
+
+/// Compares a treatment with the control at significance level `alpha`.
+pub fn compare(control: Arm, treatment: Arm, alpha: f64) -> Result<Comparison, Undefined> {
+    if control.users < 2 || treatment.users < 2 {
+        return Err(Undefined::TooFewUsers);
+    }
+    let (pa, pb) = (control.rate().unwrap_or(0.0), treatment.rate().unwrap_or(0.0));
+    let (va, vb) = (control.variance().unwrap_or(0.0), treatment.variance().unwrap_or(0.0));
+    let (na, nb) = (control.users as f64, treatment.users as f64);
+    if pa == 0.0 {
+        return Err(Undefined::ZeroControlRate);
+    }
+    if va == 0.0 && vb == 0.0 {
+        return Err(Undefined::NoVariance);
+    }
+    let dof = welch_dof((va, na), (vb, nb));
+    let absolute_se = (vb / nb + va / na).sqrt();
+    let absolute = t_test(pb - pa, absolute_se, dof, alpha).ok_or(Undefined::NoVariance)?;
+    let relative_se = ((vb / nb) / pa.powi(2) + (va / na) * pb.powi(2) / pa.powi(4)).sqrt();
+    let relative = t_test((pb - pa) / pa, relative_se, dof, alpha).ok_or(Undefined::NoVariance)?;
+    let normal = Normal::standard();
+    let chance_to_beat_control = normal.cdf(relative.value / relative.standard_error);
+    Ok(Comparison { absolute, relative, chance_to_beat_control })
+}
+
+/// Wilson score interval of a conversion rate.
+pub fn wilson_interval(arm: Arm, alpha: f64) -> Option<(f64, f64)> {
+    let n = arm.users as f64;
+    let p = arm.rate()?;
+    let z = Normal::standard().inverse_cdf(1.0 - alpha / 2.0);
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+/// Users per variant below which the SRM check is not evaluated.
+pub const SRM_MIN_USERS: u64 = 8;
+/// p-value below which users per variant are declared mismatched.
+pub const SRM_THRESHOLD: f64 = 0.001;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Srm {
+    pub chi_square: f64,
+    pub p_value: f64,
+    pub mismatch: bool,
+}
+
+/// χ² goodness of fit of observed users against expected weights (any
+/// positive scale). `None` below [`SRM_MIN_USERS`] users in some variant.
+pub fn sample_ratio_mismatch(users: &[u64], weights: &[f64]) -> Option<Srm> {
+    if users.len() < 2 || users.len() != weights.len() || users.iter().any(|&u| u < SRM_MIN_USERS) {
+        return None;
+    }
+    let total_users: f64 = users.iter().map(|&u| u as f64).sum();
+    let total_weight: f64 = weights.iter().sum();
+    if total_weight <= 0.0 || weights.iter().any(|&w| w <= 0.0) {
+        return None;
+    }
+    let chi_square: f64 = users
+        .iter()
+        .zip(weights)
+        .map(|(&observed, &weight)| {
+            let expected = total_users * weight / total_weight;
+            (observed as f64 - expected).powi(2) / expected
+        })
+        .sum();
+    let p_value = ChiSquared::new((users.len() - 1) as f64).ok()?.sf(chi_square);
+    Some(Srm { chi_square, p_value, mismatch: p_value < SRM_THRESHOLD })
+}
+
+/// Holm–Bonferroni adjusted p-values, in the order given.
+pub fn holm_bonferroni(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running_max: f64 = 0.0;
+    for (rank, &index) in order.iter().enumerate() {
+        let value = ((m - rank) as f64 * p_values[index]).min(1.0);
+        running_max = running_max.max(value);
+        adjusted[index] = running_max;
+    }
+    adjusted
+}
+
+/// Users per variant needed to detect a relative lift of `mde` over a
+/// control rate `baseline` with a two-sided test at `alpha` and `power`.
+pub fn required_users_per_variant(baseline: f64, mde: f64, alpha: f64, power: f64) -> Option<u64> {
+    let treatment = baseline * (1.0 + mde);
+    if !(baseline > 0.0 && baseline < 1.0 && treatment > 0.0 && treatment < 1.0 && mde != 0.0) {
+        return None;
+    }
+    let normal = Normal::standard();
+    let z = normal.inverse_cdf(1.0 - alpha / 2.0) + normal.inverse_cdf(power);
+    let variance = baseline * (1.0 - baseline) + treatment * (1.0 - treatment);
+    Some((z * z * variance / (treatment - baseline).powi(2)).ceil() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn close(actual: f64, expected: f64, tolerance: f64) {
+        assert!((actual - expected).abs() <= tolerance, "{actual} != {expected} (±{tolerance})");
+    }
+
+    /// gbstats reference: control 100/1000 vs treatment 130/1000.
+    #[test]
+    fn matches_gbstats_reference_values() {
+        let c = compare(Arm::new(1000, 100), Arm::new(1000, 130), 0.05).unwrap();
+        close(c.relative.value, 0.30, 1e-12);
+        close(c.relative.standard_error, 0.162850, 1e-6);
+        close(c.relative.t, 1.84219, 1e-5);
+        close(c.relative.degrees_of_freedom, 1972.48, 0.01);
+        close(c.relative.p_value, 0.065597, 1e-6);
+        close(c.relative.interval.0, -0.019375, 1e-6);
+        close(c.relative.interval.1, 0.619375, 1e-6);
+        close(c.absolute.value, 0.03, 1e-12);
+        close(c.absolute.standard_error, 0.014251, 1e-6);
+        close(c.absolute.p_value, 0.035411, 1e-6);
+        close(c.absolute.interval.0, 0.002051, 1e-6);
+        close(c.absolute.interval.1, 0.057949, 1e-6);
+        close(c.chance_to_beat_control, 0.967276, 1e-6);
+    }
+
+    #[test]
+    fn srm_reference_values() {
+        let two = sample_ratio_mismatch(&[5100, 4900], &[50.0, 50.0]).unwrap();
+        close(two.chi_square, 4.0, 1e-9);
+        close(two.p_value, 0.0455, 1e-4);
+        assert!(!two.mismatch);
+        let skewed = sample_ratio_mismatch(&[10300, 9700], &[50.0, 50.0]).unwrap();
+        close(skewed.chi_square, 18.0, 1e-9);
+        close(skewed.p_value, 2.209e-5, 1e-8);
+        assert!(skewed.mismatch);
+        let three = sample_ratio_mismatch(&[3400, 3300, 3300], &[1.0, 1.0, 1.0]).unwrap();
+        close(three.chi_square, 2.0, 1e-9);
+        close(three.p_value, 0.3679, 1e-4);
+        assert_eq!(sample_ratio_mismatch(&[7, 100], &[50.0, 50.0]), None, "too few users");
+    }
+
+    #[test]
+    fn holm_reference_values() {
+        let adjusted = holm_bonferroni(&[0.01, 0.04, 0.03, 0.005]);
+        for (a, e) in adjusted.iter().zip([0.03, 0.06, 0.06, 0.02]) {
+            close(*a, e, 1e-12);
+        }
+        assert!(holm_bonferroni(&[]).is_empty());
+    }
+
+    #[test]
+    fn wilson_reference_values() {
+        // Wilson 95% interval for 81/263 (Wikipedia / R's prop.test without correction).
+        let (lo, hi) = wilson_interval(Arm::new(263, 81), 0.05).unwrap();
+        close(lo, 0.2553, 1e-4);
+        close(hi, 0.3662, 1e-4);
+        assert_eq!(wilson_interval(Arm::new(0, 0), 0.05), None);
+        let (lo, hi) = wilson_interval(Arm::new(10, 0), 0.05).unwrap();
+        close(lo, 0.0, 1e-12);
+        close(hi, 0.2775, 1e-4);
+    }
+
+    #[test]
+    fn sample_size_reference_value() {
+        // 10% baseline, 20% relative lift, α 0.05, power 0.8: the classic
+        // two-proportion formula gives 3,839 users per arm.
+        assert_eq!(required_users_per_variant(0.10, 0.20, 0.05, 0.8), Some(3839));
+        assert_eq!(required_users_per_variant(0.0, 0.05, 0.05, 0.8), None);
+    }
+
+    #[test]
+    fn guard_rails_give_reasons_not_nan() {
+        assert_eq!(compare(Arm::new(1, 1), Arm::new(100, 10), 0.05), Err(Undefined::TooFewUsers));
+        assert_eq!(compare(Arm::new(100, 0), Arm::new(100, 10), 0.05), Err(Undefined::ZeroControlRate));
+        assert_eq!(compare(Arm::new(100, 100), Arm::new(100, 100), 0.05), Err(Undefined::NoVariance));
+        assert!(compare(Arm::new(100, 100), Arm::new(100, 90), 0.05).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn intervals_contain_estimates_and_p_values_are_probabilities(
+            na in 2u64..100_000, nb in 2u64..100_000, fa in 0.0f64..1.0, fb in 0.0f64..1.0,
+        ) {
+            let control = Arm::new(na, (na as f64 * fa) as u64);
+            let treatment = Arm::new(nb, (nb as f64 * fb) as u64);
+            if let Ok(c) = compare(control, treatment, 0.05) {
+                for estimate in [c.absolute, c.relative] {
+                    prop_assert!(estimate.interval.0 <= estimate.value && estimate.value <= estimate.interval.1);
+                    prop_assert!((0.0..=1.0).contains(&estimate.p_value));
+                }
+                prop_assert!((0.0..=1.0).contains(&c.chance_to_beat_control));
+            }
+            if let Some((lo, hi)) = wilson_interval(control, 0.05) {
+                let p = control.rate().unwrap();
+                prop_assert!(lo <= p + 1e-12 && p <= hi + 1e-12);
+            }
+        }
+
+        #[test]
+        fn swapping_arms_mirrors_the_absolute_test(
+            na in 2u64..50_000, nb in 2u64..50_000, fa in 0.01f64..0.99, fb in 0.01f64..0.99,
+        ) {
+            let a = Arm::new(na, ((na as f64 * fa) as u64).max(1));
+            let b = Arm::new(nb, ((nb as f64 * fb) as u64).max(1));
+            if let (Ok(ab), Ok(ba)) = (compare(a, b, 0.05), compare(b, a, 0.05)) {
+                prop_assert!((ab.absolute.value + ba.absolute.value).abs() < 1e-12);
+                prop_assert!((ab.absolute.p_value - ba.absolute.p_value).abs() < 1e-9);
+                prop_assert!((ab.absolute.standard_error - ba.absolute.standard_error).abs() < 1e-12);
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! SQS queue adapter, through the official AWS SDK.
+//!
+//! Sends go out as `SendMessageBatch` calls of up to 10 messages and at
+//! most 256 KiB per call; entries SQS reports as failed are retried with
+//! backoff. Redelivery, receive counts and the dead-letter queue are SQS's
+//! own (the redrive policy is set when the queue is created).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::SdkError;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
+use rand::Rng;
+
+use super::{Message, Queue, QueueDepth, QueueError};
+
+/// SQS's limits: messages per batch call, bytes per call (and per message).
+const MAX_BATCH_MESSAGES: usize = 10;
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Leaves room under the 256 KiB message limit for SQS's own accounting.
+const MAX_MESSAGE_BYTES: usize = 255 * 1024;
+const MAX_RETRIES: u32 = 6;
+
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+    dead_letter_url: Option<String>,
+}
+
+fn failure<E: std::fmt::Debug>(err: SdkError<E, aws_sdk_sqs::config::http::HttpResponse>) -> QueueError {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            QueueError::Unavailable(format!("{err:?}"))
+        }
+        SdkError::ServiceError(ref service) if service.raw().status().is_server_error() => {
+            QueueError::Unavailable(format!("server error {}", service.raw().status()))
+        }
+        other => QueueError::Internal(format!("{other:?}")),
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let base = Duration::from_millis(20) * 2u32.saturating_pow(attempt.min(8));
+    let jitter = rand::rng().random_range(0..=base.as_millis() as u64);
+    tokio::time::sleep(Duration::from_millis(jitter.max(5))).await;
+}
+
+/// Groups message bodies into batch calls within SQS's count and size limits.
+pub fn batches(bodies: &[String]) -> Vec<&[String]> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (index, body) in bodies.iter().enumerate() {
+        let full = index - start == MAX_BATCH_MESSAGES || size + body.len() > MAX_BATCH_BYTES;
+        if index > start && full {
+            groups.push(&bodies[start..index]);
+            start = index;
+            size = 0;
+        }
+        size += body.len();
+    }
+    if start < bodies.len() {
+        groups.push(&bodies[start..]);
+    }
+    groups
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, queue_url: String, dead_letter_url: Option<String>) -> Self {
+        Self { client, queue_url, dead_letter_url }
+    }
+
+    async fn send_group(&self, group: &[String]) -> Result<(), QueueError> {
+        let mut pending: Vec<(String, &String)> =
+            group.iter().enumerate().map(|(i, body)| (i.to_string(), body)).collect();
+        let mut attempt = 0;
+        loop {
+            let entries = pending
+                .iter()
+                .map(|(id, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(id)
+                        .message_body(body.as_str())
+                        .build()
+                        .map_err(|e| QueueError::Internal(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    let failed: Vec<String> = output.failed.iter().map(|f| f.id.clone()).collect();
+                    if failed.is_empty() {
+                        return Ok(());
+                    }
+                    if let Some(entry) = output.failed.iter().find(|f| f.sender_fault) {
+                        return Err(QueueError::Internal(format!(
+                            "SQS refused a message: {} {:?}",
+                            entry.code, entry.message
+                        )));
+                    }
+                    pending.retain(|(id, _)| failed.contains(id));
+                }
+                Err(err) => {
+                    let err = failure(err);
+                    if !matches!(err, QueueError::Unavailable(_)) {
+                        return Err(err);
+                    }
+                }
+            }
+            attempt += 1;
+            if attempt > MAX_RETRIES {
+                return Err(QueueError::Unavailable("SQS did not accept the messages".into()));
+            }
+            backoff(attempt).await;
+        }
+    }
+
+    async fn approximate(&self, url: &str, names: &[QueueAttributeName]) -> Result<u64, QueueError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .set_attribute_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(failure)?;
+        let attributes = output.attributes.unwrap_or_default();
+        Ok(names.iter().filter_map(|n| attributes.get(n)).filter_map(|v| v.parse::<u64>().ok()).sum())
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        if let Some(body) = bodies.iter().find(|b| b.len() > self.max_message_bytes()) {
+            return Err(QueueError::TooLarge { size: body.len(), max: self.max_message_bytes() });
+        }
+        for group in batches(&bodies) {
+            self.send_group(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max.clamp(1, MAX_BATCH_MESSAGES) as i32)
+            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(failure)?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                let receive_count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                Some(Message { id: m.message_id?, receipt: m.receipt_handle?, body: m.body?, receive_count })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipts: Vec<String>) -> Result<(), QueueError> {
+        for chunk in receipts.chunks(MAX_BATCH_MESSAGES) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .build()
+                        .map_err(|e| QueueError::Internal(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            // A failed delete only means a redelivery, which counting absorbs.
+            let output = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(failure)?;
+            if !output.failed.is_empty() {
+                tracing::warn!(
+                    failed = output.failed.len(),
+                    "some deletes failed; those messages will be redelivered"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn depth(&self) -> Result<QueueDepth, QueueError> {
+        let visible =
+            self.approximate(&self.queue_url, &[QueueAttributeName::ApproximateNumberOfMessages]).await?;
+        let in_flight = self
+            .approximate(&self.queue_url, &[QueueAttributeName::ApproximateNumberOfMessagesNotVisible])
+            .await?;
+        let dead_letters = match &self.dead_letter_url {
+            Some(url) => {
+                self.approximate(
+                    url,
+                    &[
+                        QueueAttributeName::ApproximateNumberOfMessages,
+                        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                    ],
+                )
+                .await?
+            }
+            None => 0,
+        };
+        Ok(QueueDepth { visible, in_flight, dead_letters })
+    }
+
+    fn max_message_bytes(&self) -> usize {
+        MAX_MESSAGE_BYTES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_count_and_size() {
+        let small: Vec<String> = (0..25).map(|i| format!("m{i}")).collect();
+        let groups = batches(&small);
+        assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), [10, 10, 5]);
+        let big: Vec<String> = (0..3).map(|_| "x".repeat(100 * 1024)).collect();
+        assert_eq!(batches(&big).iter().map(|g| g.len()).collect::<Vec<_>>(), [2, 1]);
+        assert!(batches(&[]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod emulator_tests {
+    use super::*;
+    use crate::aws::{QueueSettings, open, testing};
+
+    #[tokio::test]
+    async fn sqs_queue_meets_the_contract() {
+        let visibility = Duration::from_secs(1);
+        let resources =
+            testing::fresh_resources(QueueSettings { visibility_timeout: visibility, max_receives: 3 }).await;
+        let ctx = open(&resources, None).await.unwrap();
+        super::super::contract::run_all(ctx.queue.as_ref(), visibility, 3).await;
+    }
+}

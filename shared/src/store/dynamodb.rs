@@ -1,0 +1,630 @@
+//! DynamoDB store adapter, through the official AWS SDK.
+//!
+//! Two tables, both keyed `pk` (S) / `sk` (S), on-demand: the event table
+//! holds event items and event-id markers (the high-volume, time-ordered
+//! data, with a TTL); the state table holds everything else (tenants, keys,
+//! experiments, counters, buckets, memberships). Which table an item lives
+//! in follows from its partition key, so the port stays one keyspace.
+//! Transactions may span both tables.
+//!
+//! Single-write transactions use `PutItem`/`UpdateItem`/`DeleteItem`
+//! (half the write cost of `TransactWriteItems`); larger ones use
+//! `TransactWriteItems` with a `ClientRequestToken` derived from their
+//! content, so an SDK retry after a lost response is idempotent. Throttling
+//! and unprocessed keys are retried with exponential backoff and jitter.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+use rand::Rng;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
+
+/// DynamoDB's limits.
+const MAX_TRANSACTION_WRITES: usize = 100;
+const MAX_BATCH_GET_KEYS: usize = 100;
+const MAX_RETRIES: u32 = 8;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// Attribute holding an event item's expiry (epoch seconds) for DynamoDB TTL.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub events: String,
+    pub state: String,
+    /// Days after which event items expire (TTL); `None` keeps them forever.
+    pub event_retention_days: Option<u32>,
+}
+
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+}
+
+/// Partitions of the event table; everything else is state.
+pub fn is_event_partition(pk: &str) -> bool {
+    pk.starts_with("EV#") || pk.starts_with("EID#")
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    fn table(&self, pk: &str) -> &str {
+        if is_event_partition(pk) { &self.tables.events } else { &self.tables.state }
+    }
+
+    fn key_attributes(key: &Key) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (PK.to_owned(), AttributeValue::S(key.pk.clone())),
+            (SK.to_owned(), AttributeValue::S(key.sk.clone())),
+        ])
+    }
+
+    fn full_item(&self, key: &Key, item: &Item) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let mut attributes: HashMap<String, AttributeValue> = serde_dynamo::to_item(item)
+            .map_err(|e| StoreError::Internal(format!("item does not map: {e}")))?;
+        attributes.extend(Self::key_attributes(key));
+        if key.pk.starts_with("EV#")
+            && let Some(days) = self.tables.event_retention_days
+        {
+            let expires = chrono::Utc::now().timestamp() + i64::from(days) * 86_400;
+            attributes.insert(TTL_ATTRIBUTE.to_owned(), AttributeValue::N(expires.to_string()));
+        }
+        Ok(attributes)
+    }
+}
+
+fn decode(mut attributes: HashMap<String, AttributeValue>) -> Result<(Key, Item), StoreError> {
+    let take = |attributes: &mut HashMap<String, AttributeValue>, name: &str| match attributes.remove(name) {
+        Some(AttributeValue::S(value)) => Ok(value),
+        _ => Err(StoreError::Internal(format!("item without string {name}"))),
+    };
+    let key = Key::new(take(&mut attributes, PK)?, take(&mut attributes, SK)?);
+    attributes.remove(TTL_ATTRIBUTE);
+    let item: Item = serde_dynamo::from_item(attributes)
+        .map_err(|e| StoreError::Internal(format!("item does not decode: {e}")))?;
+    Ok((key, item))
+}
+
+/// Expression pieces for one write's condition.
+#[derive(Default)]
+struct Expression {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expression {
+    fn name(&mut self, attr: &str) -> String {
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), attr.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: &Value) -> Result<String, StoreError> {
+        let placeholder = format!(":v{}", self.values.len());
+        let attribute = serde_dynamo::to_attribute_value(value)
+            .map_err(|e| StoreError::Internal(format!("value does not map: {e}")))?;
+        self.values.insert(placeholder.clone(), attribute);
+        Ok(placeholder)
+    }
+
+    fn condition(&mut self, condition: &Condition) -> Result<Option<String>, StoreError> {
+        Ok(match condition {
+            Condition::Always => None,
+            Condition::NotExists => Some(format!("attribute_not_exists({})", self.name(PK))),
+            Condition::Exists => Some(format!("attribute_exists({})", self.name(PK))),
+            Condition::Equals { attr, value } => {
+                let name = self.name(attr);
+                let value = self.value(value)?;
+                Some(format!("{name} = {value}"))
+            }
+        })
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// `ADD #a :x, ... SET #b = :y, ...` for an update.
+fn update_expression(
+    expression: &mut Expression,
+    add: &[(String, i64)],
+    set: &Item,
+) -> Result<String, StoreError> {
+    let mut adds = Vec::new();
+    for (attr, delta) in add {
+        let name = expression.name(attr);
+        let value = expression.value(&Value::from(*delta))?;
+        adds.push(format!("{name} {value}"));
+    }
+    let mut sets = Vec::new();
+    for (attr, value) in set {
+        let name = expression.name(attr);
+        let value = expression.value(value)?;
+        sets.push(format!("{name} = {value}"));
+    }
+    let mut clauses = Vec::new();
+    if !adds.is_empty() {
+        clauses.push(format!("ADD {}", adds.join(", ")));
+    }
+    if !sets.is_empty() {
+        clauses.push(format!("SET {}", sets.join(", ")));
+    }
+    if clauses.is_empty() {
+        // DynamoDB needs an expression; touching the key is a no-op upsert.
+        let name = expression.name(PK);
+        let value = expression.value(&Value::from(0))?;
+        clauses.push(format!("SET {name} = if_not_exists({name}, {value})"));
+    }
+    Ok(clauses.join(" "))
+}
+
+fn build_error(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("request does not build: {err}"))
+}
+
+/// Turns one write into a `TransactWriteItem`.
+pub fn transact_item(store: &DynamoStore, write: &WriteOp) -> Result<TransactWriteItem, StoreError> {
+    let key = write.key();
+    let table = store.table(&key.pk).to_owned();
+    let mut expression = Expression::default();
+    let condition = expression.condition(write.condition())?;
+    let item = match write {
+        WriteOp::Put { item, .. } => TransactWriteItem::builder().put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(store.full_item(key, item)?))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(expression.names())
+                .set_expression_attribute_values(expression.values())
+                .build()
+                .map_err(build_error)?,
+        ),
+        WriteOp::Update { add, set, .. } => {
+            let update = update_expression(&mut expression, add, set)?;
+            TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(table)
+                    .set_key(Some(DynamoStore::key_attributes(key)))
+                    .update_expression(update)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expression.names())
+                    .set_expression_attribute_values(expression.values())
+                    .build()
+                    .map_err(build_error)?,
+            )
+        }
+        WriteOp::Delete { .. } => TransactWriteItem::builder().delete(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(DynamoStore::key_attributes(key)))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(expression.names())
+                .set_expression_attribute_values(expression.values())
+                .build()
+                .map_err(build_error)?,
+        ),
+        WriteOp::Check { .. } => TransactWriteItem::builder().condition_check(
+            ConditionCheck::builder()
+                .table_name(table)
+                .set_key(Some(DynamoStore::key_attributes(key)))
+                .condition_expression(
+                    condition.unwrap_or_else(|| "attribute_exists(#n0) OR attribute_not_exists(#n0)".into()),
+                )
+                .set_expression_attribute_names(
+                    expression.names().or_else(|| Some(HashMap::from([("#n0".to_owned(), PK.to_owned())]))),
+                )
+                .set_expression_attribute_values(expression.values())
+                .build()
+                .map_err(build_error)?,
+        ),
+    };
+    Ok(item.build())
+}
+
+/// A token that is the same for the same writes, so the SDK's retries of a
+/// transaction whose response was lost are idempotent (DynamoDB remembers
+/// tokens for ten minutes).
+pub fn request_token(writes: &[WriteOp]) -> String {
+    let digest = Sha256::digest(format!("{writes:?}").as_bytes());
+    hex::encode(digest)[..36].to_owned()
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+                | "ThrottlingError"
+                | "InternalServerError"
+        )
+    )
+}
+
+/// Maps SDK failures that are not specific to an operation.
+fn sdk_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
+    err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{err:?}"))
+        }
+        SdkError::ServiceError(service) if is_throttling(service.err().code()) => {
+            StoreError::Unavailable(format!("throttled: {:?}", service.err().code()))
+        }
+        SdkError::ServiceError(service) if service.raw().status().is_server_error() => {
+            StoreError::Unavailable(format!("server error {}", service.raw().status()))
+        }
+        other => StoreError::Internal(format!("{other:?}")),
+    }
+}
+
+/// A failed condition of a lone write is write 0 of its "transaction".
+fn single_write_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
+    err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    if err.code() == Some("ConditionalCheckFailedException") {
+        StoreError::ConditionFailed { index: 0 }
+    } else {
+        sdk_failure(err)
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let base = Duration::from_millis(25) * 2u32.saturating_pow(attempt.min(8));
+    let jitter = rand::rng().random_range(0..=base.as_millis() as u64);
+    tokio::time::sleep(Duration::from_millis(jitter).max(Duration::from_millis(5))).await;
+}
+
+impl DynamoStore {
+    async fn single_write(&self, write: &WriteOp) -> Result<(), StoreError> {
+        let key = write.key();
+        let table = self.table(&key.pk).to_owned();
+        let mut expression = Expression::default();
+        let condition = expression.condition(write.condition())?;
+        match write {
+            WriteOp::Put { item, .. } => self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(self.full_item(key, item)?))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(expression.names())
+                .set_expression_attribute_values(expression.values())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| single_write_failure(&e)),
+            WriteOp::Update { add, set, .. } => {
+                let update = update_expression(&mut expression, add, set)?;
+                self.client
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(Self::key_attributes(key)))
+                    .update_expression(update)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(expression.names())
+                    .set_expression_attribute_values(expression.values())
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| single_write_failure(&e))
+            }
+            WriteOp::Delete { .. } => self
+                .client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(Self::key_attributes(key)))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(expression.names())
+                .set_expression_attribute_values(expression.values())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| single_write_failure(&e)),
+            WriteOp::Check { condition, .. } => {
+                let current = self.get(key).await?;
+                if condition.holds(current.as_ref()) {
+                    Ok(())
+                } else {
+                    Err(StoreError::ConditionFailed { index: 0 })
+                }
+            }
+        }
+    }
+
+    async fn transaction(&self, writes: &[WriteOp]) -> Result<(), StoreError> {
+        let items = writes.iter().map(|w| transact_item(self, w)).collect::<Result<Vec<_>, _>>()?;
+        let token = request_token(writes);
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let mapped = match err.as_service_error() {
+                Some(service) => match service.code() {
+                    Some("TransactionCanceledException") => {
+                        let reasons = match service {
+                            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
+                                e.cancellation_reasons().to_vec()
+                            }
+                            _ => Vec::new(),
+                        };
+                        let failed = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
+                        match failed {
+                            Some(index) => return Err(StoreError::ConditionFailed { index }),
+                            None if reasons.iter().any(|r| is_throttling(r.code())) => {
+                                StoreError::Unavailable("transaction throttled".into())
+                            }
+                            None => StoreError::Conflict,
+                        }
+                    }
+                    Some("TransactionConflictException") => StoreError::Conflict,
+                    Some("IdempotentParameterMismatchException") => {
+                        return Err(StoreError::Internal(
+                            "transaction token reused with other writes".into(),
+                        ));
+                    }
+                    Some("TransactionInProgressException") => StoreError::Conflict,
+                    _ => sdk_failure(&err),
+                },
+                None => sdk_failure(&err),
+            };
+            match mapped {
+                StoreError::Unavailable(_) | StoreError::Conflict if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt).await;
+                }
+                other => return Err(other),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table(&key.pk))
+            .set_key(Some(Self::key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_failure(&e))?;
+        output.item.map(|item| decode(item).map(|(_, item)| item)).transpose()
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        // BatchGetItem refuses duplicate keys in one request.
+        let mut unique: Vec<&Key> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(MAX_BATCH_GET_KEYS) {
+            let mut request: HashMap<String, KeysAndAttributes> = HashMap::new();
+            for key in chunk {
+                let table = self.table(&key.pk).to_owned();
+                let entry = request.remove(&table);
+                let mut keys = entry.map(|e| e.keys).unwrap_or_default();
+                keys.push(Self::key_attributes(key));
+                request.insert(
+                    table,
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(build_error)?,
+                );
+            }
+            let mut attempt = 0;
+            while !request.is_empty() {
+                let output =
+                    self.client.batch_get_item().set_request_items(Some(request.clone())).send().await;
+                let output = match output {
+                    Ok(output) => output,
+                    Err(err) => match sdk_failure(&err) {
+                        StoreError::Unavailable(_) if attempt < MAX_RETRIES => {
+                            attempt += 1;
+                            backoff(attempt).await;
+                            continue;
+                        }
+                        other => return Err(other),
+                    },
+                };
+                for items in output.responses.unwrap_or_default().into_values() {
+                    for item in items {
+                        let (key, item) = decode(item)?;
+                        found.insert(key, item);
+                    }
+                }
+                request = output.unprocessed_keys.unwrap_or_default();
+                if !request.is_empty() {
+                    attempt += 1;
+                    if attempt > MAX_RETRIES {
+                        return Err(StoreError::Unavailable("unprocessed keys after retries".into()));
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let mut expression = Expression::default();
+        let pk_name = expression.name(PK);
+        let pk_value = expression.value(&Value::from(query.pk.clone()))?;
+        let mut key_condition = format!("{pk_name} = {pk_value}");
+        match &query.range {
+            SortRange::All => {}
+            SortRange::Prefix(prefix) if prefix.is_empty() => {}
+            SortRange::Prefix(prefix) => {
+                let sk = expression.name(SK);
+                let value = expression.value(&Value::from(prefix.clone()))?;
+                key_condition.push_str(&format!(" AND begins_with({sk}, {value})"));
+            }
+            SortRange::Between(low, high) => {
+                if low > high {
+                    return Ok(Page::default());
+                }
+                let sk = expression.name(SK);
+                // Key values may not be empty strings: an empty low end is open.
+                if low.is_empty() {
+                    let high = expression.value(&Value::from(high.clone()))?;
+                    key_condition.push_str(&format!(" AND {sk} <= {high}"));
+                } else {
+                    let low = expression.value(&Value::from(low.clone()))?;
+                    let high = expression.value(&Value::from(high.clone()))?;
+                    key_condition.push_str(&format!(" AND {sk} BETWEEN {low} AND {high}"));
+                }
+            }
+        }
+        let start = query
+            .start_after
+            .as_ref()
+            .map(|sk| Self::key_attributes(&Key::new(query.pk.clone(), sk.clone())));
+        let output = self
+            .client
+            .query()
+            .table_name(self.table(&query.pk))
+            .key_condition_expression(key_condition)
+            .set_expression_attribute_names(expression.names())
+            .set_expression_attribute_values(expression.values())
+            .scan_index_forward(!query.descending)
+            .consistent_read(true)
+            .set_limit(query.limit.map(|l| l.min(i32::MAX as usize) as i32))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_failure(&e))?;
+        let items =
+            output.items.unwrap_or_default().into_iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let last_sk = output.last_evaluated_key.and_then(|mut key| key.remove(SK)).and_then(|sk| match sk {
+            AttributeValue::S(sk) => Some(sk),
+            _ => None,
+        });
+        Ok(Page { items, last_sk })
+    }
+
+    async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+        validate_transaction(&writes, MAX_TRANSACTION_WRITES)?;
+        if writes.len() == 1 { self.single_write(&writes[0]).await } else { self.transaction(&writes).await }
+    }
+
+    fn max_transaction_writes(&self) -> usize {
+        MAX_TRANSACTION_WRITES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::testing;
+
+    #[tokio::test]
+    async fn dynamodb_store_meets_the_contract() {
+        let ctx = testing::fresh_context().await;
+        super::super::contract::run_all(ctx.store.as_ref()).await;
+    }
+
+    #[test]
+    fn request_tokens_follow_content() {
+        let write = |n: i64| WriteOp::Update {
+            key: Key::new("p", "s"),
+            add: vec![("n".into(), n)],
+            set: Item::new(),
+            condition: Condition::Always,
+        };
+        assert_eq!(request_token(&[write(1)]), request_token(&[write(1)]));
+        assert_ne!(request_token(&[write(1)]), request_token(&[write(2)]));
+        assert_eq!(request_token(&[write(1)]).len(), 36);
+    }
+
+    #[test]
+    fn writes_map_to_conditional_transaction_items() {
+        let store = DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::Config::builder()
+                    .behavior_version(aws_config::BehaviorVersion::latest())
+                    .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+                    .build(),
+            ),
+            Tables { events: "events".into(), state: "state".into(), event_retention_days: Some(30) },
+        );
+        let marker = transact_item(
+            &store,
+            &WriteOp::Put {
+                key: Key::new("EID#t#e1", "-"),
+                item: Item::new(),
+                condition: Condition::NotExists,
+            },
+        )
+        .unwrap();
+        let put = marker.put.unwrap();
+        assert_eq!(put.table_name, "events");
+        assert_eq!(put.condition_expression.as_deref(), Some("attribute_not_exists(#n0)"));
+        assert_eq!(put.expression_attribute_names.unwrap()["#n0"], "pk");
+
+        let counter = transact_item(
+            &store,
+            &WriteOp::Update {
+                key: Key::new("CNT#t", "T"),
+                add: vec![("events".into(), 3), ("users".into(), 1)],
+                set: serde_json::json!({"variant": "A"}).as_object().unwrap().clone(),
+                condition: Condition::Always,
+            },
+        )
+        .unwrap();
+        let update = counter.update.unwrap();
+        assert_eq!(update.table_name, "state");
+        assert_eq!(update.update_expression, "ADD #n0 :v0, #n1 :v1 SET #n2 = :v2");
+        assert_eq!(update.condition_expression, None);
+        let values = update.expression_attribute_values.unwrap();
+        assert_eq!(values[":v0"], AttributeValue::N("3".into()));
+
+        let event = store
+            .full_item(
+                &Key::new("EV#t#2026-11-01", "x"),
+                &serde_json::json!({"a": 1}).as_object().unwrap().clone(),
+            )
+            .unwrap();
+        assert!(event.contains_key(TTL_ATTRIBUTE), "event items carry a TTL");
+    }
+}

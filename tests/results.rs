@@ -1,0 +1,299 @@
+//! Experiment results, assignment and time series through HTTP, checked
+//! against an independent computation from the generated raw data.
+
+use std::collections::BTreeMap;
+
+use blackbox::{Lcg, Stack};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+
+/// Users and converted users per variant, generated with known rates.
+fn generate(
+    variants: &[(&str, f64)],
+    users_per_variant: usize,
+    seed: u64,
+) -> (Vec<Value>, BTreeMap<String, (u64, u64)>) {
+    let mut rng = Lcg::new(seed);
+    let mut events = Vec::new();
+    let mut truth = BTreeMap::new();
+    for (v, (name, rate)) in variants.iter().enumerate() {
+        let mut converted = 0;
+        for u in 0..users_per_variant {
+            let user = format!("{name}-user-{u}");
+            let tag = json!({"experimentId": "EXP", "variant": name});
+            events.push(json!({"eventId": format!("{v}-{u}-view"), "userId": user, "eventType": "PAGE_VIEW", "properties": tag}));
+            if (rng.below(1_000_000) as f64) < rate * 1_000_000.0 {
+                converted += 1;
+                for k in 0..(1 + rng.below(2)) {
+                    events.push(json!({"eventId": format!("{v}-{u}-buy-{k}"), "userId": user,
+                                       "eventType": "CONVERSION", "properties": tag}));
+                }
+            }
+        }
+        truth.insert(name.to_string(), (users_per_variant as u64, converted));
+    }
+    (events, truth)
+}
+
+async fn ingest(stack: &Stack, key: &str, experiment_id: &str, events: Vec<Value>) {
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|mut e| {
+            e["properties"]["experimentId"] = json!(experiment_id);
+            e["eventId"] = json!(format!("{experiment_id}-{}", e["eventId"].as_str().unwrap()));
+            e
+        })
+        .collect();
+    let total = events.len() as u64;
+    for chunk in events.chunks(1000) {
+        let reply = stack.post("/api/events/batch", key, json!({"events": chunk})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+    }
+    stack.wait_for_events(key, &format!("/api/analytics/summary?experimentId={experiment_id}"), total).await;
+}
+
+/// The relative-lift Welch test, written out independently of the service.
+fn expected_relative(control: (u64, u64), treatment: (u64, u64)) -> (f64, f64, f64, f64, f64) {
+    let (na, nb) = (control.0 as f64, treatment.0 as f64);
+    let (pa, pb) = (control.1 as f64 / na, treatment.1 as f64 / nb);
+    let (va, vb) = (pa * (1.0 - pa), pb * (1.0 - pb));
+    let lift = (pb - pa) / pa;
+    let se = ((vb / nb) / (pa * pa) + (va / na) * pb * pb / pa.powi(4)).sqrt();
+    let dof =
+        (vb / nb + va / na).powi(2) / (vb * vb / (nb * nb * (nb - 1.0)) + va * va / (na * na * (na - 1.0)));
+    let t = StudentsT::new(0.0, 1.0, dof).unwrap();
+    let p = 2.0 * (1.0 - t.cdf((lift / se).abs()));
+    let chance = Normal::standard().cdf(lift / se);
+    let half_width = t.inverse_cdf(0.975) * se;
+    (lift, se, p, chance, half_width)
+}
+
+fn close(actual: &Value, expected: f64, what: &str) {
+    let actual = actual.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {actual}"));
+    assert!((actual - expected).abs() < 1e-9, "{what}: {actual} != {expected}");
+}
+
+#[tokio::test]
+async fn two_and_three_arm_results_match_an_independent_computation() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let users = if blackbox::aws_backend() { 150 } else { 1500 };
+
+    // Two arms.
+    let created = stack
+        .post("/api/experiments", &key, json!({"name": "two", "variants": ["A", "B"], "status": "ACTIVE"}))
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (events, truth) = generate(&[("A", 0.10), ("B", 0.14)], users, 1);
+    ingest(&stack, &key, &id, events).await;
+    let results = stack.get(&format!("/api/experiments/{id}/results"), &key).await;
+    assert_eq!(results.status, StatusCode::OK, "{:?}", results.body);
+    let body = &results.body;
+    assert_eq!(body["control"], "A");
+    assert_eq!(body["confidenceLevel"], 0.95);
+    assert_eq!(body["totalUsers"], 2 * users as u64);
+    assert_eq!(body["variants"][0]["vsControl"], Value::Null);
+    for (index, name) in ["A", "B"].iter().enumerate() {
+        let variant = &body["variants"][index];
+        assert_eq!(variant["name"], *name);
+        assert_eq!(variant["users"], truth[*name].0);
+        assert_eq!(variant["convertedUsers"], truth[*name].1);
+        let ci = variant["conversionRateCi"].as_array().unwrap();
+        let rate = variant["conversionRate"].as_f64().unwrap();
+        assert!(ci[0].as_f64().unwrap() <= rate && rate <= ci[1].as_f64().unwrap());
+    }
+    let (lift, _, p, chance, half_width) = expected_relative(truth["A"], truth["B"]);
+    let vs = &body["variants"][1]["vsControl"];
+    close(&vs["relativeLift"], lift, "relative lift");
+    close(&vs["pValue"], p, "p-value");
+    close(&vs["adjustedPValue"], p, "adjusted p-value (one comparison)");
+    close(&vs["chanceToBeatControl"], chance, "chance to beat control");
+    close(&vs["relativeCi"][0], lift - half_width, "relative CI low");
+    close(&vs["relativeCi"][1], lift + half_width, "relative CI high");
+    assert_eq!(vs["significant"], json!(p < 0.05));
+    // SRM: equal users against 50/50 is a perfect fit.
+    close(&body["srm"]["chiSquare"], 0.0, "chi-square");
+    assert_eq!(body["srm"]["mismatch"], false);
+    assert!(body["power"]["requiredUsersPerVariant"].as_u64().unwrap() > 0);
+
+    // CSV, by parameter and by Accept header.
+    let csv = stack
+        .raw(
+            stack
+                .client()
+                .get(format!("{}/api/experiments/{id}/results?format=csv", stack.base))
+                .header("X-API-Key", &key),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = csv.body.as_str().unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.starts_with("variant,weight,users"));
+    assert!(text.lines().nth(1).unwrap().starts_with(&format!("A,50,{users},")));
+    let by_accept = stack
+        .raw(
+            stack
+                .client()
+                .get(format!("{}/api/experiments/{id}/results", stack.base))
+                .header("X-API-Key", &key)
+                .header("Accept", "text/csv"),
+        )
+        .await;
+    assert_eq!(by_accept.body, csv.body);
+
+    // Three arms, unequal weights: Holm adjusts across both comparisons.
+    let created = stack
+        .post(
+            "/api/experiments",
+            &key,
+            json!({"name": "three", "status": "ACTIVE",
+                   "variants": [{"name": "A", "weight": 40}, {"name": "B", "weight": 30}, {"name": "C", "weight": 30}]}),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (events, truth) = generate(&[("A", 0.20), ("B", 0.20), ("C", 0.26)], users, 2);
+    ingest(&stack, &key, &id, events).await;
+    let body = stack.get(&format!("/api/experiments/{id}/results?confidence=0.9"), &key).await.body;
+    assert_eq!(body["confidenceLevel"], 0.9);
+    let p_b = expected_relative(truth["A"], truth["B"]).2;
+    let p_c = expected_relative(truth["A"], truth["C"]).2;
+    let (low, high) = if p_b <= p_c { (p_b, p_c) } else { (p_c, p_b) };
+    let adjusted_low = (2.0 * low).min(1.0);
+    let adjusted_high = high.max(adjusted_low);
+    let (expected_b, expected_c) =
+        if p_b <= p_c { (adjusted_low, adjusted_high) } else { (adjusted_high, adjusted_low) };
+    close(&body["variants"][1]["vsControl"]["pValue"], p_b, "B p-value");
+    close(&body["variants"][1]["vsControl"]["adjustedPValue"], expected_b, "B adjusted");
+    close(&body["variants"][2]["vsControl"]["adjustedPValue"], expected_c, "C adjusted");
+    // Equal users against 40/30/30 weights: an SRM the check must flag.
+    let n = users as f64 * 3.0;
+    let chi: f64 = [0.4, 0.3, 0.3].iter().map(|w| (users as f64 - n * w).powi(2) / (n * w)).sum();
+    close(&body["srm"]["chiSquare"], chi, "three-arm chi-square");
+    close(&body["srm"]["pValue"], 1.0 - ChiSquared::new(2.0).unwrap().cdf(chi), "three-arm SRM p");
+    assert_eq!(body["srm"]["mismatch"], json!(1.0 - ChiSquared::new(2.0).unwrap().cdf(chi) < 0.001));
+
+    for query in ["confidence=2", "mde=0", "format=xml"] {
+        let reply = stack.get(&format!("/api/experiments/{id}/results?{query}"), &key).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+    let (_, other) = stack.tenant("other").await;
+    assert_eq!(
+        stack.get(&format!("/api/experiments/{id}/results"), &other).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// GrowthBook's hash, version 2, written out independently.
+fn growthbook_bucket(seed: &str, value: &str) -> f64 {
+    let fnv = |text: &str| {
+        text.encode_utf16().fold(2_166_136_261u32, |h, unit| (h ^ u32::from(unit)).wrapping_mul(16_777_619))
+    };
+    f64::from(fnv(&fnv(&format!("{seed}{value}")).to_string()) % 10_000) / 10_000.0
+}
+
+#[tokio::test]
+async fn assignment_is_deterministic_and_growthbook_compatible() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let draft = stack.post("/api/experiments", &key, json!({"name": "d", "variants": ["A", "B"]})).await;
+    let draft_id = draft.body["id"].as_str().unwrap();
+    let refused = stack.get(&format!("/api/experiments/{draft_id}/assign?userId=u1"), &key).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+
+    let active = stack
+        .post(
+            "/api/experiments",
+            &key,
+            json!({"name": "a", "status": "ACTIVE", "trackingKey": "checkout-test",
+                   "variants": [{"name": "A", "weight": 25}, {"name": "B", "weight": 75}]}),
+        )
+        .await;
+    let id = active.body["id"].as_str().unwrap();
+    for user in ["alice", "bob", "carol", "dave", "ünïcödé-ユーザー"] {
+        let path = format!("/api/experiments/{id}/assign?userId={}", urlencode(user));
+        let first = stack.get(&path, &key).await;
+        assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+        let bucket = growthbook_bucket("checkout-test", user);
+        assert_eq!(first.body["bucket"], bucket);
+        assert_eq!(first.body["variant"], if bucket < 0.25 { "A" } else { "B" });
+        assert_eq!(first.body["userId"], user);
+        assert_eq!(stack.get(&path, &key).await.body, first.body, "same user, same answer");
+    }
+    let missing = stack.get(&format!("/api/experiments/{id}/assign"), &key).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn time_series_fill_every_bucket() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let created = stack
+        .post("/api/experiments", &key, json!({"name": "ts", "status": "ACTIVE", "variants": ["A", "B"]}))
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let event = |n: usize, user: &str, variant: &str, kind: &str, at: &str| {
+        json!({"eventId": format!("ts-{n}"), "userId": user, "eventType": kind, "timestamp": at,
+               "properties": {"experimentId": id, "variant": variant}})
+    };
+    let events = vec![
+        event(1, "u1", "A", "PAGE_VIEW", "2026-11-01T10:00:00Z"),
+        event(2, "u1", "A", "CONVERSION", "2026-11-01T11:00:00Z"),
+        event(3, "u2", "B", "PAGE_VIEW", "2026-11-01T23:59:59Z"),
+        event(4, "u2", "B", "CONVERSION", "2026-11-04T08:00:00Z"),
+        event(5, "u3", "B", "PAGE_VIEW", "2026-11-04T09:30:00Z"),
+        json!({"eventId": "ts-6", "userId": "u9", "eventType": "CLICK", "timestamp": "2026-11-02T00:00:00Z"}),
+    ];
+    assert_eq!(
+        stack.post("/api/events/batch", &key, json!({"events": events})).await.status,
+        StatusCode::ACCEPTED
+    );
+    stack.wait_for_events(&key, "/api/analytics/summary", 6).await;
+
+    let path = format!("/api/analytics/timeseries?experimentId={id}&startDate=2026-11-01&endDate=2026-11-05");
+    let reply = stack.get(&path, &key).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let buckets = reply.body["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 5, "one bucket per day, empty days included");
+    assert_eq!(buckets[0]["start"], "2026-11-01T00:00:00Z");
+    assert_eq!(buckets[0]["events"], 3);
+    assert_eq!(buckets[0]["newUsers"], 2);
+    assert_eq!(
+        buckets[0]["variants"]["A"],
+        json!({"events": 2, "conversions": 1, "newUsers": 1, "newConvertedUsers": 1})
+    );
+    assert_eq!(buckets[1]["events"], 0, "the tenant-only click is not the experiment's");
+    assert_eq!(buckets[2]["variants"]["B"]["events"], 0);
+    assert_eq!(
+        buckets[3]["variants"]["B"],
+        json!({"events": 2, "conversions": 1, "newUsers": 1, "newConvertedUsers": 1})
+    );
+    assert_eq!(buckets[4]["events"], 0);
+
+    let hourly = stack
+        .get(&format!("/api/analytics/timeseries?experimentId={id}&startDate=2026-11-01T09:00:00Z&endDate=2026-11-01T12:00:00Z&interval=hour"), &key)
+        .await;
+    let hours: Vec<u64> =
+        hourly.body["buckets"].as_array().unwrap().iter().map(|b| b["events"].as_u64().unwrap()).collect();
+    assert_eq!(hours, [0, 1, 1, 0]);
+
+    let tenant = stack.get("/api/analytics/timeseries?startDate=2026-11-02&endDate=2026-11-02", &key).await;
+    assert_eq!(tenant.body["buckets"][0]["events"], 1);
+    assert_eq!(tenant.body["buckets"][0]["variants"], json!({}));
+
+    for query in
+        ["interval=week", "startDate=2026-11-05&endDate=2026-11-01", "startDate=2000-01-01&interval=hour"]
+    {
+        let reply = stack.get(&format!("/api/analytics/timeseries?{query}"), &key).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+}
