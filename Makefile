@@ -7,7 +7,7 @@ ADMIN_TOKEN ?= local-admin-token
 
 export PORT DATA_DIR ADMIN_TOKEN
 
-.PHONY: run test build lint fmt clean bootstrap moto dashboard
+.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
 	dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig.json
@@ -37,10 +37,18 @@ test:
 bootstrap:
 	cargo run --release -p local --bin campaign-local -- bootstrap
 
+## One arm64 bootstrap.zip per Lambda function (cargo-lambda), checked.
+package:
+	scripts/package.sh
+
 ## Start moto (AWS emulator) on 127.0.0.1:5000 in the foreground.
 moto:
 	scripts/venv.sh
 	.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p 5000
+
+## Benchmarks (see BENCHMARKS.md).
+bench:
+	cargo bench -p shared --bench results_latency
 
 build:
 	cargo build --workspace

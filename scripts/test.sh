@@ -4,7 +4,8 @@
 #  2. runs every crate's tests: unit tests, the store and queue contract
 #     suites (embedded and, through MOTO_ENDPOINT, DynamoDB/SQS), the Lambda
 #     sample events, and the black-box HTTP suite on the embedded backend;
-#  3. the dashboard's Vitest tests, its bundle budget, and its end-to-end
+#  3. schemathesis against the local stack's OpenAPI document; the
+#     dashboard's Vitest tests, its bundle budget, and its end-to-end
 #     tests in headless Chromium against the local stack;
 #  4. resets moto and runs the black-box HTTP suite again with BACKEND=aws.
 set -euo pipefail
@@ -26,6 +27,9 @@ done
 
 cargo build -p local --bin campaign-local
 cargo test --workspace --all-targets
+
+echo "== contract fuzzing of the OpenAPI document (schemathesis)"
+scripts/fuzz_api.sh
 
 echo "== dashboard: unit tests, end-to-end in Chromium, bundle budget"
 (cd dashboard && npm ci --no-audit --no-fund && npm test && npm run e2e && npm run size)

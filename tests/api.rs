@@ -14,6 +14,25 @@ async fn health_answers_without_a_key() {
 }
 
 #[tokio::test]
+async fn the_api_documents_itself() {
+    let stack = Stack::start().await;
+    let doc = stack.request(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc.body["paths"]["/api/experiments/{id}/results"]["get"].is_object());
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let moved = stack.raw(no_redirects.get(format!("{}/api/docs", stack.base))).await;
+    assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY);
+    let page = stack.raw(stack.client().get(format!("{}/api/docs/", stack.base))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.body.as_str().unwrap().contains("swagger"), "Swagger UI is served");
+    let init = stack.raw(stack.client().get(format!("{}/api/docs/swagger-initializer.js", stack.base))).await;
+    assert!(init.body.as_str().unwrap().contains("/api/openapi.json"));
+}
+
+#[tokio::test]
 async fn tenant_routes_require_a_known_key() {
     let stack = Stack::start().await;
     for (method, path) in [

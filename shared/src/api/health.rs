@@ -8,8 +8,10 @@ use crate::context::AppContext;
 use crate::store::keys;
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
-    if api_segments(request.uri().path()).as_deref() != Some(&["health"][..]) {
-        return Err(not_found_route(request));
+    match api_segments(request.uri().path()).as_deref() {
+        Some(["health"]) => {}
+        Some(["openapi.json" | "docs", ..]) => return super::openapi::handle(ctx, request).await,
+        _ => return Err(not_found_route(request)),
     }
     expect_method(request, &[Method::GET, Method::HEAD], "GET")?;
     let store = ctx.store.get(&keys::tenant("health-check")).await;

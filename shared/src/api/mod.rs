@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod experiments;
 pub mod health;
+pub mod openapi;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -73,7 +74,8 @@ pub fn function_for(path: &str) -> Option<Function> {
         Some("events") => Some(Function::Ingest),
         Some("analytics") => Some(Function::Summary),
         Some("experiments") => Some(Function::Experiments),
-        Some("health") => Some(Function::Health),
+        // The health function also serves the API's own documentation.
+        Some("health" | "openapi.json" | "docs") => Some(Function::Health),
         Some("admin") => Some(Function::Admin),
         _ => None,
     }

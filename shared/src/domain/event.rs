@@ -14,7 +14,7 @@ pub const MAX_BATCH_EVENTS: usize = 1000;
 /// Clocks drift; a timestamp up to this far ahead of ours is still accepted.
 pub const MAX_CLOCK_SKEW: Duration = Duration::hours(24);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventType {
     PageView,
@@ -39,7 +39,7 @@ impl EventType {
 }
 
 /// A validated, normalised event as it is queued, stored and returned.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub id: String,
@@ -48,8 +48,10 @@ pub struct Event {
     pub event_type: EventType,
     pub experiment_id: Option<String>,
     pub variant: Option<String>,
+    #[schema(value_type = Object)]
     pub properties: Map<String, Value>,
     #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub timestamp: DateTime<Utc>,
 }
 

@@ -15,7 +15,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 /// Weights are percentages; their sum may be off by rounding only.
 const WEIGHT_TOLERANCE: f64 = 1e-6;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     Draft,
@@ -50,14 +50,14 @@ impl Status {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Variant {
     pub name: String,
     /// Percentage of traffic, all variants summing to 100.
     pub weight: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Experiment {
     pub id: String,
@@ -70,15 +70,20 @@ pub struct Experiment {
     /// Seed of deterministic assignment hashing (the id unless named).
     pub tracking_key: String,
     #[serde(with = "optional_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub start_date: Option<DateTime<Utc>>,
     #[serde(with = "optional_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub end_date: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, bumped by every update.
     #[serde(skip_serializing, default)]
+    #[schema(ignore)]
     pub version: u64,
 }
 

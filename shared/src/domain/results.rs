@@ -14,7 +14,7 @@ pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 pub const DEFAULT_MDE: f64 = 0.05;
 pub const DEFAULT_POWER: f64 = 0.8;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentResults {
     pub experiment_id: String,
@@ -27,7 +27,7 @@ pub struct ExperimentResults {
     pub power: PowerResult,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SrmResult {
     pub chi_square: Option<f64>,
@@ -39,7 +39,7 @@ pub struct SrmResult {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VariantResult {
     pub name: String,
@@ -49,18 +49,21 @@ pub struct VariantResult {
     pub conversions: u64,
     pub converted_users: u64,
     pub conversion_rate: f64,
+    #[schema(value_type = Option<Vec<f64>>)]
     pub conversion_rate_ci: Option<[f64; 2]>,
     /// `null` for the control itself.
     pub vs_control: Option<VsControl>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VsControl {
     pub absolute_lift: Option<f64>,
+    #[schema(value_type = Option<Vec<f64>>)]
     pub absolute_ci: Option<[f64; 2]>,
     pub absolute_p_value: Option<f64>,
     pub relative_lift: Option<f64>,
+    #[schema(value_type = Option<Vec<f64>>)]
     pub relative_ci: Option<[f64; 2]>,
     /// Two-sided p-value of the relative lift (gbstats' convention).
     pub p_value: Option<f64>,
@@ -72,7 +75,7 @@ pub struct VsControl {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PowerResult {
     pub mde: f64,

@@ -13,7 +13,7 @@ use crate::store::Item;
 /// Most buckets one response may hold.
 pub const MAX_BUCKETS: usize = 5000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Interval {
     Hour,
@@ -43,7 +43,7 @@ impl Interval {
 }
 
 /// What one hourly bucket item counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BucketTotals {
     pub events: u64,
@@ -71,9 +71,10 @@ impl BucketTotals {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     #[serde(with = "super::event::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub start: DateTime<Utc>,
     #[serde(flatten)]
     pub totals: BucketTotals,

@@ -1,0 +1,360 @@
+//! The OpenAPI 3.1 document, generated from the Rust types with `utoipa`,
+//! served at `GET /api/openapi.json`, and Swagger UI at `GET /api/docs`
+//! (bundled into the binary: nothing is fetched at build or run time).
+//!
+//! Response and domain schemas derive from the very types the handlers
+//! serialise. Operations are declared on the documentation-only functions
+//! below, one per route, because routing is ours rather than a framework's.
+
+#![allow(dead_code)] // the functions below exist for their `#[utoipa::path]` attributes
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{ApiResult, Request, api_segments, expect_method, json_response, not_found_route};
+use crate::context::AppContext;
+use crate::domain::event::{Event, EventType};
+use crate::domain::experiment::{Experiment, Status, Variant};
+use crate::domain::results::{ExperimentResults, PowerResult, SrmResult, VariantResult, VsControl};
+use crate::domain::summary::{Summary, VariantSummary};
+use crate::domain::timeseries::{Bucket, BucketTotals, Interval};
+use crate::queue::QueueDepth;
+
+/// Every error: a machine code, a human message, and for validation
+/// errors the list of problems.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "validation_failed")]
+    pub error: String,
+    pub message: String,
+    pub details: Option<Vec<ErrorDetail>>,
+}
+
+/// One invalid field; `index` names the event of a batch.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub index: Option<u64>,
+    #[schema(example = "properties.variant")]
+    pub field: String,
+    pub message: String,
+}
+
+/// An event as a client sends it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventInput {
+    #[schema(min_length = 1, max_length = 256)]
+    pub user_id: String,
+    pub event_type: EventType,
+    /// Up to 16 KiB of JSON; `experimentId` and `variant` (strings of 1–128
+    /// characters) tag the event for an experiment.
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<serde_json::Value>,
+    /// RFC 3339; defaults to now; at most 24 hours ahead.
+    pub timestamp: Option<String>,
+    /// Idempotency key: the same id is counted once.
+    #[schema(min_length = 1, max_length = 128)]
+    pub event_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchInput {
+    #[schema(min_items = 1, max_items = 1000)]
+    pub events: Vec<EventInput>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchAccepted {
+    pub accepted: u64,
+    pub ids: Vec<String>,
+}
+
+/// `["A","B"]` (equal weights) or `[{name, weight}]` (weights sum to 100;
+/// `trafficSplit` is accepted for `weight`).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum VariantsInput {
+    Names(Vec<String>),
+    Weighted(Vec<Variant>),
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub variants: VariantsInput,
+    /// DRAFT (default) or ACTIVE.
+    pub status: Option<Status>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub control_variant: Option<String>,
+    pub tracking_key: Option<String>,
+}
+
+/// Any subset; variants only while DRAFT. Status moves: DRAFT→ACTIVE,
+/// ACTIVE↔PAUSED, ACTIVE/PAUSED→COMPLETED.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<Status>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub variants: Option<VariantsInput>,
+    pub control_variant: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    pub experiment_id: String,
+    pub user_id: String,
+    pub variant: String,
+    /// GrowthBook hash (version 2) of the user in [0, 1).
+    pub bucket: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeSeries {
+    pub interval: Interval,
+    pub experiment_id: Option<String>,
+    pub start_date: String,
+    pub end_date: String,
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+    pub version: String,
+    pub backend: String,
+    #[schema(value_type = Object)]
+    pub checks: serde_json::Value,
+    pub queue: Option<QueueDepth>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantInput {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantCreated {
+    pub id: String,
+    pub name: String,
+    /// Shown once; only its SHA-256 is stored.
+    pub api_key: String,
+    pub key_id: String,
+    pub created_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/health", tag = "health",
+    responses((status = 200, description = "Healthy", body = Health),
+              (status = 503, description = "Store or queue unreachable", body = Health)))]
+fn health() {}
+
+#[utoipa::path(post, path = "/api/events", tag = "ingest", request_body = EventInput,
+    security(("api_key" = [])),
+    responses((status = 202, description = "Queued; counted within seconds", body = Event),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn ingest_one() {}
+
+#[utoipa::path(post, path = "/api/events/batch", tag = "ingest", request_body = BatchInput,
+    security(("api_key" = [])),
+    responses((status = 202, description = "All queued", body = BatchAccepted),
+              (status = 400, description = "Nothing queued; details list each invalid index", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn ingest_batch() {}
+
+#[utoipa::path(get, path = "/api/analytics/summary", tag = "analytics", security(("api_key" = [])),
+    params(("startDate" = Option<String>, Query, description = "Day (2026-11-01) or RFC 3339, inclusive"),
+           ("endDate" = Option<String>, Query, description = "Day (covers the whole day) or RFC 3339, inclusive"),
+           ("experimentId" = Option<String>, Query)),
+    responses((status = 200, body = Summary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn summary() {}
+
+#[utoipa::path(get, path = "/api/analytics/timeseries", tag = "analytics", security(("api_key" = [])),
+    params(("experimentId" = Option<String>, Query), ("startDate" = Option<String>, Query),
+           ("endDate" = Option<String>, Query), ("interval" = Option<Interval>, Query)),
+    responses((status = 200, body = TimeSeries), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn timeseries() {}
+
+#[utoipa::path(get, path = "/api/experiments", tag = "experiments", security(("api_key" = [])),
+    params(("status" = Option<Status>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
+           ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "Newest first; the next page's cursor is in X-Next-Cursor",
+               body = Vec<Experiment>, headers(("X-Next-Cursor" = String))),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn list_experiments() {}
+
+#[utoipa::path(post, path = "/api/experiments", tag = "experiments", request_body = ExperimentInput,
+    security(("api_key" = [])),
+    responses((status = 201, body = Experiment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn create_experiment() {}
+
+#[utoipa::path(get, path = "/api/experiments/{id}", tag = "experiments", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Experiment), (status = 401, body = ErrorBody),
+              (status = 404, description = "Missing, or another tenant's", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn get_experiment() {}
+
+#[utoipa::path(patch, path = "/api/experiments/{id}", tag = "experiments", request_body = ExperimentPatch,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Experiment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "Move not allowed", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn update_experiment() {}
+
+#[utoipa::path(get, path = "/api/experiments/{id}/results", tag = "experiments", security(("api_key" = [])),
+    params(("id" = String, Path),
+           ("confidence" = Option<f64>, Query, minimum = 0.5, maximum = 0.999),
+           ("mde" = Option<f64>, Query, description = "Minimum detectable relative effect", minimum = 0.001, maximum = 10.0),
+           ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, content(
+                   (ExperimentResults = "application/json"),
+                   (String = "text/csv", example = "variant,weight,users,..."))),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn results() {}
+
+#[utoipa::path(get, path = "/api/experiments/{id}/assign", tag = "experiments", security(("api_key" = [])),
+    params(("id" = String, Path), ("userId" = String, Query)),
+    responses((status = 200, body = Assignment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "Not ACTIVE", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn assign() {}
+
+#[utoipa::path(post, path = "/api/admin/tenants", tag = "admin", request_body = TenantInput,
+    security(("admin_token" = [])),
+    responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn create_tenant() {}
+
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/keys", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 201, description = "The new key; the old one stops working", body = TenantCreated),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn rotate_key() {}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "campaign-analytics", description = "Multi-tenant campaign analytics and A/B testing API."),
+    paths(health, ingest_one, ingest_batch, summary, timeseries, list_experiments, create_experiment,
+          get_experiment, update_experiment, results, assign, create_tenant, rotate_key),
+    components(schemas(ErrorBody, ErrorDetail, Event, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
+                       Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
+                       ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
+                       TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
+                       TenantCreated)),
+    modifiers(&SecuritySchemes),
+)]
+pub struct ApiDoc;
+
+/// The document, serialised once per process.
+pub fn document_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serialises"))
+}
+
+/// `GET /api/openapi.json` and `GET /api/docs[/...]` (Swagger UI).
+pub async fn handle(_ctx: &AppContext, request: &Request) -> ApiResult {
+    let segments = api_segments(request.uri().path()).unwrap_or_default();
+    expect_method(request, &[Method::GET, Method::HEAD], "GET")?;
+    match segments.as_slice() {
+        ["openapi.json"] => {
+            let mut response = http::Response::new(Bytes::from_static(document_json().as_bytes()));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            Ok(response)
+        }
+        ["docs", rest @ ..] => swagger_ui(request, &rest.join("/")),
+        _ => Err(not_found_route(request)),
+    }
+}
+
+fn swagger_ui(request: &Request, tail: &str) -> ApiResult {
+    // Swagger UI's index is relative-linked: make sure the page is at /api/docs/.
+    if tail.is_empty() && !request.uri().path().ends_with('/') {
+        let mut response = json_response(StatusCode::MOVED_PERMANENTLY, &serde_json::json!({}));
+        response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/api/docs/"));
+        return Ok(response);
+    }
+    static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
+    let config =
+        CONFIG.get_or_init(|| Arc::new(utoipa_swagger_ui::Config::from("/api/openapi.json"))).clone();
+    let file = if tail.is_empty() { "index.html" } else { tail };
+    match utoipa_swagger_ui::serve(file, config) {
+        Ok(Some(file)) => {
+            let mut response = http::Response::new(Bytes::from(file.bytes.into_owned()));
+            if let Ok(value) = HeaderValue::from_str(&file.content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            Ok(response)
+        }
+        Ok(None) => Err(not_found_route(request)),
+        Err(err) => {
+            tracing::error!(error = %err, "serving Swagger UI failed");
+            Err(super::ApiError::internal())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_lists_every_route_and_the_key_scheme() {
+        let doc: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        for path in [
+            "/api/health",
+            "/api/events",
+            "/api/events/batch",
+            "/api/analytics/summary",
+            "/api/analytics/timeseries",
+            "/api/experiments",
+            "/api/experiments/{id}",
+            "/api/experiments/{id}/results",
+            "/api/experiments/{id}/assign",
+            "/api/admin/tenants",
+            "/api/admin/tenants/{id}/keys",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} is documented");
+        }
+        assert_eq!(doc["components"]["securitySchemes"]["api_key"]["name"], "X-API-Key");
+        assert!(doc["components"]["schemas"]["ExperimentResults"].is_object());
+    }
+}
