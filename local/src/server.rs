@@ -71,11 +71,11 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return to_axum(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
+        return too_large();
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return to_axum(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
+        return too_large();
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!(
@@ -91,6 +91,14 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    to_axum(response)
+}
+
+/// 413, closing the connection: the rest of the body is never read, so the
+/// connection cannot carry another request.
+fn too_large() -> Response {
+    let mut response = ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
+    response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
     to_axum(response)
 }
 
