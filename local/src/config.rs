@@ -31,16 +31,9 @@ pub struct Config {
     pub bootstrap: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct ConfigError(String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 fn parsed<T: FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
     match env_var(name) {

@@ -27,16 +27,9 @@ pub fn init_tracing() {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct RunError(String);
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RunError {}
 
 /// Runs until SIGTERM or Ctrl-C: serves HTTP, drains the queue, then shuts
 /// down cleanly (in-flight requests and the current batch finish; anything
