@@ -36,4 +36,4 @@ echo "== dashboard: unit tests, end-to-end in Chromium, bundle budget"
 
 python3 -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$MOTO_ENDPOINT/moto-api/reset', method='POST'))"
 echo "== black-box suite on BACKEND=aws (DynamoDB and SQS on moto)"
-BLACKBOX_BACKEND=aws cargo test -p blackbox
+BLACKBOX_BACKEND=aws cargo test -p blackbox --tests
