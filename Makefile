@@ -15,8 +15,7 @@ DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/
 ## Build (release) and run the whole platform locally on 127.0.0.1:$(PORT),
 ## with the dashboard at / (rebuilt when its sources changed).
 run: dashboard
-	cargo build --release -p local --bin campaign-local
-	./target/release/campaign-local
+	cargo run --release -p local --bin campaign-local
 
 dashboard: dashboard/dist/index.html
 
