@@ -304,59 +304,57 @@ async fn backoff(attempt: u32) {
 }
 
 impl DynamoStore {
+    /// One write without a transaction. The request is the one
+    /// [`transact_item`] builds, sent as the matching single-item call.
     async fn single_write(&self, write: &WriteOp) -> Result<(), StoreError> {
-        let key = write.key();
-        let table = self.table(&key.pk).to_owned();
-        let mut expression = Expression::default();
-        let condition = expression.condition(write.condition())?;
-        match write {
-            WriteOp::Put { item, .. } => self
-                .client
+        if let WriteOp::Check { key, condition } = write {
+            let current = self.get(key).await?;
+            return if condition.holds(current.as_ref()) {
+                Ok(())
+            } else {
+                Err(StoreError::ConditionFailed { index: 0 })
+            };
+        }
+        let item = transact_item(self, write)?;
+        if let Some(put) = item.put {
+            self.client
                 .put_item()
-                .table_name(table)
-                .set_item(Some(self.full_item(key, item)?))
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(expression.names())
-                .set_expression_attribute_values(expression.values())
+                .table_name(put.table_name)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_names(put.expression_attribute_names)
+                .set_expression_attribute_values(put.expression_attribute_values)
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| single_write_failure(&e)),
-            WriteOp::Update { add, set, .. } => {
-                let update = update_expression(&mut expression, add, set)?;
-                self.client
-                    .update_item()
-                    .table_name(table)
-                    .set_key(Some(Self::key_attributes(key)))
-                    .update_expression(update)
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(expression.names())
-                    .set_expression_attribute_values(expression.values())
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| single_write_failure(&e))
-            }
-            WriteOp::Delete { .. } => self
-                .client
+                .map_err(|e| single_write_failure(&e))
+        } else if let Some(update) = item.update {
+            self.client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| single_write_failure(&e))
+        } else if let Some(delete) = item.delete {
+            self.client
                 .delete_item()
-                .table_name(table)
-                .set_key(Some(Self::key_attributes(key)))
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(expression.names())
-                .set_expression_attribute_values(expression.values())
+                .table_name(delete.table_name)
+                .set_key(Some(delete.key))
+                .set_condition_expression(delete.condition_expression)
+                .set_expression_attribute_names(delete.expression_attribute_names)
+                .set_expression_attribute_values(delete.expression_attribute_values)
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| single_write_failure(&e)),
-            WriteOp::Check { condition, .. } => {
-                let current = self.get(key).await?;
-                if condition.holds(current.as_ref()) {
-                    Ok(())
-                } else {
-                    Err(StoreError::ConditionFailed { index: 0 })
-                }
-            }
+                .map_err(|e| single_write_failure(&e))
+        } else {
+            Err(StoreError::Internal("a write built no request".into()))
         }
     }
 
