@@ -579,3 +579,89 @@ async fn a_fresh_stack_seeds_the_demo_tenant() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn cross_origin_access_is_granted_only_to_the_configured_dashboard_origins() {
+    let dashboard = "https://d111111abcdef8.cloudfront.net";
+    let stack = Stack::start_with(
+        Options::default()
+            .seeded()
+            .env("CORS_ALLOWED_ORIGINS", format!("{dashboard},http://localhost:5173"))
+            .env("THROTTLE_ANALYTICS_RPS", 1)
+            .env("THROTTLE_ANALYTICS_BURST", 1),
+    )
+    .await;
+    let url = format!("{}/api/analytics/summary", stack.base);
+    let preflight = |origin: &str| {
+        stack
+            .client()
+            .request(Method::OPTIONS, &url)
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "x-api-key")
+    };
+
+    // The dashboard's preflight (sent without a key) is granted...
+    let granted = stack.raw(preflight(dashboard)).await;
+    assert_eq!(granted.status, StatusCode::NO_CONTENT);
+    assert_eq!(granted.headers["access-control-allow-origin"], dashboard);
+    assert!(granted.headers["access-control-allow-headers"].to_str().unwrap().contains("x-api-key"));
+    // ...and so is its request, with the headers a client may read.
+    let summary =
+        stack.raw(stack.client().get(&url).header("X-API-Key", DEMO_KEY).header("Origin", dashboard)).await;
+    assert_eq!(summary.status, StatusCode::OK);
+    assert_eq!(summary.headers["access-control-allow-origin"], dashboard);
+    assert!(summary.headers["access-control-expose-headers"].to_str().unwrap().contains("retry-after"));
+    // A throttled answer, made before any handler runs, is readable too.
+    let throttled =
+        stack.raw(stack.client().get(&url).header("X-API-Key", DEMO_KEY).header("Origin", dashboard)).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.headers["access-control-allow-origin"], dashboard);
+
+    // A foreign origin gets no grant at all, so a browser hides the answer.
+    for foreign in ["https://evil.example", "https://d111111abcdef8.cloudfront.net.evil.example", "null"] {
+        let refused = stack.raw(preflight(foreign)).await;
+        assert!(refused.headers.get("access-control-allow-origin").is_none(), "{foreign}");
+        assert!(refused.headers.get("access-control-allow-methods").is_none(), "{foreign}");
+        let health = stack
+            .raw(stack.client().get(format!("{}/api/health", stack.base)).header("Origin", foreign))
+            .await;
+        assert_eq!(health.status, StatusCode::OK);
+        assert!(health.headers.get("access-control-allow-origin").is_none(), "{foreign}");
+    }
+}
+
+#[tokio::test]
+async fn the_tenant_command_creates_and_rotates_keys_through_the_admin_api() {
+    let stack = Stack::start().await;
+    let command = |args: &[&str], token: &str| {
+        let output = std::process::Command::new(blackbox::binary())
+            .arg("tenant")
+            .args(args)
+            .env("ADMIN_URL", format!("{}/api", stack.base))
+            .env("ADMIN_TOKEN", token)
+            .env_remove("ADMIN_AUTH")
+            .output()
+            .expect("campaign-local runs");
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+
+    let (ok, stdout) = command(&["create", "Acme from the CLI"], blackbox::ADMIN_TOKEN);
+    assert!(ok, "{stdout}");
+    let created: Value = serde_json::from_str(&stdout).expect("the answer is printed as JSON");
+    let key = created["apiKey"].as_str().unwrap();
+    assert_eq!(created["name"], "Acme from the CLI");
+    assert_eq!(stack.get("/api/experiments", key).await.status, StatusCode::OK);
+
+    let (ok, stdout) = command(&["rotate", created["id"].as_str().unwrap()], blackbox::ADMIN_TOKEN);
+    assert!(ok, "{stdout}");
+    let rotated: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(stack.get("/api/experiments", key).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        stack.get("/api/experiments", rotated["apiKey"].as_str().unwrap()).await.status,
+        StatusCode::OK
+    );
+
+    let (ok, _) = command(&["create", "Nope"], "wrong-token");
+    assert!(!ok, "a refused admin call makes the command fail");
+}

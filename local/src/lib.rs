@@ -3,6 +3,7 @@
 //! writer) around the very handlers the Lambda functions run, on the
 //! embedded store and queue in `DATA_DIR`.
 
+pub mod admin_client;
 mod config;
 mod server;
 mod throttle;
@@ -47,6 +48,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             aws::open(&resources, config.admin_token.clone()).await
         }
     }
+    .and_then(context::AppContext::configured_from_env)
     .map_err(|e| RunError(e.to_string()))?;
     let ctx = Arc::new(ctx);
     if config.seed_demo && shared::demo::seed(&ctx).await.map_err(|e| RunError(e.to_string()))? {

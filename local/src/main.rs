@@ -10,11 +10,15 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let result = match std::env::args().nth(1).as_deref() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
         None | Some("serve") => local::run(config).await,
         Some("bootstrap") => local::bootstrap(&config).await,
+        Some("tenant") => local::admin_client::run(&args[1..]).await,
         Some(other) => {
-            eprintln!("campaign-local: unknown command {other:?}; use `serve` (default) or `bootstrap`");
+            eprintln!(
+                "campaign-local: unknown command {other:?}; use `serve` (default), `bootstrap` or `tenant`"
+            );
             return std::process::ExitCode::from(2);
         }
     };

@@ -59,10 +59,17 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
     if api::api_segments(path).is_none() {
         return dashboard(&state, request).await;
     }
+    // Answers made here, before the handlers, carry the CORS grant too, so
+    // a dashboard on another origin can read a 429 or 413.
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let refuse = |mut response: api::Response| {
+        state.ctx.cors.decorate(origin.as_ref(), &mut response);
+        to_axum(response)
+    };
     if let (Some(function), Some(key)) = (api::function_for(path), request.headers().get(API_KEY_HEADER)) {
         let key_hash = hash_api_key(key.to_str().unwrap_or_default());
         if let Err(retry_after) = state.throttle.check(function, &key_hash) {
-            return to_axum(ApiError::throttled(retry_after).into_response());
+            return refuse(ApiError::throttled(retry_after).into_response());
         }
     }
     let declared = request
@@ -71,11 +78,11 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return too_large();
+        return refuse(too_large());
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return too_large();
+        return refuse(too_large());
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!(
@@ -96,10 +103,10 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
 
 /// 413, closing the connection: the rest of the body is never read, so the
 /// connection cannot carry another request.
-fn too_large() -> Response {
+fn too_large() -> api::Response {
     let mut response = ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
     response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
-    to_axum(response)
+    response
 }
 
 async fn dashboard(state: &AppState, request: Request) -> Response {

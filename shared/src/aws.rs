@@ -32,6 +32,9 @@ pub struct Resources {
     pub dead_letter_url: Option<String>,
     /// `EVENT_RETENTION_DAYS` (TTL on event items; unset keeps them)
     pub event_retention_days: Option<u32>,
+    /// `USAGE_PLAN_ID`: when set, tenant keys are also registered as API
+    /// Gateway keys in this usage plan (see [`crate::gateway`]).
+    pub usage_plan_id: Option<String>,
 }
 
 impl Resources {
@@ -45,6 +48,7 @@ impl Resources {
             queue_url: env_var("QUEUE_URL"),
             dead_letter_url: env_var("DLQ_URL"),
             event_retention_days: env_var("EVENT_RETENTION_DAYS").and_then(|d| d.parse().ok()),
+            usage_plan_id: env_var("USAGE_PLAN_ID"),
         }
     }
 }
@@ -92,12 +96,17 @@ pub async fn open(resources: &Resources, admin_token: Option<String>) -> Result<
             event_retention_days: resources.event_retention_days,
         },
     );
-    Ok(AppContext::new(
+    let mut ctx = AppContext::new(
         std::sync::Arc::new(store),
         std::sync::Arc::new(SqsQueue::new(sqs, queue_url, dead_letter_url)),
         admin_token,
         "aws",
-    ))
+    );
+    if let Some(plan) = &resources.usage_plan_id {
+        let client = aws_sdk_apigateway::Client::new(&config);
+        ctx.key_gateway = std::sync::Arc::new(crate::gateway::apigateway::ApiGatewayKeys::new(client, plan));
+    }
+    Ok(ctx)
 }
 
 async fn queue_url_if_exists(sqs: &aws_sdk_sqs::Client, name: &str) -> Option<String> {
@@ -247,6 +256,7 @@ pub mod testing {
             dead_letter_name: format!("ingest-{suffix}-dlq"),
             dead_letter_url: None,
             event_retention_days: Some(400),
+            usage_plan_id: None,
         };
         bootstrap(&resources, queue).await.expect("bootstrap on the emulator");
         resources

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::api::cors::CorsPolicy;
+use crate::gateway::{KeyGateway, LocalKeys};
 use crate::queue::Queue;
 use crate::queue::sqlite::{QueueConfig, SqliteQueue};
 use crate::repo::tenants::KeyOwner;
@@ -15,15 +17,21 @@ use crate::store::sqlite::SqliteStore;
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn Queue>,
-    /// Opens the admin routes. A secret: never logged (see the Debug impl).
-    pub admin_token: Option<String>,
+    /// Who may use the admin routes.
+    pub admin: AdminAuth,
     /// Which adapters are in use, reported by the health check.
     pub backend: &'static str,
     /// Recently resolved API keys (by hash), to spare a read per request.
     pub key_cache: KeyCache,
+    /// Which other origins (the dashboard's) may call the API from a browser.
+    pub cors: CorsPolicy,
+    /// Where tenant keys are registered besides the store (API Gateway on AWS).
+    pub key_gateway: Arc<dyn KeyGateway>,
 }
 
 impl AppContext {
+    /// A context with bearer-token admin auth (when `admin_token` is set),
+    /// same-origin access only, and no external key gateway.
     pub fn new(
         store: Arc<dyn Store>,
         queue: Arc<dyn Queue>,
@@ -33,7 +41,56 @@ impl AppContext {
         // Remote stores cost a network round trip per lookup: cache briefly.
         // A rotated key keeps working in other warm processes for at most this long.
         let ttl = if backend == "embedded" { Duration::ZERO } else { Duration::from_secs(30) };
-        Self { store, queue, admin_token, backend, key_cache: KeyCache::new(ttl) }
+        Self {
+            store,
+            queue,
+            admin: admin_token.map_or(AdminAuth::Disabled, AdminAuth::BearerToken),
+            backend,
+            key_cache: KeyCache::new(ttl),
+            cors: CorsPolicy::same_origin_only(),
+            key_gateway: Arc::new(LocalKeys),
+        }
+    }
+
+    /// Applies the settings both the Lambdas and the local stack read from
+    /// the environment: `CORS_ALLOWED_ORIGINS` (comma-separated origins) and
+    /// `ADMIN_AUTH=iam` (admin routes trust API Gateway's IAM authorization
+    /// instead of a bearer token).
+    pub fn configured_from_env(mut self) -> Result<Self, ContextError> {
+        if let Some(origins) = env_var("CORS_ALLOWED_ORIGINS") {
+            self.cors = CorsPolicy::parse(&origins).map_err(ContextError::Config)?;
+        }
+        match env_var("ADMIN_AUTH").as_deref() {
+            None | Some("token") => {}
+            Some("iam") => self.admin = AdminAuth::Iam,
+            Some(other) => {
+                return Err(ContextError::Config(format!("ADMIN_AUTH={other:?}: use \"token\" or \"iam\"")));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// How the admin routes authenticate their caller.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AdminAuth {
+    /// No `ADMIN_TOKEN` configured: the admin routes answer 401.
+    Disabled,
+    /// `Authorization: Bearer <ADMIN_TOKEN>` (the local stack, or Lambdas
+    /// reached without API Gateway IAM auth). A secret: never logged.
+    BearerToken(String),
+    /// API Gateway has verified a SigV4 signature (`AWS_IAM` authorization)
+    /// and passes the caller's ARN in the request context.
+    Iam,
+}
+
+impl std::fmt::Debug for AdminAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AdminAuth::Disabled => "Disabled",
+            AdminAuth::BearerToken(_) => "BearerToken(<redacted>)",
+            AdminAuth::Iam => "Iam",
+        })
     }
 }
 
@@ -82,7 +139,8 @@ impl std::fmt::Debug for AppContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppContext")
             .field("backend", &self.backend)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("admin", &self.admin)
+            .field("cors", &self.cors)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +153,8 @@ pub enum ContextError {
     UnknownBackend(String),
     #[error("AWS backend: {0}")]
     Backend(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 pub const STORE_FILE: &str = "store.sqlite3";
@@ -144,8 +204,9 @@ pub async fn from_env() -> Result<AppContext, ContextError> {
     match Backend::from_env()? {
         Backend::Embedded => {
             let data_dir = env_var("DATA_DIR").unwrap_or_else(|| "./.data".into());
-            open_embedded(Path::new(&data_dir), QueueConfig::default(), admin_token)
+            open_embedded(Path::new(&data_dir), QueueConfig::default(), admin_token)?
         }
-        Backend::Aws => crate::aws::open(&crate::aws::Resources::from_env(), admin_token).await,
+        Backend::Aws => crate::aws::open(&crate::aws::Resources::from_env(), admin_token).await?,
     }
+    .configured_from_env()
 }

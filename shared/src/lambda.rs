@@ -13,13 +13,19 @@ use tracing::Instrument;
 use crate::context::AppContext;
 
 fn into_api_request(request: Request) -> api::Request {
-    let gateway_key = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(context)) => context.identity.api_key_id.clone(),
-        _ => None,
+    let (gateway_key, iam_caller) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => {
+            (context.identity.api_key_id.clone(), context.identity.user_arn.clone())
+        }
+        _ => (None, None),
     };
     let (mut parts, body) = request.into_parts();
     if let Some(key_id) = gateway_key.filter(|k| !k.is_empty()) {
         parts.extensions.insert(api::GatewayKeyId(key_id));
+    }
+    // API Gateway fills `userArn` only after verifying a SigV4 signature.
+    if let Some(caller) = iam_caller.filter(|c| !c.is_empty()) {
+        parts.extensions.insert(api::IamCaller(caller));
     }
     let bytes = match body {
         Body::Empty => Bytes::new(),

@@ -2,7 +2,7 @@
 //! share. See ARCHITECTURE.md for the map.
 //!
 //! - [`domain`]: pure types and rules (validation, counting plans, summaries).
-//! - [`store`] and [`queue`]: the two ports, with their embedded adapters.
+//! - [`store`], [`queue`] and [`gateway`]: the ports, with their adapters.
 //! - [`repo`]: domain reads and writes over the store port.
 //! - [`api`]: HTTP handlers from `http::Request` to `http::Response`.
 //! - [`batch_writer`]: queue messages to stored, counted events.
@@ -13,6 +13,7 @@ pub mod batch_writer;
 pub mod context;
 pub mod demo;
 pub mod domain;
+pub mod gateway;
 pub mod lambda;
 pub mod messages;
 pub mod metrics;

@@ -7,7 +7,7 @@ use chrono::Utc;
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::api::Function;
-use shared::context::{AppContext, open_embedded};
+use shared::context::{AdminAuth, AppContext, open_embedded};
 use shared::domain::experiment::{Status, new_experiment};
 use shared::queue::sqlite::QueueConfig;
 use shared::repo::{counters, experiments};
@@ -75,6 +75,9 @@ async fn every_http_sample_is_served_by_its_function() {
     let (status, body) = invoke(&ctx, Function::Experiments, &sample("experiments-patch.json")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("PAUSED")), "{body}");
 
+    // Admin on AWS: API Gateway authorized the SigV4 signature (`AWS_IAM`).
+    let mut ctx = ctx;
+    ctx.admin = AdminAuth::Iam;
     let (status, body) = invoke(&ctx, Function::Admin, &sample("admin-create-tenant.json")).await;
     assert_eq!(status, 201, "{body}");
     assert!(body["apiKey"].as_str().unwrap().len() >= 32);
@@ -82,6 +85,23 @@ async fn every_http_sample_is_served_by_its_function() {
     // A route of another function is not served here.
     let (status, _) = invoke(&ctx, Function::Health, &sample("experiments-list.json")).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn iam_admin_routes_refuse_requests_api_gateway_did_not_authorize() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = context(dir.path()).await;
+    ctx.admin = AdminAuth::Iam;
+    let mut event: Value = serde_json::from_str(&sample("admin-create-tenant.json")).unwrap();
+    event["requestContext"]["identity"]["userArn"] = Value::Null;
+    let (status, body) = invoke(&ctx, Function::Admin, &event.to_string()).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")));
+
+    // Nor does the bearer token open them when IAM is the configured scheme.
+    event["headers"]["Authorization"] = json!("Bearer sample-admin-token");
+    event["multiValueHeaders"]["Authorization"] = json!(["Bearer sample-admin-token"]);
+    let (status, _) = invoke(&ctx, Function::Admin, &event.to_string()).await;
+    assert_eq!(status, 401);
 }
 
 #[tokio::test]

@@ -1,16 +1,22 @@
 //! Tenant onboarding: `POST /api/admin/tenants` and key rotation with
-//! `POST /api/admin/tenants/:id/keys`, behind `Authorization: Bearer <ADMIN_TOKEN>`.
+//! `POST /api/admin/tenants/:id/keys`, behind `Authorization: Bearer
+//! <ADMIN_TOKEN>` locally, or API Gateway's `AWS_IAM` authorization on AWS
+//! (`ADMIN_AUTH=iam`).
 //!
-//! The new key is in the response body once and never stored in clear.
+//! The new key is in the response body once and never stored in clear. It
+//! is registered with the key gateway (API Gateway's usage plan on AWS)
+//! before the store learns it, so a stored key is always usable; a failed
+//! store write withdraws it again.
 
 use chrono::Utc;
 use http::{Method, StatusCode, header};
 use serde_json::json;
 
 use super::{
-    ApiError, ApiResult, Request, api_segments, expect_method, json_body, json_response, not_found_route,
+    ApiError, ApiResult, IamCaller, Request, api_segments, expect_method, json_body, json_response,
+    not_found_route,
 };
-use crate::context::AppContext;
+use crate::context::{AdminAuth, AppContext};
 use crate::domain::tenant::{generate_api_key, secrets_match, validate_tenant_name};
 use crate::repo::tenants;
 
@@ -30,18 +36,42 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     }
 }
 
-/// Only the configured admin token opens these routes; tenant keys do not.
+/// Only an administrator opens these routes; tenant keys do not.
 fn authorize(ctx: &AppContext, request: &Request) -> Result<(), ApiError> {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match (presented, ctx.admin_token.as_deref()) {
-        (Some(token), Some(expected)) if secrets_match(token, expected) => Ok(()),
-        (_, None) => Err(ApiError::unauthorized("admin routes are disabled: no ADMIN_TOKEN is configured")),
-        _ => Err(ApiError::unauthorized("missing or invalid admin bearer token")),
+    match &ctx.admin {
+        AdminAuth::Iam => match request.extensions().get::<IamCaller>() {
+            Some(IamCaller(caller)) => {
+                tracing::info!(%caller, "admin request authorized by IAM");
+                Ok(())
+            }
+            None => Err(ApiError::unauthorized(
+                "admin routes require AWS IAM (SigV4) authorization through API Gateway",
+            )),
+        },
+        AdminAuth::BearerToken(expected) => {
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            match presented {
+                Some(token) if secrets_match(token, expected) => Ok(()),
+                _ => Err(ApiError::unauthorized("missing or invalid admin bearer token")),
+            }
+        }
+        AdminAuth::Disabled => {
+            Err(ApiError::unauthorized("admin routes are disabled: no ADMIN_TOKEN is configured"))
+        }
+    }
+}
+
+/// Best-effort removal of a gateway key that the store does not (or no
+/// longer) references. Failure leaves a key the handlers refuse anyway (its
+/// hash resolves to no tenant), so it is logged, not returned.
+async fn withdraw_key(ctx: &AppContext, key_id: &str) {
+    if let Err(err) = ctx.key_gateway.revoke(key_id).await {
+        tracing::warn!(%key_id, error = %err, "could not withdraw an unused gateway key");
     }
 }
 
@@ -49,9 +79,18 @@ async fn create_tenant(ctx: &AppContext, request: &Request) -> ApiResult {
     let body = json_body(request)?;
     let name = validate_tenant_name(&body).map_err(ApiError::validation)?;
     let api_key = generate_api_key();
-    let key_id = uuid::Uuid::new_v4().to_string();
-    let tenant = tenants::create(ctx.store.as_ref(), &name, &api_key, &key_id, Utc::now()).await?;
-    tracing::info!(tenant_id = %tenant.id, "tenant created");
+    let tenant_id = uuid::Uuid::now_v7().to_string();
+    let key_id = ctx.key_gateway.register(&tenant_id, &api_key).await?;
+    let created =
+        tenants::create_with_id(ctx.store.as_ref(), &tenant_id, &name, &api_key, &key_id, Utc::now()).await;
+    let tenant = match created {
+        Ok(tenant) => tenant,
+        Err(err) => {
+            withdraw_key(ctx, &key_id).await;
+            return Err(err.into());
+        }
+    };
+    tracing::info!(tenant_id = %tenant.id, %key_id, "tenant created");
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"id": tenant.id, "name": tenant.name, "apiKey": api_key, "keyId": key_id,
@@ -60,15 +99,113 @@ async fn create_tenant(ctx: &AppContext, request: &Request) -> ApiResult {
 }
 
 async fn rotate_key(ctx: &AppContext, tenant_id: &str) -> ApiResult {
+    let not_found = || ApiError::not_found(format!("tenant {tenant_id} not found"));
+    let Some(current) = tenants::get(ctx.store.as_ref(), tenant_id).await? else {
+        return Err(not_found());
+    };
     let api_key = generate_api_key();
-    let key_id = uuid::Uuid::new_v4().to_string();
-    let Some(tenant) = tenants::rotate_key(ctx.store.as_ref(), tenant_id, &api_key, &key_id).await? else {
-        return Err(ApiError::not_found(format!("tenant {tenant_id} not found")));
+    let key_id = ctx.key_gateway.register(tenant_id, &api_key).await?;
+    let tenant = match tenants::rotate_key(ctx.store.as_ref(), tenant_id, &api_key, &key_id).await {
+        Ok(Some(tenant)) => tenant,
+        outcome => {
+            withdraw_key(ctx, &key_id).await;
+            return Err(outcome.err().map_or_else(not_found, ApiError::from));
+        }
     };
     ctx.key_cache.forget_tenant(&tenant.id);
-    tracing::info!(tenant_id = %tenant.id, "API key rotated");
+    withdraw_key(ctx, &current.key_id).await;
+    tracing::info!(tenant_id = %tenant.id, %key_id, "API key rotated");
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"id": tenant.id, "name": tenant.name, "apiKey": api_key, "keyId": key_id}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::context::open_embedded;
+    use crate::gateway::{GatewayError, KeyGateway};
+    use crate::queue::sqlite::QueueConfig;
+
+    /// Records what the handlers ask of the gateway; optionally refuses.
+    #[derive(Default)]
+    struct RecordingGateway {
+        registered: Mutex<Vec<String>>,
+        revoked: Mutex<Vec<String>>,
+        down: bool,
+    }
+
+    #[async_trait]
+    impl KeyGateway for RecordingGateway {
+        async fn register(&self, _tenant_id: &str, _api_key: &str) -> Result<String, GatewayError> {
+            if self.down {
+                return Err(GatewayError::Unavailable("down".into()));
+            }
+            let mut registered = self.registered.lock().unwrap();
+            let key_id = format!("gw-{}", registered.len() + 1);
+            registered.push(key_id.clone());
+            Ok(key_id)
+        }
+
+        async fn revoke(&self, key_id: &str) -> Result<(), GatewayError> {
+            self.revoked.lock().unwrap().push(key_id.to_owned());
+            Ok(())
+        }
+    }
+
+    fn post(path: &str, body: &str) -> Request {
+        http::Request::post(path)
+            .header(header::AUTHORIZATION, "Bearer admin")
+            .body(Bytes::from(body.to_owned()))
+            .unwrap()
+    }
+
+    fn context(dir: &std::path::Path, gateway: Arc<RecordingGateway>) -> AppContext {
+        let mut ctx = open_embedded(dir, QueueConfig::default(), Some("admin".into())).unwrap();
+        ctx.key_gateway = gateway;
+        ctx
+    }
+
+    fn json(response: &crate::api::Response) -> serde_json::Value {
+        serde_json::from_slice(response.body()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn keys_are_registered_with_the_gateway_and_the_old_one_withdrawn_on_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = Arc::new(RecordingGateway::default());
+        let ctx = context(dir.path(), gateway.clone());
+
+        let created = handle(&ctx, &post("/api/admin/tenants", r#"{"name":"Acme"}"#)).await.unwrap();
+        let created = json(&created);
+        assert_eq!(created["keyId"], "gw-1", "the tenant holds the gateway's id for its key");
+        let id = created["id"].as_str().unwrap();
+        let tenant = tenants::get(ctx.store.as_ref(), id).await.unwrap().unwrap();
+        assert_eq!(tenant.key_id, "gw-1");
+
+        let rotated = handle(&ctx, &post(&format!("/api/admin/tenants/{id}/keys"), "")).await.unwrap();
+        assert_eq!(json(&rotated)["keyId"], "gw-2");
+        assert_eq!(*gateway.revoked.lock().unwrap(), ["gw-1"]);
+
+        let missing = handle(&ctx, &post("/api/admin/tenants/nobody/keys", "")).await.unwrap_err();
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(gateway.registered.lock().unwrap().len(), 2, "no key minted for a missing tenant");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_gateway_is_503_with_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = Arc::new(RecordingGateway { down: true, ..Default::default() });
+        let ctx = context(dir.path(), gateway);
+
+        let refused = handle(&ctx, &post("/api/admin/tenants", r#"{"name":"Acme"}"#)).await.unwrap_err();
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.retry_after, Some(1));
+    }
 }

@@ -114,6 +114,13 @@ impl ApiError {
     }
 }
 
+impl From<crate::gateway::GatewayError> for ApiError {
+    fn from(err: crate::gateway::GatewayError) -> Self {
+        tracing::warn!(error = %err, "key gateway unavailable");
+        ApiError::unavailable("the API key gateway is temporarily unavailable")
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -6,6 +6,7 @@
 //! [`Function`]; the local stack serves them all behind one listener.
 
 pub mod admin;
+pub mod cors;
 pub mod error;
 pub mod events;
 pub mod experiments;
@@ -90,8 +91,20 @@ pub async fn handle(ctx: &AppContext, request: Request) -> Response {
 }
 
 /// Serves a request addressed to one function (a Lambda's entry point);
-/// paths of other functions are 404 here.
+/// paths of other functions are 404 here. CORS preflights are answered
+/// before authentication (browsers send them without the API key), and
+/// every answer carries the CORS grant when the caller's origin is allowed.
 pub async fn handle_function(ctx: &AppContext, function: Function, request: Request) -> Response {
+    if function_for(request.uri().path()) == Some(function) && cors::CorsPolicy::is_preflight(&request) {
+        return ctx.cors.preflight(&request);
+    }
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let mut response = route(ctx, function, request).await;
+    ctx.cors.decorate(origin.as_ref(), &mut response);
+    response
+}
+
+async fn route(ctx: &AppContext, function: Function, request: Request) -> Response {
     if request.body().len() > MAX_BODY_BYTES {
         return ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
     }
@@ -149,6 +162,12 @@ pub fn query_params(request: &Request) -> Result<HashMap<String, String>, ApiErr
 /// put into request extensions by the Lambda adapter when present.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GatewayKeyId(pub String);
+
+/// The IAM principal API Gateway authenticated with SigV4
+/// (`requestContext.identity.userArn`), put into request extensions by the
+/// Lambda adapter on routes with `AWS_IAM` authorization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IamCaller(pub String);
 
 /// The authenticated caller of a tenant endpoint.
 #[derive(Clone, Debug)]

@@ -1,0 +1,147 @@
+//! `campaign-local tenant create NAME` and `campaign-local tenant rotate
+//! TENANT_ID`: the admin API from a terminal (`make tenant`).
+//!
+//! Locally it sends `Authorization: Bearer $ADMIN_TOKEN`. Against AWS
+//! (`ADMIN_AUTH=iam`) it signs the request with SigV4 for `execute-api`,
+//! with credentials from the usual AWS chain, as API Gateway's `AWS_IAM`
+//! authorization on the admin routes requires. The new key is printed once.
+
+use std::time::SystemTime;
+
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use shared::context::env_var;
+
+use crate::RunError;
+
+const USAGE: &str = "usage: campaign-local tenant create NAME | campaign-local tenant rotate TENANT_ID\n\
+    env: ADMIN_URL (default http://127.0.0.1:$PORT), ADMIN_TOKEN, or ADMIN_AUTH=iam for SigV4 on AWS";
+
+fn fail(message: impl Into<String>) -> RunError {
+    RunError(message.into())
+}
+
+/// The admin request a command line asks for: path and JSON body.
+fn request_for(args: &[String]) -> Result<(String, serde_json::Value), RunError> {
+    match args {
+        [command, name] if command == "create" => {
+            Ok(("/api/admin/tenants".into(), serde_json::json!({ "name": name })))
+        }
+        [command, tenant] if command == "rotate" => {
+            if tenant.is_empty() || tenant.contains(['/', '?', '#']) {
+                return Err(fail(format!("not a tenant id: {tenant:?}")));
+            }
+            Ok((format!("/api/admin/tenants/{tenant}/keys"), serde_json::json!({})))
+        }
+        _ => Err(fail(USAGE)),
+    }
+}
+
+/// `https://x.execute-api.eu-west-1.amazonaws.com/api` → `eu-west-1`.
+fn region_of(url: &str) -> Option<String> {
+    let host = url.split("://").nth(1)?.split(['/', ':']).next()?;
+    let mut labels = host.split('.');
+    while let Some(label) = labels.next() {
+        if label == "execute-api" {
+            return labels.next().map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// Base URL: `ADMIN_URL` without a trailing `/api` (paths carry it).
+fn base_url() -> String {
+    let raw = env_var("ADMIN_URL")
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", env_var("PORT").unwrap_or_else(|| "3000".into())));
+    raw.trim_end_matches('/').trim_end_matches("/api").to_owned()
+}
+
+async fn sigv4_headers(url: &str, body: &[u8]) -> Result<Vec<(String, String)>, RunError> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .or_else(|| region_of(url))
+        .ok_or_else(|| fail("no AWS region: set AWS_REGION"))?;
+    let provider = config.credentials_provider().ok_or_else(|| fail("no AWS credentials provider"))?;
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| fail(format!("no AWS credentials for SigV4 signing: {e}")))?;
+    let identity = credentials.into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("execute-api")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| fail(format!("SigV4 parameters: {e}")))?
+        .into();
+    let content_type = [("content-type", "application/json")];
+    let signable = SignableRequest::new("POST", url, content_type.into_iter(), SignableBody::Bytes(body))
+        .map_err(|e| fail(format!("SigV4 request: {e}")))?;
+    let (instructions, _signature) =
+        sign(signable, &params).map_err(|e| fail(format!("SigV4 signing: {e}")))?.into_parts();
+    Ok(instructions.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect())
+}
+
+/// Runs one admin command and prints the answer (with the new key) once.
+pub async fn run(args: &[String]) -> Result<(), RunError> {
+    let (path, body) = request_for(args)?;
+    let url = format!("{}{path}", base_url());
+    let body = serde_json::to_vec(&body).map_err(|e| fail(e.to_string()))?;
+    let mut request =
+        reqwest::Client::new().post(&url).header("content-type", "application/json").body(body.clone());
+    if env_var("ADMIN_AUTH").as_deref() == Some("iam") {
+        for (name, value) in sigv4_headers(&url, &body).await? {
+            request = request.header(name, value);
+        }
+    } else {
+        let token =
+            env_var("ADMIN_TOKEN").ok_or_else(|| fail("set ADMIN_TOKEN (or ADMIN_AUTH=iam on AWS)"))?;
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| fail(format!("POST {url}: {e}")))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| fail(format!("POST {url}: {e}")))?;
+    let pretty = serde_json::from_str::<serde_json::Value>(&text)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or(text);
+    if !status.is_success() {
+        return Err(fail(format!("POST {url} answered {status}: {pretty}")));
+    }
+    println!("{pretty}");
+    eprintln!("Store apiKey now: it is shown only this once (only its hash is kept).");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn commands_become_admin_requests() {
+        let (path, body) = request_for(&args(&["create", "Acme Ltd"])).unwrap();
+        assert_eq!((path.as_str(), body["name"].as_str()), ("/api/admin/tenants", Some("Acme Ltd")));
+        let (path, _) = request_for(&args(&["rotate", "0193-abc"])).unwrap();
+        assert_eq!(path, "/api/admin/tenants/0193-abc/keys");
+        assert!(request_for(&args(&["rotate", "../x"])).is_err());
+        assert!(request_for(&args(&["delete", "x"])).is_err());
+        assert!(request_for(&args(&["create"])).is_err());
+    }
+
+    #[test]
+    fn region_comes_from_an_execute_api_host() {
+        assert_eq!(
+            region_of("https://abc123.execute-api.eu-west-1.amazonaws.com/api/admin/tenants").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(region_of("http://127.0.0.1:3000/api"), None);
+    }
+}
