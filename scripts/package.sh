@@ -4,10 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv-package/bin/cargo-lambda ]; then
-  python3 -m venv .venv-package
-  .venv-package/bin/pip install --quiet -r scripts/requirements-package.txt
-fi
+scripts/venv.sh .venv-package scripts/requirements-package.txt
 export PATH="$PWD/.venv-package/bin:$PATH"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
+use crate::call_counter::CallCounter;
 use crate::context::{AppContext, ContextError, env_var};
 use crate::queue::sqs::SqsQueue;
 use crate::store::dynamodb::{DynamoStore, PK, SK, TTL_ATTRIBUTE, Tables};
@@ -77,9 +78,30 @@ async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, Cont
 
 /// The context on the AWS backend.
 pub async fn open(resources: &Resources, admin_token: Option<String>) -> Result<AppContext, ContextError> {
+    open_counted(resources, admin_token, None).await
+}
+
+/// [`open`], with every SDK request tallied by `counter` when given.
+pub async fn open_counted(
+    resources: &Resources,
+    admin_token: Option<String>,
+    counter: Option<&CallCounter>,
+) -> Result<AppContext, ContextError> {
     let config = sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dynamodb = {
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
+        if let Some(counter) = counter {
+            builder = builder.interceptor(counter.clone());
+        }
+        aws_sdk_dynamodb::Client::from_conf(builder.build())
+    };
+    let sqs = {
+        let mut builder = aws_sdk_sqs::config::Builder::from(&config);
+        if let Some(counter) = counter {
+            builder = builder.interceptor(counter.clone());
+        }
+        aws_sdk_sqs::Client::from_conf(builder.build())
+    };
     let queue_url = match &resources.queue_url {
         Some(url) => url.clone(),
         None => queue_url(&sqs, &resources.queue_name).await?,

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod aws;
 pub mod batch_writer;
+pub mod call_counter;
 pub mod context;
 pub mod demo;
 pub mod domain;
