@@ -7,7 +7,8 @@ ADMIN_TOKEN ?= local-admin-token
 
 export PORT DATA_DIR ADMIN_TOKEN
 
-.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench
+.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench tenant rotate-key \
+	deploy deploy-dashboard localstack
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
 	dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig.json
@@ -36,6 +37,36 @@ test:
 bootstrap:
 	cargo run --release -p local --bin campaign-local -- bootstrap
 
+## Onboard a tenant through the admin API and print its key once:
+##   make tenant NAME="Acme Ltd"                      (local stack, ADMIN_TOKEN)
+##   make tenant NAME="Acme Ltd" ADMIN_AUTH=iam ADMIN_URL=<ApiUrl>   (AWS, SigV4)
+tenant:
+	@test -n "$(NAME)" || { echo 'usage: make tenant NAME="Acme Ltd"'; exit 2; }
+	cargo run --release -q -p local --bin campaign-local -- tenant create "$(NAME)"
+
+## Replace a tenant's key (the old one stops working): make rotate-key TENANT=<id>
+rotate-key:
+	@test -n "$(TENANT)" || { echo 'usage: make rotate-key TENANT=<tenant id>'; exit 2; }
+	cargo run --release -q -p local --bin campaign-local -- tenant rotate "$(TENANT)"
+
+## Deploy to AWS with SAM (see README, "Deploy to AWS"): sam build + sam deploy
+## with infra/samconfig.toml; GUIDED=1 for `sam deploy --guided`.
+deploy:
+	scripts/deploy.sh
+
+## Upload the built dashboard and its config.json to the stack's bucket and
+## invalidate CloudFront (STACK_NAME, default campaign-analytics).
+deploy-dashboard: dashboard
+	scripts/venv.sh .venv-deploy scripts/requirements-deploy.txt
+	.venv-deploy/bin/python scripts/deploy_dashboard.py
+
+## With Docker: LocalStack (DynamoDB, SQS, S3), bootstrapped by the same code
+## the moto tests run, and the local stack on BACKEND=aws against it.
+localstack:
+	docker compose -f localstack-compose.yml up -d --wait
+	AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
+	AWS_SECRET_ACCESS_KEY=test BACKEND=aws BOOTSTRAP=true $(MAKE) run
+
 ## One arm64 bootstrap.zip per Lambda function (cargo-lambda), checked.
 package:
 	scripts/package.sh
@@ -61,4 +92,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf $(DATA_DIR) dashboard/dist dashboard/node_modules
+	rm -rf $(DATA_DIR) dashboard/dist dashboard/node_modules infra/.aws-sam

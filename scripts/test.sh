@@ -4,6 +4,7 @@
 #  2. runs every crate's tests: unit tests, the store and queue contract
 #     suites (embedded and, through MOTO_ENDPOINT, DynamoDB/SQS), the Lambda
 #     sample events, and the black-box HTTP suite on the embedded backend;
+#     (and, first, the SAM template's checks: scripts/infra_checks.sh);
 #  3. schemathesis against the local stack's OpenAPI document; the
 #     dashboard's Vitest tests, its bundle budget, and its end-to-end
 #     tests in headless Chromium against the local stack;
@@ -26,6 +27,8 @@ for _ in $(seq 1 100); do
 done
 
 cargo build -p local --bin campaign-local
+echo "== the SAM template: cfn-lint, security facts, bootstrap creates what it declares"
+scripts/infra_checks.sh
 cargo test --workspace --all-targets
 
 echo "== contract fuzzing of the OpenAPI document (schemathesis)"

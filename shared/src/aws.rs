@@ -7,7 +7,8 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -48,7 +49,10 @@ impl Resources {
             queue_name,
             queue_url: env_var("QUEUE_URL"),
             dead_letter_url: env_var("DLQ_URL"),
-            event_retention_days: env_var("EVENT_RETENTION_DAYS").and_then(|d| d.parse().ok()),
+            // 0 would expire every event at once: treat it as "keep".
+            event_retention_days: env_var("EVENT_RETENTION_DAYS")
+                .and_then(|d| d.parse().ok())
+                .filter(|days| *days > 0),
             usage_plan_id: env_var("USAGE_PLAN_ID"),
         }
     }
@@ -219,11 +223,14 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, ttl: bool) 
         .send()
         .await;
     match created {
+        // An existing table (from an earlier, perhaps interrupted, run)
+        // still gets the settings below.
         Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
         Err(err) => return Err(unavailable("create table", err)),
     }
-    if ttl {
+    wait_until_active(client, name).await?;
+    if ttl && !ttl_enabled(client, name).await? {
         client
             .update_time_to_live()
             .table_name(name)
@@ -238,7 +245,51 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, ttl: bool) 
             .await
             .map_err(|e| unavailable("enable TTL", e))?;
     }
+    // Point-in-time recovery, as the SAM template declares.
+    client
+        .update_continuous_backups()
+        .table_name(name)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .map_err(|e| unavailable("point-in-time recovery", e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| unavailable("enable point-in-time recovery", e))?;
     Ok(())
+}
+
+/// A new table is `CREATING` for a few seconds on AWS and refuses updates
+/// until it is `ACTIVE` (emulators are active at once).
+async fn wait_until_active(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), ContextError> {
+    for _ in 0..120 {
+        let described = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| unavailable("describe table", e))?;
+        if described.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(unavailable("table did not become ACTIVE within a minute", name))
+}
+
+async fn ttl_enabled(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<bool, ContextError> {
+    let described = client
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| unavailable("describe TTL", e))?;
+    Ok(described
+        .time_to_live_description
+        .and_then(|d| d.time_to_live_status)
+        .is_some_and(|status| matches!(status, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)))
 }
 
 /// Helpers for tests against an AWS emulator (moto) at `MOTO_ENDPOINT`.
