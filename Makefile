@@ -76,9 +76,10 @@ moto:
 	scripts/venv.sh
 	.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p 5000
 
-## Benchmarks (see BENCHMARKS.md).
+## Every benchmark BENCHMARKS.md reports: HTTP load, cold start, request
+## economy on moto, criterion microbenchmarks (results in target/bench/).
 bench:
-	cargo bench -p shared --bench results_latency
+	scripts/bench.sh
 
 build:
 	cargo build --workspace

@@ -53,6 +53,7 @@ async fn send_until_acknowledged(
     key: String,
     round: usize,
     batches: usize,
+    batch_size: usize,
     acked: Arc<AtomicUsize>,
 ) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
@@ -67,7 +68,7 @@ async fn send_until_acknowledged(
                 if index >= batches {
                     return;
                 }
-                let body = batch(round, index, 200);
+                let body = batch(round, index, batch_size);
                 loop {
                     let sent = client
                         .post(format!("{base}/api/events/batch"))
@@ -91,17 +92,25 @@ async fn send_until_acknowledged(
     }
 }
 
+/// 100,000 events (embedded; moto is too slow for that many transactions,
+/// so 2,400 there), the stack SIGKILLed three times while they flow.
 #[tokio::test]
 async fn kill_9_during_ingestion_then_client_retries_gives_exact_counts() {
     let mut stack = Stack::start().await;
     let (_, key) = stack.tenant("acme").await;
-    let batches = if blackbox::aws_backend() { 12 } else { 40 };
+    let (batches, batch_size) = if blackbox::aws_backend() { (12, 200) } else { (100, 1000) };
     let acked = Arc::new(AtomicUsize::new(0));
-    let sender =
-        tokio::spawn(send_until_acknowledged(stack.base.clone(), key.clone(), 1, batches, acked.clone()));
+    let sender = tokio::spawn(send_until_acknowledged(
+        stack.base.clone(),
+        key.clone(),
+        1,
+        batches,
+        batch_size,
+        acked.clone(),
+    ));
 
     // Kill the stack three times while batches are flowing and being written.
-    let kills = if blackbox::aws_backend() { [2, 5, 8] } else { [5, 15, 25] };
+    let kills = if blackbox::aws_backend() { [2, 5, 8] } else { [20, 50, 80] };
     for kill_after in kills {
         while acked.load(Ordering::SeqCst) < kill_after {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -115,13 +124,13 @@ async fn kill_9_during_ingestion_then_client_retries_gives_exact_counts() {
     sender.await.unwrap();
     assert_eq!(acked.load(Ordering::SeqCst), batches);
 
-    let expected = batches as u64 * 200;
+    let expected = (batches * batch_size) as u64;
     let summary = stack.wait_for_events(&key, "/api/analytics/summary?experimentId=exp", expected).await;
     // Recount what was sent: every batch exactly once.
     let mut users = std::collections::HashSet::new();
     let mut conversions = 0;
     for index in 0..batches {
-        for event in batch(1, index, 200)["events"].as_array().unwrap() {
+        for event in batch(1, index, batch_size)["events"].as_array().unwrap() {
             users.insert(event["userId"].as_str().unwrap().to_owned());
             conversions += u64::from(event["eventType"] == "CONVERSION");
         }

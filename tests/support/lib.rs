@@ -68,6 +68,12 @@ pub fn aws_backend() -> bool {
 fn aws_env() -> Vec<(String, String)> {
     let endpoint = std::env::var("MOTO_ENDPOINT")
         .expect("BLACKBOX_BACKEND=aws needs MOTO_ENDPOINT: run `make test`, which starts moto_server");
+    aws_env_on(endpoint)
+}
+
+/// Environment for a stack on the emulator at `endpoint`, with its own
+/// tables and queues.
+pub fn aws_env_on(endpoint: String) -> Vec<(String, String)> {
     let suffix = format!(
         "{}-{}",
         std::process::id(),
@@ -89,6 +95,69 @@ fn aws_env() -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+impl Options {
+    /// Runs the stack on DynamoDB and SQS at `emulator`, whatever
+    /// `BLACKBOX_BACKEND` says.
+    pub fn on_emulator(mut self, emulator: &Emulator) -> Self {
+        let mut env = aws_env_on(emulator.endpoint.clone());
+        env.append(&mut self.env);
+        self.env = env;
+        self
+    }
+}
+
+/// A private moto server (from the project's `.venv`, which `make test`
+/// creates) that a test may freeze and thaw, on a free loopback port.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Emulator {
+    pub async fn start() -> Emulator {
+        let python = workspace_root().join(".venv/bin/python");
+        assert!(python.exists(), "{} is missing: run `make test` (scripts/venv.sh)", python.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(python)
+            .arg(workspace_root().join("scripts/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{endpoint}/moto-api/")).await.is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on {endpoint}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Emulator { child, endpoint }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGSTOP: connections are accepted by the kernel but never answered,
+    /// like a backend that stopped responding.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub struct Stack {

@@ -110,12 +110,9 @@ impl SqsQueue {
                     }
                     pending.retain(|(id, _)| failed.contains(id));
                 }
-                Err(err) => {
-                    let err = failure(err);
-                    if !matches!(err, QueueError::Unavailable(_)) {
-                        return Err(err);
-                    }
-                }
+                // The SDK has already retried the call within its timeouts;
+                // only entries SQS failed individually are ours to retry.
+                Err(err) => return Err(failure(err)),
             }
             attempt += 1;
             if attempt > MAX_RETRIES {

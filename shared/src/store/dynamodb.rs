@@ -10,8 +10,11 @@
 //! Single-write transactions use `PutItem`/`UpdateItem`/`DeleteItem`
 //! (half the write cost of `TransactWriteItems`); larger ones use
 //! `TransactWriteItems` with a `ClientRequestToken` derived from their
-//! content, so an SDK retry after a lost response is idempotent. Throttling
-//! and unprocessed keys are retried with exponential backoff and jitter.
+//! content, so an SDK retry after a lost response is idempotent. The SDK
+//! retries timeouts, throttling and 5xx within its operation timeout (so an
+//! unreachable DynamoDB is a prompt `Unavailable`); this adapter retries
+//! only what the SDK cannot: cancelled transactions (conflicts, items
+//! throttled inside one) and unprocessed keys, with backoff and jitter.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -374,7 +377,10 @@ impl DynamoStore {
                 Ok(_) => return Ok(()),
                 Err(err) => err,
             };
-            let mapped = match err.as_service_error() {
+            // The SDK has already retried timeouts, throttling and 5xx within
+            // its operation timeout; what it cannot retry is a cancelled
+            // transaction (a conflict, or an item throttled inside it).
+            let retry = match err.as_service_error() {
                 Some(service) => match service.code() {
                     Some("TransactionCanceledException") => {
                         let reasons = match service {
@@ -392,18 +398,19 @@ impl DynamoStore {
                             None => StoreError::Conflict,
                         }
                     }
-                    Some("TransactionConflictException") => StoreError::Conflict,
+                    Some("TransactionConflictException" | "TransactionInProgressException") => {
+                        StoreError::Conflict
+                    }
                     Some("IdempotentParameterMismatchException") => {
                         return Err(StoreError::Internal(
                             "transaction token reused with other writes".into(),
                         ));
                     }
-                    Some("TransactionInProgressException") => StoreError::Conflict,
-                    _ => sdk_failure(&err),
+                    _ => return Err(sdk_failure(&err)),
                 },
-                None => sdk_failure(&err),
+                None => return Err(sdk_failure(&err)),
             };
-            match mapped {
+            match retry {
                 StoreError::Unavailable(_) | StoreError::Conflict if attempt < MAX_RETRIES => {
                     attempt += 1;
                     backoff(attempt).await;
@@ -455,17 +462,9 @@ impl Store for DynamoStore {
             while !request.is_empty() {
                 let output =
                     self.client.batch_get_item().set_request_items(Some(request.clone())).send().await;
-                let output = match output {
-                    Ok(output) => output,
-                    Err(err) => match sdk_failure(&err) {
-                        StoreError::Unavailable(_) if attempt < MAX_RETRIES => {
-                            attempt += 1;
-                            backoff(attempt).await;
-                            continue;
-                        }
-                        other => return Err(other),
-                    },
-                };
+                // Failed calls were already retried by the SDK, within its
+                // timeouts; only unprocessed keys are ours to retry.
+                let output = output.map_err(|err| sdk_failure(&err))?;
                 for items in output.responses.unwrap_or_default().into_values() {
                     for item in items {
                         let (key, item) = decode(item)?;

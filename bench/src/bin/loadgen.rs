@@ -1,0 +1,447 @@
+//! `make bench`'s HTTP load generator. Starts the release local stack on a
+//! free port and measures, as a client sees it:
+//!
+//! 1. single-event `POST /api/events` at concurrency 32: throughput and
+//!    latency percentiles;
+//! 2. batch ingest (100 events per request): events/s from the first
+//!    request until the summary counts every event;
+//! 3. summary and results latency with 1 thousand, 100 thousand and 1
+//!    million events stored, and the 1M/1k ratio;
+//! 4. the stack's peak resident memory.
+//!
+//! Prints one table and writes `target/bench/loadgen.json`. Sizes can be
+//! scaled down for a quick look: `BENCH_SINGLE_SECS`, `BENCH_BATCH_EVENTS`,
+//! `BENCH_READ_LEVELS` (comma-separated event counts).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bench::{ADMIN_TOKEN, Latency, LocalStack, latency_histogram, rss_kib, write_report};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::{Client, StatusCode};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+const SINGLE_CONCURRENCY: usize = 32;
+const BATCH_SIZE: usize = 100;
+const BATCH_CONCURRENCY: usize = 8;
+const READ_SAMPLES: usize = 2_000;
+
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn client() -> Client {
+    Client::builder().pool_max_idle_per_host(64).timeout(Duration::from_secs(60)).build().expect("client")
+}
+
+async fn create_tenant(client: &Client, base: &str, name: &str) -> String {
+    let reply: Value = client
+        .post(format!("{base}/api/admin/tenants"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .expect("admin API answers")
+        .json()
+        .await
+        .expect("JSON");
+    reply["apiKey"].as_str().expect("a new key").to_owned()
+}
+
+fn event(tag: &str, experiment: &str, n: u64, users: u64) -> Value {
+    let variant = ["A", "B", "C"][(n % 3) as usize];
+    json!({
+        "eventId": format!("{tag}-{n}"),
+        "userId": format!("user-{}", n % users),
+        "eventType": if n.is_multiple_of(10) { "CONVERSION" } else { "PAGE_VIEW" },
+        "properties": {"experimentId": experiment, "variant": variant},
+    })
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>28} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+#[derive(Serialize)]
+struct Single {
+    concurrency: usize,
+    seconds: f64,
+    requests: u64,
+    errors: u64,
+    requests_per_sec: f64,
+    latency: Latency,
+}
+
+/// Scenario 1: one event per request from 32 concurrent clients.
+async fn single_events(base: &str, key: &str, seconds: u64) -> Single {
+    let client = client();
+    let counter = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let warmup = Duration::from_secs(1);
+    let start = Instant::now();
+    let deadline = start + warmup + Duration::from_secs(seconds);
+    let bar = progress(seconds, "single POST /api/events (s)");
+    let mut workers = Vec::new();
+    for _ in 0..SINGLE_CONCURRENCY {
+        let (client, base, key, counter, errors) =
+            (client.clone(), base.to_owned(), key.to_owned(), counter.clone(), errors.clone());
+        workers.push(tokio::spawn(async move {
+            let mut histogram = latency_histogram();
+            let mut measured = 0u64;
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let sent = Instant::now();
+                let response = client
+                    .post(format!("{base}/api/events"))
+                    .header("x-api-key", &key)
+                    .json(&event("single", "bench-exp", n, 50_000))
+                    .send()
+                    .await;
+                let ok = match response {
+                    Ok(response) => {
+                        let status = response.status();
+                        let _ = response.bytes().await;
+                        status == StatusCode::ACCEPTED
+                    }
+                    Err(_) => false,
+                };
+                if sent.duration_since(start) >= warmup {
+                    if ok {
+                        histogram.saturating_record(sent.elapsed().as_micros() as u64);
+                        measured += 1;
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            (histogram, measured)
+        }));
+    }
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(warmup).await;
+            for _ in 0..seconds {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                bar.inc(1);
+            }
+        })
+    };
+    let mut histogram = latency_histogram();
+    let mut requests = 0;
+    for worker in workers {
+        let (h, n) = worker.await.expect("worker");
+        histogram.add(h).expect("same bounds");
+        requests += n;
+    }
+    let _ = ticker.await;
+    bar.finish_and_clear();
+    Single {
+        concurrency: SINGLE_CONCURRENCY,
+        seconds: seconds as f64,
+        requests,
+        errors: errors.load(Ordering::Relaxed),
+        requests_per_sec: requests as f64 / seconds as f64,
+        latency: Latency::of(&histogram),
+    }
+}
+
+/// Who sends what in a batch load.
+#[derive(Clone)]
+struct Load {
+    base: String,
+    key: String,
+    /// Prefix of the event ids.
+    tag: String,
+    experiment: String,
+    /// Distinct users the events cycle through.
+    users: u64,
+    batch_size: usize,
+}
+
+/// Sends `count` events (numbered from `first`) in batches, a few requests
+/// in flight; returns when all are acknowledged.
+async fn send_batches(load: &Load, first: u64, count: u64, bar: &ProgressBar) {
+    let client = client();
+    let next = Arc::new(AtomicU64::new(0));
+    let size = load.batch_size as u64;
+    let batches = count.div_ceil(size);
+    let mut workers = Vec::new();
+    for _ in 0..BATCH_CONCURRENCY {
+        let (client, load, next, bar) = (client.clone(), load.clone(), next.clone(), bar.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= batches {
+                    return;
+                }
+                let from = first + index * size;
+                let to = (from + size).min(first + count);
+                let events: Vec<Value> =
+                    (from..to).map(|n| event(&load.tag, &load.experiment, n, load.users)).collect();
+                let body = json!({ "events": events });
+                loop {
+                    let response = client
+                        .post(format!("{}/api/events/batch", load.base))
+                        .header("x-api-key", &load.key)
+                        .json(&body)
+                        .send()
+                        .await
+                        .expect("the stack answers");
+                    match response.status() {
+                        StatusCode::ACCEPTED => break,
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                            tokio::time::sleep(Duration::from_millis(20)).await
+                        }
+                        other => panic!("batch refused: {other} {:?}", response.text().await),
+                    }
+                }
+                bar.inc(to - from);
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+}
+
+async fn total_events(client: &Client, base: &str, key: &str) -> u64 {
+    let summary: Value = client
+        .get(format!("{base}/api/analytics/summary"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .expect("summary answers")
+        .json()
+        .await
+        .expect("JSON");
+    summary["totalEvents"].as_u64().unwrap_or(0)
+}
+
+/// Polls the summary until it counts `expected` events.
+async fn wait_until_counted(base: &str, key: &str, expected: u64, bar: &ProgressBar) {
+    let client = client();
+    loop {
+        let counted = total_events(&client, base, key).await;
+        bar.set_position(counted);
+        if counted >= expected {
+            assert_eq!(counted, expected, "more events counted than sent");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(Serialize)]
+struct Batch {
+    events: u64,
+    batch_size: usize,
+    concurrency: usize,
+    acknowledged_after_secs: f64,
+    counted_after_secs: f64,
+    acknowledged_events_per_sec: f64,
+    end_to_end_events_per_sec: f64,
+}
+
+/// Scenario 2: events/s from the first batch until the summary counts them all.
+async fn batch_ingest(base: &str, key: &str, events: u64) -> Batch {
+    let start = Instant::now();
+    let bar = progress(events, "batch ingest: acknowledged");
+    let load = Load {
+        base: base.to_owned(),
+        key: key.to_owned(),
+        tag: "batch".into(),
+        experiment: "bench-exp".into(),
+        users: 20_000,
+        batch_size: BATCH_SIZE,
+    };
+    send_batches(&load, 0, events, &bar).await;
+    let acknowledged = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let bar = progress(events, "batch ingest: counted");
+    wait_until_counted(base, key, events, &bar).await;
+    let counted = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Batch {
+        events,
+        batch_size: BATCH_SIZE,
+        concurrency: BATCH_CONCURRENCY,
+        acknowledged_after_secs: acknowledged,
+        counted_after_secs: counted,
+        acknowledged_events_per_sec: events as f64 / acknowledged,
+        end_to_end_events_per_sec: events as f64 / counted,
+    }
+}
+
+async fn read_latency(client: &Client, url: &str, key: &str) -> Latency {
+    let mut histogram: Histogram<u64> = latency_histogram();
+    for i in 0..READ_SAMPLES + 100 {
+        let sent = Instant::now();
+        let response = client.get(url).header("x-api-key", key).send().await.expect("read answers");
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let _ = response.bytes().await;
+        if i >= 100 {
+            histogram.saturating_record(sent.elapsed().as_micros() as u64);
+        }
+    }
+    Latency::of(&histogram)
+}
+
+#[derive(Serialize)]
+struct ReadLevel {
+    events_stored: u64,
+    summary: Latency,
+    results: Latency,
+    rss_mb: f64,
+}
+
+#[derive(Serialize)]
+struct Reads {
+    levels: Vec<ReadLevel>,
+    summary_p95_ratio_last_to_first: f64,
+    results_p95_ratio_last_to_first: f64,
+}
+
+/// Scenario 3: read latency as the stored volume grows by 1,000×.
+async fn reads(stack: &LocalStack, levels: &[u64]) -> Reads {
+    let base = &stack.base;
+    let client = client();
+    let key = create_tenant(&client, base, "bench-reads").await;
+    let experiment: Value = client
+        .post(format!("{base}/api/experiments"))
+        .header("x-api-key", &key)
+        .json(&json!({"name": "bench", "variants": ["A", "B", "C"], "status": "ACTIVE"}))
+        .send()
+        .await
+        .expect("experiment created")
+        .json()
+        .await
+        .expect("JSON");
+    let id = experiment["id"].as_str().expect("experiment id").to_owned();
+    let mut stored = 0;
+    let mut out = Vec::new();
+    for &level in levels {
+        let bar = progress(level, &format!("reads: storing {level}"));
+        bar.set_position(stored);
+        // The experiment's events, under its real id, in the largest
+        // batches the API takes; a fifth of them are distinct users.
+        let load = Load {
+            base: base.clone(),
+            key: key.clone(),
+            tag: format!("reads-{level}"),
+            experiment: id.clone(),
+            users: (level / 5).max(1),
+            batch_size: 1_000,
+        };
+        send_batches(&load, stored, level - stored, &bar).await;
+        wait_until_counted(base, &key, level, &bar).await;
+        bar.finish_and_clear();
+        stored = level;
+        let summary =
+            read_latency(&client, &format!("{base}/api/analytics/summary?experimentId={id}"), &key).await;
+        let results = read_latency(&client, &format!("{base}/api/experiments/{id}/results"), &key).await;
+        let rss_mb = rss_kib(stack.pid()).map_or(0.0, |(now, _)| now as f64 / 1024.0);
+        out.push(ReadLevel { events_stored: level, summary, results, rss_mb });
+    }
+    let ratio = |pick: fn(&ReadLevel) -> f64| pick(out.last().unwrap()) / pick(out.first().unwrap());
+    Reads {
+        summary_p95_ratio_last_to_first: ratio(|l| l.summary.p95_ms),
+        results_p95_ratio_last_to_first: ratio(|l| l.results.p95_ms),
+        levels: out,
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    machine: String,
+    single: Single,
+    batch: Batch,
+    reads: Reads,
+    peak_rss_mb: f64,
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    format!("{cpus} CPUs {model}")
+}
+
+#[tokio::main]
+async fn main() {
+    let single_secs: u64 = setting("BENCH_SINGLE_SECS", 10);
+    let batch_events: u64 = setting("BENCH_BATCH_EVENTS", 300_000);
+    let levels: Vec<u64> = std::env::var("BENCH_READ_LEVELS")
+        .unwrap_or_else(|_| "1000,100000,1000000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+
+    let stack = LocalStack::start(&[]);
+    let client = client();
+    println!("local stack at {} (pid {}); {}", stack.base, stack.pid(), machine());
+
+    let key = create_tenant(&client, &stack.base, "bench-single").await;
+    let single = single_events(&stack.base, &key, single_secs).await;
+    let key = create_tenant(&client, &stack.base, "bench-batch").await;
+    let batch = batch_ingest(&stack.base, &key, batch_events).await;
+    let reads = reads(&stack, &levels).await;
+    let peak_rss_mb = rss_kib(stack.pid()).map_or(0.0, |(_, peak)| peak as f64 / 1024.0);
+
+    let report = Report { machine: machine(), single, batch, reads, peak_rss_mb };
+    print_table(&report);
+    let path = write_report("loadgen", &report);
+    println!("\nwritten to {}", path.display());
+}
+
+fn print_table(r: &Report) {
+    println!("\n| figure | measured | target |");
+    println!("|---|---|---|");
+    println!(
+        "| single-event POST, concurrency {} | {:.0} req/s; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} errors) | ≥ 15,000 req/s, p99 ≤ 10 ms |",
+        r.single.concurrency,
+        r.single.requests_per_sec,
+        r.single.latency.p50_ms,
+        r.single.latency.p95_ms,
+        r.single.latency.p99_ms,
+        r.single.errors
+    );
+    println!(
+        "| batch ingest ({} events × {}), end to end | {:.0} events/s (acknowledged at {:.0}/s) | ≥ 50,000 events/s |",
+        r.batch.batch_size,
+        r.batch.events / r.batch.batch_size as u64,
+        r.batch.end_to_end_events_per_sec,
+        r.batch.acknowledged_events_per_sec
+    );
+    for level in &r.reads.levels {
+        println!(
+            "| summary / results at {} events | p50 {:.2} / {:.2} ms, p95 {:.2} / {:.2} ms | p95 ≤ 5 ms at 1M |",
+            level.events_stored,
+            level.summary.p50_ms,
+            level.results.p50_ms,
+            level.summary.p95_ms,
+            level.results.p95_ms
+        );
+    }
+    println!(
+        "| p95 ratio, largest/smallest volume | summary {:.2}, results {:.2} | ≤ 1.5 |",
+        r.reads.summary_p95_ratio_last_to_first, r.reads.results_p95_ratio_last_to_first
+    );
+    println!("| local stack peak RSS | {:.0} MB | ≤ 150 MB |", r.peak_rss_mb);
+}

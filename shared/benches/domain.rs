@@ -1,0 +1,79 @@
+//! Microbenchmarks of the pure domain code on the ingest and read paths:
+//! validating and normalising one event, planning the exactly-once writes of
+//! 10,000 events (aggregation into counter, bucket and membership items),
+//! and the statistics of a 3-arm experiment.
+//!
+//! `cargo bench -p shared --bench domain` (part of `make bench`). Under
+//! `cargo test` each runs once, as a smoke test.
+
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+
+use chrono::{TimeDelta, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
+use shared::domain::counting;
+use shared::domain::event::{Event, EventType, validate_event};
+use shared::domain::experiment::new_experiment;
+use shared::domain::results::compute;
+use shared::domain::summary::Totals;
+
+fn validation(c: &mut Criterion) {
+    let now = Utc::now();
+    let body = json!({
+        "eventId": "0f8fad5b-d9cb-469f-a165-70867728950e", "userId": "user-42", "eventType": "CONVERSION",
+        "timestamp": (now - TimeDelta::minutes(3)).to_rfc3339(),
+        "properties": {"experimentId": "exp-checkout", "variant": "B", "page": "/checkout", "value": 49.9},
+    });
+    let mut group = c.benchmark_group("validate_event");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one event", |b| {
+        b.iter(|| validate_event("tenant", black_box(&body), now, "").expect("valid"))
+    });
+    group.finish();
+}
+
+fn events(count: usize) -> Vec<Event> {
+    let start = Utc::now() - TimeDelta::days(2);
+    (0..count)
+        .map(|i| Event {
+            id: format!("e{i}"),
+            tenant_id: "tenant".into(),
+            user_id: format!("user-{}", i % 4_000),
+            event_type: if i % 10 == 0 { EventType::Conversion } else { EventType::PageView },
+            experiment_id: Some("exp".into()),
+            variant: Some(["A", "B", "C"][i % 3].into()),
+            properties: Default::default(),
+            timestamp: start + TimeDelta::seconds(i as i64 * 17),
+        })
+        .collect()
+}
+
+fn aggregation(c: &mut Criterion) {
+    let batch = events(10_000);
+    let existing = HashSet::new();
+    let mut group = c.benchmark_group("plan_writes");
+    group.throughput(Throughput::Elements(batch.len() as u64));
+    group.sample_size(20);
+    group.bench_function("10k events", |b| b.iter(|| counting::plan(black_box(&batch), &existing, 100)));
+    group.finish();
+}
+
+fn statistics(c: &mut Criterion) {
+    let experiment =
+        new_experiment(&json!({"name": "3 arms", "variants": ["A", "B", "C"]}), Utc::now()).expect("valid");
+    let totals: HashMap<String, Totals> = [("A", 10_000, 1_000), ("B", 10_050, 1_090), ("C", 9_950, 1_030)]
+        .into_iter()
+        .map(|(name, users, converted)| {
+            let totals =
+                Totals { events: users * 4, users, conversions: converted, converted_users: converted };
+            (name.to_owned(), totals)
+        })
+        .collect();
+    c.bench_function("results_3_arms", |b| {
+        b.iter(|| compute(black_box(&experiment), black_box(&totals), 0.95, 0.05, Some(7.0)))
+    });
+}
+
+criterion_group!(benches, validation, aggregation, statistics);
+criterion_main!(benches);
