@@ -1,5 +1,12 @@
 //! `campaign-local`: the whole platform in one process. See `local::run`.
 
+/// The system allocator keeps a memory arena per thread that has ever
+/// allocated, and the SQLite adapters run on tokio's blocking threads:
+/// under load that fragmented into ~130 MB of extra resident memory, and
+/// malloc/free were a quarter of the batch writer's profile (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     local::init_tracing();

@@ -73,6 +73,9 @@ pub enum DrainError {
     Queue(#[from] QueueError),
 }
 
+/// Message bytes stored together by [`drain_once`]: about 5,000 events.
+const MAX_GROUP_BYTES: usize = 1024 * 1024;
+
 /// Receives one batch from `queue` (waiting up to `wait`), stores it and
 /// deletes what was stored. Returns the outcome (empty when nothing came).
 pub async fn drain_once(
@@ -85,8 +88,27 @@ pub async fn drain_once(
     if received.is_empty() {
         return Ok(BatchOutcome::default());
     }
-    let incoming: Vec<Incoming> = received.iter().map(|m| Incoming { id: &m.id, body: &m.body }).collect();
-    let outcome = process(store, &incoming).await;
+    // Many large messages at once would hold all their events, and every
+    // write planned for them, in memory: store them in groups of a bounded
+    // size instead (each group is its own exactly-once unit anyway).
+    let mut outcome = BatchOutcome::default();
+    let mut group: Vec<Incoming> = Vec::new();
+    let mut group_bytes = 0;
+    for (index, message) in received.iter().enumerate() {
+        group.push(Incoming { id: &message.id, body: &message.body });
+        group_bytes += message.body.len();
+        if group_bytes >= MAX_GROUP_BYTES || index + 1 == received.len() {
+            let part = process(store, &group).await;
+            outcome.done.extend(part.done);
+            outcome.failed.extend(part.failed);
+            outcome.events += part.events;
+            outcome.report.stored += part.report.stored;
+            outcome.report.duplicates += part.report.duplicates;
+            outcome.report.transactions += part.report.transactions;
+            group.clear();
+            group_bytes = 0;
+        }
+    }
     let done: std::collections::HashSet<&str> = outcome.done.iter().map(String::as_str).collect();
     let receipts =
         received.iter().filter(|m| done.contains(m.id.as_str())).map(|m| m.receipt.clone()).collect();

@@ -172,7 +172,8 @@ pub async fn ingest_and_drain(
 ) -> RequestEconomy {
     use crate::api::{self, Function};
     let event = |n: u64| {
-        serde_json::json!({"eventId": format!("economy-{n}"), "userId": format!("user-{}", n % 400),
+        // Ids differ between runs of different batch sizes: a repeat would be a duplicate.
+        serde_json::json!({"eventId": format!("economy-{batch_size}-{n}"), "userId": format!("user-{}", n % 400),
             "eventType": if n.is_multiple_of(10) { "CONVERSION" } else { "PAGE_VIEW" },
             "properties": {"experimentId": "economy", "variant": if n.is_multiple_of(2) { "A" } else { "B" }}})
     };

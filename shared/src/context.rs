@@ -38,9 +38,11 @@ impl AppContext {
         admin_token: Option<String>,
         backend: &'static str,
     ) -> Self {
-        // Remote stores cost a network round trip per lookup: cache briefly.
-        // A rotated key keeps working in other warm processes for at most this long.
-        let ttl = if backend == "embedded" { Duration::ZERO } else { Duration::from_secs(30) };
+        // A lookup costs a read per request (a network round trip on AWS):
+        // cache briefly. Rotation forgets the tenant's entries in this
+        // process at once; on AWS a rotated key keeps working in other warm
+        // processes for at most this long (the embedded store has one process).
+        let ttl = Duration::from_secs(30);
         Self {
             store,
             queue,

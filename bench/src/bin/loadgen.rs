@@ -80,6 +80,10 @@ struct Single {
     errors: u64,
     requests_per_sec: f64,
     latency: Latency,
+    /// Every accepted event, warm-up included.
+    accepted: u64,
+    /// From the end of the run until the summary counted every accepted event.
+    written_after_secs: f64,
 }
 
 /// Scenario 1: one event per request from 32 concurrent clients.
@@ -87,14 +91,21 @@ async fn single_events(base: &str, key: &str, seconds: u64) -> Single {
     let client = client();
     let counter = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
     let warmup = Duration::from_secs(1);
     let start = Instant::now();
     let deadline = start + warmup + Duration::from_secs(seconds);
     let bar = progress(seconds, "single POST /api/events (s)");
     let mut workers = Vec::new();
     for _ in 0..SINGLE_CONCURRENCY {
-        let (client, base, key, counter, errors) =
-            (client.clone(), base.to_owned(), key.to_owned(), counter.clone(), errors.clone());
+        let (client, base, key, counter, errors, accepted) = (
+            client.clone(),
+            base.to_owned(),
+            key.to_owned(),
+            counter.clone(),
+            errors.clone(),
+            accepted.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut histogram = latency_histogram();
             let mut measured = 0u64;
@@ -115,6 +126,9 @@ async fn single_events(base: &str, key: &str, seconds: u64) -> Single {
                     }
                     Err(_) => false,
                 };
+                if ok {
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                }
                 if sent.duration_since(start) >= warmup {
                     if ok {
                         histogram.saturating_record(sent.elapsed().as_micros() as u64);
@@ -146,7 +160,16 @@ async fn single_events(base: &str, key: &str, seconds: u64) -> Single {
     }
     let _ = ticker.await;
     bar.finish_and_clear();
+    // Let the batch writer catch up before the next scenario, which would
+    // otherwise wait behind this one's backlog.
+    let accepted = accepted.load(Ordering::Relaxed);
+    let finished = Instant::now();
+    let bar = progress(accepted, "single events: counted");
+    wait_until_counted(base, key, accepted, &bar).await;
+    bar.finish_and_clear();
     Single {
+        accepted,
+        written_after_secs: finished.elapsed().as_secs_f64(),
         concurrency: SINGLE_CONCURRENCY,
         seconds: seconds as f64,
         requests,
@@ -393,7 +416,13 @@ async fn main() {
         .filter_map(|n| n.trim().parse().ok())
         .collect();
 
-    let stack = LocalStack::start(&[]);
+    let extra: Vec<(String, String)> = std::env::var("BENCH_STACK_ENV")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let stack = LocalStack::start(&extra);
     let client = client();
     println!("local stack at {} (pid {}); {}", stack.base, stack.pid(), machine());
 

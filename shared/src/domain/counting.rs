@@ -73,9 +73,18 @@ pub fn membership_keys(events: &[Event]) -> Vec<Key> {
 
 /// The stored form of an event (its key carries tenant, day and time).
 pub fn event_item(event: &Event) -> Item {
-    let mut item =
-        serde_json::to_value(event).expect("events serialise").as_object().cloned().unwrap_or_default();
+    let mut item = match serde_json::to_value(event).expect("events serialise") {
+        Value::Object(item) => item,
+        _ => Item::new(),
+    };
     item.remove("tenantId");
+    item
+}
+
+/// A one-attribute item.
+fn item_of(attr: &str, value: impl Into<Value>) -> Item {
+    let mut item = Item::new();
+    item.insert(attr.to_owned(), value.into());
     item
 }
 
@@ -145,20 +154,14 @@ pub fn plan(events: &[Event], existing: &HashSet<Key>, max_writes: usize) -> Vec
 
     for event in events {
         // Work out this event's own writes and the aggregate items it adds to.
+        let event_key = keys::event(&event.tenant_id, &event.timestamp, &event.id);
         let mut own = vec![
             WriteOp::Put {
                 key: keys::event_marker(&event.tenant_id, &event.id),
-                item: json!({"sk": keys::event(&event.tenant_id, &event.timestamp, &event.id).sk})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+                item: item_of("sk", event_key.sk.clone()),
                 condition: Condition::NotExists,
             },
-            WriteOp::Put {
-                key: keys::event(&event.tenant_id, &event.timestamp, &event.id),
-                item: event_item(event),
-                condition: Condition::NotExists,
-            },
+            WriteOp::Put { key: event_key, item: event_item(event), condition: Condition::NotExists },
         ];
         let mut increments: Vec<(Key, &'static str, i64)> = Vec::new();
         let mut new_members = Vec::new();
@@ -190,13 +193,11 @@ pub fn plan(events: &[Event], existing: &HashSet<Key>, max_writes: usize) -> Vec
                 }
             }
         }
+        let seen_at = keys::sort_time(&event.timestamp);
         for key in &new_members {
             own.push(WriteOp::Put {
                 key: key.clone(),
-                item: json!({"at": keys::sort_time(&event.timestamp)})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+                item: item_of("at", seen_at.clone()),
                 condition: Condition::NotExists,
             });
         }

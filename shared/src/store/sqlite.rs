@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
+use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
 
 /// SQLite has no transaction size limit worth the name; this keeps one
 /// batch-writer transaction bounded in memory.
@@ -147,29 +147,56 @@ fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
     Ok(Page { items, last_sk })
 }
 
+fn upsert(tx: &Connection, key: &Key, item: &Item) -> Result<(), StoreError> {
+    let json = serde_json::to_string(item).map_err(internal)?;
+    tx.prepare_cached(
+        "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3)
+         ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
+    )
+    .map_err(internal)?
+    .execute(params![key.pk, key.sk, json])
+    .map_err(internal)?;
+    Ok(())
+}
+
 fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
     for (index, write) in writes.iter().enumerate() {
         let key = write.key();
+        // Most writes of a batch are puts of new items (events, id markers,
+        // first-seen memberships): insert-if-absent answers their condition
+        // without reading and decoding the current item.
+        match write {
+            WriteOp::Put { item, condition: Condition::NotExists, .. } => {
+                let json = serde_json::to_string(item).map_err(internal)?;
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3) ON CONFLICT (pk, sk) DO NOTHING",
+                    )
+                    .map_err(internal)?
+                    .execute(params![key.pk, key.sk, json])
+                    .map_err(internal)?;
+                if inserted == 0 {
+                    // Dropping `tx` rolls back everything written so far.
+                    return Err(StoreError::ConditionFailed { index });
+                }
+                continue;
+            }
+            WriteOp::Put { item, condition: Condition::Always, .. } => {
+                upsert(&tx, key, item)?;
+                continue;
+            }
+            _ => {}
+        }
         let current = get_one(&tx, key)?;
         if !write.condition().holds(current.as_ref()) {
-            // Dropping `tx` rolls back everything written so far.
             return Err(StoreError::ConditionFailed { index });
         }
         if matches!(write, WriteOp::Check { .. }) {
             continue;
         }
         match write.apply(current) {
-            Some(item) => {
-                let json = serde_json::to_string(&item).map_err(internal)?;
-                tx.prepare_cached(
-                    "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
-                )
-                .map_err(internal)?
-                .execute(params![key.pk, key.sk, json])
-                .map_err(internal)?;
-            }
+            Some(item) => upsert(&tx, key, &item)?,
             None => {
                 tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
                     .map_err(internal)?
@@ -193,7 +220,12 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let keys = keys.to_vec();
-        self.read(move |conn| keys.iter().map(|key| get_one(conn, key)).collect()).await
+        // One read transaction: one snapshot, and one WAL lock instead of one per key.
+        self.read(move |conn| {
+            let snapshot = conn.unchecked_transaction().map_err(internal)?;
+            keys.iter().map(|key| get_one(&snapshot, key)).collect()
+        })
+        .await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
