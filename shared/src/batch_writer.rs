@@ -67,6 +67,18 @@ pub async fn process(store: &dyn Store, messages: &[Incoming<'_>]) -> BatchOutco
     outcome
 }
 
+impl BatchOutcome {
+    /// Adds the outcome of another group of the same delivery.
+    fn absorb(&mut self, part: BatchOutcome) {
+        self.done.extend(part.done);
+        self.failed.extend(part.failed);
+        self.events += part.events;
+        self.report.stored += part.report.stored;
+        self.report.duplicates += part.report.duplicates;
+        self.report.transactions += part.report.transactions;
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DrainError {
     #[error(transparent)]
@@ -98,13 +110,7 @@ pub async fn drain_once(
         group.push(Incoming { id: &message.id, body: &message.body });
         group_bytes += message.body.len();
         if group_bytes >= MAX_GROUP_BYTES || index + 1 == received.len() {
-            let part = process(store, &group).await;
-            outcome.done.extend(part.done);
-            outcome.failed.extend(part.failed);
-            outcome.events += part.events;
-            outcome.report.stored += part.report.stored;
-            outcome.report.duplicates += part.report.duplicates;
-            outcome.report.transactions += part.report.transactions;
+            outcome.absorb(process(store, &group).await);
             group.clear();
             group_bytes = 0;
         }
