@@ -4,6 +4,7 @@
 //! embedded store and queue in `DATA_DIR`.
 
 pub mod admin_client;
+pub mod allocator;
 mod config;
 mod server;
 mod throttle;
@@ -65,7 +66,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let address = listener.local_addr().map_err(|e| RunError(e.to_string()))?;
 
     let (stop_writer, writer_stopped) = tokio::sync::watch::channel(false);
-    let writer = tokio::spawn(writer::run(ctx.clone(), writer_stopped));
+    let writer = tokio::spawn(writer::run(ctx.clone(), config.backend, writer_stopped));
 
     let app = server::router(ctx.clone(), &config);
     let data = match config.backend {

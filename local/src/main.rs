@@ -7,8 +7,16 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    local::allocator::return_memory_promptly();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run_command())
+}
+
+async fn run_command() -> std::process::ExitCode {
     local::init_tracing();
     let config = match local::Config::from_env() {
         Ok(config) => config,

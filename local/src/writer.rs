@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::batch_writer::drain_once;
-use shared::context::AppContext;
+use shared::context::{AppContext, Backend};
 use tokio::sync::watch;
 
 /// Messages per batch: each may hold many events, and all events of a
@@ -13,12 +13,37 @@ use tokio::sync::watch;
 const MAX_MESSAGES: usize = 100;
 /// Long-poll wait (SQS counts it in whole seconds).
 const WAIT: Duration = Duration::from_secs(1);
+/// How many drain loops run at once. On the embedded store, two, like
+/// concurrent batch-writer Lambdas: while one commits its batch (SQLite
+/// writes one transaction at a time), the other decodes and plans the next
+/// on the other core. Batches that race for the same new members are safe:
+/// the loser's conditions fail and it re-plans from fresh reads
+/// (`repo::events::store_events`). On `BACKEND=aws`, one: DynamoDB itself
+/// would serialize concurrent transactions, but the emulators this mode
+/// runs against locally do not (moto applies and rolls back concurrent
+/// transactions over each other, which counted events twice in a test).
+fn loops(backend: Backend) -> usize {
+    match backend {
+        Backend::Embedded => 2,
+        Backend::Aws => 1,
+    }
+}
 
-pub async fn run(ctx: Arc<AppContext>, stop: watch::Receiver<bool>) {
+pub async fn run(ctx: Arc<AppContext>, backend: Backend, stop: watch::Receiver<bool>) {
+    let loops: Vec<_> = (0..loops(backend)).map(|_| tokio::spawn(drain(ctx.clone(), stop.clone()))).collect();
+    for drain in loops {
+        if let Err(err) = drain.await {
+            tracing::error!(error = %err, "a batch writer loop ended abnormally");
+        }
+    }
+}
+
+async fn drain(ctx: Arc<AppContext>, stop: watch::Receiver<bool>) {
     // Stop is checked between batches only: a batch, once received, is
     // written and acknowledged before shutdown proceeds.
     while !*stop.borrow() {
-        match drain_once(ctx.store.as_ref(), ctx.queue.as_ref(), MAX_MESSAGES, WAIT).await {
+        match drain_once(ctx.store.as_ref(), &ctx.known_members, ctx.queue.as_ref(), MAX_MESSAGES, WAIT).await
+        {
             Ok(outcome) if outcome.events > 0 || !outcome.failed.is_empty() => {
                 tracing::debug!(
                     events = outcome.events,

@@ -6,7 +6,7 @@
 //! `cargo bench -p shared --bench domain` (part of `make bench`). Under
 //! `cargo test` each runs once, as a smoke test.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hint::black_box;
 
 use chrono::{TimeDelta, Utc};
@@ -51,7 +51,7 @@ fn events(count: usize) -> Vec<Event> {
 
 fn aggregation(c: &mut Criterion) {
     let batch = events(10_000);
-    let existing = HashSet::new();
+    let existing = foldhash::HashSet::default();
     let mut group = c.benchmark_group("plan_writes");
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.sample_size(20);

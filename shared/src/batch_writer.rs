@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::messages;
 use crate::queue::{Queue, QueueError};
 use crate::repo::events::{WriteReport, store_events};
+use crate::repo::known_members::KnownMembers;
 use crate::store::Store;
 
 /// A message handed to the batch writer: its id and body.
@@ -29,7 +30,7 @@ pub struct BatchOutcome {
 /// Stores the events of a batch of messages. A message that cannot be read
 /// fails alone (and reaches the dead-letter queue after enough deliveries);
 /// the others are stored together, so counters are written once per batch.
-pub async fn process(store: &dyn Store, messages: &[Incoming<'_>]) -> BatchOutcome {
+pub async fn process(store: &dyn Store, members: &KnownMembers, messages: &[Incoming<'_>]) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
     let mut readable = Vec::new();
     let mut events = Vec::new();
@@ -46,7 +47,7 @@ pub async fn process(store: &dyn Store, messages: &[Incoming<'_>]) -> BatchOutco
         }
     }
     outcome.events = events.len();
-    match store_events(store, events).await {
+    match store_events(store, members, events).await {
         Ok(report) => {
             outcome.report = report;
             outcome.done = readable;
@@ -85,13 +86,14 @@ pub enum DrainError {
     Queue(#[from] QueueError),
 }
 
-/// Message bytes stored together by [`drain_once`]: about 5,000 events.
-const MAX_GROUP_BYTES: usize = 1024 * 1024;
+/// Message bytes stored together by [`drain_once`]: about 1,200 events.
+const MAX_GROUP_BYTES: usize = 256 * 1024;
 
 /// Receives one batch from `queue` (waiting up to `wait`), stores it and
 /// deletes what was stored. Returns the outcome (empty when nothing came).
 pub async fn drain_once(
     store: &dyn Store,
+    members: &KnownMembers,
     queue: &dyn Queue,
     max_messages: usize,
     wait: Duration,
@@ -110,7 +112,7 @@ pub async fn drain_once(
         group.push(Incoming { id: &message.id, body: &message.body });
         group_bytes += message.body.len();
         if group_bytes >= MAX_GROUP_BYTES || index + 1 == received.len() {
-            outcome.absorb(process(store, &group).await);
+            outcome.absorb(process(store, members, &group).await);
             group.clear();
             group_bytes = 0;
         }
@@ -135,40 +137,66 @@ mod tests {
     use crate::repo::counters;
     use crate::store::{Item, Key, Page, Query, StoreError, WriteOp};
 
-    /// Delegates to a real store, but splits work into small transactions
-    /// and fails one of them once: a batch writer dying half-way.
-    struct FailsOnce {
+    /// Delegates to a real store, counting the keys the batch writer checks
+    /// before planning; `failing_once` also splits work into small
+    /// transactions and fails one of them once: a batch writer dying
+    /// half-way.
+    struct Instrumented {
         inner: std::sync::Arc<dyn Store>,
-        calls: AtomicUsize,
-        fail_at: usize,
+        keys_checked: AtomicUsize,
+        transactions: AtomicUsize,
+        fail_at: Option<usize>,
+        max_writes: usize,
+    }
+
+    impl Instrumented {
+        fn new(inner: std::sync::Arc<dyn Store>) -> Self {
+            let max_writes = inner.max_transaction_writes();
+            Self {
+                inner,
+                keys_checked: AtomicUsize::new(0),
+                transactions: AtomicUsize::new(0),
+                fail_at: None,
+                max_writes,
+            }
+        }
+
+        fn failing_once(inner: std::sync::Arc<dyn Store>, fail_at: usize) -> Self {
+            Self { fail_at: Some(fail_at), max_writes: 40, ..Self::new(inner) }
+        }
     }
 
     #[async_trait]
-    impl Store for FailsOnce {
+    impl Store for Instrumented {
         async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
             self.inner.get(key).await
         }
         async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
             self.inner.batch_get(keys).await
         }
+        async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
+            self.keys_checked.fetch_add(keys.len(), Ordering::SeqCst);
+            self.inner.exist_before_write(keys).await
+        }
         async fn query(&self, query: &Query) -> Result<Page, StoreError> {
             self.inner.query(query).await
         }
         async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
-            if self.calls.fetch_add(1, Ordering::SeqCst) == self.fail_at {
+            if Some(self.transactions.fetch_add(1, Ordering::SeqCst)) == self.fail_at {
                 return Err(StoreError::Unavailable("injected failure".into()));
             }
             self.inner.transact(writes).await
         }
         fn max_transaction_writes(&self) -> usize {
-            40
+            self.max_writes
         }
     }
 
-    fn events() -> Vec<Event> {
+    /// 120 events of 30 users; ids start with `tag`.
+    fn events(tag: &str) -> Vec<Event> {
         (0..120)
             .map(|i| Event {
-                id: format!("e{i}"),
+                id: format!("{tag}{i}"),
                 tenant_id: "t".into(),
                 user_id: format!("u{}", i % 30),
                 event_type: if i % 5 == 0 { EventType::Conversion } else { EventType::PageView },
@@ -181,7 +209,11 @@ mod tests {
     }
 
     fn bodies() -> Vec<(String, String)> {
-        let events = events();
+        tagged_bodies("e")
+    }
+
+    fn tagged_bodies(tag: &str) -> Vec<(String, String)> {
+        let events = events(tag);
         events
             .chunks(25)
             .enumerate()
@@ -189,9 +221,15 @@ mod tests {
             .collect()
     }
 
-    async fn deliver(store: &dyn Store, messages: &[(String, String)]) -> BatchOutcome {
+    /// Delivers `messages` to the batch writer, with the membership cache
+    /// the process has kept so far.
+    async fn deliver(
+        store: &dyn Store,
+        members: &KnownMembers,
+        messages: &[(String, String)],
+    ) -> BatchOutcome {
         let incoming: Vec<Incoming> = messages.iter().map(|(id, body)| Incoming { id, body }).collect();
-        process(store, &incoming).await
+        process(store, members, &incoming).await
     }
 
     async fn assert_exact(store: &dyn Store) {
@@ -209,25 +247,51 @@ mod tests {
 
     async fn redelivery_counts_once(store: std::sync::Arc<dyn Store>) {
         let messages = bodies();
-        let first = deliver(store.as_ref(), &messages).await;
+        let members = KnownMembers::default();
+        let first = deliver(store.as_ref(), &members, &messages).await;
         assert_eq!((first.done.len(), first.report.stored), (5, 120));
-        let again = deliver(store.as_ref(), &messages).await;
+        let again = deliver(store.as_ref(), &members, &messages).await;
         assert_eq!((again.done.len(), again.report.stored, again.report.duplicates), (5, 0, 120));
         assert_exact(store.as_ref()).await;
     }
 
     async fn failure_midway_then_redelivery_counts_once(store: std::sync::Arc<dyn Store>) {
-        let failing = FailsOnce { inner: store.clone(), calls: AtomicUsize::new(0), fail_at: 2 };
+        let failing = Instrumented::failing_once(store.clone(), 2);
         let messages = bodies();
-        let broken = deliver(&failing, &messages).await;
+        let members = KnownMembers::default();
+        let broken = deliver(&failing, &members, &messages).await;
         assert_eq!(broken.failed.len(), 5, "the whole batch is handed back");
-        assert!(failing.calls.load(Ordering::SeqCst) >= 3, "two transactions committed first");
+        assert!(failing.transactions.load(Ordering::SeqCst) >= 3, "two transactions committed first");
         let partial = counters::summary(store.as_ref(), "t", Some("exp")).await.unwrap();
         assert!(partial.total_events > 0 && partial.total_events < 120, "{}", partial.total_events);
-        let retried = deliver(&failing, &messages).await;
+        let retried = deliver(&failing, &members, &messages).await;
         assert!(retried.failed.is_empty());
         assert_eq!(retried.report.stored + retried.report.duplicates, 120);
         assert_exact(store.as_ref()).await;
+    }
+
+    #[tokio::test]
+    async fn known_members_spare_their_reads_and_users_still_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Instrumented::new(std::sync::Arc::new(
+            crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap(),
+        ));
+        let members = KnownMembers::default();
+        // New users: their memberships are read (absent), then written.
+        deliver(&store, &members, &tagged_bodies("first")).await;
+        assert!(members.is_empty(), "planned memberships are not remembered, only ones read back");
+        // The same users again: read, found, remembered.
+        deliver(&store, &members, &tagged_bodies("second")).await;
+        assert!(!members.is_empty());
+        // And again: only the 120 id markers are read.
+        let before = store.keys_checked.load(Ordering::SeqCst);
+        let third = deliver(&store, &members, &tagged_bodies("third")).await;
+        assert_eq!(third.report.stored, 120);
+        assert_eq!(store.keys_checked.load(Ordering::SeqCst) - before, 120);
+        let summary = counters::summary(&store, "t", Some("exp")).await.unwrap();
+        assert_eq!((summary.total_events, summary.unique_users), (360, 30));
+        let a = &summary.variants["A"];
+        assert_eq!((a.events, a.users, a.conversions, a.converted_users), (180, 15, 36, 3));
     }
 
     #[tokio::test]
@@ -236,7 +300,7 @@ mod tests {
         let store = crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap();
         let mut messages = bodies();
         messages.insert(2, ("poison".into(), json!({"not": "events"}).to_string()));
-        let outcome = deliver(&store, &messages).await;
+        let outcome = deliver(&store, &KnownMembers::default(), &messages).await;
         assert_eq!(outcome.failed, ["poison"]);
         assert_eq!(outcome.done.len(), 5);
         assert_exact(&store).await;

@@ -206,6 +206,7 @@ pub async fn ingest_and_drain(
     loop {
         let outcome = crate::batch_writer::drain_once(
             ctx.store.as_ref(),
+            &ctx.known_members,
             ctx.queue.as_ref(),
             10,
             std::time::Duration::ZERO,

@@ -10,6 +10,7 @@ use crate::api::cors::CorsPolicy;
 use crate::gateway::{KeyGateway, LocalKeys};
 use crate::queue::Queue;
 use crate::queue::sqlite::{QueueConfig, SqliteQueue};
+use crate::repo::known_members::KnownMembers;
 use crate::repo::tenants::KeyOwner;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -27,6 +28,8 @@ pub struct AppContext {
     pub cors: CorsPolicy,
     /// Where tenant keys are registered besides the store (API Gateway on AWS).
     pub key_gateway: Arc<dyn KeyGateway>,
+    /// Memberships the batch writer has seen stored, to spare their reads.
+    pub known_members: KnownMembers,
 }
 
 impl AppContext {
@@ -51,6 +54,7 @@ impl AppContext {
             key_cache: KeyCache::new(ttl),
             cors: CorsPolicy::same_origin_only(),
             key_gateway: Arc::new(LocalKeys),
+            known_members: KnownMembers::default(),
         }
     }
 

@@ -103,7 +103,7 @@ pub async fn write_batch(
             })
         })
         .collect();
-    let outcome = crate::batch_writer::process(ctx.store.as_ref(), &incoming).await;
+    let outcome = crate::batch_writer::process(ctx.store.as_ref(), &ctx.known_members, &incoming).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = outcome
         .failed

@@ -210,6 +210,13 @@ fn send(tx: &Transaction, bodies: &[String]) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// Message bytes after which a receive stops adding messages (it always
+/// hands out at least one):
+/// a hundred large batches at once would sit in the batch writer's memory
+/// while it stores them a group at a time. SQS bounds a receive the same
+/// way, by its ten-message limit.
+const MAX_RECEIVE_BYTES: usize = 1024 * 1024;
+
 fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Message>, QueueError> {
     let now = now_millis();
     let candidates: Vec<(i64, String, i64, u32)> = {
@@ -219,12 +226,23 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
                  WHERE visible_at <= ?1 ORDER BY id LIMIT ?2",
             )
             .map_err(internal)?;
-        let rows = select
+        let mut rows = select
             .query_map(params![now, max as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                Ok((row.get(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?))
             })
             .map_err(internal)?;
-        rows.collect::<Result<_, _>>().map_err(internal)?
+        // Rows are read one at a time: stop once the budget is reached.
+        let mut candidates = Vec::new();
+        let mut bytes = 0;
+        for row in rows.by_ref() {
+            let row = row.map_err(internal)?;
+            bytes += row.1.len();
+            candidates.push(row);
+            if bytes >= MAX_RECEIVE_BYTES {
+                break;
+            }
+        }
+        candidates
     };
     let hidden_until = now + config.visibility_timeout.as_millis() as i64;
     let mut delivered = Vec::with_capacity(candidates.len());
@@ -340,6 +358,20 @@ mod tests {
         };
         let queue = open(dir.path(), config);
         super::super::contract::run_all(&queue, config.visibility_timeout, config.max_receives).await;
+    }
+
+    #[tokio::test]
+    async fn a_receive_hands_out_about_a_mebibyte_of_large_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue =
+            open(dir.path(), QueueConfig { max_message_bytes: MAX_RECEIVE_BYTES, ..QueueConfig::default() });
+        let large = "x".repeat(MAX_RECEIVE_BYTES / 2 + 1);
+        queue.send(vec![large.clone(), large.clone(), large.clone(), "small".into()]).await.unwrap();
+        let sizes = |messages: Vec<Message>| messages.iter().map(|m| m.body.len()).collect::<Vec<_>>();
+        let first = queue.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(sizes(first), [large.len(), large.len()], "stops once the budget is reached");
+        let second = queue.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(sizes(second), [large.len(), 5]);
     }
 
     #[tokio::test]

@@ -1,13 +1,16 @@
 //! Storing events exactly once, and reading them back by time.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
+use foldhash::{HashSet, HashSetExt};
+
+use super::known_members::KnownMembers;
 use crate::domain::counting::{self, membership_keys};
 use crate::domain::event::Event;
 use crate::domain::summary::{EventRecord, Summarizer, Summary};
 use crate::domain::time_range::TimeRange;
 use crate::store::keys::{self, Scope};
-use crate::store::{Query, SortRange, Store, StoreError};
+use crate::store::{Key, Query, SortRange, Store, StoreError};
 
 /// Attempts at a batch when concurrent writers keep invalidating our reads.
 const MAX_ATTEMPTS: usize = 8;
@@ -28,7 +31,14 @@ pub struct WriteReport {
 /// point: committed transactions marked their events, and the retry skips
 /// them. Safe against concurrent writers too: a transaction whose reads
 /// went stale fails its conditions and is re-planned from fresh reads.
-pub async fn store_events(store: &dyn Store, events: Vec<Event>) -> Result<WriteReport, StoreError> {
+///
+/// `members` spares the reads of memberships already seen to exist; pass
+/// the same one to every call a process makes.
+pub async fn store_events(
+    store: &dyn Store,
+    members: &KnownMembers,
+    events: Vec<Event>,
+) -> Result<WriteReport, StoreError> {
     let mut report = WriteReport::default();
     let mut seen = HashSet::new();
     let mut pending: Vec<Event> = Vec::with_capacity(events.len());
@@ -44,12 +54,12 @@ pub async fn store_events(store: &dyn Store, events: Vec<Event>) -> Result<Write
     while !pending.is_empty() {
         attempt += 1;
         let markers: Vec<_> = pending.iter().map(|e| keys::event_marker(&e.tenant_id, &e.id)).collect();
-        let stored = store.batch_get(&markers).await?;
+        let stored = store.exist_before_write(&markers).await?;
         let before = pending.len();
         pending = pending
             .into_iter()
             .zip(stored)
-            .filter_map(|(event, marker)| marker.is_none().then_some(event))
+            .filter_map(|(event, stored)| (!stored).then_some(event))
             .collect();
         report.duplicates += before - pending.len();
         if pending.is_empty() {
@@ -57,9 +67,15 @@ pub async fn store_events(store: &dyn Store, events: Vec<Event>) -> Result<Write
         }
 
         let wanted = membership_keys(&pending);
-        let found = store.batch_get(&wanted).await?;
-        let existing: HashSet<_> =
-            wanted.into_iter().zip(found).filter_map(|(key, item)| item.map(|_| key)).collect();
+        let is_known = members.known(&wanted);
+        let (known, unknown): (Vec<_>, Vec<_>) =
+            wanted.into_iter().zip(is_known).partition(|(_, known)| *known);
+        let unknown: Vec<Key> = unknown.into_iter().map(|(key, _)| key).collect();
+        let found = store.exist_before_write(&unknown).await?;
+        let found: Vec<Key> =
+            unknown.into_iter().zip(found).filter_map(|(key, exists)| exists.then_some(key)).collect();
+        members.remember(&found);
+        let existing: HashSet<Key> = known.into_iter().map(|(key, _)| key).chain(found).collect();
 
         let plan = counting::plan(&pending, &existing, store.max_transaction_writes());
         let mut committed = 0;

@@ -270,4 +270,11 @@ async fn batch_get_answers_in_request_order(store: &dyn Store) {
             assert!(item.is_none());
         }
     }
+    let exist = store.exist_before_write(&keys).await.unwrap();
+    assert_eq!(
+        exist,
+        got.iter().map(Option::is_some).collect::<Vec<_>>(),
+        "exist_before_write agrees with batch_get"
+    );
+    assert!(store.exist_before_write(&[]).await.unwrap().is_empty());
 }

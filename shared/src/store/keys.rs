@@ -6,7 +6,7 @@
 //! variant names, user ids, event ids) are escaped so that no two different
 //! tuples can produce the same key: `%` becomes `%25` and `#` becomes `%23`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::Key;
 
@@ -71,19 +71,45 @@ pub fn event(tenant_id: &str, timestamp: &DateTime<Utc>, event_id: &str) -> Key 
     )
 }
 
+// Keys are built for every event several times over, so these format with
+// plain integer writes rather than a parsed `strftime` pattern; a test pins
+// them to the equivalent patterns.
+
+/// A timestamp's UTC fields, with a leap second shown as second 60 (as
+/// `strftime`'s `%S` does).
+fn fields(timestamp: &DateTime<Utc>) -> (i32, u32, u32, u32, u32, u32, u32) {
+    let nanos = timestamp.nanosecond();
+    let (second, nanos) =
+        if nanos >= 1_000_000_000 { (60, nanos - 1_000_000_000) } else { (timestamp.second(), nanos) };
+    (
+        timestamp.year(),
+        timestamp.month(),
+        timestamp.day(),
+        timestamp.hour(),
+        timestamp.minute(),
+        second,
+        nanos,
+    )
+}
+
 /// `YYYY-MM-DD` of a timestamp (UTC).
 pub fn day(timestamp: &DateTime<Utc>) -> String {
-    timestamp.format("%Y-%m-%d").to_string()
+    let (year, month, day, ..) = fields(timestamp);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// `YYYY-MM-DDTHH` of a timestamp (UTC): the hourly bucket it falls in.
 pub fn hour(timestamp: &DateTime<Utc>) -> String {
-    timestamp.format("%Y-%m-%dT%H").to_string()
+    let (year, month, day, hour, ..) = fields(timestamp);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}")
 }
 
-/// Fixed-width time that sorts lexicographically in time order.
+/// Fixed-width time that sorts lexicographically in time order
+/// (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
 pub fn sort_time(timestamp: &DateTime<Utc>) -> String {
-    timestamp.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    let (year, month, day, hour, minute, second, nanos) = fields(timestamp);
+    let micros = nanos / 1_000;
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micros:06}Z")
 }
 
 // --- counters ---------------------------------------------------------------
@@ -172,5 +198,20 @@ mod tests {
         let late: DateTime<Utc> = "2000-01-01T00:00:00Z".parse().unwrap();
         assert!(sort_time(&early) < sort_time(&late));
         assert_eq!(sort_time(&late), "2000-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn time_keys_match_their_strftime_patterns() {
+        for text in [
+            "2026-11-29T13:05:09.123456789Z",
+            "1999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00.000001Z",
+            "2016-12-31T23:59:60.5Z",
+        ] {
+            let t: DateTime<Utc> = DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+            assert_eq!(day(&t), t.format("%Y-%m-%d").to_string(), "{text}");
+            assert_eq!(hour(&t), t.format("%Y-%m-%dT%H").to_string(), "{text}");
+            assert_eq!(sort_time(&t), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "{text}");
+        }
     }
 }

@@ -214,6 +214,15 @@ pub trait Store: Send + Sync + 'static {
     /// Point reads of many keys; the answer is in the order of `keys`.
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError>;
 
+    /// Which of `keys` exist, read as the next [`Store::transact`] will see
+    /// them: the reads that decide the batch writer's plan (id markers and
+    /// memberships). Stale answers are still safe, since the planned writes'
+    /// conditions catch them, but cost a retry. The embedded store answers
+    /// on its writer connection, whose page cache the writes keep warm.
+    async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
+        Ok(self.batch_get(keys).await?.into_iter().map(|item| item.is_some()).collect())
+    }
+
     /// One page of a range query within one partition.
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
 
@@ -250,7 +259,7 @@ pub fn validate_transaction(writes: &[WriteOp], max: usize) -> Result<(), StoreE
             writes.len()
         )));
     }
-    let mut seen = std::collections::HashSet::with_capacity(writes.len());
+    let mut seen = foldhash::HashSet::with_capacity_and_hasher(writes.len(), Default::default());
     for write in writes {
         if !seen.insert(write.key()) {
             return Err(StoreError::Invalid(format!(

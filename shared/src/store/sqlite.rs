@@ -5,14 +5,15 @@
 //! exactly like a DynamoDB partition. The database runs in WAL mode with
 //! `synchronous=FULL`, so a committed transaction survives `kill -9` and
 //! power loss. One connection writes (SQLite has one writer at a time
-//! anyway); reads use a small pool of their own connections, which WAL
-//! lets proceed while a write is in progress.
+//! anyway); reads use a small, bounded pool of their own connections, which
+//! WAL lets proceed while a write is in progress.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::Semaphore;
 
 use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
 
@@ -20,10 +21,20 @@ use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, Wri
 /// batch-writer transaction bounded in memory.
 const MAX_TRANSACTION_WRITES: usize = 200_000;
 
+/// Read connections open at once. Each holds a page cache of its own (up to
+/// SQLite's default 2 MiB), and two cores gain nothing from more of them.
+const MAX_READERS: usize = 4;
+
+/// Page cache of the writer connection, in KiB. It keeps the B-tree pages of
+/// id markers and memberships that the batch writer looks up and updates; a
+/// reader's cache cannot, since every commit empties it.
+const WRITER_CACHE_KIB: u32 = 8 * 1024;
+
 pub struct SqliteStore {
     path: PathBuf,
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    read_slots: Arc<Semaphore>,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -61,7 +72,13 @@ impl SqliteStore {
                  ) WITHOUT ROWID;",
             )
             .map_err(internal)?;
-        Ok(Self { path, writer: Arc::new(Mutex::new(writer)), readers: Arc::new(Mutex::new(Vec::new())) })
+        writer.execute_batch(&format!("PRAGMA cache_size=-{WRITER_CACHE_KIB};")).map_err(internal)?;
+        Ok(Self {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            read_slots: Arc::new(Semaphore::new(MAX_READERS)),
+        })
     }
 
     /// Runs `f` on a pooled read connection on the blocking thread pool.
@@ -70,9 +87,11 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let slot = self.read_slots.clone().acquire_owned().await.map_err(internal)?;
         let readers = self.readers.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let pooled = readers.lock().expect("reader pool poisoned").pop();
             let conn = match pooled {
                 Some(conn) => conn,
@@ -226,6 +245,26 @@ impl Store for SqliteStore {
             keys.iter().map(|key| get_one(&snapshot, key)).collect()
         })
         .await
+    }
+
+    async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        let writer = self.writer.clone();
+        // The writer connection's cache holds the pages the last writes
+        // touched; a pooled reader's is emptied by every commit (WAL mode
+        // drops a connection's whole cache when the database changed).
+        tokio::task::spawn_blocking(move || {
+            let conn = writer.lock().expect("store writer poisoned");
+            let snapshot = conn.unchecked_transaction().map_err(internal)?;
+            let mut exists =
+                snapshot.prepare_cached("SELECT 1 FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
+            keys.iter().map(|key| exists.exists(params![key.pk, key.sk]).map_err(internal)).collect()
+        })
+        .await
+        .map_err(internal)?
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
