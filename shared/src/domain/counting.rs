@@ -75,12 +75,17 @@ pub fn membership_keys(events: &[Event]) -> Vec<Key> {
 
 /// The stored form of an event (its key carries tenant, day and time).
 pub fn event_item(event: &Event) -> Item {
-    let mut item = match serde_json::to_value(event).expect("events serialise") {
-        Value::Object(item) => item,
-        _ => Item::new(),
-    };
+    let mut item = object(serde_json::to_value(event).expect("events serialise"));
     item.remove("tenantId");
     item
+}
+
+/// The attributes of a JSON object (none for any other value).
+fn object(value: Value) -> Item {
+    match value {
+        Value::Object(item) => item,
+        _ => Item::new(),
+    }
 }
 
 /// A one-attribute item.
@@ -139,10 +144,7 @@ fn scope_labels(scope: &Scope) -> Item {
         }
         Scope::VariantName(variant) => json!({"variant": variant}),
     };
-    match value {
-        Value::Object(map) => map,
-        _ => Item::new(),
-    }
+    object(value)
 }
 
 /// Plans the writes that store and count `events`, which must be distinct
