@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-const RUNS: usize = 15;
+const RUNS: usize = 31;
 
 #[derive(Default)]
 struct Stub {
@@ -173,30 +173,46 @@ async fn main() {
     let address = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
+    let functions = functions();
+    let binaries: Vec<std::path::PathBuf> = functions
+        .iter()
+        .map(|(name, _)| {
+            let binary = sibling_binary(name);
+            assert!(binary.exists(), "{} is missing: `make bench` builds it", binary.display());
+            binary
+        })
+        .collect();
+    // One unmeasured start each warms the page cache, as a reused Lambda host would be.
+    for ((_, event), binary) in functions.iter().zip(&binaries) {
+        cold_start(&stub, &address, binary, event).await;
+    }
+    // Round-robin, so that the host's load, which drifts over seconds on a
+    // shared machine, weighs on every binary alike rather than on whichever
+    // ran during a busy spell.
+    let mut inits = vec![Vec::with_capacity(RUNS); functions.len()];
+    let mut firsts = vec![Vec::with_capacity(RUNS); functions.len()];
+    for _ in 0..RUNS {
+        for (i, ((_, event), binary)) in functions.iter().zip(&binaries).enumerate() {
+            let (init, first) = cold_start(&stub, &address, binary, event).await;
+            inits[i].push(init);
+            firsts[i].push(first);
+        }
+    }
+
     let mut results: Vec<Measured> = Vec::new();
     let mut hello_init = f64::NAN;
-    for (name, event) in functions() {
-        let binary = sibling_binary(name);
-        assert!(binary.exists(), "{} is missing: `make bench` builds it", binary.display());
-        // One unmeasured start warms the page cache, as a reused Lambda host would be.
-        cold_start(&stub, &address, &binary, &event).await;
-        let (mut inits, mut firsts): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
-        for _ in 0..RUNS {
-            let (init, first) = cold_start(&stub, &address, &binary, &event).await;
-            inits.push(init);
-            firsts.push(first);
-        }
-        let init_ms = median(&mut inits);
-        if name == "hello-lambda" {
+    for (i, (name, _)) in functions.iter().enumerate() {
+        let init_ms = median(&mut inits[i]);
+        if *name == "hello-lambda" {
             hello_init = init_ms;
         }
         let zip = target_dir().join("lambda-arm64").join(name).join("bootstrap.zip");
         results.push(Measured {
-            function: name.to_owned(),
+            function: (*name).to_owned(),
             init_ms,
-            first_response_ms: median(&mut firsts),
+            first_response_ms: median(&mut firsts[i]),
             init_vs_hello: init_ms / hello_init,
-            binary_bytes: std::fs::metadata(&binary).map_or(0, |m| m.len()),
+            binary_bytes: std::fs::metadata(&binaries[i]).map_or(0, |m| m.len()),
             arm64_zip_bytes: std::fs::metadata(&zip).ok().map(|m| m.len()),
         });
     }
@@ -216,7 +232,7 @@ async fn main() {
             r.arm64_zip_bytes.map_or("(make package)".to_owned(), |b| format!("{:.1} MB", b as f64 / 1e6)),
         );
     }
-    println!("(median of {RUNS} starts each; target: init ≤ 1.5× hello-world)");
+    println!("(median of {RUNS} starts each, taken round-robin; target: init ≤ 1.5× hello-world)");
     let path = write_report("coldstart", &results);
     println!("written to {}", path.display());
 }

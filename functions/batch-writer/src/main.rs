@@ -5,7 +5,9 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-#[tokio::main]
+// A Lambda environment serves one invocation at a time: worker threads
+// would only lengthen its cold start (see ARCHITECTURE.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::lambda::init_tracing();
     let ctx = Arc::new(shared::context::from_env().await?);

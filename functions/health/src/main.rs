@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use shared::api::Function;
 
-#[tokio::main]
+// A Lambda environment serves one invocation at a time: worker threads
+// would only lengthen its cold start (see ARCHITECTURE.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::lambda::init_tracing();
     let ctx = Arc::new(shared::context::from_env().await?);
