@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bench::{ADMIN_TOKEN, Latency, LocalStack, latency_histogram, rss_kib, write_report};
+use bench::{ADMIN_TOKEN, Latency, LocalStack, cpu_seconds, latency_histogram, rss_kib, write_report};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Client, StatusCode};
@@ -384,11 +384,20 @@ async fn reads(stack: &LocalStack, levels: &[u64]) -> Reads {
     }
 }
 
+/// The stack's CPU time per event, a figure that drifts far less with the
+/// host's load than throughput does: compare builds by it.
+#[derive(Serialize)]
+struct StackCpu {
+    single_event_us: f64,
+    batched_event_us: f64,
+}
+
 #[derive(Serialize)]
 struct Report {
     machine: String,
     single: Single,
     batch: Batch,
+    stack_cpu_per_event: StackCpu,
     reads: Reads,
     peak_rss_mb: f64,
 }
@@ -426,14 +435,25 @@ async fn main() {
     let client = client();
     println!("local stack at {} (pid {}); {}", stack.base, stack.pid(), machine());
 
+    let stack_cpu = || cpu_seconds(stack.pid()).unwrap_or(f64::NAN);
     let key = create_tenant(&client, &stack.base, "bench-single").await;
+    let before = stack_cpu();
     let single = single_events(&stack.base, &key, single_secs).await;
+    let single_cpu = stack_cpu() - before;
     let key = create_tenant(&client, &stack.base, "bench-batch").await;
+    let before = stack_cpu();
     let batch = batch_ingest(&stack.base, &key, batch_events).await;
+    let batch_cpu = stack_cpu() - before;
+    // Each phase ends when the summary counts its last event, so these
+    // cover ingesting, queueing and storing every event of the phase.
+    let stack_cpu_per_event = StackCpu {
+        single_event_us: single_cpu * 1e6 / single.accepted as f64,
+        batched_event_us: batch_cpu * 1e6 / batch.events as f64,
+    };
     let reads = reads(&stack, &levels).await;
     let peak_rss_mb = rss_kib(stack.pid()).map_or(0.0, |(_, peak)| peak as f64 / 1024.0);
 
-    let report = Report { machine: machine(), single, batch, reads, peak_rss_mb };
+    let report = Report { machine: machine(), single, batch, stack_cpu_per_event, reads, peak_rss_mb };
     print_table(&report);
     let path = write_report("loadgen", &report);
     println!("\nwritten to {}", path.display());
@@ -471,6 +491,10 @@ fn print_table(r: &Report) {
     println!(
         "| p95 ratio, largest/smallest volume | summary {:.2}, results {:.2} | ≤ 1.5 |",
         r.reads.summary_p95_ratio_last_to_first, r.reads.results_p95_ratio_last_to_first
+    );
+    println!(
+        "| stack CPU per event, ingest to counted (all threads) | single {:.0} µs, batched {:.0} µs | — |",
+        r.stack_cpu_per_event.single_event_us, r.stack_cpu_per_event.batched_event_us
     );
     println!("| local stack peak RSS | {:.0} MB | ≤ 150 MB |", r.peak_rss_mb);
 }
