@@ -185,6 +185,11 @@ pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Whether this process is a Lambda function (the runtime names it).
+pub fn in_lambda() -> bool {
+    env_var("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
 /// Which backend `BACKEND` names (default `embedded`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

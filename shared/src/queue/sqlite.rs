@@ -211,10 +211,9 @@ fn send(tx: &Transaction, bodies: &[String]) -> Result<(), QueueError> {
 }
 
 /// Message bytes after which a receive stops adding messages (it always
-/// hands out at least one):
-/// a hundred large batches at once would sit in the batch writer's memory
-/// while it stores them a group at a time. SQS bounds a receive the same
-/// way, by its ten-message limit.
+/// hands out at least one): a hundred large batches at once would sit in
+/// the batch writer's memory while it stores them a group at a time. SQS
+/// bounds a receive the same way, by its ten-message limit.
 const MAX_RECEIVE_BYTES: usize = 1024 * 1024;
 
 fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Message>, QueueError> {
