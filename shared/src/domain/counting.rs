@@ -14,14 +14,12 @@
 //! `attribute_not_exists` the first time the user is seen, and only then
 //! does the `users` counter move.
 
-use std::collections::BTreeMap;
-
-use foldhash::{HashSet, HashSetExt};
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use serde_json::{Value, json};
 
 use super::event::Event;
-use crate::store::keys::{self, Membership, Scope};
+use crate::store::keys::{self, Membership, ScopeRef};
 use crate::store::{Condition, Item, Key, WriteOp};
 
 /// Counter attributes of a scope's counter item.
@@ -34,43 +32,39 @@ pub const NEW_USERS: &str = "newUsers";
 pub const NEW_CONVERTED_USERS: &str = "newConvertedUsers";
 
 /// Every scope an event counts in.
-pub fn scopes(event: &Event) -> Vec<Scope> {
-    let mut scopes = vec![Scope::Tenant];
-    if let Some(experiment) = &event.experiment_id {
-        scopes.push(Scope::Experiment(experiment.clone()));
-        if let Some(variant) = &event.variant {
-            scopes.push(Scope::Variant(experiment.clone(), variant.clone()));
-            scopes.push(Scope::VariantName(variant.clone()));
-        }
-    }
-    scopes
+pub fn scopes(event: &Event) -> impl Iterator<Item = ScopeRef<'_>> {
+    let experiment = event.experiment_id.as_deref();
+    let variant = experiment.zip(event.variant.as_deref());
+    std::iter::once(ScopeRef::Tenant)
+        .chain(experiment.map(ScopeRef::Experiment))
+        .chain(variant.map(|(experiment, variant)| ScopeRef::Variant(experiment, variant)))
+        .chain(variant.map(|(_, variant)| ScopeRef::VariantName(variant)))
 }
 
 /// Scopes that also keep hourly buckets (for time series and date ranges).
-fn has_buckets(scope: &Scope) -> bool {
-    !matches!(scope, Scope::VariantName(_))
+fn has_buckets(scope: ScopeRef) -> bool {
+    !matches!(scope, ScopeRef::VariantName(_))
+}
+
+/// The membership kinds an event can make its user a member of.
+fn membership_kinds(event: &Event) -> &'static [Membership] {
+    if event.is_conversion() { &[Membership::Seen, Membership::Converted] } else { &[Membership::Seen] }
 }
 
 /// The membership items whose existence decides the unique-user counters
 /// for these events: what the batch writer reads before planning.
 pub fn membership_keys(events: &[Event]) -> Vec<Key> {
-    let mut seen = HashSet::new();
-    let mut keys = Vec::new();
+    let mut book = KeyBook::default();
+    let mut wanted = HashSet::new();
     for event in events {
         for scope in scopes(event) {
-            let mut kinds = vec![Membership::Seen];
-            if event.is_conversion() {
-                kinds.push(Membership::Converted);
-            }
-            for kind in kinds {
-                let key = keys::membership(&event.tenant_id, &scope, kind, &event.user_id);
-                if seen.insert(key.clone()) {
-                    keys.push(key);
-                }
+            let scope = book.scope(&event.tenant_id, scope);
+            for &kind in membership_kinds(event) {
+                wanted.insert(book.membership(scope, kind, &event.user_id));
             }
         }
     }
-    keys
+    wanted.into_iter().collect()
 }
 
 /// The stored form of an event (its key carries tenant, day and time).
@@ -95,31 +89,150 @@ fn item_of(attr: &str, value: impl Into<Value>) -> Item {
     item
 }
 
+/// Labels stored on counter items so readers need not decode sort keys.
+fn scope_labels(scope: ScopeRef) -> Item {
+    let value = match scope {
+        ScopeRef::Tenant => json!({}),
+        ScopeRef::Experiment(experiment) => json!({"experimentId": experiment}),
+        ScopeRef::Variant(experiment, variant) => {
+            json!({"experimentId": experiment, "variant": variant})
+        }
+        ScopeRef::VariantName(variant) => json!({"variant": variant}),
+    };
+    object(value)
+}
+
+/// An item that events add to: a scope's counter or one of its hourly
+/// buckets. Identified by its index in the [`KeyBook`].
+type AggregateId = usize;
+
+struct Aggregate {
+    key: Key,
+    /// Attributes set alongside the increments (a counter's labels).
+    labels: Item,
+    /// Attribute names of the four counts: a counter's or a bucket's.
+    names: [&'static str; 4],
+}
+
+const COUNTER_NAMES: [&str; 4] = [EVENTS, CONVERSIONS, USERS, CONVERTED_USERS];
+const BUCKET_NAMES: [&str; 4] = [EVENTS, CONVERSIONS, NEW_USERS, NEW_CONVERTED_USERS];
+
+/// Which of an aggregate's four counts an event adds one to.
+#[derive(Clone, Copy)]
+enum Count {
+    Events = 0,
+    Conversions = 1,
+    Users = 2,
+    ConvertedUsers = 3,
+}
+
+/// What one scope of one tenant contributes to a plan.
+struct ScopeEntry<'a> {
+    scope: ScopeRef<'a>,
+    tenant_id: &'a str,
+    counter: AggregateId,
+    memberships_prefix: String,
+}
+
+/// Keys that depend only on a tenant's scope (and hour), built once per
+/// plan rather than once per event: a batch's events share a handful of
+/// scopes, and building keys was a third of the batch writer's profile.
+#[derive(Default)]
+struct KeyBook<'a> {
+    scope_ids: HashMap<(&'a str, ScopeRef<'a>), usize>,
+    scopes: Vec<ScopeEntry<'a>>,
+    /// Bucket of (scope, hour), by the hour's `YYYY-MM-DDTHH` fields.
+    bucket_ids: HashMap<(usize, [u32; 4]), AggregateId>,
+    aggregates: Vec<Aggregate>,
+}
+
+impl<'a> KeyBook<'a> {
+    fn scope(&mut self, tenant_id: &'a str, scope: ScopeRef<'a>) -> usize {
+        if let Some(&id) = self.scope_ids.get(&(tenant_id, scope)) {
+            return id;
+        }
+        let counter = self.aggregates.len();
+        self.aggregates.push(Aggregate {
+            key: keys::counter(tenant_id, scope),
+            labels: scope_labels(scope),
+            names: COUNTER_NAMES,
+        });
+        let id = self.scopes.len();
+        self.scopes.push(ScopeEntry {
+            scope,
+            tenant_id,
+            counter,
+            memberships_prefix: keys::memberships_prefix(tenant_id, scope),
+        });
+        self.scope_ids.insert((tenant_id, scope), id);
+        id
+    }
+
+    fn membership(&self, scope: usize, kind: Membership, user_id: &str) -> Key {
+        keys::membership_in(&self.scopes[scope].memberships_prefix, kind, user_id)
+    }
+
+    /// The scope's bucket for the hour of `event`, if the scope has buckets.
+    fn bucket(&mut self, scope: usize, event: &Event) -> Option<AggregateId> {
+        let entry = &self.scopes[scope];
+        if !has_buckets(entry.scope) {
+            return None;
+        }
+        use chrono::{Datelike, Timelike};
+        let at = &event.timestamp;
+        // The cast is one-to-one, so every year keeps buckets of its own.
+        let hour = [at.year() as u32, at.month(), at.day(), at.hour()];
+        if let Some(&id) = self.bucket_ids.get(&(scope, hour)) {
+            return Some(id);
+        }
+        let id = self.aggregates.len();
+        self.aggregates.push(Aggregate {
+            key: keys::bucket(entry.tenant_id, entry.scope, &keys::hour(at)),
+            labels: Item::new(),
+            names: BUCKET_NAMES,
+        });
+        self.bucket_ids.insert((scope, hour), id);
+        Some(id)
+    }
+}
+
+/// One transaction being filled: its puts, and the counts it adds to each
+/// aggregate (in the order the aggregates were first touched).
 #[derive(Default)]
 struct Transaction {
     writes: Vec<WriteOp>,
-    increments: BTreeMap<Key, BTreeMap<&'static str, i64>>,
-    labels: BTreeMap<Key, Item>,
+    counts: Vec<(AggregateId, [i64; 4])>,
+    position: HashMap<AggregateId, usize>,
     events: usize,
 }
 
 impl Transaction {
     fn size(&self) -> usize {
-        self.writes.len() + self.increments.len()
+        self.writes.len() + self.counts.len()
     }
 
-    fn add(&mut self, key: Key, attr: &'static str, delta: i64) {
-        *self.increments.entry(key).or_default().entry(attr).or_default() += delta;
+    fn add(&mut self, aggregate: AggregateId, count: Count) {
+        let next = self.counts.len();
+        let at = *self.position.entry(aggregate).or_insert(next);
+        if at == next {
+            self.counts.push((aggregate, [0; 4]));
+        }
+        self.counts[at].1[count as usize] += 1;
     }
 
-    fn finish(self) -> PlannedTransaction {
-        let Transaction { mut writes, increments, mut labels, events } = self;
-        for (key, attrs) in increments {
-            let set = labels.remove(&key).unwrap_or_default();
+    fn finish(self, book: &KeyBook) -> PlannedTransaction {
+        let Transaction { mut writes, counts, events, .. } = self;
+        for (aggregate, counts) in counts {
+            let Aggregate { key, labels, names } = &book.aggregates[aggregate];
             writes.push(WriteOp::Update {
-                key,
-                add: attrs.into_iter().map(|(a, d)| (a.to_owned(), d)).collect(),
-                set,
+                key: key.clone(),
+                add: names
+                    .iter()
+                    .zip(counts)
+                    .filter(|(_, count)| *count != 0)
+                    .map(|(name, count)| ((*name).to_owned(), count))
+                    .collect(),
+                set: labels.clone(),
                 condition: Condition::Always,
             });
         }
@@ -134,19 +247,6 @@ pub struct PlannedTransaction {
     pub events: usize,
 }
 
-/// Labels stored on counter items so readers need not decode sort keys.
-fn scope_labels(scope: &Scope) -> Item {
-    let value = match scope {
-        Scope::Tenant => json!({}),
-        Scope::Experiment(experiment) => json!({"experimentId": experiment}),
-        Scope::Variant(experiment, variant) => {
-            json!({"experimentId": experiment, "variant": variant})
-        }
-        Scope::VariantName(variant) => json!({"variant": variant}),
-    };
-    object(value)
-}
-
 /// Plans the writes that store and count `events`, which must be distinct
 /// and not yet stored. `existing` holds the membership keys already in the
 /// store. No transaction exceeds `max_writes` writes.
@@ -155,85 +255,84 @@ fn scope_labels(scope: &Scope) -> Item {
 /// SipHash, so user-chosen ids cannot force collisions): SipHash was a tenth
 /// of the batch writer's profile.
 pub fn plan(events: &[Event], existing: &HashSet<Key>, max_writes: usize) -> Vec<PlannedTransaction> {
+    let mut book = KeyBook::default();
     let mut members: HashSet<Key> = HashSet::new();
-    let is_member = |key: &Key, members: &HashSet<Key>| existing.contains(key) || members.contains(key);
     let mut transactions = Vec::new();
     let mut current = Transaction::default();
+    // Per event, reused: the counts it adds and the memberships it creates.
+    let mut bumps: Vec<(AggregateId, Count)> = Vec::new();
+    let mut new_members: Vec<Key> = Vec::new();
 
     for event in events {
-        // Work out this event's own writes and the aggregate items it adds to.
-        let event_key = keys::event(&event.tenant_id, &event.timestamp, &event.id);
-        let mut own = vec![
-            WriteOp::Put {
-                key: keys::event_marker(&event.tenant_id, &event.id),
-                item: item_of("sk", event_key.sk.clone()),
-                condition: Condition::NotExists,
-            },
-            WriteOp::Put { key: event_key, item: event_item(event), condition: Condition::NotExists },
-        ];
-        let mut increments: Vec<(Key, &'static str, i64)> = Vec::new();
-        let mut new_members = Vec::new();
-        let hour = keys::hour(&event.timestamp);
-        let scopes = scopes(event);
-        for scope in &scopes {
-            let counter = keys::counter(&event.tenant_id, scope);
-            let bucket = has_buckets(scope).then(|| keys::bucket(&event.tenant_id, scope, &hour));
-            let mut bump = |attr: &'static str, bucket_attr: &'static str| {
-                increments.push((counter.clone(), attr, 1));
-                if let Some(bucket) = &bucket {
-                    increments.push((bucket.clone(), bucket_attr, 1));
-                }
+        bumps.clear();
+        new_members.clear();
+        for scope in scopes(event) {
+            let scope = book.scope(&event.tenant_id, scope);
+            let counter = book.scopes[scope].counter;
+            let bucket = book.bucket(scope, event);
+            let mut bump = |count: Count| {
+                bumps.push((counter, count));
+                bumps.extend(bucket.map(|bucket| (bucket, count)));
             };
-            bump(EVENTS, EVENTS);
+            bump(Count::Events);
             if event.is_conversion() {
-                bump(CONVERSIONS, CONVERSIONS);
+                bump(Count::Conversions);
             }
-            let seen = keys::membership(&event.tenant_id, scope, Membership::Seen, &event.user_id);
-            if !is_member(&seen, &members) {
-                bump(USERS, NEW_USERS);
-                new_members.push(seen);
-            }
-            if event.is_conversion() {
-                let converted =
-                    keys::membership(&event.tenant_id, scope, Membership::Converted, &event.user_id);
-                if !is_member(&converted, &members) {
-                    bump(CONVERTED_USERS, NEW_CONVERTED_USERS);
-                    new_members.push(converted);
+            for &kind in membership_kinds(event) {
+                let key = book.membership(scope, kind, &event.user_id);
+                if !existing.contains(&key) && !members.contains(&key) {
+                    bump(match kind {
+                        Membership::Seen => Count::Users,
+                        Membership::Converted => Count::ConvertedUsers,
+                    });
+                    new_members.push(key);
                 }
             }
-        }
-        let seen_at = keys::sort_time(&event.timestamp);
-        for key in &new_members {
-            own.push(WriteOp::Put {
-                key: key.clone(),
-                item: item_of("at", seen_at.clone()),
-                condition: Condition::NotExists,
-            });
-        }
-        let mut added: Vec<&Key> = Vec::new();
-        for (key, _, _) in &increments {
-            if !current.increments.contains_key(key) && !added.contains(&key) {
-                added.push(key);
-            }
-        }
-        let added_aggregates = added.len();
-        if current.events > 0 && current.size() + own.len() + added_aggregates > max_writes {
-            transactions.push(std::mem::take(&mut current).finish());
         }
 
-        members.extend(new_members);
-        current.writes.extend(own);
-        for scope in &scopes {
-            let counter = keys::counter(&event.tenant_id, scope);
-            current.labels.entry(counter).or_insert_with(|| scope_labels(scope));
+        // The event's own puts (its id marker, itself, first memberships)
+        // and the aggregates it adds to the transaction must fit in it.
+        let own = 2 + new_members.len();
+        let added = bumps
+            .iter()
+            .enumerate()
+            .filter(|&(i, (aggregate, _))| {
+                !current.position.contains_key(aggregate) && !bumps[..i].iter().any(|(a, _)| a == aggregate)
+            })
+            .count();
+        if current.events > 0 && current.size() + own + added > max_writes {
+            transactions.push(std::mem::take(&mut current).finish(&book));
         }
-        for (key, attr, delta) in increments {
-            current.add(key, attr, delta);
+
+        let event_key = keys::event(&event.tenant_id, &event.timestamp, &event.id);
+        current.writes.push(WriteOp::Put {
+            key: keys::event_marker(&event.tenant_id, &event.id),
+            item: item_of("sk", event_key.sk.clone()),
+            condition: Condition::NotExists,
+        });
+        current.writes.push(WriteOp::Put {
+            key: event_key,
+            item: event_item(event),
+            condition: Condition::NotExists,
+        });
+        if !new_members.is_empty() {
+            let seen_at = keys::sort_time(&event.timestamp);
+            for key in new_members.drain(..) {
+                members.insert(key.clone());
+                current.writes.push(WriteOp::Put {
+                    key,
+                    item: item_of("at", seen_at.clone()),
+                    condition: Condition::NotExists,
+                });
+            }
+        }
+        for &(aggregate, count) in &bumps {
+            current.add(aggregate, count);
         }
         current.events += 1;
     }
     if current.events > 0 {
-        transactions.push(current.finish());
+        transactions.push(current.finish(&book));
     }
     transactions
 }
@@ -242,7 +341,9 @@ pub fn plan(events: &[Event], existing: &HashSet<Key>, max_writes: usize) -> Vec
 mod tests {
     use super::*;
     use crate::domain::event::EventType;
-    use crate::store::keys::counter;
+    use std::collections::BTreeMap;
+
+    use crate::store::keys::{Scope, counter};
 
     fn event(id: &str, user: &str, kind: EventType, variant: Option<&str>) -> Event {
         Event {

@@ -15,10 +15,34 @@ const ONE: &str = "-";
 
 /// Escapes a user-supplied key part.
 pub fn part(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    push_part(&mut out, raw);
+    out
+}
+
+/// Appends the escaped form of a user-supplied key part. Keys are built for
+/// every event several times over, so they are assembled with `push_str`
+/// rather than `format!` (whose machinery was a tenth of the batch writer's
+/// profile).
+fn push_part(out: &mut String, raw: &str) {
     if !raw.contains(['%', '#']) {
-        return raw.to_owned();
+        out.push_str(raw);
+        return;
     }
-    raw.replace('%', "%25").replace('#', "%23")
+    for c in raw.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Joins literal and already-escaped pieces into one key string.
+fn join(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    pieces.iter().for_each(|piece| out.push_str(piece));
+    out
 }
 
 /// Inverse of [`part`].
@@ -56,24 +80,26 @@ pub fn experiment(tenant_id: &str, experiment_id: &str) -> Key {
 /// Marks an event id as stored: the conditional put of this item is what
 /// makes counting exactly-once.
 pub fn event_marker(tenant_id: &str, event_id: &str) -> Key {
-    Key::new(format!("EID#{tenant_id}#{}", part(event_id)), ONE)
+    let mut pk = join(&["EID#", tenant_id, "#"]);
+    push_part(&mut pk, event_id);
+    Key::new(pk, ONE)
 }
 
 /// Events of one tenant and UTC day, sorted by time.
 pub fn events_partition(tenant_id: &str, day: &str) -> String {
-    format!("EV#{tenant_id}#{day}")
+    join(&["EV#", tenant_id, "#", day])
 }
 
 pub fn event(tenant_id: &str, timestamp: &DateTime<Utc>, event_id: &str) -> Key {
-    Key::new(
-        events_partition(tenant_id, &day(timestamp)),
-        format!("{}#{}", sort_time(timestamp), part(event_id)),
-    )
+    let mut sk = sort_time(timestamp);
+    sk.push('#');
+    push_part(&mut sk, event_id);
+    Key::new(events_partition(tenant_id, &day(timestamp)), sk)
 }
 
-// Keys are built for every event several times over, so these format with
-// plain integer writes rather than a parsed `strftime` pattern; a test pins
-// them to the equivalent patterns.
+// Time keys are written digit by digit rather than through a parsed
+// `strftime` pattern or `format!`; a test pins them to the equivalent
+// patterns.
 
 /// A timestamp's UTC fields, with a leap second shown as second 60 (as
 /// `strftime`'s `%S` does).
@@ -92,24 +118,68 @@ fn fields(timestamp: &DateTime<Utc>) -> (i32, u32, u32, u32, u32, u32, u32) {
     )
 }
 
+/// Appends `value` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, value: u32, width: usize) {
+    let mut digits = [0u8; 10];
+    let mut rest = value;
+    let mut len = 0;
+    while rest > 0 || len == 0 {
+        digits[len] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        len += 1;
+    }
+    (len..width).for_each(|_| out.push('0'));
+    digits[..len].iter().rev().for_each(|&digit| out.push(char::from(digit)));
+}
+
+/// Appends `YYYY-MM-DD`.
+fn push_date(out: &mut String, year: i32, month: u32, day: u32) {
+    match u32::try_from(year) {
+        Ok(year) if year <= 9999 => push_padded(out, year, 4),
+        // Outside 0..=9999 (chrono allows it; validation does not), as before.
+        _ => out.push_str(&format!("{year:04}")),
+    }
+    out.push('-');
+    push_padded(out, month, 2);
+    out.push('-');
+    push_padded(out, day, 2);
+}
+
 /// `YYYY-MM-DD` of a timestamp (UTC).
 pub fn day(timestamp: &DateTime<Utc>) -> String {
     let (year, month, day, ..) = fields(timestamp);
-    format!("{year:04}-{month:02}-{day:02}")
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, year, month, day);
+    out
 }
 
 /// `YYYY-MM-DDTHH` of a timestamp (UTC): the hourly bucket it falls in.
 pub fn hour(timestamp: &DateTime<Utc>) -> String {
     let (year, month, day, hour, ..) = fields(timestamp);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}")
+    let mut out = String::with_capacity(13);
+    push_date(&mut out, year, month, day);
+    out.push('T');
+    push_padded(&mut out, hour, 2);
+    out
 }
 
 /// Fixed-width time that sorts lexicographically in time order
 /// (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
 pub fn sort_time(timestamp: &DateTime<Utc>) -> String {
     let (year, month, day, hour, minute, second, nanos) = fields(timestamp);
-    let micros = nanos / 1_000;
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micros:06}Z")
+    // Room for an event id to follow (`event` appends `#id`).
+    let mut out = String::with_capacity(64);
+    push_date(&mut out, year, month, day);
+    out.push('T');
+    push_padded(&mut out, hour, 2);
+    out.push(':');
+    push_padded(&mut out, minute, 2);
+    out.push(':');
+    push_padded(&mut out, second, 2);
+    out.push('.');
+    push_padded(&mut out, nanos / 1_000, 6);
+    out.push('Z');
+    out
 }
 
 // --- counters ---------------------------------------------------------------
@@ -126,41 +196,99 @@ pub enum Scope {
     VariantName(String),
 }
 
+/// A [`Scope`] borrowed from an event: the batch writer plans with these, so
+/// that it need not clone every event's experiment and variant names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScopeRef<'a> {
+    Tenant,
+    Experiment(&'a str),
+    Variant(&'a str, &'a str),
+    VariantName(&'a str),
+}
+
 impl Scope {
     pub fn encode(&self) -> String {
+        ScopeRef::from(self).encode()
+    }
+}
+
+impl<'a> From<&'a Scope> for ScopeRef<'a> {
+    fn from(scope: &'a Scope) -> Self {
+        match scope {
+            Scope::Tenant => ScopeRef::Tenant,
+            Scope::Experiment(experiment) => ScopeRef::Experiment(experiment),
+            Scope::Variant(experiment, variant) => ScopeRef::Variant(experiment, variant),
+            Scope::VariantName(variant) => ScopeRef::VariantName(variant),
+        }
+    }
+}
+
+impl ScopeRef<'_> {
+    pub fn encode(self) -> String {
+        let mut out = String::with_capacity(32);
+        self.push_encoded(&mut out);
+        out
+    }
+
+    fn push_encoded(self, out: &mut String) {
         match self {
-            Scope::Tenant => "T".to_owned(),
-            Scope::Experiment(experiment) => format!("E#{}", part(experiment)),
-            Scope::Variant(experiment, variant) => {
-                format!("V#{}#{}", part(experiment), part(variant))
+            ScopeRef::Tenant => out.push('T'),
+            ScopeRef::Experiment(experiment) => {
+                out.push_str("E#");
+                push_part(out, experiment);
             }
-            Scope::VariantName(variant) => format!("N#{}", part(variant)),
+            ScopeRef::Variant(experiment, variant) => {
+                out.push_str("V#");
+                push_part(out, experiment);
+                out.push('#');
+                push_part(out, variant);
+            }
+            ScopeRef::VariantName(variant) => {
+                out.push_str("N#");
+                push_part(out, variant);
+            }
+        }
+    }
+
+    pub fn to_scope(self) -> Scope {
+        match self {
+            ScopeRef::Tenant => Scope::Tenant,
+            ScopeRef::Experiment(experiment) => Scope::Experiment(experiment.to_owned()),
+            ScopeRef::Variant(experiment, variant) => {
+                Scope::Variant(experiment.to_owned(), variant.to_owned())
+            }
+            ScopeRef::VariantName(variant) => Scope::VariantName(variant.to_owned()),
         }
     }
 }
 
 /// Running totals of a tenant live in one partition, one item per scope.
 pub fn counters_partition(tenant_id: &str) -> String {
-    format!("CNT#{tenant_id}")
+    join(&["CNT#", tenant_id])
 }
 
-pub fn counter(tenant_id: &str, scope: &Scope) -> Key {
-    Key::new(counters_partition(tenant_id), scope.encode())
+pub fn counter<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>) -> Key {
+    Key::new(counters_partition(tenant_id), scope.into().encode())
 }
 
 /// Sort-key prefix of every variant counter of one experiment.
 pub fn variant_counters_prefix(experiment_id: &str) -> String {
-    format!("V#{}#", part(experiment_id))
+    let mut prefix = String::from("V#");
+    push_part(&mut prefix, experiment_id);
+    prefix.push('#');
+    prefix
 }
 
 pub const VARIANT_NAME_COUNTERS_PREFIX: &str = "N#";
 
 /// Hourly counters of one scope, sorted by hour.
-pub fn buckets_partition(tenant_id: &str, scope: &Scope) -> String {
-    format!("BKT#{tenant_id}#{}", scope.encode())
+pub fn buckets_partition<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>) -> String {
+    let mut pk = join(&["BKT#", tenant_id, "#"]);
+    scope.into().push_encoded(&mut pk);
+    pk
 }
 
-pub fn bucket(tenant_id: &str, scope: &Scope, hour: &str) -> Key {
+pub fn bucket<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>, hour: &str) -> Key {
     Key::new(buckets_partition(tenant_id, scope), hour.to_owned())
 }
 
@@ -172,12 +300,34 @@ pub enum Membership {
     Converted,
 }
 
-pub fn membership(tenant_id: &str, scope: &Scope, kind: Membership, user_id: &str) -> Key {
+pub fn membership<'a>(
+    tenant_id: &str,
+    scope: impl Into<ScopeRef<'a>>,
+    kind: Membership,
+    user_id: &str,
+) -> Key {
+    membership_in(&memberships_prefix(tenant_id, scope), kind, user_id)
+}
+
+/// The part of a membership key shared by all users of one scope, for
+/// [`membership_in`]: planning builds it once per scope, not once per event.
+pub fn memberships_prefix<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>) -> String {
+    let mut prefix = join(&["MEM#", tenant_id, "#"]);
+    scope.into().push_encoded(&mut prefix);
+    prefix.push('#');
+    prefix
+}
+
+/// A user's membership key, given its scope's [`memberships_prefix`].
+pub fn membership_in(prefix: &str, kind: Membership, user_id: &str) -> Key {
     let tag = match kind {
         Membership::Seen => "S",
         Membership::Converted => "C",
     };
-    Key::new(format!("MEM#{tenant_id}#{}#{}", scope.encode(), part(user_id)), tag)
+    let mut pk = String::with_capacity(prefix.len() + user_id.len());
+    pk.push_str(prefix);
+    push_part(&mut pk, user_id);
+    Key::new(pk, tag)
 }
 
 #[cfg(test)]
@@ -213,5 +363,21 @@ mod tests {
             assert_eq!(hour(&t), t.format("%Y-%m-%dT%H").to_string(), "{text}");
             assert_eq!(sort_time(&t), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "{text}");
         }
+    }
+
+    #[test]
+    fn keys_escape_user_parts() {
+        assert_eq!(part("50%#off"), "50%25%23off");
+        assert_eq!(part("plain"), "plain");
+        let scope = Scope::Variant("a#b".into(), "c%".into());
+        assert_eq!(scope.encode(), "V#a%23b#c%25");
+        assert_eq!(counter("t", &scope), Key::new("CNT#t", "V#a%23b#c%25"));
+        assert_eq!(bucket("t", &scope, "2026-11-29T10"), Key::new("BKT#t#V#a%23b#c%25", "2026-11-29T10"));
+        assert_eq!(
+            membership("t", &scope, Membership::Converted, "u#1"),
+            Key::new("MEM#t#V#a%23b#c%25#u%231", "C")
+        );
+        assert_eq!(event_marker("t", "e#1"), Key::new("EID#t#e%231", "-"));
+        assert_eq!(variant_counters_prefix("a#b"), "V#a%23b#");
     }
 }
