@@ -11,32 +11,42 @@ struct Envelope {
     events: Vec<Event>,
 }
 
-const ENVELOPE_OVERHEAD: usize = r#"{"events":[]}"#.len();
+const OPEN: &[u8] = br#"{"events":["#;
+const CLOSE: &[u8] = b"]}";
 
-/// Packs events into as few message bodies as fit in `max_bytes` each.
+/// Packs events into as few message bodies as fit in `max_bytes` each
+/// (an event too large for one body alone still gets a body of its own, for
+/// the queue to refuse). Each event is serialised once, straight into its
+/// body.
 pub fn pack(events: &[Event], max_bytes: usize) -> Result<Vec<String>, serde_json::Error> {
     let mut bodies = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    let mut size = ENVELOPE_OVERHEAD;
+    let mut body = OPEN.to_vec();
+    let mut in_body = 0;
     for event in events {
-        let json = serde_json::to_string(event)?;
-        let added = json.len() + usize::from(!current.is_empty());
-        if !current.is_empty() && size + added > max_bytes {
-            bodies.push(wrap(&current));
-            current.clear();
-            size = ENVELOPE_OVERHEAD;
+        let before = body.len();
+        if in_body > 0 {
+            body.push(b',');
         }
-        size += json.len() + usize::from(!current.is_empty());
-        current.push(json);
+        serde_json::to_writer(&mut body, event)?;
+        if in_body > 0 && body.len() + CLOSE.len() > max_bytes {
+            // Full: this event starts the next body.
+            let json = body.split_off(before + 1);
+            body.truncate(before);
+            bodies.push(close(body));
+            body = [OPEN, &json].concat();
+            in_body = 0;
+        }
+        in_body += 1;
     }
-    if !current.is_empty() {
-        bodies.push(wrap(&current));
+    if in_body > 0 {
+        bodies.push(close(body));
     }
     Ok(bodies)
 }
 
-fn wrap(events: &[String]) -> String {
-    format!(r#"{{"events":[{}]}}"#, events.join(","))
+fn close(mut body: Vec<u8>) -> String {
+    body.extend_from_slice(CLOSE);
+    String::from_utf8(body).expect("serde_json writes UTF-8")
 }
 
 pub fn unpack(body: &str) -> Result<Vec<Event>, serde_json::Error> {
@@ -70,5 +80,18 @@ mod tests {
         let back: Vec<Event> = bodies.iter().flat_map(|b| unpack(b).unwrap()).collect();
         assert_eq!(back, events);
         assert_eq!(pack(&events, 256 * 1024).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn fills_each_body_up_to_the_limit() {
+        let events: Vec<Event> = (0..50).map(event).collect();
+        let one = pack(&events[..1], usize::MAX).unwrap().remove(0);
+        // Room for exactly three events per body (two commas between them).
+        let event_bytes = one.len() - r#"{"events":[]}"#.len();
+        let limit = r#"{"events":[]}"#.len() + 3 * event_bytes + 2;
+        let bodies = pack(&events[..10], limit).unwrap();
+        assert_eq!(bodies.iter().map(|b| unpack(b).unwrap().len()).collect::<Vec<_>>(), [3, 3, 3, 1]);
+        assert!(bodies.iter().all(|b| b.len() <= limit));
+        assert_eq!(pack(&events[..1], 10).unwrap().len(), 1, "an oversized event still gets a body");
     }
 }

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
-use crate::domain::event::{Event, MAX_BATCH_EVENTS, validate_event};
+use crate::domain::event::{Event, EventAt, MAX_BATCH_EVENTS, validate_event};
 use crate::messages;
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
@@ -45,7 +45,8 @@ async fn enqueue(ctx: &AppContext, events: &[Event]) -> Result<(), ApiError> {
 async fn ingest_one(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
     let body = json_body(request)?;
-    let event = validate_event(&caller.tenant_id, &body, Utc::now(), "").map_err(ApiError::validation)?;
+    let event =
+        validate_event(&caller.tenant_id, &body, Utc::now(), EventAt::Body).map_err(ApiError::validation)?;
     enqueue(ctx, std::slice::from_ref(&event)).await?;
     Ok(json_response(StatusCode::ACCEPTED, &event))
 }
@@ -76,7 +77,7 @@ async fn ingest_batch(ctx: &AppContext, request: &Request) -> ApiResult {
     let mut events = Vec::with_capacity(items.len());
     let mut invalid = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        match validate_event(&caller.tenant_id, item, now, &format!("events[{index}].")) {
+        match validate_event(&caller.tenant_id, item, now, EventAt::Batch(index)) {
             Ok(event) => events.push(event),
             Err(errors) => invalid.extend(errors.into_iter().map(|e| IndexedError {
                 index,

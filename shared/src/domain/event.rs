@@ -80,30 +80,75 @@ pub mod rfc3339 {
     }
 }
 
+/// Where an event sits in a request, for the field names of its errors:
+/// the whole body, or `events[i]` of a batch.
+#[derive(Clone, Copy, Debug)]
+pub enum EventAt {
+    Body,
+    Batch(usize),
+}
+
+/// A field of an event, named as its errors name it (`events[3].userId`);
+/// formatted only when an error needs it.
+#[derive(Clone, Copy)]
+struct Field<'a>(EventAt, &'a str, &'a str);
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let Field(at, group, name) = *self;
+        match at {
+            EventAt::Body => write!(f, "{group}{name}"),
+            EventAt::Batch(index) => write!(f, "events[{index}].{group}{name}"),
+        }
+    }
+}
+
+impl From<Field<'_>> for String {
+    fn from(field: Field<'_>) -> String {
+        field.to_string()
+    }
+}
+
+/// Counts the bytes written to it: a JSON value's serialised size without
+/// allocating its text.
+#[derive(Default)]
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Validates one event body (`{userId, eventType, properties?, timestamp?,
-/// eventId?}`) and normalises it. Field names in errors are prefixed with
-/// `prefix` (e.g. `events[3].`) so batch errors point at the right place.
+/// eventId?}`) and normalises it. Field names in errors say where the event
+/// is (e.g. `events[3].userId`) so batch errors point at the right place.
 pub fn validate_event(
     tenant_id: &str,
     body: &Value,
     now: DateTime<Utc>,
-    prefix: &str,
+    at: EventAt,
 ) -> Result<Event, Vec<FieldError>> {
     let mut errors = Vec::new();
     // Stored sort keys carry microseconds; so do the timestamps we return.
     let now = now.trunc_subsecs(6);
-    let field = |name: &str| format!("{prefix}{name}");
+    let field = |name| Field(at, "", name);
     let Some(body) = body.as_object() else {
-        let name = match prefix.trim_end_matches('.') {
-            "" => "body",
-            name => name,
+        let name = match at {
+            EventAt::Body => "body".to_owned(),
+            EventAt::Batch(index) => format!("events[{index}]"),
         };
         return Err(vec![FieldError::new(name, "must be a JSON object")]);
     };
 
     let user_id = match body.get("userId") {
         Some(Value::String(user)) => {
-            check_length(&mut errors, &field("userId"), user, 1, MAX_USER_ID_CHARS);
+            check_length(&mut errors, field("userId"), user, 1, MAX_USER_ID_CHARS);
             user.clone()
         }
         Some(_) => {
@@ -127,7 +172,8 @@ pub fn validate_event(
     let properties = match body.get("properties") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(properties)) => {
-            let size = serde_json::to_vec(properties).map_or(usize::MAX, |b| b.len());
+            let mut size = ByteCount::default();
+            let size = serde_json::to_writer(&mut size, properties).map_or(usize::MAX, |()| size.0);
             if size > MAX_PROPERTIES_BYTES {
                 errors.push(FieldError::new(
                     field("properties"),
@@ -144,11 +190,11 @@ pub fn validate_event(
     let mut tag = |name: &str| match properties.get(name) {
         None | Some(Value::Null) => None,
         Some(Value::String(value)) => {
-            check_length(&mut errors, &field(&format!("properties.{name}")), value, 1, MAX_TAG_CHARS);
+            check_length(&mut errors, Field(at, "properties.", name), value, 1, MAX_TAG_CHARS);
             Some(value.clone())
         }
         Some(_) => {
-            errors.push(FieldError::new(field(&format!("properties.{name}")), "must be a string"));
+            errors.push(FieldError::new(Field(at, "properties.", name), "must be a string"));
             None
         }
     };
@@ -185,7 +231,7 @@ pub fn validate_event(
     let id = match body.get("eventId") {
         None | Some(Value::Null) => uuid::Uuid::now_v7().to_string(),
         Some(Value::String(id)) => {
-            check_length(&mut errors, &field("eventId"), id, 1, MAX_EVENT_ID_CHARS);
+            check_length(&mut errors, field("eventId"), id, 1, MAX_EVENT_ID_CHARS);
             id.clone()
         }
         Some(_) => {
@@ -230,7 +276,7 @@ mod tests {
             "properties": {"experimentId": "exp_1", "variant": "A", "value": 9.5},
             "timestamp": "2025-01-15T11:00:00+01:00"
         });
-        let event = validate_event("t1", &body, now(), "").unwrap();
+        let event = validate_event("t1", &body, now(), EventAt::Body).unwrap();
         assert_eq!(event.experiment_id.as_deref(), Some("exp_1"));
         assert_eq!(event.variant.as_deref(), Some("A"));
         assert_eq!(rfc3339::format(&event.timestamp), "2025-01-15T10:00:00Z");
@@ -244,7 +290,7 @@ mod tests {
     #[test]
     fn defaults_timestamp_and_tags() {
         let body = json!({"userId": "u", "eventType": "CLICK", "eventId": "e-1"});
-        let event = validate_event("t", &body, now(), "").unwrap();
+        let event = validate_event("t", &body, now(), EventAt::Body).unwrap();
         assert_eq!(event.timestamp, now());
         assert_eq!(event.id, "e-1");
         assert_eq!(event.experiment_id, None);
@@ -261,7 +307,7 @@ mod tests {
             "eventId": 5
         });
         assert_eq!(
-            fields(validate_event("t", &body, now(), "events[2].")),
+            fields(validate_event("t", &body, now(), EventAt::Batch(2))),
             [
                 "events[2].userId",
                 "events[2].eventType",
@@ -277,18 +323,18 @@ mod tests {
     fn enforces_limits_at_their_edges() {
         let ok = json!({"userId": "u".repeat(256), "eventType": "PAGE_VIEW",
                         "timestamp": "2026-11-30T12:00:00Z"});
-        assert!(validate_event("t", &ok, now(), "").is_ok());
+        assert!(validate_event("t", &ok, now(), EventAt::Body).is_ok());
         let long_user = json!({"userId": "u".repeat(257), "eventType": "PAGE_VIEW"});
-        assert_eq!(fields(validate_event("t", &long_user, now(), "")), ["userId"]);
+        assert_eq!(fields(validate_event("t", &long_user, now(), EventAt::Body)), ["userId"]);
         let future = json!({"userId": "u", "eventType": "PAGE_VIEW",
                             "timestamp": "2026-11-30T12:00:01Z"});
-        assert_eq!(fields(validate_event("t", &future, now(), "")), ["timestamp"]);
+        assert_eq!(fields(validate_event("t", &future, now(), EventAt::Body)), ["timestamp"]);
         let big = json!({"userId": "u", "eventType": "PAGE_VIEW",
                          "properties": {"blob": "x".repeat(MAX_PROPERTIES_BYTES)}});
-        assert_eq!(fields(validate_event("t", &big, now(), "")), ["properties"]);
+        assert_eq!(fields(validate_event("t", &big, now(), EventAt::Body)), ["properties"]);
         let not_object = json!(["userId"]);
-        assert!(validate_event("t", &not_object, now(), "").is_err());
+        assert!(validate_event("t", &not_object, now(), EventAt::Body).is_err());
         let missing = json!({});
-        assert_eq!(fields(validate_event("t", &missing, now(), "")), ["userId", "eventType"]);
+        assert_eq!(fields(validate_event("t", &missing, now(), EventAt::Body)), ["userId", "eventType"]);
     }
 }

@@ -188,7 +188,7 @@ pub fn parse_variants(errors: &mut Vec<FieldError>, value: Option<&Value>) -> Ve
             }
         };
         match &name {
-            Some(name) => check_length(errors, &format!("{field}.name"), name, 1, MAX_TAG_CHARS),
+            Some(name) => check_length(errors, format_args!("{field}.name"), name, 1, MAX_TAG_CHARS),
             None => errors.push(FieldError::new(format!("{field}.name"), "is required")),
         }
         if let Some(weight) = weight

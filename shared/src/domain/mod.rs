@@ -27,10 +27,20 @@ impl FieldError {
     }
 }
 
-/// Validates an optional string field's length in characters.
-pub(crate) fn check_length(errors: &mut Vec<FieldError>, field: &str, value: &str, min: usize, max: usize) {
+/// Validates an optional string field's length in characters. The field's
+/// name is only formatted if it is refused (ingest validates every event).
+pub(crate) fn check_length(
+    errors: &mut Vec<FieldError>,
+    field: impl std::fmt::Display,
+    value: &str,
+    min: usize,
+    max: usize,
+) {
     let length = value.chars().count();
     if length < min || length > max {
-        errors.push(FieldError::new(field, format!("must be a string of {min} to {max} characters")));
+        errors.push(FieldError::new(
+            field.to_string(),
+            format!("must be a string of {min} to {max} characters"),
+        ));
     }
 }
