@@ -40,10 +40,13 @@ pub async fn store_events(
     events: Vec<Event>,
 ) -> Result<WriteReport, StoreError> {
     let mut report = WriteReport::default();
-    let mut seen = HashSet::new();
+    let first_of_id: Vec<bool> = {
+        let mut seen = HashSet::with_capacity(events.len());
+        events.iter().map(|event| seen.insert((event.tenant_id.as_str(), event.id.as_str()))).collect()
+    };
     let mut pending: Vec<Event> = Vec::with_capacity(events.len());
-    for event in events {
-        if seen.insert((event.tenant_id.clone(), event.id.clone())) {
+    for (event, first) in events.into_iter().zip(first_of_id) {
+        if first {
             pending.push(event);
         } else {
             report.duplicates += 1;
@@ -68,16 +71,21 @@ pub async fn store_events(
 
         let wanted = membership_keys(&pending);
         let is_known = members.known(&wanted);
-        let (known, unknown): (Vec<_>, Vec<_>) =
-            wanted.into_iter().zip(is_known).partition(|(_, known)| *known);
-        let unknown: Vec<Key> = unknown.into_iter().map(|(key, _)| key).collect();
+        let unknown: Vec<Key> =
+            wanted.into_iter().zip(is_known).filter_map(|(key, known)| (!known).then_some(key)).collect();
         let found = store.exist_before_write(&unknown).await?;
-        let found: Vec<Key> =
-            unknown.into_iter().zip(found).filter_map(|(key, exists)| exists.then_some(key)).collect();
-        members.remember(&found);
-        let existing: HashSet<Key> = known.into_iter().map(|(key, _)| key).chain(found).collect();
+        let mut absent = HashSet::new();
+        let mut present = Vec::new();
+        for (key, exists) in unknown.into_iter().zip(found) {
+            if exists {
+                present.push(key);
+            } else {
+                absent.insert(key);
+            }
+        }
+        members.remember(&present);
 
-        let plan = counting::plan(&pending, &existing, store.max_transaction_writes());
+        let plan = counting::plan(&pending, &absent, store.max_transaction_writes());
         let mut committed = 0;
         let mut failure = None;
         for transaction in plan {
