@@ -50,6 +50,63 @@ pub struct SqliteQueue {
     config: QueueConfig,
 }
 
+/// The layout: a message's delivery state (`messages`, small rows) apart
+/// from its body (`message_bodies`). A receive updates the state of every
+/// message it hands out, and SQLite rewrites a whole row on update: with the
+/// body in the same row, each delivery rewrote up to 256 KiB per message.
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS messages (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        sent_at       INTEGER NOT NULL,
+        visible_at    INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (visible_at, id);
+    CREATE TABLE IF NOT EXISTS message_bodies (
+        id   INTEGER PRIMARY KEY,
+        body TEXT    NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS dead_letters (
+        id            INTEGER PRIMARY KEY,
+        body          TEXT    NOT NULL,
+        sent_at       INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL,
+        dead_at       INTEGER NOT NULL
+    );";
+
+/// Takes the queue file (exclusively), brings an older layout forward and
+/// makes messages that were in flight when the last owner died visible.
+fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA locking_mode=EXCLUSIVE;
+         PRAGMA journal_mode=WAL;
+         PRAGMA synchronous=FULL;",
+    )?;
+    let tx = conn.unchecked_transaction()?;
+    // Before the split, `messages` held the bodies too (and a receipt column).
+    let bodies_inline: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('messages') WHERE name = 'body'",
+        [],
+        |row| row.get(0),
+    )?;
+    if bodies_inline {
+        tx.execute_batch(
+            "ALTER TABLE messages RENAME TO messages_with_bodies; DROP INDEX messages_by_visibility;",
+        )?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    if bodies_inline {
+        tx.execute_batch(
+            "INSERT INTO messages (id, sent_at, visible_at, receive_count)
+                 SELECT id, sent_at, visible_at, receive_count FROM messages_with_bodies;
+             INSERT INTO message_bodies (id, body) SELECT id, body FROM messages_with_bodies;
+             DROP TABLE messages_with_bodies;",
+        )?;
+    }
+    tx.execute("UPDATE messages SET visible_at = 0 WHERE receive_count > 0", [])?;
+    tx.commit()
+}
+
 fn internal(err: impl std::fmt::Display) -> QueueError {
     QueueError::Internal(err.to_string())
 }
@@ -61,30 +118,7 @@ fn now_millis() -> i64 {
 impl SqliteQueue {
     pub fn open(path: impl AsRef<Path>, config: QueueConfig) -> Result<Self, QueueError> {
         let conn = Connection::open(path.as_ref()).map_err(internal)?;
-        conn.execute_batch(
-            "PRAGMA locking_mode=EXCLUSIVE;
-             PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS messages (
-                 id            INTEGER PRIMARY KEY AUTOINCREMENT,
-                 body          TEXT    NOT NULL,
-                 sent_at       INTEGER NOT NULL,
-                 visible_at    INTEGER NOT NULL,
-                 receive_count INTEGER NOT NULL DEFAULT 0,
-                 receipt       TEXT
-             );
-             CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (visible_at, id);
-             CREATE UNIQUE INDEX IF NOT EXISTS messages_by_receipt ON messages (receipt);
-             CREATE TABLE IF NOT EXISTS dead_letters (
-                 id            INTEGER PRIMARY KEY,
-                 body          TEXT    NOT NULL,
-                 sent_at       INTEGER NOT NULL,
-                 receive_count INTEGER NOT NULL,
-                 dead_at       INTEGER NOT NULL
-             );
-             UPDATE messages SET visible_at = 0 WHERE receipt IS NOT NULL;",
-        )
-        .map_err(|err| {
+        prepare(&conn).map_err(|err| {
             QueueError::Unavailable(format!(
                 "cannot open the queue at {} (is another local stack using this data directory?): {err}",
                 path.as_ref().display()
@@ -201,11 +235,13 @@ fn execute(tx: &Transaction, command: Command, config: &QueueConfig) -> Reply {
 
 fn send(tx: &Transaction, bodies: &[String]) -> Result<(), QueueError> {
     let now = now_millis();
-    let mut insert = tx
-        .prepare_cached("INSERT INTO messages (body, sent_at, visible_at) VALUES (?1, ?2, ?2)")
-        .map_err(internal)?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO messages (sent_at, visible_at) VALUES (?1, ?1)").map_err(internal)?;
+    let mut insert_body =
+        tx.prepare_cached("INSERT INTO message_bodies (id, body) VALUES (?1, ?2)").map_err(internal)?;
     for body in bodies {
-        insert.execute(params![body, now]).map_err(internal)?;
+        insert.execute(params![now]).map_err(internal)?;
+        insert_body.execute(params![tx.last_insert_rowid(), body]).map_err(internal)?;
     }
     Ok(())
 }
@@ -221,8 +257,9 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
     let candidates: Vec<(i64, String, i64, u32)> = {
         let mut select = tx
             .prepare_cached(
-                "SELECT id, body, sent_at, receive_count FROM messages
-                 WHERE visible_at <= ?1 ORDER BY id LIMIT ?2",
+                "SELECT m.id, b.body, m.sent_at, m.receive_count
+                 FROM messages m JOIN message_bodies b ON b.id = m.id
+                 WHERE m.visible_at <= ?1 ORDER BY m.id LIMIT ?2",
             )
             .map_err(internal)?;
         let mut rows = select
@@ -254,30 +291,47 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
             .map_err(internal)?
             .execute(params![id, body, sent_at, receive_count, now])
             .map_err(internal)?;
-            tx.prepare_cached("DELETE FROM messages WHERE id = ?1")
-                .map_err(internal)?
-                .execute(params![id])
-                .map_err(internal)?;
+            remove(tx, id)?;
             tracing::warn!(message_id = id, receive_count, "message moved to the dead-letter table");
             continue;
         }
-        let receipt = uuid::Uuid::new_v4().to_string();
         tx.prepare_cached(
-            "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3
-             WHERE id = ?1",
+            "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?2 WHERE id = ?1",
         )
         .map_err(internal)?
-        .execute(params![id, hidden_until, receipt])
+        .execute(params![id, hidden_until])
         .map_err(internal)?;
-        delivered.push(Message { id: id.to_string(), receipt, body, receive_count: receive_count + 1 });
+        let receive_count = receive_count + 1;
+        let receipt = format!("{id}:{receive_count}");
+        delivered.push(Message { id: id.to_string(), receipt, body, receive_count });
     }
     Ok(delivered)
 }
 
+/// Deletes a message and its body.
+fn remove(tx: &Transaction, id: i64) -> Result<(), QueueError> {
+    tx.prepare_cached("DELETE FROM messages WHERE id = ?1")
+        .map_err(internal)?
+        .execute(params![id])
+        .map_err(internal)?;
+    tx.prepare_cached("DELETE FROM message_bodies WHERE id = ?1")
+        .map_err(internal)?
+        .execute(params![id])
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// A receipt names one delivery of a message: `id:receive_count`. A later
+/// delivery's receipt differs, so a stale one deletes nothing (as in SQS).
 fn delete(tx: &Transaction, receipts: &[String]) -> Result<(), QueueError> {
-    let mut delete = tx.prepare_cached("DELETE FROM messages WHERE receipt = ?1").map_err(internal)?;
+    let mut delivered =
+        tx.prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND receive_count = ?2").map_err(internal)?;
     for receipt in receipts {
-        delete.execute(params![receipt]).map_err(internal)?;
+        let Some((id, count)) = receipt.split_once(':') else { continue };
+        let (Ok(id), Ok(count)) = (id.parse::<i64>(), count.parse::<u32>()) else { continue };
+        if delivered.exists(params![id, count]).map_err(internal)? {
+            remove(tx, id)?;
+        }
     }
     Ok(())
 }
@@ -371,6 +425,34 @@ mod tests {
         assert_eq!(sizes(first), [large.len(), large.len()], "stops once the budget is reached");
         let second = queue.receive(10, Duration::ZERO).await.unwrap();
         assert_eq!(sizes(second), [large.len(), 5]);
+    }
+
+    #[tokio::test]
+    async fn a_queue_file_with_bodies_inline_is_brought_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The layout before message bodies moved to a table of their own.
+            let old = Connection::open(dir.path().join("queue.sqlite3")).unwrap();
+            old.execute_batch(
+                "CREATE TABLE messages (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, sent_at INTEGER NOT NULL,
+                     visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+                 CREATE INDEX messages_by_visibility ON messages (visible_at, id);
+                 CREATE UNIQUE INDEX messages_by_receipt ON messages (receipt);
+                 INSERT INTO messages (body, sent_at, visible_at) VALUES ('waiting', 1, 1);
+                 INSERT INTO messages (body, sent_at, visible_at, receive_count, receipt)
+                     VALUES ('in flight', 1, 9999999999999, 1, 'r');",
+            )
+            .unwrap();
+        }
+        let queue = open(dir.path(), QueueConfig::default());
+        let got = queue.receive(10, Duration::ZERO).await.unwrap();
+        let bodies: Vec<_> = got.iter().map(|m| (m.body.as_str(), m.receive_count)).collect();
+        assert_eq!(bodies, [("waiting", 1), ("in flight", 2)]);
+        queue.send(vec!["new".into()]).await.unwrap();
+        queue.delete(got.into_iter().map(|m| m.receipt).collect()).await.unwrap();
+        let rest = queue.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(rest.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["new"]);
     }
 
     #[tokio::test]
