@@ -277,21 +277,36 @@ mod tests {
             crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap(),
         ));
         let members = KnownMembers::default();
-        // New users: their memberships are read (absent), then written.
+        // New users: their memberships are read (absent), then written, and
+        // remembered once the transaction writing them has committed.
         deliver(&store, &members, &tagged_bodies("first")).await;
-        assert!(members.is_empty(), "planned memberships are not remembered, only ones read back");
-        // The same users again: read, found, remembered.
-        deliver(&store, &members, &tagged_bodies("second")).await;
         assert!(!members.is_empty());
-        // And again: only the 120 id markers are read.
-        let before = store.keys_checked.load(Ordering::SeqCst);
-        let third = deliver(&store, &members, &tagged_bodies("third")).await;
-        assert_eq!(third.report.stored, 120);
-        assert_eq!(store.keys_checked.load(Ordering::SeqCst) - before, 120);
+        // The same users again: only the 120 id markers are read.
+        for tag in ["second", "third"] {
+            let before = store.keys_checked.load(Ordering::SeqCst);
+            let again = deliver(&store, &members, &tagged_bodies(tag)).await;
+            assert_eq!(again.report.stored, 120);
+            assert_eq!(store.keys_checked.load(Ordering::SeqCst) - before, 120, "{tag}");
+        }
         let summary = counters::summary(&store, "t", Some("exp")).await.unwrap();
         assert_eq!((summary.total_events, summary.unique_users), (360, 30));
         let a = &summary.variants["A"];
         assert_eq!((a.events, a.users, a.conversions, a.converted_users), (180, 15, 36, 3));
+    }
+
+    #[tokio::test]
+    async fn memberships_of_a_failed_transaction_are_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: std::sync::Arc<dyn Store> =
+            std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap());
+        let members = KnownMembers::default();
+        let failing = Instrumented::failing_once(inner.clone(), 0);
+        let broken = deliver(&failing, &members, &bodies()).await;
+        assert_eq!(broken.failed.len(), 5);
+        assert!(members.is_empty(), "nothing committed, nothing remembered");
+        let retried = deliver(&failing, &members, &bodies()).await;
+        assert!(retried.failed.is_empty());
+        assert_exact(inner.as_ref()).await;
     }
 
     #[tokio::test]

@@ -203,6 +203,7 @@ struct Transaction {
     writes: Vec<WriteOp>,
     counts: Vec<(AggregateId, [i64; 4])>,
     position: HashMap<AggregateId, usize>,
+    new_members: Vec<Key>,
     events: usize,
 }
 
@@ -221,7 +222,7 @@ impl Transaction {
     }
 
     fn finish(self, book: &KeyBook) -> PlannedTransaction {
-        let Transaction { mut writes, counts, events, .. } = self;
+        let Transaction { mut writes, counts, new_members, events, .. } = self;
         for (aggregate, counts) in counts {
             let Aggregate { key, labels, names } = &book.aggregates[aggregate];
             writes.push(WriteOp::Update {
@@ -236,13 +237,16 @@ impl Transaction {
                 condition: Condition::Always,
             });
         }
-        PlannedTransaction { writes, events }
+        PlannedTransaction { writes, new_members, events }
     }
 }
 
 #[derive(Debug)]
 pub struct PlannedTransaction {
     pub writes: Vec<WriteOp>,
+    /// The membership items this transaction creates: they exist once it
+    /// has committed.
+    pub new_members: Vec<Key>,
     /// How many events this transaction stores (a prefix of the plan's input).
     pub events: usize,
 }
@@ -323,6 +327,7 @@ pub fn plan(events: &[Event], absent: &HashSet<Key>, max_writes: usize) -> Vec<P
         if !new_members.is_empty() {
             let seen_at = keys::sort_time(&event.timestamp);
             for key in new_members.drain(..) {
+                current.new_members.push(key.clone());
                 current.writes.push(WriteOp::Put {
                     key,
                     item: item_of("at", seen_at.clone()),

@@ -93,6 +93,7 @@ pub async fn store_events(
                 Ok(()) => {
                     committed += transaction.events;
                     report.transactions += 1;
+                    members.remember(&transaction.new_members);
                 }
                 Err(err @ (StoreError::ConditionFailed { .. } | StoreError::Conflict)) => {
                     failure = Some(err);

@@ -5,8 +5,9 @@
 //! membership items of its user in each scope (four or more per event), and
 //! returning users are the common case. Memberships are never deleted, so
 //! once one is known to exist it stays known: skipping its read changes
-//! nothing in the plan. Only keys read back as existing are remembered (not
-//! ones merely planned), so a failed transaction cannot leave a false entry.
+//! nothing in the plan. Keys are remembered once read back as existing, or
+//! once the transaction that created them has committed; never when merely
+//! planned, so a failed transaction cannot leave a false entry.
 //!
 //! Keys are remembered by a 128-bit SHA-256 prefix (16 bytes instead of a
 //! key's ~80): a collision, which would skip counting a new user, is as
