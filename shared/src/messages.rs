@@ -21,24 +21,22 @@ const CLOSE: &[u8] = b"]}";
 pub fn pack(events: &[Event], max_bytes: usize) -> Result<Vec<String>, serde_json::Error> {
     let mut bodies = Vec::new();
     let mut body = OPEN.to_vec();
-    let mut in_body = 0;
     for event in events {
         let before = body.len();
-        if in_body > 0 {
+        let first = before == OPEN.len();
+        if !first {
             body.push(b',');
         }
         serde_json::to_writer(&mut body, event)?;
-        if in_body > 0 && body.len() + CLOSE.len() > max_bytes {
+        if !first && body.len() + CLOSE.len() > max_bytes {
             // Full: this event starts the next body.
             let json = body.split_off(before + 1);
             body.truncate(before);
             bodies.push(close(body));
             body = [OPEN, &json].concat();
-            in_body = 0;
         }
-        in_body += 1;
     }
-    if in_body > 0 {
+    if body.len() > OPEN.len() {
         bodies.push(close(body));
     }
     Ok(bodies)

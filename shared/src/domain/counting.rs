@@ -141,8 +141,8 @@ struct ScopeEntry<'a> {
 struct KeyBook<'a> {
     scope_ids: HashMap<(&'a str, ScopeRef<'a>), usize>,
     scopes: Vec<ScopeEntry<'a>>,
-    /// Bucket of (scope, hour), by the hour's `YYYY-MM-DDTHH` fields.
-    bucket_ids: HashMap<(usize, [u32; 4]), AggregateId>,
+    /// Bucket of (scope, hour), by hours since the Unix epoch.
+    bucket_ids: HashMap<(usize, i64), AggregateId>,
     aggregates: Vec<Aggregate>,
 }
 
@@ -178,10 +178,8 @@ impl<'a> KeyBook<'a> {
         if !has_buckets(entry.scope) {
             return None;
         }
-        use chrono::{Datelike, Timelike};
         let at = &event.timestamp;
-        // The cast is one-to-one, so every year keeps buckets of its own.
-        let hour = [at.year() as u32, at.month(), at.day(), at.hour()];
+        let hour = at.timestamp().div_euclid(3600);
         if let Some(&id) = self.bucket_ids.get(&(scope, hour)) {
             return Some(id);
         }

@@ -291,7 +291,7 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
             .map_err(internal)?
             .execute(params![id, body, sent_at, receive_count, now])
             .map_err(internal)?;
-            remove(tx, id)?;
+            remove(tx, id, None)?;
             tracing::warn!(message_id = id, receive_count, "message moved to the dead-letter table");
             continue;
         }
@@ -308,30 +308,30 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
     Ok(delivered)
 }
 
-/// Deletes a message and its body.
-fn remove(tx: &Transaction, id: i64) -> Result<(), QueueError> {
-    tx.prepare_cached("DELETE FROM messages WHERE id = ?1")
+/// Deletes a message (only in its `receive_count`-th delivery, if given)
+/// and, if it was there, its body.
+fn remove(tx: &Transaction, id: i64, receive_count: Option<u32>) -> Result<(), QueueError> {
+    let removed = tx
+        .prepare_cached("DELETE FROM messages WHERE id = ?1 AND (?2 IS NULL OR receive_count = ?2)")
         .map_err(internal)?
-        .execute(params![id])
+        .execute(params![id, receive_count])
         .map_err(internal)?;
-    tx.prepare_cached("DELETE FROM message_bodies WHERE id = ?1")
-        .map_err(internal)?
-        .execute(params![id])
-        .map_err(internal)?;
+    if removed > 0 {
+        tx.prepare_cached("DELETE FROM message_bodies WHERE id = ?1")
+            .map_err(internal)?
+            .execute(params![id])
+            .map_err(internal)?;
+    }
     Ok(())
 }
 
 /// A receipt names one delivery of a message: `id:receive_count`. A later
 /// delivery's receipt differs, so a stale one deletes nothing (as in SQS).
 fn delete(tx: &Transaction, receipts: &[String]) -> Result<(), QueueError> {
-    let mut delivered =
-        tx.prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND receive_count = ?2").map_err(internal)?;
     for receipt in receipts {
         let Some((id, count)) = receipt.split_once(':') else { continue };
         let (Ok(id), Ok(count)) = (id.parse::<i64>(), count.parse::<u32>()) else { continue };
-        if delivered.exists(params![id, count]).map_err(internal)? {
-            remove(tx, id)?;
-        }
+        remove(tx, id, Some(count))?;
     }
     Ok(())
 }

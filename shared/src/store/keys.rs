@@ -153,13 +153,18 @@ pub fn day(timestamp: &DateTime<Utc>) -> String {
     out
 }
 
+/// Appends `YYYY-MM-DDTHH`.
+fn push_hour(out: &mut String, (year, month, day, hour): (i32, u32, u32, u32)) {
+    push_date(out, year, month, day);
+    out.push('T');
+    push_padded(out, hour, 2);
+}
+
 /// `YYYY-MM-DDTHH` of a timestamp (UTC): the hourly bucket it falls in.
 pub fn hour(timestamp: &DateTime<Utc>) -> String {
     let (year, month, day, hour, ..) = fields(timestamp);
     let mut out = String::with_capacity(13);
-    push_date(&mut out, year, month, day);
-    out.push('T');
-    push_padded(&mut out, hour, 2);
+    push_hour(&mut out, (year, month, day, hour));
     out
 }
 
@@ -169,9 +174,7 @@ pub fn sort_time(timestamp: &DateTime<Utc>) -> String {
     let (year, month, day, hour, minute, second, nanos) = fields(timestamp);
     // Room for an event id to follow (`event` appends `#id`).
     let mut out = String::with_capacity(64);
-    push_date(&mut out, year, month, day);
-    out.push('T');
-    push_padded(&mut out, hour, 2);
+    push_hour(&mut out, (year, month, day, hour));
     out.push(':');
     push_padded(&mut out, minute, 2);
     out.push(':');
@@ -247,17 +250,6 @@ impl ScopeRef<'_> {
                 out.push_str("N#");
                 push_part(out, variant);
             }
-        }
-    }
-
-    pub fn to_scope(self) -> Scope {
-        match self {
-            ScopeRef::Tenant => Scope::Tenant,
-            ScopeRef::Experiment(experiment) => Scope::Experiment(experiment.to_owned()),
-            ScopeRef::Variant(experiment, variant) => {
-                Scope::Variant(experiment.to_owned(), variant.to_owned())
-            }
-            ScopeRef::VariantName(variant) => Scope::VariantName(variant.to_owned()),
         }
     }
 }
