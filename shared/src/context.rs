@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::cors::CorsPolicy;
 use crate::gateway::{KeyGateway, LocalKeys};
+use crate::outbox::Outbox;
 use crate::queue::Queue;
 use crate::queue::sqlite::{QueueConfig, SqliteQueue};
 use crate::repo::known_members::KnownMembers;
@@ -18,6 +19,8 @@ use crate::store::sqlite::SqliteStore;
 pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn Queue>,
+    /// The way from ingest to `queue`: concurrent requests share messages.
+    pub outbox: Outbox,
     /// Who may use the admin routes.
     pub admin: AdminAuth,
     /// Which adapters are in use, reported by the health check.
@@ -48,6 +51,7 @@ impl AppContext {
         let ttl = Duration::from_secs(30);
         Self {
             store,
+            outbox: Outbox::new(queue.clone()),
             queue,
             admin: admin_token.map_or(AdminAuth::Disabled, AdminAuth::BearerToken),
             backend,

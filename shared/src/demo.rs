@@ -10,7 +10,6 @@ use serde_json::{Map, json};
 use crate::context::AppContext;
 use crate::domain::event::{Event, EventType};
 use crate::domain::experiment::new_experiment;
-use crate::messages;
 use crate::repo::{experiments, tenants};
 
 pub const DEMO_API_KEY: &str = "test-api-key-12345";
@@ -51,8 +50,7 @@ pub async fn seed(ctx: &AppContext) -> Result<bool, SeedError> {
     experiments::create(store, DEMO_TENANT_ID, &experiment).await.map_err(failed)?;
 
     let events = demo_events(&experiment.id, started, now);
-    let bodies = messages::pack(&events, ctx.queue.max_message_bytes()).map_err(failed)?;
-    ctx.queue.send(bodies).await.map_err(failed)?;
+    ctx.outbox.send(&events).await.map_err(failed)?;
     tracing::info!(events = events.len(), "demo data seeded");
     Ok(true)
 }

@@ -5,6 +5,7 @@
 //! - [`store`], [`queue`] and [`gateway`]: the ports, with their adapters.
 //! - [`repo`]: domain reads and writes over the store port.
 //! - [`api`]: HTTP handlers from `http::Request` to `http::Response`.
+//! - [`outbox`]: accepted events to queue messages, shared by concurrent requests.
 //! - [`batch_writer`]: queue messages to stored, counted events.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod gateway;
 pub mod lambda;
 pub mod messages;
 pub mod metrics;
+pub mod outbox;
 pub mod queue;
 pub mod repo;
 pub mod store;

@@ -42,6 +42,26 @@ pub fn pack(events: &[Event], max_bytes: usize) -> Result<Vec<String>, serde_jso
     Ok(bodies)
 }
 
+/// Joins bodies made by [`pack`], in order, into as few as fit in
+/// `max_bytes` each. A body is never split, so one over the limit stays
+/// alone.
+pub fn merge(bodies: impl IntoIterator<Item = String>, max_bytes: usize) -> Vec<String> {
+    let mut merged: Vec<String> = Vec::new();
+    for body in bodies {
+        debug_assert!(body.as_bytes().starts_with(OPEN) && body.as_bytes().ends_with(CLOSE));
+        match merged.last_mut() {
+            // The joined body drops one envelope and gains a comma.
+            Some(last) if last.len() + body.len() + 1 - OPEN.len() - CLOSE.len() <= max_bytes => {
+                last.truncate(last.len() - CLOSE.len());
+                last.push(',');
+                last.push_str(&body[OPEN.len()..]);
+            }
+            _ => merged.push(body),
+        }
+    }
+    merged
+}
+
 fn close(mut body: Vec<u8>) -> String {
     body.extend_from_slice(CLOSE);
     String::from_utf8(body).expect("serde_json writes UTF-8")
@@ -91,5 +111,17 @@ mod tests {
         assert_eq!(bodies.iter().map(|b| unpack(b).unwrap().len()).collect::<Vec<_>>(), [3, 3, 3, 1]);
         assert!(bodies.iter().all(|b| b.len() <= limit));
         assert_eq!(pack(&events[..1], 10).unwrap().len(), 1, "an oversized event still gets a body");
+    }
+
+    #[test]
+    fn merges_bodies_as_pack_would_have_packed_their_events() {
+        let events: Vec<Event> = (0..10).map(event).collect();
+        let one = pack(&events[..1], usize::MAX).unwrap().remove(0);
+        let limit = r#"{"events":[]}"#.len() + 3 * (one.len() - r#"{"events":[]}"#.len()) + 2;
+        let singles: Vec<String> =
+            events.iter().map(|e| pack(std::slice::from_ref(e), limit).unwrap().remove(0)).collect();
+        let merged = merge(singles, limit);
+        assert_eq!(merged, pack(&events, limit).unwrap());
+        assert_eq!(merge(vec![one.clone()], 10), [one], "a body over the limit stays whole");
     }
 }

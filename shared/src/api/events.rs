@@ -16,7 +16,6 @@ use super::{
 use crate::context::AppContext;
 use crate::domain::FieldError;
 use crate::domain::event::{Event, EventAt, MAX_BATCH_EVENTS, validate_event};
-use crate::messages;
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {
@@ -33,11 +32,7 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
 }
 
 async fn enqueue(ctx: &AppContext, events: &[Event]) -> Result<(), ApiError> {
-    let bodies = messages::pack(events, ctx.queue.max_message_bytes()).map_err(|err| {
-        tracing::error!(error = %err, "packing events failed");
-        ApiError::internal()
-    })?;
-    ctx.queue.send(bodies).await?;
+    ctx.outbox.send(events).await?;
     crate::metrics::count("ingest", &[("EventsAccepted", events.len() as u64)]);
     Ok(())
 }

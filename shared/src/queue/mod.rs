@@ -34,7 +34,7 @@ pub struct QueueDepth {
     pub dead_letters: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum QueueError {
     #[error("message of {size} bytes exceeds the {max}-byte limit")]
     TooLarge { size: usize, max: usize },
