@@ -259,18 +259,19 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
             .prepare_cached(
                 "SELECT m.id, b.body, m.sent_at, m.receive_count
                  FROM messages m JOIN message_bodies b ON b.id = m.id
-                 WHERE m.visible_at <= ?1 ORDER BY m.id LIMIT ?2",
+                 WHERE m.visible_at <= ?1 ORDER BY m.id",
             )
             .map_err(internal)?;
-        let mut rows = select
-            .query_map(params![now, max as i64], |row| {
+        let rows = select
+            .query_map(params![now], |row| {
                 Ok((row.get(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?))
             })
             .map_err(internal)?;
-        // Rows are read one at a time: stop once the budget is reached.
+        // Rows are read one at a time: stop at `max` or once the budget is
+        // reached (no `LIMIT ?`, which SQLite re-prepares on every rebind).
         let mut candidates = Vec::new();
         let mut bytes = 0;
-        for row in rows.by_ref() {
+        for row in rows.take(max) {
             let row = row.map_err(internal)?;
             bytes += row.1.len();
             candidates.push(row);

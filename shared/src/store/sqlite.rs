@@ -141,21 +141,23 @@ fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
             low_inclusive = false;
         }
     }
+    // No `LIMIT ?`: SQLite re-prepares a statement whenever a bound LIMIT
+    // is rebound (the planner uses its value), which was most of a small
+    // query's time. Rows come one at a time in key order: stop at the limit.
     let sql = format!(
-        "SELECT sk, item FROM items WHERE pk = ?1 AND sk {} ?2 AND sk {} ?3 ORDER BY sk {} LIMIT ?4",
+        "SELECT sk, item FROM items WHERE pk = ?1 AND sk {} ?2 AND sk {} ?3 ORDER BY sk {}",
         if low_inclusive { ">=" } else { ">" },
         if high_inclusive { "<=" } else { "<" },
         if query.descending { "DESC" } else { "ASC" },
     );
-    let limit = query.limit.map_or(-1, |limit| limit as i64);
     let mut statement = conn.prepare_cached(&sql).map_err(internal)?;
     let rows = statement
-        .query_map(params![query.pk, low, high, limit], |row| {
+        .query_map(params![query.pk, low, high], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })
         .map_err(internal)?;
     let mut items = Vec::new();
-    for row in rows {
+    for row in rows.take(query.limit.unwrap_or(usize::MAX)) {
         let (sk, json) = row.map_err(internal)?;
         items.push((Key::new(query.pk.clone(), sk), decode(&json)?));
     }
