@@ -66,7 +66,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let address = listener.local_addr().map_err(|e| RunError(e.to_string()))?;
 
     let (stop_writer, writer_stopped) = tokio::sync::watch::channel(false);
-    let writer = tokio::spawn(writer::run(ctx.clone(), config.backend, writer_stopped));
+    let writer = writer::start(ctx.clone(), config.backend, writer_stopped)
+        .map_err(|e| RunError(format!("cannot start the batch writer: {e}")))?;
 
     let app = server::router(ctx.clone(), &config);
     let data = match config.backend {
@@ -78,7 +79,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     tracing::info!("HTTP server stopped; letting the batch writer finish its batch");
     let _ = stop_writer.send(true);
-    let _ = writer.await;
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     served.map_err(|e| RunError(e.to_string()))
 }
 
