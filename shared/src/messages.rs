@@ -72,11 +72,12 @@ pub fn unpack(body: &str) -> Result<Vec<Event>, serde_json::Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::event::EventType;
 
-    fn event(i: usize) -> Event {
+    /// Event number `i` of a test batch (also the outbox's tests').
+    pub(crate) fn event(i: usize) -> Event {
         Event {
             id: format!("e{i}"),
             tenant_id: "t".into(),

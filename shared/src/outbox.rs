@@ -129,7 +129,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::domain::event::EventType;
+    use crate::messages::tests::event;
     use crate::queue::{Message, QueueDepth};
 
     /// Records each send; holds the first until released, so later sends
@@ -169,19 +169,6 @@ mod tests {
         }
         fn max_message_bytes(&self) -> usize {
             self.max
-        }
-    }
-
-    fn event(i: usize) -> Event {
-        Event {
-            id: format!("e{i}"),
-            tenant_id: "t".into(),
-            user_id: format!("u{i}"),
-            event_type: EventType::Click,
-            experiment_id: None,
-            variant: None,
-            properties: Default::default(),
-            timestamp: "2026-11-01T00:00:00Z".parse().unwrap(),
         }
     }
 
