@@ -168,20 +168,27 @@ fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
     Ok(Page { items, last_sk })
 }
 
-fn upsert(tx: &Connection, key: &Key, item: &Item) -> Result<(), StoreError> {
+fn upsert(statement: &mut rusqlite::CachedStatement, key: &Key, item: &Item) -> Result<(), StoreError> {
     let json = serde_json::to_string(item).map_err(internal)?;
-    tx.prepare_cached(
-        "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3)
-         ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
-    )
-    .map_err(internal)?
-    .execute(params![key.pk, key.sk, json])
-    .map_err(internal)?;
+    statement.execute(params![key.pk, key.sk, json]).map_err(internal)?;
     Ok(())
 }
 
 fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
+    // Prepared once per transaction, not looked up in the statement cache
+    // once per write: a batch's transaction has thousands of writes.
+    let mut insert_new = tx
+        .prepare_cached(
+            "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3) ON CONFLICT (pk, sk) DO NOTHING",
+        )
+        .map_err(internal)?;
+    let mut replace = tx
+        .prepare_cached(
+            "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3)
+             ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
+        )
+        .map_err(internal)?;
     for (index, write) in writes.iter().enumerate() {
         let key = write.key();
         // Most writes of a batch are puts of new items (events, id markers,
@@ -190,13 +197,7 @@ fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), Stor
         match write {
             WriteOp::Put { item, condition: Condition::NotExists, .. } => {
                 let json = serde_json::to_string(item).map_err(internal)?;
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO items (pk, sk, item) VALUES (?1, ?2, ?3) ON CONFLICT (pk, sk) DO NOTHING",
-                    )
-                    .map_err(internal)?
-                    .execute(params![key.pk, key.sk, json])
-                    .map_err(internal)?;
+                let inserted = insert_new.execute(params![key.pk, key.sk, json]).map_err(internal)?;
                 if inserted == 0 {
                     // Dropping `tx` rolls back everything written so far.
                     return Err(StoreError::ConditionFailed { index });
@@ -204,7 +205,7 @@ fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), Stor
                 continue;
             }
             WriteOp::Put { item, condition: Condition::Always, .. } => {
-                upsert(&tx, key, item)?;
+                upsert(&mut replace, key, item)?;
                 continue;
             }
             _ => {}
@@ -217,7 +218,7 @@ fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), Stor
             continue;
         }
         match write.apply(current) {
-            Some(item) => upsert(&tx, key, &item)?,
+            Some(item) => upsert(&mut replace, key, &item)?,
             None => {
                 tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
                     .map_err(internal)?
@@ -226,6 +227,7 @@ fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), Stor
             }
         }
     }
+    drop((insert_new, replace));
     tx.commit().map_err(internal)
 }
 
