@@ -9,6 +9,7 @@
 //! built on this port (the repositories in [`crate::repo`]) behaves the same
 //! on either backend. The contract suite in [`contract`] pins that down.
 
+mod checkpointer;
 pub mod dynamodb;
 pub mod keys;
 pub mod sqlite;

@@ -6,7 +6,9 @@
 //! `synchronous=FULL`, so a committed transaction survives `kill -9` and
 //! power loss. One connection writes (SQLite has one writer at a time
 //! anyway); reads use a small, bounded pool of their own connections, which
-//! WAL lets proceed while a write is in progress.
+//! WAL lets proceed while a write is in progress. Another thread copies the
+//! log back into the database file ([`super::checkpointer`]), so commits
+//! only append to it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
+use super::checkpointer::Checkpointer;
 use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
 
 /// SQLite has no transaction size limit worth the name; this keeps one
@@ -35,6 +38,7 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<Semaphore>,
+    checkpointer: Arc<Checkpointer>,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -72,12 +76,16 @@ impl SqliteStore {
                  ) WITHOUT ROWID;",
             )
             .map_err(internal)?;
-        writer.execute_batch(&format!("PRAGMA cache_size=-{WRITER_CACHE_KIB};")).map_err(internal)?;
+        writer
+            .execute_batch(&format!("PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint=0;"))
+            .map_err(internal)?;
+        let checkpointer = Checkpointer::start(open(&path)?).map_err(internal)?;
         Ok(Self {
             path,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             read_slots: Arc::new(Semaphore::new(MAX_READERS)),
+            checkpointer: Arc::new(checkpointer),
         })
     }
 
@@ -168,13 +176,25 @@ fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
     Ok(Page { items, last_sk })
 }
 
-fn upsert(statement: &mut rusqlite::CachedStatement, key: &Key, item: &Item) -> Result<(), StoreError> {
-    let json = serde_json::to_string(item).map_err(internal)?;
-    statement.execute(params![key.pk, key.sk, json]).map_err(internal)?;
-    Ok(())
+/// The JSON of each put's item, in `writes`' order (`None` for other
+/// writes). Encoded before taking the writer connection, which the other
+/// drain loop may need meanwhile.
+fn encode_puts(writes: &[WriteOp]) -> Result<Vec<Option<String>>, StoreError> {
+    writes
+        .iter()
+        .map(|write| match write {
+            WriteOp::Put { item, .. } => serde_json::to_string(item).map(Some).map_err(internal),
+            _ => Ok(None),
+        })
+        .collect()
 }
 
-fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), StoreError> {
+/// Applies `writes`, whose puts' items `puts` holds encoded.
+fn run_transaction(
+    conn: &mut Connection,
+    writes: &[WriteOp],
+    puts: &[Option<String>],
+) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
     // Prepared once per transaction, not looked up in the statement cache
     // once per write: a batch's transaction has thousands of writes.
@@ -189,14 +209,13 @@ fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), Stor
              ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item",
         )
         .map_err(internal)?;
-    for (index, write) in writes.iter().enumerate() {
+    for (index, (write, put)) in writes.iter().zip(puts).enumerate() {
         let key = write.key();
         // Most writes of a batch are puts of new items (events, id markers,
         // first-seen memberships): insert-if-absent answers their condition
         // without reading and decoding the current item.
-        match write {
-            WriteOp::Put { item, condition: Condition::NotExists, .. } => {
-                let json = serde_json::to_string(item).map_err(internal)?;
+        match (write, put) {
+            (WriteOp::Put { condition: Condition::NotExists, .. }, Some(json)) => {
                 let inserted = insert_new.execute(params![key.pk, key.sk, json]).map_err(internal)?;
                 if inserted == 0 {
                     // Dropping `tx` rolls back everything written so far.
@@ -204,8 +223,8 @@ fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), Stor
                 }
                 continue;
             }
-            WriteOp::Put { item, condition: Condition::Always, .. } => {
-                upsert(&mut replace, key, item)?;
+            (WriteOp::Put { condition: Condition::Always, .. }, Some(json)) => {
+                replace.execute(params![key.pk, key.sk, json]).map_err(internal)?;
                 continue;
             }
             _ => {}
@@ -218,7 +237,10 @@ fn run_transaction(conn: &mut Connection, writes: &[WriteOp]) -> Result<(), Stor
             continue;
         }
         match write.apply(current) {
-            Some(item) => upsert(&mut replace, key, &item)?,
+            Some(item) => {
+                let json = serde_json::to_string(&item).map_err(internal)?;
+                replace.execute(params![key.pk, key.sk, json]).map_err(internal)?;
+            }
             None => {
                 tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
                     .map_err(internal)?
@@ -279,9 +301,15 @@ impl Store for SqliteStore {
     async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&writes, MAX_TRANSACTION_WRITES)?;
         let writer = self.writer.clone();
+        let checkpointer = self.checkpointer.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = writer.lock().expect("store writer poisoned");
-            run_transaction(&mut conn, &writes)
+            let puts = encode_puts(&writes)?;
+            let committed =
+                run_transaction(&mut writer.lock().expect("store writer poisoned"), &writes, &puts);
+            if committed.is_ok() {
+                checkpointer.committed();
+            }
+            committed
         })
         .await
         .map_err(internal)?
@@ -301,6 +329,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("store.sqlite3")).unwrap();
         super::super::contract::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn committed_pages_reach_the_database_file_without_a_commit_checkpointing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        let file_size = || std::fs::metadata(&path).unwrap().len();
+        let before = file_size();
+        let writes = (0..200)
+            .map(|i| WriteOp::Put {
+                key: Key::new("p", format!("{i:04}")),
+                item: [("text".to_owned(), "x".repeat(200).into())].into_iter().collect(),
+                condition: super::super::Condition::NotExists,
+            })
+            .collect();
+        store.transact(writes).await.unwrap();
+        // Far below SQLite's own checkpoint threshold (1,000 pages), which
+        // the writer connection has turned off anyway: only the
+        // checkpointer's thread copies these pages into the file.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while file_size() <= before {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint within 10 s");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.query(&Query::partition("p")).await.unwrap().items.len(), 200);
     }
 
     #[tokio::test]
