@@ -7,7 +7,8 @@
 //! the batch writer's critical path. Here the writer connection never
 //! checkpoints; a thread of its own does, on its own connection, after
 //! commits. A passive checkpoint takes no write lock, so commits go on
-//! meanwhile. Measured in BENCHMARKS.md ("background checkpoints").
+//! meanwhile. Measured in BENCHMARKS.md ("WAL checkpoints on a thread of
+//! their own").
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
