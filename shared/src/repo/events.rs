@@ -63,15 +63,7 @@ pub async fn store_events(
         // markers and drops the duplicates. Only a redelivery or a client's
         // retry pays for that; the common batch saves a read of every id.
         if attempt > 1 {
-            let markers: Vec<_> = pending.iter().map(|e| keys::event_marker(&e.tenant_id, &e.id)).collect();
-            let stored = store.exist_before_write(&markers).await?;
-            let before = pending.len();
-            pending = pending
-                .into_iter()
-                .zip(stored)
-                .filter_map(|(event, stored)| (!stored).then_some(event))
-                .collect();
-            report.duplicates += before - pending.len();
+            report.duplicates += drop_stored(store, &mut pending).await?;
             if pending.is_empty() {
                 break;
             }
@@ -120,6 +112,16 @@ pub async fn store_events(
         }
     }
     Ok(report)
+}
+
+/// Drops the events whose id markers the store has; returns how many.
+async fn drop_stored(store: &dyn Store, pending: &mut Vec<Event>) -> Result<usize, StoreError> {
+    let markers: Vec<_> = pending.iter().map(|e| keys::event_marker(&e.tenant_id, &e.id)).collect();
+    let stored = store.exist_before_write(&markers).await?;
+    let before = pending.len();
+    let mut stored = stored.into_iter();
+    pending.retain(|_| !stored.next().unwrap_or(false));
+    Ok(before - pending.len())
 }
 
 /// The hours (`YYYY-MM-DDTHH`) in which a scope has events, within a range.

@@ -238,7 +238,16 @@ fn run_transaction(
         }
         match write.apply(current) {
             Some(item) => {
-                let json = serde_json::to_string(&item).map_err(internal)?;
+                // A conditional put's item was encoded before the lock; an
+                // update's depends on the current item.
+                let encoded;
+                let json = match put {
+                    Some(json) => json,
+                    None => {
+                        encoded = serde_json::to_string(&item).map_err(internal)?;
+                        &encoded
+                    }
+                };
                 replace.execute(params![key.pk, key.sk, json]).map_err(internal)?;
             }
             None => {
