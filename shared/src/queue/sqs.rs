@@ -122,7 +122,10 @@ impl SqsQueue {
         }
     }
 
-    async fn approximate(&self, url: &str, names: &[QueueAttributeName]) -> Result<u64, QueueError> {
+    /// The approximate counts `names`, in their order, read in one request:
+    /// one snapshot, so a message turning visible in between is not missed
+    /// by both counts.
+    async fn approximate(&self, url: &str, names: &[QueueAttributeName]) -> Result<Vec<u64>, QueueError> {
         let output = self
             .client
             .get_queue_attributes()
@@ -132,7 +135,7 @@ impl SqsQueue {
             .await
             .map_err(failure)?;
         let attributes = output.attributes.unwrap_or_default();
-        Ok(names.iter().filter_map(|n| attributes.get(n)).filter_map(|v| v.parse::<u64>().ok()).sum())
+        Ok(names.iter().map(|n| attributes.get(n).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)).collect())
     }
 }
 
@@ -208,14 +211,19 @@ impl Queue for SqsQueue {
     }
 
     async fn depth(&self) -> Result<QueueDepth, QueueError> {
-        let visible =
-            self.approximate(&self.queue_url, &[QueueAttributeName::ApproximateNumberOfMessages]).await?;
-        let in_flight = self
-            .approximate(&self.queue_url, &[QueueAttributeName::ApproximateNumberOfMessagesNotVisible])
+        let counts = self
+            .approximate(
+                &self.queue_url,
+                &[
+                    QueueAttributeName::ApproximateNumberOfMessages,
+                    QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                ],
+            )
             .await?;
+        let (visible, in_flight) = (counts[0], counts[1]);
         let dead_letters = match &self.dead_letter_url {
-            Some(url) => {
-                self.approximate(
+            Some(url) => self
+                .approximate(
                     url,
                     &[
                         QueueAttributeName::ApproximateNumberOfMessages,
@@ -223,7 +231,8 @@ impl Queue for SqsQueue {
                     ],
                 )
                 .await?
-            }
+                .iter()
+                .sum(),
             None => 0,
         };
         Ok(QueueDepth { visible, in_flight, dead_letters })
