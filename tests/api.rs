@@ -148,6 +148,16 @@ async fn invalid_events_are_400_naming_the_field_and_change_nothing() {
         ),
         (json!({"userId": "u", "eventType": "CLICK", "timestamp": "yesterday"}), "timestamp"),
         (json!({"userId": "u", "eventType": "CLICK", "timestamp": "2999-01-01T00:00:00Z"}), "timestamp"),
+        (json!({"userId": "u", "eventType": "CLICK", "timestamp": "0001-01-01T00:00:00Z"}), "timestamp"),
+        (json!({"userId": "u", "eventType": "CLICK", "timestamp": "1999-12-31T23:59:59Z"}), "timestamp"),
+        // What DynamoDB cannot store is refused at the door, on either backend.
+        (json!({"userId": "u", "eventType": "CLICK", "properties": {"x": 1e308}}), "properties.x"),
+        (json!({"userId": "u", "eventType": "CLICK", "properties": {"": 1}}), "properties."),
+        (
+            json!({"userId": "u", "eventType": "CLICK", "properties": {"deep": (0..40).fold(json!(1), |v, _| json!([v]))}}),
+            "properties.deep[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]",
+        ),
+        (json!({"userId": "\u{1F600}#".repeat(200), "eventType": "CLICK"}), "userId"),
         (json!({"userId": "u", "eventType": "CLICK", "eventId": ""}), "eventId"),
         (json!({"userId": "u", "eventType": "CLICK", "eventId": 7}), "eventId"),
         (json!(["not", "an", "object"]), "body"),
@@ -160,6 +170,21 @@ async fn invalid_events_are_400_naming_the_field_and_change_nothing() {
             reply.body["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
         assert_eq!(fields, [field], "{body}");
     }
+
+    // 128 four-byte characters in both experimentId and variant: each
+    // fits, but not together in one sort key; both fields are named.
+    let wide = "\u{1F600}".repeat(128);
+    let reply = stack
+        .post(
+            "/api/events",
+            &key,
+            json!({"userId": "u", "eventType": "CLICK", "properties": {"experimentId": wide, "variant": wide}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> =
+        reply.body["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["properties.experimentId", "properties.variant"]);
 
     let not_json = stack
         .raw(
@@ -271,10 +296,23 @@ async fn summary_parameters_are_validated() {
         "endDate=2026-02-30",
         "startDate=2026-11-02&endDate=2026-11-01",
         "startDate=2026-11-01T10:00:00Z&endDate=2026-11-01T09:59:59Z",
+        // Signed years of any width parse in chrono; their arithmetic overflowed.
+        "endDate=%2B262142-12-31",
+        "startDate=%2B262142-12-31",
+        "startDate=1969-12-31",
+        "endDate=10000-01-01",
     ] {
-        let reply = stack.get(&format!("/api/analytics/summary?{query}"), &key).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
-        assert_eq!(reply.error_code(), "validation_failed");
+        for route in ["summary", "timeseries"] {
+            let reply = stack.get(&format!("/api/analytics/{route}?{query}"), &key).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{route}?{query}");
+            assert_eq!(reply.error_code(), "validation_failed");
+        }
+    }
+    for dates in [json!({"startDate": "+262142-12-31"}), json!({"endDate": "+262142-12-31"})] {
+        let mut body = json!({"name": "far", "variants": ["A", "B"]});
+        body.as_object_mut().unwrap().extend(dates.as_object().unwrap().clone());
+        let reply = stack.post("/api/experiments", &key, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
     }
     let empty = stack.get("/api/analytics/summary", &key).await;
     assert_eq!(empty.body, json!({"totalEvents": 0, "uniqueUsers": 0, "variants": {}}));
@@ -664,4 +702,63 @@ async fn the_tenant_command_creates_and_rotates_keys_through_the_admin_api() {
 
     let (ok, _) = command(&["create", "Nope"], "wrong-token");
     assert!(!ok, "a refused admin call makes the command fail");
+}
+
+#[tokio::test]
+async fn default_time_series_answer_whatever_old_events_were_accepted() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let old = (chrono::Utc::now() - chrono::TimeDelta::days(3600)).to_rfc3339();
+    let reply =
+        stack.post("/api/events", &key, json!({"userId": "u", "eventType": "CLICK", "timestamp": old})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    stack.wait_for_events(&key, "/api/analytics/summary", 1).await;
+    let daily = stack.get("/api/analytics/timeseries", &key).await;
+    assert_eq!(daily.status, StatusCode::OK, "{:?}", daily.body);
+    let days = daily.body["buckets"].as_array().unwrap();
+    assert_eq!(days.iter().map(|b| b["events"].as_u64().unwrap()).sum::<u64>(), 1);
+    // 3,600 days of hours are far more than one response holds: the
+    // default view shows the latest 5,000 instead of refusing.
+    let hourly = stack.get("/api/analytics/timeseries?interval=hour", &key).await;
+    assert_eq!(hourly.status, StatusCode::OK, "{:?}", hourly.body);
+    assert_eq!(hourly.body["buckets"].as_array().unwrap().len(), 5000);
+}
+
+#[tokio::test]
+async fn concurrent_edits_are_refused_with_if_match() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let created = stack.post("/api/experiments", &key, json!({"name": "etag", "variants": ["A", "B"]})).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let first_tag = created.headers["etag"].to_str().unwrap().to_owned();
+    let read = stack.get(&format!("/api/experiments/{id}"), &key).await;
+    assert_eq!(read.headers["etag"].to_str().unwrap(), first_tag);
+    let patch = |tag: Option<String>, name: &'static str| {
+        let mut request = stack
+            .client()
+            .patch(format!("{}/api/experiments/{id}", stack.base))
+            .header("X-API-Key", &key)
+            .json(&json!({"name": name}));
+        if let Some(tag) = tag {
+            request = request.header("If-Match", tag);
+        }
+        stack.raw(request)
+    };
+    // Alice and Bob both read the first version; Alice saves first.
+    let alice = patch(Some(first_tag.clone()), "alice").await;
+    assert_eq!(alice.status, StatusCode::OK, "{:?}", alice.body);
+    let second_tag = alice.headers["etag"].to_str().unwrap().to_owned();
+    assert_ne!(second_tag, first_tag);
+    let bob = patch(Some(first_tag.clone()), "bob").await;
+    assert_eq!(bob.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(bob.error_code(), "precondition_failed");
+    let kept = stack.get(&format!("/api/experiments/{id}"), &key).await;
+    assert_eq!(kept.body["name"], "alice", "Bob's stale edit changed nothing");
+    // A list of tags, `*`, and no If-Match at all (last writer wins, as before).
+    let listed = patch(Some(format!("\"v99\", {second_tag}")), "carol").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(patch(Some("W/\"v3\"".into()), "weak").await.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(patch(Some("*".into()), "star").await.status, StatusCode::OK);
+    assert_eq!(patch(None, "dave").await.status, StatusCode::OK);
 }

@@ -13,7 +13,7 @@ use chrono::{TimeDelta, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use shared::domain::counting;
-use shared::domain::event::{Event, EventAt, EventType, validate_event};
+use shared::domain::event::{AcceptedTimes, Event, EventAt, EventType, validate_event};
 use shared::domain::experiment::new_experiment;
 use shared::domain::results::compute;
 use shared::domain::summary::Totals;
@@ -28,7 +28,9 @@ fn validation(c: &mut Criterion) {
     let mut group = c.benchmark_group("validate_event");
     group.throughput(Throughput::Elements(1));
     group.bench_function("one event", |b| {
-        b.iter(|| validate_event("tenant", black_box(&body), now, EventAt::Body).expect("valid"))
+        b.iter(|| {
+            validate_event("tenant", black_box(&body), AcceptedTimes::at(now), EventAt::Body).expect("valid")
+        })
     });
     group.finish();
 }

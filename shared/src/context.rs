@@ -33,6 +33,8 @@ pub struct AppContext {
     pub key_gateway: Arc<dyn KeyGateway>,
     /// Memberships the batch writer has seen stored, to spare their reads.
     pub known_members: KnownMembers,
+    /// How old an ingested event's timestamp may be (`MAX_EVENT_AGE_DAYS`).
+    pub max_event_age_days: u32,
 }
 
 impl AppContext {
@@ -59,6 +61,7 @@ impl AppContext {
             cors: CorsPolicy::same_origin_only(),
             key_gateway: Arc::new(LocalKeys),
             known_members: KnownMembers::default(),
+            max_event_age_days: crate::domain::event::DEFAULT_MAX_EVENT_AGE_DAYS,
         }
     }
 
@@ -76,6 +79,11 @@ impl AppContext {
             Some(other) => {
                 return Err(ContextError::Config(format!("ADMIN_AUTH={other:?}: use \"token\" or \"iam\"")));
             }
+        }
+        if let Some(days) = env_var("MAX_EVENT_AGE_DAYS") {
+            self.max_event_age_days = days.trim().parse().map_err(|_| {
+                ContextError::Config(format!("MAX_EVENT_AGE_DAYS={days:?}: use a whole number of days"))
+            })?;
         }
         Ok(self)
     }

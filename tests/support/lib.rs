@@ -343,6 +343,18 @@ impl Stack {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let reply = self.get(path, key).await;
+            // A busy store answers 503 with Retry-After; clients are told
+            // to wait and retry, and so does this one.
+            if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+                assert!(Instant::now() < deadline, "still unavailable at the deadline: {:?}", reply.body);
+                let wait = reply
+                    .headers
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    .unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(wait.clamp(1, 10))).await;
+                continue;
+            }
             assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
             let total = reply.body["totalEvents"].as_u64().unwrap();
             assert!(total <= expected, "counted {total} events, more than the {expected} sent");

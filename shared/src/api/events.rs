@@ -15,7 +15,8 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
-use crate::domain::event::{Event, EventAt, MAX_BATCH_EVENTS, validate_event};
+use crate::domain::event::{AcceptedTimes, Event, EventAt, MAX_BATCH_EVENTS, validate_event};
+use crate::repo::events::unstorable_fields;
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {
@@ -37,11 +38,23 @@ async fn enqueue(ctx: &AppContext, events: &[Event]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The event, if the production store can hold it (`repo::events::unstorable_fields`).
+fn storable(event: Event, at: EventAt) -> Result<Event, Vec<FieldError>> {
+    let refused = unstorable_fields(&event, at);
+    if refused.is_empty() { Ok(event) } else { Err(refused) }
+}
+
+/// The event timestamps accepted now.
+fn accepted_times(ctx: &AppContext) -> AcceptedTimes {
+    AcceptedTimes::at(Utc::now()).with_max_age_days(ctx.max_event_age_days)
+}
+
 async fn ingest_one(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
     let body = json_body(request)?;
-    let event =
-        validate_event(&caller.tenant_id, &body, Utc::now(), EventAt::Body).map_err(ApiError::validation)?;
+    let event = validate_event(&caller.tenant_id, &body, accepted_times(ctx), EventAt::Body)
+        .and_then(|event| storable(event, EventAt::Body))
+        .map_err(ApiError::validation)?;
     enqueue(ctx, std::slice::from_ref(&event)).await?;
     Ok(json_response(StatusCode::ACCEPTED, &event))
 }
@@ -69,11 +82,12 @@ async fn ingest_batch(ctx: &AppContext, request: &Request) -> ApiResult {
         )]));
     }
     let submitted = items.len();
-    let now = Utc::now();
+    let accepted = accepted_times(ctx);
     let mut events = Vec::with_capacity(submitted);
     let mut invalid = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        match validate_event(&caller.tenant_id, item, now, EventAt::Batch(index)) {
+        let at = EventAt::Batch(index);
+        match validate_event(&caller.tenant_id, item, accepted, at).and_then(|event| storable(event, at)) {
             Ok(event) => events.push(event),
             Err(errors) => invalid.extend(errors.into_iter().map(|e| IndexedError {
                 index,

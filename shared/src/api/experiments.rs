@@ -46,7 +46,7 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
                 update(ctx, &caller, id, request).await
             } else {
                 let experiment = find(ctx, &caller, id).await?;
-                Ok(json_response(StatusCode::OK, &experiment))
+                Ok(experiment_response(StatusCode::OK, &experiment))
             }
         }
         Some(["experiments", id, "results"]) => {
@@ -164,7 +164,7 @@ async fn create(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResu
     let body = json_body(request)?;
     let experiment = new_experiment(&body, Utc::now()).map_err(ApiError::validation)?;
     experiments::create(ctx.store.as_ref(), &caller.tenant_id, &experiment).await?;
-    Ok(json_response(StatusCode::CREATED, &experiment))
+    Ok(experiment_response(StatusCode::CREATED, &experiment))
 }
 
 async fn list(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResult {
@@ -203,17 +203,64 @@ async fn list(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResult
     Ok(response)
 }
 
+/// An experiment's entity tag: its version, which every update bumps.
+fn etag(experiment: &Experiment) -> String {
+    format!("\"v{}\"", experiment.version)
+}
+
+/// One experiment as JSON, with its `ETag` for a later `If-Match`.
+fn experiment_response(status: StatusCode, experiment: &Experiment) -> super::Response {
+    let mut response = json_response(status, experiment);
+    if let Ok(tag) = HeaderValue::from_str(&etag(experiment)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// The `If-Match` precondition of a request: `None` without the header,
+/// else whether it matches `current` (`*`, or a list of strong tags; weak
+/// tags never match, as RFC 9110's strong comparison says).
+fn if_match_holds(request: &Request, current: &Experiment) -> Option<bool> {
+    let values: Vec<&HeaderValue> = request.headers().get_all(header::IF_MATCH).iter().collect();
+    if values.is_empty() {
+        return None;
+    }
+    let ours = etag(current);
+    let holds = values.iter().filter_map(|value| value.to_str().ok()).flat_map(|v| v.split(',')).any(|tag| {
+        let tag = tag.trim();
+        tag == "*" || tag == ours
+    });
+    Some(holds)
+}
+
 async fn update(ctx: &AppContext, caller: &Caller, id: &str, request: &Request) -> ApiResult {
     let body = json_body(request)?;
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let current = find(ctx, caller, id).await?;
+        let conditional = match if_match_holds(request, &current) {
+            Some(false) => {
+                return Err(ApiError::precondition_failed(format!(
+                    "the experiment changed since that version (If-Match); it is now {}: read it again",
+                    etag(&current)
+                )));
+            }
+            Some(true) => true,
+            None => false,
+        };
         let next = apply_patch(&current, &body, Utc::now()).map_err(|err| match err {
             PatchError::Invalid(errors) => ApiError::validation(errors),
             PatchError::Conflict(message) => ApiError::conflict(message),
         })?;
         match experiments::update(ctx.store.as_ref(), &caller.tenant_id, &next).await {
-            Ok(()) => return Ok(json_response(StatusCode::OK, &next)),
-            // Someone else updated it meanwhile: re-read and re-apply.
+            Ok(()) => return Ok(experiment_response(StatusCode::OK, &next)),
+            // Someone else updated it meanwhile. With If-Match the client
+            // asked to change the version it read, which is gone: 412.
+            // Without, re-read and re-apply (last writer wins, as before).
+            Err(StoreError::ConditionFailed { .. }) if conditional => {
+                return Err(ApiError::precondition_failed(
+                    "the experiment changed while this update was applied (If-Match); read it again",
+                ));
+            }
             Err(StoreError::ConditionFailed { .. }) => continue,
             Err(err) => return Err(err.into()),
         }

@@ -83,6 +83,9 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
         .or_else(|| span.as_ref().and_then(|(first, _)| parse_hour(first)))
         .unwrap_or(now);
     let end = range.end.unwrap_or(now).max(start);
+    // A view whose start was not asked for shows at most the latest
+    // MAX_BUCKETS buckets, however old the data: a default view always answers.
+    let start = if range.start.is_none() { start.max(interval.earliest_start(end)) } else { start };
     if bucket_count(interval, start, end) > MAX_BUCKETS {
         return Err(ApiError::validation(vec![FieldError::new(
             "startDate",

@@ -13,6 +13,41 @@ pub const MAX_PROPERTIES_BYTES: usize = 16 * 1024;
 pub const MAX_BATCH_EVENTS: usize = 1000;
 /// Clocks drift; a timestamp up to this far ahead of ours is still accepted.
 pub const MAX_CLOCK_SKEW: Duration = Duration::hours(24);
+/// How old an event's timestamp may be by default (`MAX_EVENT_AGE_DAYS`).
+pub const DEFAULT_MAX_EVENT_AGE_DAYS: u32 = 3650;
+
+/// No event is older than this, whatever `MAX_EVENT_AGE_DAYS` says: the
+/// platform's data starts this century, and a stray `0001-01-01` would
+/// otherwise stretch every default view over two thousand years.
+pub fn earliest_event_time() -> DateTime<Utc> {
+    DateTime::from_timestamp(946_684_800, 0).unwrap_or(DateTime::UNIX_EPOCH) // 2000-01-01T00:00:00Z
+}
+
+/// The instants an event's timestamp may name, as of one moment: from
+/// `max_age` ago (never before 2000-01-01) to [`MAX_CLOCK_SKEW`] ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcceptedTimes {
+    pub now: DateTime<Utc>,
+    pub max_age_days: u32,
+}
+
+impl AcceptedTimes {
+    /// As of `now`, with the default age limit.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self { now, max_age_days: DEFAULT_MAX_EVENT_AGE_DAYS }
+    }
+
+    pub fn with_max_age_days(mut self, days: u32) -> Self {
+        self.max_age_days = days;
+        self
+    }
+
+    /// The oldest accepted timestamp.
+    pub fn earliest(&self) -> DateTime<Utc> {
+        let by_age = self.now.checked_sub_signed(Duration::days(i64::from(self.max_age_days)));
+        by_age.map_or_else(earliest_event_time, |t| t.max(earliest_event_time()))
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -103,6 +138,11 @@ impl std::fmt::Display for Field<'_> {
     }
 }
 
+/// The name errors give a field of an event at `at` (`events[3].userId`).
+pub fn field_name(at: EventAt, name: &str) -> String {
+    Field(at, "", name).to_string()
+}
+
 impl From<Field<'_>> for String {
     fn from(field: Field<'_>) -> String {
         field.to_string()
@@ -131,12 +171,12 @@ impl std::io::Write for ByteCount {
 pub fn validate_event(
     tenant_id: &str,
     body: &Value,
-    now: DateTime<Utc>,
+    accepted: AcceptedTimes,
     at: EventAt,
 ) -> Result<Event, Vec<FieldError>> {
     let mut errors = Vec::new();
     // Stored sort keys carry microseconds; so do the timestamps we return.
-    let now = now.trunc_subsecs(6);
+    let now = accepted.now.trunc_subsecs(6);
     let field = |name| Field(at, "", name);
     let Some(body) = body.as_object() else {
         let name = match at {
@@ -206,10 +246,21 @@ pub fn validate_event(
         Some(Value::String(raw)) => match DateTime::parse_from_rfc3339(raw) {
             Ok(parsed) => {
                 let parsed = parsed.with_timezone(&Utc).trunc_subsecs(6);
-                if parsed > now + MAX_CLOCK_SKEW {
+                if now.checked_add_signed(MAX_CLOCK_SKEW).is_some_and(|latest| parsed > latest) {
                     errors.push(FieldError::new(
                         field("timestamp"),
                         "must not be more than 24 hours in the future",
+                    ));
+                }
+                let earliest = accepted.earliest();
+                if parsed < earliest {
+                    errors.push(FieldError::new(
+                        field("timestamp"),
+                        format!(
+                            "must not be before {} ({} days ago, and never before 2000-01-01)",
+                            rfc3339::format(&earliest),
+                            accepted.max_age_days
+                        ),
                     ));
                 }
                 parsed
@@ -264,6 +315,10 @@ mod tests {
         "2026-11-29T12:00:00Z".parse().unwrap()
     }
 
+    fn accepted() -> AcceptedTimes {
+        AcceptedTimes::at(now())
+    }
+
     fn fields(result: Result<Event, Vec<FieldError>>) -> Vec<String> {
         result.unwrap_err().into_iter().map(|e| e.field).collect()
     }
@@ -276,7 +331,7 @@ mod tests {
             "properties": {"experimentId": "exp_1", "variant": "A", "value": 9.5},
             "timestamp": "2025-01-15T11:00:00+01:00"
         });
-        let event = validate_event("t1", &body, now(), EventAt::Body).unwrap();
+        let event = validate_event("t1", &body, accepted(), EventAt::Body).unwrap();
         assert_eq!(event.experiment_id.as_deref(), Some("exp_1"));
         assert_eq!(event.variant.as_deref(), Some("A"));
         assert_eq!(rfc3339::format(&event.timestamp), "2025-01-15T10:00:00Z");
@@ -290,7 +345,7 @@ mod tests {
     #[test]
     fn defaults_timestamp_and_tags() {
         let body = json!({"userId": "u", "eventType": "CLICK", "eventId": "e-1"});
-        let event = validate_event("t", &body, now(), EventAt::Body).unwrap();
+        let event = validate_event("t", &body, accepted(), EventAt::Body).unwrap();
         assert_eq!(event.timestamp, now());
         assert_eq!(event.id, "e-1");
         assert_eq!(event.experiment_id, None);
@@ -307,7 +362,7 @@ mod tests {
             "eventId": 5
         });
         assert_eq!(
-            fields(validate_event("t", &body, now(), EventAt::Batch(2))),
+            fields(validate_event("t", &body, accepted(), EventAt::Batch(2))),
             [
                 "events[2].userId",
                 "events[2].eventType",
@@ -320,21 +375,41 @@ mod tests {
     }
 
     #[test]
+    fn refuses_timestamps_older_than_the_horizon_or_this_century() {
+        let at = |raw: &str, accepted: AcceptedTimes| {
+            let body = json!({"userId": "u", "eventType": "CLICK", "timestamp": raw});
+            validate_event("t", &body, accepted, EventAt::Body).map(|e| e.timestamp)
+        };
+        // The default horizon: 3,650 days before 2026-11-29T12:00Z.
+        assert!(at("2016-12-01T12:00:00Z", accepted()).is_ok());
+        assert_eq!(at("2016-12-01T11:59:59Z", accepted()).unwrap_err()[0].field, "timestamp");
+        let short = accepted().with_max_age_days(7);
+        assert!(at("2026-11-22T12:00:00Z", short).is_ok());
+        assert!(at("2026-11-22T11:59:59Z", short).is_err());
+        // However long the horizon, nothing before 2000.
+        let long = accepted().with_max_age_days(u32::MAX);
+        assert!(at("2000-01-01T00:00:00Z", long).is_ok());
+        assert!(at("1999-12-31T23:59:59Z", long).is_err());
+    }
+
+    #[test]
     fn enforces_limits_at_their_edges() {
         let ok = json!({"userId": "u".repeat(256), "eventType": "PAGE_VIEW",
                         "timestamp": "2026-11-30T12:00:00Z"});
-        assert!(validate_event("t", &ok, now(), EventAt::Body).is_ok());
+        assert!(validate_event("t", &ok, accepted(), EventAt::Body).is_ok());
         let long_user = json!({"userId": "u".repeat(257), "eventType": "PAGE_VIEW"});
-        assert_eq!(fields(validate_event("t", &long_user, now(), EventAt::Body)), ["userId"]);
+        assert_eq!(fields(validate_event("t", &long_user, accepted(), EventAt::Body)), ["userId"]);
         let future = json!({"userId": "u", "eventType": "PAGE_VIEW",
                             "timestamp": "2026-11-30T12:00:01Z"});
-        assert_eq!(fields(validate_event("t", &future, now(), EventAt::Body)), ["timestamp"]);
+        assert_eq!(fields(validate_event("t", &future, accepted(), EventAt::Body)), ["timestamp"]);
         let big = json!({"userId": "u", "eventType": "PAGE_VIEW",
                          "properties": {"blob": "x".repeat(MAX_PROPERTIES_BYTES)}});
-        assert_eq!(fields(validate_event("t", &big, now(), EventAt::Body)), ["properties"]);
+        assert_eq!(fields(validate_event("t", &big, accepted(), EventAt::Body)), ["properties"]);
+        let ancient = json!({"userId": "u", "eventType": "PAGE_VIEW", "timestamp": "0001-01-01T00:00:00Z"});
+        assert_eq!(fields(validate_event("t", &ancient, accepted(), EventAt::Body)), ["timestamp"]);
         let not_object = json!(["userId"]);
-        assert!(validate_event("t", &not_object, now(), EventAt::Body).is_err());
+        assert!(validate_event("t", &not_object, accepted(), EventAt::Body).is_err());
         let missing = json!({});
-        assert_eq!(fields(validate_event("t", &missing, now(), EventAt::Body)), ["userId", "eventType"]);
+        assert_eq!(fields(validate_event("t", &missing, accepted(), EventAt::Body)), ["userId", "eventType"]);
     }
 }

@@ -36,6 +36,13 @@ impl Interval {
         }
     }
 
+    /// The earliest start a series ending at `end` may have within
+    /// [`MAX_BUCKETS`]: where a view with an open start begins at the latest.
+    pub fn earliest_start(self, end: DateTime<Utc>) -> DateTime<Utc> {
+        let span = self.step() * (MAX_BUCKETS as i32 - 1);
+        self.floor(end).checked_sub_signed(span).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
     /// The start of the bucket an instant falls in.
     pub fn floor(self, instant: DateTime<Utc>) -> DateTime<Utc> {
         instant.duration_trunc(self.step()).unwrap_or(instant)

@@ -5,12 +5,60 @@ use std::collections::BTreeSet;
 use foldhash::{HashSet, HashSetExt};
 
 use super::known_members::KnownMembers;
+use crate::domain::FieldError;
 use crate::domain::counting::{self, membership_keys};
-use crate::domain::event::Event;
+use crate::domain::event::{Event, EventAt, MAX_PROPERTIES_BYTES, field_name};
 use crate::domain::summary::{EventRecord, Summarizer, Summary};
 use crate::domain::time_range::TimeRange;
 use crate::store::keys::{self, Scope};
+use crate::store::limits::{self, MAX_ITEM_BYTES};
 use crate::store::{Key, Query, SortRange, Store, StoreError};
+
+/// Why the production store could not hold `event` (empty when it can):
+/// its key parts over their budgets in the table design, or properties
+/// DynamoDB refuses. Ingest answers these with 400 before accepting
+/// anything, so that every accepted event can be stored.
+pub fn unstorable_fields(event: &Event, at: EventAt) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut budget = |name: &str, value: Option<&str>, max: usize| {
+        let bytes = value.map_or(0, keys::escaped_len);
+        if bytes > max {
+            errors.push(FieldError::new(
+                field_name(at, name),
+                format!(
+                    "takes {bytes} bytes in the store's keys (UTF-8, with % and # escaped as 3 bytes); \
+                     at most {max} fit"
+                ),
+            ));
+        }
+    };
+    budget("userId", Some(&event.user_id), keys::MAX_USER_ID_KEY_BYTES);
+    budget("properties.experimentId", event.experiment_id.as_deref(), keys::MAX_TAG_KEY_BYTES);
+    budget("properties.variant", event.variant.as_deref(), keys::MAX_TAG_KEY_BYTES);
+    budget("eventId", Some(&event.id), keys::MAX_EVENT_ID_KEY_BYTES);
+    for (name, value) in &event.properties {
+        // Properties is a top-level attribute of the event's item (level
+        // 0): its members sit one level down.
+        let refused = if name.is_empty() {
+            Some(limits::Unstorable {
+                path: String::new(),
+                reason: "has an empty property name; names need at least one character".into(),
+            })
+        } else {
+            limits::check_attribute(value, 1).err()
+        };
+        if let Some(refused) = refused {
+            let joint = if refused.path.is_empty() || refused.path.starts_with('[') { "" } else { "." };
+            let field = format!("properties.{name}{joint}{}", refused.path);
+            errors.push(FieldError::new(field_name(at, &field), refused.reason));
+        }
+    }
+    errors
+}
+
+// Properties are capped far below an item's limit: with the longest keys
+// and fields, an event item stays well within MAX_ITEM_BYTES.
+const _: () = assert!(MAX_PROPERTIES_BYTES + 8 * 1024 < MAX_ITEM_BYTES);
 
 /// Attempts at a batch when concurrent writers keep invalidating our reads.
 const MAX_ATTEMPTS: usize = 8;
@@ -178,4 +226,78 @@ pub async fn summarize_range(
         }
     }
     Ok(summarizer.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::domain::event::EventType;
+    use crate::store::limits::{MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
+
+    fn event(user: &str, experiment: &str, variant: &str, properties: Value) -> Event {
+        Event {
+            id: "e".repeat(128),
+            tenant_id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.into(),
+            event_type: EventType::Conversion,
+            experiment_id: Some(experiment.into()),
+            variant: Some(variant.into()),
+            properties: properties.as_object().cloned().unwrap_or_default(),
+            timestamp: "2026-11-29T12:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn refused(event: &Event) -> Vec<String> {
+        unstorable_fields(event, EventAt::Batch(4)).into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn what_dynamodb_cannot_hold_is_refused_by_field() {
+        let deep = (0..40).fold(json!(1), |inner, _| json!({"d": inner}));
+        let wide = "\u{1F600}".repeat(128);
+        let bad =
+            event(&wide, &wide, &wide, json!({"x": 1e308, "deep": deep, "": 1, "ok": [1, {"tiny": 1e-300}]}));
+        let mut fields = refused(&bad);
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "events[4].properties.",
+                "events[4].properties.deep.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d.d",
+                "events[4].properties.experimentId",
+                "events[4].properties.ok[1].tiny",
+                "events[4].properties.variant",
+                "events[4].properties.x",
+            ]
+        );
+        // 128 four-byte characters fit in a user id (512 bytes) but not
+        // in an experiment id and variant together (a 1,027-byte sort key).
+        assert!(refused(&event(&wide, "exp", "A", json!({"ok": 1.5, "s": ""}))).is_empty());
+    }
+
+    #[test]
+    fn every_write_planned_for_an_event_at_the_budgets_fits_dynamodb() {
+        let tag = "#".repeat(keys::MAX_TAG_KEY_BYTES / 3);
+        let user = "\u{1F600}".repeat(keys::MAX_USER_ID_KEY_BYTES / 4);
+        let at_budget = event(&user, &tag, &tag, json!({"nested": {"list": [1, 2.5]}}));
+        assert!(refused(&at_budget).is_empty());
+        let events = [at_budget];
+        let wanted = membership_keys(&events);
+        let absent: HashSet<Key> = wanted.iter().cloned().collect();
+        let writes: Vec<Key> = counting::plan(&events, &absent, 100)
+            .into_iter()
+            .flat_map(|transaction| transaction.writes)
+            .map(|write| write.key().clone())
+            .collect();
+        assert!(writes.len() >= 10, "{}", writes.len());
+        for key in writes.iter().chain(&wanted) {
+            assert!(key.pk.len() <= MAX_PARTITION_KEY_BYTES, "{} bytes", key.pk.len());
+            assert!(key.sk.len() <= MAX_SORT_KEY_BYTES, "{} bytes", key.sk.len());
+        }
+        // One character more in the variant, and it is refused.
+        let over = event(&user, &tag, &format!("{tag}#"), json!({}));
+        assert_eq!(refused(&over), ["events[4].properties.variant"]);
+    }
 }

@@ -45,6 +45,27 @@ fn join(pieces: &[&str]) -> String {
     out
 }
 
+/// The bytes a user-supplied part takes in a key, escaped.
+pub fn escaped_len(raw: &str) -> usize {
+    raw.len() + 2 * raw.bytes().filter(|b| matches!(b, b'%' | b'#')).count()
+}
+
+// --- what fits ----------------------------------------------------------------
+//
+// Budgets for user-supplied parts, in escaped bytes, within which every key
+// below fits DynamoDB's limits (`super::limits`); a test builds each key
+// with every part at its budget. The longest keys are a variant's counter
+// sort key (`V#<experiment>#<variant>`) and a variant membership's
+// partition key (`MEM#<tenant>#V#<experiment>#<variant>#<user>`).
+
+/// Tenant ids are UUIDs (36 bytes) or the demo's; any up to this fits.
+pub const MAX_TENANT_ID_BYTES: usize = 64;
+/// An experiment id or a variant name.
+pub const MAX_TAG_KEY_BYTES: usize = 510;
+pub const MAX_USER_ID_KEY_BYTES: usize = 950;
+/// An event id (128 characters take at most 512 bytes, so any fits).
+pub const MAX_EVENT_ID_KEY_BYTES: usize = 512;
+
 /// Inverse of [`part`].
 pub fn unpart(escaped: &str) -> String {
     if !escaped.contains('%') {
@@ -354,6 +375,61 @@ mod tests {
             assert_eq!(day(&t), t.format("%Y-%m-%d").to_string(), "{text}");
             assert_eq!(hour(&t), t.format("%Y-%m-%dT%H").to_string(), "{text}");
             assert_eq!(sort_time(&t), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_key_fits_dynamodb_with_every_part_at_its_budget() {
+        use super::super::limits::{MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
+        let tenant = "t".repeat(MAX_TENANT_ID_BYTES);
+        // Escaping triples `#`: a part of `#`s at the budget, and one of
+        // four-byte characters, both take the budget's bytes.
+        let at_budget = |budget: usize| ["#".repeat(budget / 3), "\u{1F600}".repeat(budget / 4)];
+        let latest: DateTime<Utc> = "9999-12-31T23:59:59.999999Z".parse().unwrap();
+        for ((experiment, variant), (user, event)) in at_budget(MAX_TAG_KEY_BYTES)
+            .into_iter()
+            .zip(at_budget(MAX_TAG_KEY_BYTES))
+            .zip(at_budget(MAX_USER_ID_KEY_BYTES).into_iter().zip(at_budget(MAX_EVENT_ID_KEY_BYTES)))
+        {
+            assert!(
+                escaped_len(&experiment) <= MAX_TAG_KEY_BYTES && escaped_len(&user) <= MAX_USER_ID_KEY_BYTES
+            );
+            let scopes = [
+                Scope::Tenant,
+                Scope::Experiment(experiment.clone()),
+                Scope::Variant(experiment.clone(), variant.clone()),
+                Scope::VariantName(variant.clone()),
+            ];
+            let mut built = vec![
+                event_marker(&tenant, &event),
+                super::event(&tenant, &latest, &event),
+                super::experiment(&tenant, &experiment),
+            ];
+            for scope in &scopes {
+                built.push(counter(&tenant, scope));
+                built.push(bucket(&tenant, scope, &hour(&latest)));
+                built.push(membership(&tenant, scope, Membership::Seen, &user));
+                built.push(membership(&tenant, scope, Membership::Converted, &user));
+            }
+            for key in built {
+                assert!(key.pk.len() <= MAX_PARTITION_KEY_BYTES, "pk of {} bytes", key.pk.len());
+                assert!(
+                    key.sk.len() <= MAX_SORT_KEY_BYTES,
+                    "sk of {} bytes: {}",
+                    key.sk.len(),
+                    &key.sk[..20]
+                );
+            }
+        }
+        // And one byte more than the budgets does not fit: they are tight.
+        let over = "x".repeat(MAX_TAG_KEY_BYTES + 2);
+        assert!(counter(&tenant, &Scope::Variant(over.clone(), over)).sk.len() > MAX_SORT_KEY_BYTES);
+    }
+
+    #[test]
+    fn escaped_len_is_the_escaped_parts_length() {
+        for raw in ["plain", "50%#off", "##", "\u{1F600}#"] {
+            assert_eq!(escaped_len(raw), part(raw).len(), "{raw}");
         }
     }
 

@@ -12,6 +12,7 @@
 mod checkpointer;
 pub mod dynamodb;
 pub mod keys;
+pub mod limits;
 pub mod sqlite;
 
 #[cfg(any(test, feature = "contract"))]
