@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
+use crate::domain::event::Event;
 use crate::messages;
-use crate::queue::{Queue, QueueError};
-use crate::repo::events::{WriteReport, store_events};
+use crate::queue::{DeadLetter, Queue, QueueError};
+use crate::repo::events::{WriteReport, store_events_into};
 use crate::repo::known_members::KnownMembers;
 use crate::store::Store;
 
@@ -25,19 +26,30 @@ pub struct BatchOutcome {
     pub failed: Vec<String>,
     pub report: WriteReport,
     pub events: usize,
+    /// Events the store refused for good, set aside in the dead-letter area.
+    pub set_aside: usize,
 }
 
 /// Stores the events of a batch of messages. A message that cannot be read
-/// fails alone (and reaches the dead-letter queue after enough deliveries);
-/// the others are stored together, so counters are written once per batch.
-pub async fn process(store: &dyn Store, members: &KnownMembers, messages: &[Incoming<'_>]) -> BatchOutcome {
+/// fails alone (and reaches the dead-letter queue after enough deliveries:
+/// a writer of another version may read it); the others are stored
+/// together, so counters are written once per batch. When the store refuses
+/// the batch for good (an event it can never hold), the writer narrows the
+/// refusal down to the guilty events, sets each aside in the dead-letter
+/// area with the reason, and stores every other event: see [`isolate`].
+pub async fn process(
+    store: &dyn Store,
+    members: &KnownMembers,
+    dead_letters: &dyn Queue,
+    messages: &[Incoming<'_>],
+) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
-    let mut readable = Vec::new();
+    let mut readable: Vec<&Incoming> = Vec::new();
     let mut events = Vec::new();
     for message in messages {
         match messages::unpack(message.body) {
             Ok(batch) => {
-                readable.push(message.id.to_owned());
+                readable.push(message);
                 events.extend(batch);
             }
             Err(err) => {
@@ -47,14 +59,56 @@ pub async fn process(store: &dyn Store, members: &KnownMembers, messages: &[Inco
         }
     }
     outcome.events = events.len();
-    match store_events(store, members, events).await {
-        Ok(report) => {
-            outcome.report = report;
-            outcome.done = readable;
+    match store_events_into(store, members, events, &mut outcome.report).await {
+        Ok(()) => {
+            outcome.done = readable.iter().map(|m| m.id.to_owned()).collect();
+        }
+        Err(err) if err.is_permanent() => {
+            tracing::warn!(error = %err, "the store refused a batch for good; singling out the events it refuses");
+            // Read again rather than kept: the common batch keeps no copy.
+            let mut events = Vec::with_capacity(outcome.events);
+            let mut owners = Vec::with_capacity(outcome.events);
+            for (owner, message) in readable.iter().enumerate() {
+                let batch = messages::unpack(message.body).unwrap_or_default();
+                owners.extend(std::iter::repeat_n(owner, batch.len()));
+                events.extend(batch);
+            }
+            let isolated = isolate(store, members, &events, &mut outcome.report).await;
+            // Bisection meets the events stored before a refusal again, as
+            // duplicates; each event is counted once here instead.
+            let accounted = outcome.report.stored + isolated.refused.len() + isolated.unstored.len();
+            outcome.report.duplicates = events.len().saturating_sub(accounted);
+            let mut failed = vec![false; readable.len()];
+            for &index in &isolated.unstored {
+                failed[owners[index]] = true;
+            }
+            let letters: Vec<DeadLetter> = isolated
+                .refused
+                .iter()
+                .filter(|(index, _)| !failed[owners[*index]])
+                .filter_map(|(index, reason)| {
+                    let body =
+                        messages::pack(std::slice::from_ref(&events[*index]), usize::MAX).ok()?.pop()?;
+                    Some(DeadLetter { body, reason: reason.clone() })
+                })
+                .collect();
+            outcome.set_aside = letters.len();
+            // A message is done once its events are stored or set aside;
+            // if setting them aside fails, it is delivered again (its
+            // stored events are then skipped as duplicates).
+            if let Err(err) = dead_letters.set_aside(letters).await {
+                tracing::error!(error = %err, "setting refused events aside failed; their messages will be redelivered");
+                failed.iter_mut().for_each(|f| *f = true);
+                outcome.set_aside = 0;
+            }
+            for (message, failed) in readable.iter().zip(failed) {
+                let id = message.id.to_owned();
+                if failed { outcome.failed.push(id) } else { outcome.done.push(id) }
+            }
         }
         Err(err) => {
             tracing::error!(error = %err, "storing a batch failed; its messages will be redelivered");
-            outcome.failed.extend(readable);
+            outcome.failed.extend(readable.iter().map(|m| m.id.to_owned()));
         }
     }
     crate::metrics::count(
@@ -63,9 +117,58 @@ pub async fn process(store: &dyn Store, members: &KnownMembers, messages: &[Inco
             ("EventsWritten", outcome.report.stored as u64),
             ("DuplicatesDropped", outcome.report.duplicates as u64),
             ("BatchFailures", outcome.failed.len() as u64),
+            ("EventsSetAside", outcome.set_aside as u64),
         ],
     );
     outcome
+}
+
+/// What [`isolate`] made of a batch the store refused.
+#[derive(Debug, Default)]
+struct Isolated {
+    /// Events the store refuses for good, alone: (index, reason).
+    refused: Vec<(usize, String)>,
+    /// Events neither stored nor refused, because the store failed in
+    /// passing (unavailable, or racing writers): their messages go back.
+    unstored: Vec<usize>,
+}
+
+/// Bisects a refused batch: each half is stored on its own, a refused half
+/// is halved again, down to single events. With one poison event among
+/// n, that is about 2·log2(n) attempts, each storing what it can: the
+/// exactly-once markers make retrying any part safe, so events committed
+/// before a refusal are skipped as duplicates in the next attempt.
+async fn isolate(
+    store: &dyn Store,
+    members: &KnownMembers,
+    events: &[Event],
+    report: &mut WriteReport,
+) -> Isolated {
+    let mut isolated = Isolated::default();
+    let middle = events.len() / 2;
+    let mut parts = vec![(middle, events.len()), (0, middle)];
+    while let Some((start, end)) = parts.pop() {
+        if start == end {
+            continue;
+        }
+        match store_events_into(store, members, events[start..end].to_vec(), report).await {
+            Ok(()) => {}
+            Err(err) if err.is_permanent() && end - start == 1 => {
+                tracing::warn!(error = %err, event_id = %events[start].id, "event refused by the store; set aside");
+                isolated.refused.push((start, err.to_string()));
+            }
+            Err(err) if err.is_permanent() => {
+                let middle = start + (end - start) / 2;
+                parts.push((middle, end));
+                parts.push((start, middle));
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "storing part of a refused batch failed; it will be redelivered");
+                isolated.unstored.extend(start..end);
+            }
+        }
+    }
+    isolated
 }
 
 impl BatchOutcome {
@@ -74,9 +177,8 @@ impl BatchOutcome {
         self.done.extend(part.done);
         self.failed.extend(part.failed);
         self.events += part.events;
-        self.report.stored += part.report.stored;
-        self.report.duplicates += part.report.duplicates;
-        self.report.transactions += part.report.transactions;
+        self.set_aside += part.set_aside;
+        self.report.absorb(part.report);
     }
 }
 
@@ -112,7 +214,7 @@ pub async fn drain_once(
         group.push(Incoming { id: &message.id, body: &message.body });
         group_bytes += message.body.len();
         if group_bytes >= MAX_GROUP_BYTES || index + 1 == received.len() {
-            outcome.absorb(process(store, members, &group).await);
+            outcome.absorb(process(store, members, queue, &group).await);
             group.clear();
             group_bytes = 0;
         }
@@ -228,8 +330,159 @@ mod tests {
         members: &KnownMembers,
         messages: &[(String, String)],
     ) -> BatchOutcome {
+        deliver_to(store, members, &no_dead_letters(), messages).await
+    }
+
+    async fn deliver_to(
+        store: &dyn Store,
+        members: &KnownMembers,
+        dead_letters: &dyn Queue,
+        messages: &[(String, String)],
+    ) -> BatchOutcome {
         let incoming: Vec<Incoming> = messages.iter().map(|(id, body)| Incoming { id, body }).collect();
-        process(store, members, &incoming).await
+        process(store, members, dead_letters, &incoming).await
+    }
+
+    /// An embedded queue for tests that set nothing aside.
+    fn no_dead_letters() -> crate::queue::sqlite::SqliteQueue {
+        let dir = tempfile::tempdir().unwrap().keep();
+        crate::queue::sqlite::SqliteQueue::open(dir.join("q.db"), Default::default()).unwrap()
+    }
+
+    /// Delegates to a real store, but refuses for good (as DynamoDB refuses
+    /// an item over its limits) any transaction that writes the event item
+    /// of one of `poison`'s ids.
+    struct Refusing {
+        inner: std::sync::Arc<dyn Store>,
+        poison: Vec<String>,
+        /// The refusal (counted from 0) answered `Unavailable` instead:
+        /// an outage while the writer narrows a refusal down.
+        outage_at: Option<usize>,
+        refusals: AtomicUsize,
+    }
+
+    impl Refusing {
+        fn new(inner: std::sync::Arc<dyn Store>, poison: &str, outage_at: Option<usize>) -> Self {
+            Self { inner, poison: vec![poison.into()], outage_at, refusals: AtomicUsize::new(0) }
+        }
+    }
+
+    #[async_trait]
+    impl Store for Refusing {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+            self.inner.query(query).await
+        }
+        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+            let refused = writes.iter().any(|write| {
+                write.key().pk.starts_with("EV#")
+                    && self.poison.iter().any(|id| write.key().sk.ends_with(&format!("#{id}")))
+            });
+            if refused {
+                if Some(self.refusals.fetch_add(1, Ordering::SeqCst)) == self.outage_at {
+                    return Err(StoreError::Unavailable("injected outage".into()));
+                }
+                return Err(StoreError::Invalid("ValidationException: item too large (injected)".into()));
+            }
+            self.inner.transact(writes).await
+        }
+        fn max_transaction_writes(&self) -> usize {
+            40
+        }
+    }
+
+    /// One poison event in the third message: the other 119 events of the
+    /// delivery are counted once, the poison one is set aside with its
+    /// reason, and every message is done.
+    async fn a_poison_event_fails_alone(inner: std::sync::Arc<dyn Store>, dead_letters: &dyn Queue) {
+        let store = Refusing::new(inner.clone(), "e57", None);
+        let members = KnownMembers::default();
+        let before = dead_letters.depth().await.unwrap().dead_letters;
+        let outcome = deliver_to(&store, &members, dead_letters, &bodies()).await;
+        assert_eq!(outcome.failed, Vec::<String>::new());
+        assert_eq!((outcome.done.len(), outcome.set_aside, outcome.report.stored), (5, 1, 119));
+        assert_eq!(dead_letters.depth().await.unwrap().dead_letters, before + 1);
+        let summary = counters::summary(inner.as_ref(), "t", Some("exp")).await.unwrap();
+        assert_eq!(summary.total_events, 119);
+        // Delivered again (a redelivery racing the delete): nothing more
+        // is counted, and the poison event is refused again.
+        let again = deliver_to(&store, &members, dead_letters, &bodies()).await;
+        assert_eq!((again.report.stored, again.report.duplicates), (0, 119));
+        let summary = counters::summary(inner.as_ref(), "t", Some("exp")).await.unwrap();
+        assert_eq!(summary.total_events, 119);
+        // Replayed once the store takes it (e.g. after a fix), it counts once.
+        let replay = deliver_to(inner.as_ref(), &members, dead_letters, &bodies()).await;
+        assert_eq!((replay.report.stored, replay.report.duplicates), (1, 119));
+        assert_exact(inner.as_ref()).await;
+    }
+
+    /// A refusal narrowed down while the store also fails in passing hands
+    /// back only the messages whose events were not all stored or refused.
+    async fn an_outage_while_narrowing_hands_back_only_what_it_touched(inner: std::sync::Arc<dyn Store>) {
+        // The whole delivery is refused; its first half (events 0..60, of
+        // messages m0 to m2) then meets an outage.
+        let store = Refusing::new(inner.clone(), "e3", Some(1));
+        let members = KnownMembers::default();
+        let dead_letters = no_dead_letters();
+        let first = deliver_to(&store, &members, &dead_letters, &bodies()).await;
+        assert_eq!(first.failed, ["m0", "m1", "m2"], "the messages the outage touched go back");
+        assert_eq!((first.done.len(), first.set_aside), (2, 0));
+        let retried = deliver_to(&store, &members, &dead_letters, &bodies()[..3]).await;
+        assert_eq!((retried.done.len(), retried.set_aside), (3, 1));
+        assert_eq!(dead_letters.depth().await.unwrap().dead_letters, 1);
+        let summary = counters::summary(inner.as_ref(), "t", Some("exp")).await.unwrap();
+        assert_eq!(summary.total_events, 119);
+    }
+
+    #[tokio::test]
+    async fn embedded_a_poison_event_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap());
+        let queue =
+            crate::queue::sqlite::SqliteQueue::open(dir.path().join("q.db"), Default::default()).unwrap();
+        a_poison_event_fails_alone(store, &queue).await;
+    }
+
+    #[tokio::test]
+    async fn dynamodb_a_poison_event_fails_alone() {
+        let ctx = crate::aws::testing::fresh_context().await;
+        a_poison_event_fails_alone(ctx.store.clone(), ctx.queue.as_ref()).await;
+    }
+
+    #[tokio::test]
+    async fn embedded_an_outage_while_narrowing_hands_back_only_what_it_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap());
+        an_outage_while_narrowing_hands_back_only_what_it_touched(store).await;
+    }
+
+    /// Not a stand-in: an event DynamoDB itself refuses (a number beyond
+    /// its range, which ingest would have refused) reaches the writer
+    /// through the queue, as from an older ingest; it alone is set aside.
+    #[tokio::test]
+    async fn dynamodb_refusing_an_event_sets_only_it_aside() {
+        let ctx = crate::aws::testing::fresh_context().await;
+        let mut events = events("real");
+        events[7].properties.insert("huge".into(), json!(1e308));
+        let messages: Vec<(String, String)> = events
+            .chunks(60)
+            .enumerate()
+            .map(|(i, chunk)| (format!("m{i}"), crate::messages::pack(chunk, 1 << 20).unwrap().remove(0)))
+            .collect();
+        let outcome =
+            deliver_to(ctx.store.as_ref(), &KnownMembers::default(), ctx.queue.as_ref(), &messages).await;
+        assert_eq!((outcome.done.len(), outcome.failed.len()), (2, 0));
+        assert_eq!((outcome.set_aside, outcome.report.stored), (1, 119));
+        assert_eq!(ctx.queue.depth().await.unwrap().dead_letters, 1);
+        let summary = counters::summary(ctx.store.as_ref(), "t", Some("exp")).await.unwrap();
+        assert_eq!(summary.total_events, 119);
     }
 
     async fn assert_exact(store: &dyn Store) {

@@ -103,7 +103,9 @@ pub async fn write_batch(
             })
         })
         .collect();
-    let outcome = crate::batch_writer::process(ctx.store.as_ref(), &ctx.known_members, &incoming).await;
+    let outcome =
+        crate::batch_writer::process(ctx.store.as_ref(), &ctx.known_members, ctx.queue.as_ref(), &incoming)
+            .await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = outcome
         .failed

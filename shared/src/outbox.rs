@@ -167,6 +167,9 @@ mod tests {
         async fn depth(&self) -> Result<QueueDepth, QueueError> {
             Ok(QueueDepth::default())
         }
+        async fn set_aside(&self, _: Vec<crate::queue::DeadLetter>) -> Result<(), QueueError> {
+            Ok(())
+        }
         fn max_message_bytes(&self) -> usize {
             self.max
         }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Queue, QueueError};
+use super::{DeadLetter, Queue, QueueError};
 
 pub async fn run_all(queue: &dyn Queue, visibility: Duration, max_receives: u32) {
     sent_messages_are_received_once_until_deleted(queue).await;
@@ -13,6 +13,7 @@ pub async fn run_all(queue: &dyn Queue, visibility: Duration, max_receives: u32)
     poison_messages_move_to_the_dead_letter_area(queue, visibility, max_receives).await;
     receive_waits_for_a_message(queue).await;
     oversized_messages_are_refused(queue).await;
+    set_aside_letters_go_straight_to_the_dead_letter_area(queue).await;
 }
 
 async fn drain(queue: &dyn Queue) {
@@ -119,4 +120,21 @@ async fn oversized_messages_are_refused(queue: &dyn Queue) {
     let result = queue.send(vec![too_big]).await;
     assert!(matches!(result, Err(QueueError::TooLarge { .. })));
     assert_eq!(queue.depth().await.unwrap().visible, 0);
+}
+
+async fn set_aside_letters_go_straight_to_the_dead_letter_area(queue: &dyn Queue) {
+    drain(queue).await;
+    let before = queue.depth().await.unwrap().dead_letters;
+    let letters: Vec<DeadLetter> = (0..12)
+        .map(|i| DeadLetter {
+            body: format!("poison {i}"),
+            reason: format!("reason {i}: {}", "é".repeat(600)),
+        })
+        .collect();
+    queue.set_aside(letters).await.unwrap();
+    queue.set_aside(Vec::new()).await.unwrap();
+    let depth = queue.depth().await.unwrap();
+    assert_eq!(depth.dead_letters, before + 12);
+    assert_eq!((depth.visible, depth.in_flight), (0, 0), "set-aside letters are not delivered");
+    assert!(queue.receive(10, Duration::from_millis(100)).await.unwrap().is_empty());
 }

@@ -26,6 +26,26 @@ pub struct Message {
     pub receive_count: u32,
 }
 
+/// A body set aside in the dead-letter area by the batch writer, with why
+/// it could not be stored (a poison event, singled out of its message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub body: String,
+    pub reason: String,
+}
+
+/// Reasons are bounded, so that a long error text cannot crowd out the body.
+pub const MAX_REASON_BYTES: usize = 1024;
+
+/// `reason`, cut to at most [`MAX_REASON_BYTES`] on a character boundary.
+pub fn bounded_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(MAX_REASON_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueDepth {
@@ -56,6 +76,10 @@ pub trait Queue: Send + Sync + 'static {
     async fn delete(&self, receipts: Vec<String>) -> Result<(), QueueError>;
 
     async fn depth(&self) -> Result<QueueDepth, QueueError>;
+
+    /// Puts bodies straight into the dead-letter area, durably, with their
+    /// reasons: what the batch writer found it can never store.
+    async fn set_aside(&self, letters: Vec<DeadLetter>) -> Result<(), QueueError>;
 
     /// Largest body one message may carry (SQS: 256 KiB).
     fn max_message_bytes(&self) -> usize;

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{Notify, oneshot};
 
-use super::{Message, Queue, QueueDepth, QueueError};
+use super::{DeadLetter, Message, Queue, QueueDepth, QueueError, bounded_reason};
 
 #[derive(Clone, Copy, Debug)]
 pub struct QueueConfig {
@@ -42,6 +42,7 @@ enum Command {
     Receive(usize, oneshot::Sender<Result<Vec<Message>, QueueError>>),
     Delete(Vec<String>, oneshot::Sender<Result<(), QueueError>>),
     Depth(oneshot::Sender<Result<QueueDepth, QueueError>>),
+    SetAside(Vec<DeadLetter>, oneshot::Sender<Result<(), QueueError>>),
 }
 
 pub struct SqliteQueue {
@@ -71,7 +72,8 @@ const SCHEMA: &str = "
         body          TEXT    NOT NULL,
         sent_at       INTEGER NOT NULL,
         receive_count INTEGER NOT NULL,
-        dead_at       INTEGER NOT NULL
+        dead_at       INTEGER NOT NULL,
+        reason        TEXT
     );";
 
 /// Takes the queue file (exclusively), brings an older layout forward and
@@ -95,6 +97,15 @@ fn prepare(conn: &Connection) -> rusqlite::Result<()> {
         )?;
     }
     tx.execute_batch(SCHEMA)?;
+    // Before poison events were set aside, dead letters had no reason.
+    let has_reason: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('dead_letters') WHERE name = 'reason'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_reason {
+        tx.execute_batch("ALTER TABLE dead_letters ADD COLUMN reason TEXT")?;
+    }
     if bodies_inline {
         tx.execute_batch(
             "INSERT INTO messages (id, sent_at, visible_at, receive_count)
@@ -216,7 +227,9 @@ impl Reply {
 
     fn from_failed(command: Command, message: &str) {
         let reply = match command {
-            Command::Send(_, to) | Command::Delete(_, to) => Reply::Unit(to, Ok(())),
+            Command::Send(_, to) | Command::Delete(_, to) | Command::SetAside(_, to) => {
+                Reply::Unit(to, Ok(()))
+            }
             Command::Receive(_, to) => Reply::Messages(to, Ok(Vec::new())),
             Command::Depth(to) => Reply::Depth(to, Ok(QueueDepth::default())),
         };
@@ -230,7 +243,29 @@ fn execute(tx: &Transaction, command: Command, config: &QueueConfig) -> Reply {
         Command::Receive(max, to) => Reply::Messages(to, receive(tx, max, config)),
         Command::Delete(receipts, to) => Reply::Unit(to, delete(tx, &receipts)),
         Command::Depth(to) => Reply::Depth(to, depth(tx)),
+        Command::SetAside(letters, to) => Reply::Unit(to, set_aside(tx, &letters)),
     }
+}
+
+/// Dead letters set aside by the batch writer never were queue messages:
+/// they take ids below zero, apart from the ids of messages moved here
+/// after too many deliveries, which keep their (positive) message ids.
+fn set_aside(tx: &Transaction, letters: &[DeadLetter]) -> Result<(), QueueError> {
+    let now = now_millis();
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO dead_letters (id, body, sent_at, receive_count, dead_at, reason)
+             VALUES ((SELECT MIN(0, COALESCE(MIN(id), 0)) - 1 FROM dead_letters), ?1, ?2, 0, ?2, ?3)",
+        )
+        .map_err(internal)?;
+    for letter in letters {
+        insert.execute(params![letter.body, now, bounded_reason(&letter.reason)]).map_err(internal)?;
+        tracing::warn!(
+            reason = bounded_reason(&letter.reason),
+            "an event was set aside in the dead-letter table"
+        );
+    }
+    Ok(())
 }
 
 fn send(tx: &Transaction, bodies: &[String]) -> Result<(), QueueError> {
@@ -286,8 +321,8 @@ fn receive(tx: &Transaction, max: usize, config: &QueueConfig) -> Result<Vec<Mes
     for (id, body, sent_at, receive_count) in candidates {
         if receive_count >= config.max_receives {
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO dead_letters (id, body, sent_at, receive_count, dead_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO dead_letters (id, body, sent_at, receive_count, dead_at, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'delivered too often without being stored')",
             )
             .map_err(internal)?
             .execute(params![id, body, sent_at, receive_count, now])
@@ -387,6 +422,13 @@ impl Queue for SqliteQueue {
 
     async fn depth(&self) -> Result<QueueDepth, QueueError> {
         self.call(Command::Depth).await
+    }
+
+    async fn set_aside(&self, letters: Vec<DeadLetter>) -> Result<(), QueueError> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        self.call(|reply| Command::SetAside(letters, reply)).await
     }
 
     fn max_message_bytes(&self) -> usize {

@@ -11,12 +11,15 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
 use rand::Rng;
 
-use super::{Message, Queue, QueueDepth, QueueError};
+use super::{DeadLetter, Message, Queue, QueueDepth, QueueError, bounded_reason};
+
+/// The message attribute that carries a set-aside dead letter's reason.
+pub const REASON_ATTRIBUTE: &str = "reason";
 
 /// SQS's limits: messages per batch call, bytes per call (and per message).
 const MAX_BATCH_MESSAGES: usize = 10;
@@ -74,28 +77,30 @@ impl SqsQueue {
         Self { client, queue_url, dead_letter_url }
     }
 
-    async fn send_group(&self, group: &[String]) -> Result<(), QueueError> {
-        let mut pending: Vec<(String, &String)> =
-            group.iter().enumerate().map(|(i, body)| (i.to_string(), body)).collect();
+    /// Sends one batch call's worth of bodies to `url`, each with its
+    /// reason attribute if it has one.
+    async fn send_group(&self, url: &str, group: &[(&str, Option<&str>)]) -> Result<(), QueueError> {
+        let mut pending: Vec<(String, &(&str, Option<&str>))> =
+            group.iter().enumerate().map(|(i, entry)| (i.to_string(), entry)).collect();
         let mut attempt = 0;
         loop {
             let entries = pending
                 .iter()
-                .map(|(id, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(id)
-                        .message_body(body.as_str())
-                        .build()
-                        .map_err(|e| QueueError::Internal(e.to_string()))
+                .map(|(id, (body, reason))| {
+                    let mut entry = SendMessageBatchRequestEntry::builder().id(id).message_body(*body);
+                    if let Some(reason) = reason {
+                        let value = MessageAttributeValue::builder()
+                            .data_type("String")
+                            .string_value(*reason)
+                            .build()
+                            .map_err(|e| QueueError::Internal(e.to_string()))?;
+                        entry = entry.message_attributes(REASON_ATTRIBUTE, value);
+                    }
+                    entry.build().map_err(|e| QueueError::Internal(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let result = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
+            let result =
+                self.client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await;
             match result {
                 Ok(output) => {
                     let failed: Vec<String> = output.failed.iter().map(|f| f.id.clone()).collect();
@@ -146,7 +151,31 @@ impl Queue for SqsQueue {
             return Err(QueueError::TooLarge { size: body.len(), max: self.max_message_bytes() });
         }
         for group in batches(&bodies) {
-            self.send_group(group).await?;
+            let entries: Vec<(&str, Option<&str>)> = group.iter().map(|body| (body.as_str(), None)).collect();
+            self.send_group(&self.queue_url, &entries).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_aside(&self, letters: Vec<DeadLetter>) -> Result<(), QueueError> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let Some(url) = &self.dead_letter_url else {
+            return Err(QueueError::Internal(
+                "no dead-letter queue is configured (DLQ_URL or DLQ_NAME)".into(),
+            ));
+        };
+        let bodies: Vec<String> = letters.iter().map(|letter| letter.body.clone()).collect();
+        let mut next = 0;
+        for group in batches(&bodies) {
+            let entries: Vec<(&str, Option<&str>)> = letters[next..next + group.len()]
+                .iter()
+                .map(|letter| (letter.body.as_str(), Some(bounded_reason(&letter.reason))))
+                .collect();
+            next += group.len();
+            self.send_group(url, &entries).await?;
+            tracing::warn!(count = entries.len(), "events were set aside in the dead-letter queue");
         }
         Ok(())
     }

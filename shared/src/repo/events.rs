@@ -73,6 +73,15 @@ pub struct WriteReport {
     pub transactions: usize,
 }
 
+impl WriteReport {
+    /// Adds the report of another part of the same work.
+    pub fn absorb(&mut self, other: WriteReport) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.transactions += other.transactions;
+    }
+}
+
 /// Stores and counts every event whose id this tenant has not stored yet.
 ///
 /// Safe to call again with the same events after any failure, at any
@@ -88,6 +97,18 @@ pub async fn store_events(
     events: Vec<Event>,
 ) -> Result<WriteReport, StoreError> {
     let mut report = WriteReport::default();
+    store_events_into(store, members, events, &mut report).await?;
+    Ok(report)
+}
+
+/// [`store_events`], adding to `report` as it goes: after a failure,
+/// `report` still says what was stored before it.
+pub async fn store_events_into(
+    store: &dyn Store,
+    members: &KnownMembers,
+    events: Vec<Event>,
+    report: &mut WriteReport,
+) -> Result<(), StoreError> {
     let first_of_id: Vec<bool> = {
         let mut seen = HashSet::with_capacity(events.len());
         events.iter().map(|event| seen.insert((event.tenant_id.as_str(), event.id.as_str()))).collect()
@@ -140,6 +161,7 @@ pub async fn store_events(
             match store.transact(transaction.writes).await {
                 Ok(()) => {
                     committed += transaction.events;
+                    report.stored += transaction.events;
                     report.transactions += 1;
                     members.remember(&transaction.new_members);
                 }
@@ -150,7 +172,6 @@ pub async fn store_events(
                 Err(err) => return Err(err),
             }
         }
-        report.stored += committed;
         pending.drain(..committed);
         if let Some(err) = failure {
             if attempt >= MAX_ATTEMPTS {
@@ -159,7 +180,7 @@ pub async fn store_events(
             tracing::debug!(attempt, "batch raced another writer; re-planning from fresh reads");
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Drops the events whose id markers the store has; returns how many.

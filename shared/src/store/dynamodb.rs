@@ -85,7 +85,7 @@ impl DynamoStore {
 
     fn full_item(&self, key: &Key, item: &Item) -> Result<HashMap<String, AttributeValue>, StoreError> {
         let mut attributes: HashMap<String, AttributeValue> = serde_dynamo::to_item(item)
-            .map_err(|e| StoreError::Internal(format!("item does not map: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("item does not map: {e}")))?;
         attributes.extend(Self::key_attributes(key));
         if key.pk.starts_with("EV#")
             && let Some(days) = self.tables.event_retention_days
@@ -126,7 +126,7 @@ impl Expression {
     fn value(&mut self, value: &Value) -> Result<String, StoreError> {
         let placeholder = format!(":v{}", self.values.len());
         let attribute = serde_dynamo::to_attribute_value(value)
-            .map_err(|e| StoreError::Internal(format!("value does not map: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("value does not map: {e}")))?;
         self.values.insert(placeholder.clone(), attribute);
         Ok(placeholder)
     }
@@ -271,6 +271,15 @@ fn is_throttling(code: Option<&str>) -> bool {
     )
 }
 
+/// Whether a transaction's cancellation reason refuses its request for
+/// good: anything but a condition, a conflict, throttling or no reason
+/// (DynamoDB names its refusals `ValidationError`; emulators may name them
+/// otherwise, and `ItemCollectionSizeLimitExceeded` will not pass either).
+fn is_refusal(code: Option<&str>) -> bool {
+    !matches!(code, None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict"))
+        && !is_throttling(code)
+}
+
 /// Maps SDK failures that are not specific to an operation.
 fn sdk_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
     err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
@@ -284,6 +293,11 @@ fn sdk_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
         }
         SdkError::ServiceError(service) if service.raw().status().is_server_error() => {
             StoreError::Unavailable(format!("server error {}", service.raw().status()))
+        }
+        // The request itself is refused (an item over a limit): sending it
+        // again cannot help.
+        SdkError::ServiceError(service) if service.err().code() == Some("ValidationException") => {
+            StoreError::Invalid(format!("DynamoDB refused the request: {:?}", service.err().message()))
         }
         other => StoreError::Internal(format!("{other:?}")),
     }
@@ -395,7 +409,18 @@ impl DynamoStore {
                             None if reasons.iter().any(|r| is_throttling(r.code())) => {
                                 StoreError::Unavailable("transaction throttled".into())
                             }
-                            None => StoreError::Conflict,
+                            None => match reasons.iter().find(|r| is_refusal(r.code())) {
+                                // DynamoDB's `ValidationError` (a number out
+                                // of range, an item too large): no retry helps.
+                                Some(refused) => {
+                                    return Err(StoreError::Invalid(format!(
+                                        "DynamoDB refused a write of the transaction: {} {:?}",
+                                        refused.code().unwrap_or_default(),
+                                        refused.message()
+                                    )));
+                                }
+                                None => StoreError::Conflict,
+                            },
                         }
                     }
                     Some("TransactionConflictException" | "TransactionInProgressException") => {

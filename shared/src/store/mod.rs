@@ -209,6 +209,15 @@ pub enum StoreError {
     Internal(String),
 }
 
+impl StoreError {
+    /// Whether the same request can never succeed: the store refused what
+    /// it was asked to hold (DynamoDB's `ValidationException`). Everything
+    /// else (conditions, conflicts, unavailability) may pass on a retry.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, StoreError::Invalid(_))
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
