@@ -108,7 +108,10 @@ pub fn assemble(
     while at <= end && buckets.len() < MAX_BUCKETS {
         let empty = variants.keys().map(|name| (name.clone(), BucketTotals::default())).collect();
         buckets.insert(at, Bucket { start: at, totals: BucketTotals::default(), variants: empty });
-        at += interval.step();
+        match at.checked_add_signed(interval.step()) {
+            Some(next) => at = next,
+            None => break,
+        }
     }
     let slot = |key: &str| parse_hour(key).map(|hour| interval.floor(hour));
     for (key, totals) in overall {
