@@ -762,3 +762,70 @@ async fn concurrent_edits_are_refused_with_if_match() {
     assert_eq!(patch(Some("*".into()), "star").await.status, StatusCode::OK);
     assert_eq!(patch(None, "dave").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn made_up_keys_are_throttled_per_address_and_leave_memory_flat() {
+    let stack = Stack::start_with(
+        Options::default().env("THROTTLE_UNAUTHENTICATED_RPS", 1).env("THROTTLE_UNAUTHENTICATED_BURST", 5),
+    )
+    .await;
+    let (_, key) = stack.tenant("acme").await;
+    // A fresh key per request buys no fresh bucket: after the burst, 429.
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        statuses.push(stack.get("/api/experiments", &format!("made-up-{i}")).await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 3, "{statuses:?}");
+    let missing = stack.request(Method::GET, "/api/experiments", None, None).await;
+    assert_eq!(missing.status, StatusCode::TOO_MANY_REQUESTS, "no key at all shares the same limit");
+    // The tenant's own limit is untouched by all of that.
+    assert_eq!(stack.get("/api/experiments", &key).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn twenty_thousand_random_keys_leave_memory_flat() {
+    let stack = Stack::start_with(
+        Options::default()
+            .env("THROTTLE_UNAUTHENTICATED_RPS", 1_000_000)
+            .env("THROTTLE_UNAUTHENTICATED_BURST", 1_000_000),
+    )
+    .await;
+    let rss = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", stack.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_owned();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap()
+    };
+    let send = |from: usize, count: usize| {
+        let stack = &stack;
+        async move {
+            let tasks = (0..8).map(|worker| async move {
+                for i in (from + worker..from + count).step_by(8) {
+                    let reply =
+                        stack.get("/api/analytics/summary", &format!("random-key-{i}-{}", i * 7919)).await;
+                    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+                }
+            });
+            futures_join(tasks).await;
+        }
+    };
+    send(0, 2_000).await;
+    let before = rss();
+    send(2_000, 20_000).await;
+    let after = rss();
+    assert!(after as f64 <= before as f64 * 1.2 + 2048.0, "RSS grew from {before} kB to {after} kB");
+}
+
+async fn futures_join<F: std::future::Future<Output = ()>>(tasks: impl Iterator<Item = F>) {
+    let mut set = Vec::new();
+    for task in tasks {
+        set.push(task);
+    }
+    // Poll all concurrently on this task.
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = set.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pinned.retain_mut(|task| task.as_mut().poll(cx).is_pending());
+        if pinned.is_empty() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+}

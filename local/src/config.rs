@@ -77,6 +77,8 @@ impl Config {
                 ingest: limit("INGEST", defaults.ingest)?,
                 analytics: limit("ANALYTICS", defaults.analytics)?,
                 experiments: limit("EXPERIMENTS", defaults.experiments)?,
+                unauthenticated: limit("UNAUTHENTICATED", defaults.unauthenticated)?,
+                admin: limit("ADMIN", defaults.admin)?,
             },
             queue: QueueConfig {
                 visibility_timeout: Duration::from_secs(parsed("QUEUE_VISIBILITY_TIMEOUT_SECS", 30)?),

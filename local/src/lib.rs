@@ -51,6 +51,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     }
     .and_then(context::AppContext::configured_from_env)
     .map_err(|e| RunError(e.to_string()))?;
+    let mut ctx = ctx;
+    let throttle = Arc::new(throttle::Throttle::new(config.limits));
+    ctx.limiter = Some(throttle.clone());
     let ctx = Arc::new(ctx);
     if config.seed_demo && shared::demo::seed(&ctx).await.map_err(|e| RunError(e.to_string()))? {
         println!(
@@ -69,13 +72,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let writer = writer::start(ctx.clone(), config.backend, writer_stopped)
         .map_err(|e| RunError(format!("cannot start the batch writer: {e}")))?;
 
-    let app = server::router(ctx.clone(), &config);
+    let app = server::router(ctx.clone(), throttle, &config);
     let data = match config.backend {
         Backend::Embedded => format!("data in {}", config.data_dir.display()),
         Backend::Aws => "data in DynamoDB/SQS".to_owned(),
     };
     println!("campaign-local listening on http://{address} (API at /api, {data})");
     tracing::info!(%address, backend = ctx.backend, "listening");
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     tracing::info!("HTTP server stopped; letting the batch writer finish its batch");
     let _ = stop_writer.send(true);

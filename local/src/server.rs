@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::header;
-use shared::api::{self, API_KEY_HEADER, ApiError, MAX_BODY_BYTES};
+use shared::api::limiter::ClientAddr;
+use shared::api::{self, ApiError, MAX_BODY_BYTES};
 use shared::context::AppContext;
-use shared::domain::tenant::hash_api_key;
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 use tracing::Instrument;
@@ -23,16 +23,17 @@ use crate::throttle::Throttle;
 
 struct AppState {
     ctx: Arc<AppContext>,
-    throttle: Throttle,
+    /// The context's limiter, kept here to forget idle buckets.
+    throttle: Arc<Throttle>,
     dashboard: ServeDir<ServeFile>,
     dashboard_built: bool,
 }
 
-pub fn router(ctx: Arc<AppContext>, config: &Config) -> Router {
+pub fn router(ctx: Arc<AppContext>, throttle: Arc<Throttle>, config: &Config) -> Router {
     let dashboard_dir = &config.dashboard_dir;
     let state = Arc::new(AppState {
         ctx,
-        throttle: Throttle::new(config.limits),
+        throttle,
         dashboard: ServeDir::new(dashboard_dir).fallback(ServeFile::new(dashboard_dir.join("index.html"))),
         dashboard_built: Path::new(dashboard_dir).join("index.html").exists(),
     });
@@ -66,12 +67,9 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
         state.ctx.cors.decorate(origin.as_ref(), &mut response);
         to_axum(response)
     };
-    if let (Some(function), Some(key)) = (api::function_for(path), request.headers().get(API_KEY_HEADER)) {
-        let key_hash = hash_api_key(key.to_str().unwrap_or_default());
-        if let Err(retry_after) = state.throttle.check(function, &key_hash) {
-            return refuse(ApiError::throttled(retry_after).into_response());
-        }
-    }
+    // Throttling happens in the handlers, once the caller is known
+    // (`shared::api::limiter`): they need the client's address.
+    let client = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -80,7 +78,10 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return refuse(too_large());
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if let Some(client) = client {
+        parts.extensions.insert(ClientAddr(client));
+    }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return refuse(too_large());
     };

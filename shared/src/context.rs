@@ -35,6 +35,9 @@ pub struct AppContext {
     pub known_members: KnownMembers,
     /// How old an ingested event's timestamp may be (`MAX_EVENT_AGE_DAYS`).
     pub max_event_age_days: u32,
+    /// Request rate limits, applied after authentication (the local stack's;
+    /// on AWS, API Gateway's usage plans throttle instead).
+    pub limiter: Option<Arc<dyn crate::api::limiter::RequestLimiter>>,
 }
 
 impl AppContext {
@@ -62,6 +65,7 @@ impl AppContext {
             key_gateway: Arc::new(LocalKeys),
             known_members: KnownMembers::default(),
             max_event_age_days: crate::domain::event::DEFAULT_MAX_EVENT_AGE_DAYS,
+            limiter: None,
         }
     }
 

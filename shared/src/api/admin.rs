@@ -21,6 +21,7 @@ use crate::domain::tenant::{generate_api_key, secrets_match, validate_tenant_nam
 use crate::repo::tenants;
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
+    super::limit(ctx, super::limiter::Subject::Admin(super::limiter::client_addr(request)))?;
     match api_segments(request.uri().path()).as_deref() {
         Some(["admin", "tenants"]) => {
             expect_method(request, &[Method::POST], "POST")?;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod experiments;
 pub mod health;
+pub mod limiter;
 pub mod openapi;
 pub mod summary;
 
@@ -175,18 +176,26 @@ pub struct Caller {
     pub tenant_id: String,
 }
 
+/// Takes a token from the context's limiter (none on AWS: API Gateway's).
+pub fn limit(ctx: &AppContext, subject: limiter::Subject<'_>) -> Result<(), ApiError> {
+    match &ctx.limiter {
+        Some(limiter) => limiter.check(subject).map_err(ApiError::throttled),
+        None => Ok(()),
+    }
+}
+
 /// Resolves `X-API-Key` to a tenant. A missing, malformed or unknown key is
 /// 401 — the same answer whichever, so keys cannot be probed.
 pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller, ApiError> {
+    let anonymous = || limit(ctx, limiter::Subject::Unauthenticated(limiter::client_addr(request)));
     let Some(raw) = request.headers().get(API_KEY_HEADER) else {
+        anonymous()?;
         return Err(ApiError::unauthorized("missing X-API-Key header"));
     };
-    let key = raw
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 256)
-        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+    let Some(key) = raw.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 256) else {
+        anonymous()?;
+        return Err(ApiError::unauthorized("invalid API key"));
+    };
     let key_hash = hash_api_key(key);
     let owner = match ctx.key_cache.get(&key_hash) {
         Some(owner) => Some(owner),
@@ -209,9 +218,18 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
                 return Err(ApiError::unauthorized("invalid API key"));
             }
             tracing::Span::current().record("tenant_id", owner.tenant_id.as_str());
+            if let Some(function) = function_for(request.uri().path()) {
+                limit(ctx, limiter::Subject::Tenant(&owner.tenant_id, function))?;
+            }
             Ok(Caller { tenant_id: owner.tenant_id })
         }
-        None => Err(ApiError::unauthorized("invalid API key")),
+        // Made-up keys share the unauthenticated limit of their address;
+        // only a refusal takes its token, so a tenant's first request
+        // after a flood of them still passes.
+        None => {
+            anonymous()?;
+            Err(ApiError::unauthorized("invalid API key"))
+        }
     }
 }
 
