@@ -829,3 +829,110 @@ async fn futures_join<F: std::future::Future<Output = ()>>(tasks: impl Iterator<
     })
     .await;
 }
+
+#[tokio::test]
+async fn responses_list_at_most_a_hundred_variants_and_undefined_ones_apart() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let created = stack.post("/api/experiments", &key, json!({"name": "wide", "variants": ["A", "B"]})).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // 118 undefined variant names, one user each, and A and B with two
+    // users each: 120 names and 122 events.
+    let mut events: Vec<Value> = (0..118)
+        .map(|i| {
+            json!({"userId": format!("u{i}"), "eventType": "CLICK",
+                        "properties": {"experimentId": id, "variant": format!("v{i:03}")}})
+        })
+        .collect();
+    for (user, variant) in [("a1", "A"), ("a2", "A"), ("b1", "B"), ("b2", "B")] {
+        events.push(json!({"userId": user, "eventType": "CONVERSION",
+                           "properties": {"experimentId": id, "variant": variant}}));
+    }
+    let accepted = stack.post("/api/events/batch", &key, json!({ "events": events })).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED);
+    let summary =
+        stack.wait_for_events(&key, &format!("/api/analytics/summary?experimentId={id}"), 122).await;
+    assert_eq!(summary["truncated"], true);
+    let rows = summary["variants"].as_object().unwrap();
+    assert_eq!(rows.len(), 101);
+    assert_eq!(rows.values().map(|v| v["events"].as_u64().unwrap()).sum::<u64>(), 122, "nothing lost");
+    assert_eq!(rows["A"]["users"], 2, "the rows with most users are kept");
+    assert_eq!(rows["(other)"]["events"], 20, "120 names, 100 listed");
+
+    let series = stack.get(&format!("/api/analytics/timeseries?experimentId={id}"), &key).await;
+    assert_eq!(series.status, StatusCode::OK);
+    assert_eq!(series.body["truncated"], true);
+    let last = series.body["buckets"].as_array().unwrap().last().unwrap().clone();
+    let variants = last["variants"].as_object().unwrap();
+    assert_eq!(variants.len(), 101);
+    assert!(variants.contains_key("A") && variants.contains_key("B"), "defined variants come first");
+    let listed: u64 = variants.values().map(|v| v["events"].as_u64().unwrap()).sum();
+    assert_eq!(listed, 122);
+
+    let results = stack.get(&format!("/api/experiments/{id}/results"), &key).await;
+    assert_eq!(results.status, StatusCode::OK);
+    assert_eq!(results.body["totalUsers"], 4, "undefined variants are not compared");
+    assert_eq!(results.body["truncated"], true);
+    let unknown = results.body["unknownVariants"].as_object().unwrap();
+    assert_eq!(unknown.len(), 101);
+    assert_eq!(unknown.values().map(|u| u.as_u64().unwrap()).sum::<u64>(), 118);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retry_return_the_first_answer_and_count_nothing() {
+    let mut stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let batch = json!({"events": [
+        {"userId": "u1", "eventType": "PAGE_VIEW"},
+        {"userId": "u2", "eventType": "CONVERSION", "eventId": "client-id-2"},
+    ]});
+    let first = post_idempotent(&stack, &key, "/api/events/batch", "order-42", batch.clone()).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = post_idempotent(&stack, &key, "/api/events/batch", "order-42", batch.clone()).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body, first.body, "the same ids");
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let single = json!({"userId": "u3", "eventType": "CLICK"});
+    let one = post_idempotent(&stack, &key, "/api/events", "click-7", single.clone()).await;
+    assert_eq!(one.status, StatusCode::ACCEPTED);
+    // The key is the tenant's: another request under it is refused.
+    let reused = post_idempotent(&stack, &key, "/api/events", "order-42", single.clone()).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.error_code(), "idempotency_key_reused");
+    for bad in ["", &"k".repeat(129)] {
+        let refused = post_idempotent(&stack, &key, "/api/events", bad, single.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    stack.wait_for_events(&key, "/api/analytics/summary", 3).await;
+    // After a restart the answers are still replayed, and nothing counts twice.
+    assert!(stack.terminate().success());
+    stack.restart();
+    let later = post_idempotent(&stack, &key, "/api/events", "click-7", single).await;
+    assert_eq!(later.body, one.body);
+    assert_eq!(later.headers["idempotent-replayed"], "true");
+    let after = post_idempotent(&stack, &key, "/api/events/batch", "order-42", batch).await;
+    assert_eq!(after.body["ids"], first.body["ids"]);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let summary = stack.wait_for_events(&key, "/api/analytics/summary", 3).await;
+    assert_eq!(summary["uniqueUsers"], 3);
+}
+
+async fn post_idempotent(
+    stack: &Stack,
+    key: &str,
+    path: &str,
+    idempotency: &str,
+    body: Value,
+) -> blackbox::Reply {
+    stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}{path}", stack.base))
+                .header("X-API-Key", key)
+                .header("Idempotency-Key", idempotency)
+                .json(&body),
+        )
+        .await
+}

@@ -17,6 +17,7 @@ use crate::context::AppContext;
 use crate::domain::FieldError;
 use crate::domain::event::{AcceptedTimes, Event, EventAt, MAX_BATCH_EVENTS, validate_event};
 use crate::repo::events::unstorable_fields;
+use crate::repo::idempotency;
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {
@@ -30,6 +31,90 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
         }
         _ => Err(not_found_route(request)),
     }
+}
+
+/// Where a client names a request's retries as one (`POST /api/events*`).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// Set on an answer replayed for a repeated `Idempotency-Key`.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// The request's `Idempotency-Key`, if it sent one (1 to 128 characters).
+fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
+    let Some(raw) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else { return Ok(None) };
+    let key = raw.to_str().map(str::trim).unwrap_or_default();
+    let length = key.chars().count();
+    if length == 0 || length > idempotency::MAX_KEY_CHARS {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "Idempotency-Key",
+            format!("must be 1 to {} visible ASCII characters", idempotency::MAX_KEY_CHARS),
+        )]));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// A request made with an idempotency key: its key and request digest.
+struct Idempotent {
+    key: String,
+    digest: String,
+}
+
+/// The recorded first answer, if this key was used within a day: for the
+/// same request, replayed; for another, refused.
+async fn replay(
+    ctx: &AppContext,
+    tenant_id: &str,
+    request: &Request,
+) -> Result<Result<Option<Idempotent>, super::Response>, ApiError> {
+    let Some(key) = idempotency_key(request)? else { return Ok(Ok(None)) };
+    let digest = idempotency::request_digest(request.uri().path(), request.body());
+    match idempotency::find(ctx.store.as_ref(), tenant_id, &key, Utc::now()).await? {
+        Some(recorded) if recorded.request_digest != digest => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used in the last 24 hours for a different request; use a new key",
+        )),
+        Some(recorded) => {
+            let mut response = http::Response::new(bytes::Bytes::from(recorded.body));
+            *response.status_mut() = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::ACCEPTED);
+            let headers = response.headers_mut();
+            headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            headers.insert(REPLAYED_HEADER, http::HeaderValue::from_static("true"));
+            Ok(Err(response))
+        }
+        None => Ok(Ok(Some(Idempotent { key, digest }))),
+    }
+}
+
+/// Records the first answer to an idempotent request. A failure to record
+/// costs only the replay: a retry derives the same event ids.
+async fn remember(
+    ctx: &AppContext,
+    tenant_id: &str,
+    idempotent: Option<Idempotent>,
+    response: &super::Response,
+) {
+    let Some(Idempotent { key, digest }) = idempotent else { return };
+    let body = String::from_utf8_lossy(response.body()).into_owned();
+    let recorded = idempotency::Recorded::new(digest, response.status().as_u16(), body, Utc::now());
+    if let Err(err) = idempotency::record(ctx.store.as_ref(), tenant_id, &key, &recorded).await {
+        tracing::warn!(error = %err, "could not record an idempotent answer; a retry will derive the same ids");
+    }
+}
+
+/// Gives an event sent without an `eventId` the id its key derives.
+fn with_derived_id(
+    mut event: Event,
+    body: &Value,
+    tenant_id: &str,
+    idempotent: &Option<Idempotent>,
+    index: usize,
+) -> Event {
+    if let Some(idempotent) = idempotent
+        && body.get("eventId").is_none_or(Value::is_null)
+    {
+        event.id = idempotency::derived_event_id(tenant_id, &idempotent.key, index);
+    }
+    event
 }
 
 async fn enqueue(ctx: &AppContext, events: &[Event]) -> Result<(), ApiError> {
@@ -51,12 +136,19 @@ fn accepted_times(ctx: &AppContext) -> AcceptedTimes {
 
 async fn ingest_one(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
+    let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
+        Ok(idempotent) => idempotent,
+        Err(replayed) => return Ok(replayed),
+    };
     let body = json_body(request)?;
     let event = validate_event(&caller.tenant_id, &body, accepted_times(ctx), EventAt::Body)
         .and_then(|event| storable(event, EventAt::Body))
         .map_err(ApiError::validation)?;
+    let event = with_derived_id(event, &body, &caller.tenant_id, &idempotent, 0);
     enqueue(ctx, std::slice::from_ref(&event)).await?;
-    Ok(json_response(StatusCode::ACCEPTED, &event))
+    let response = json_response(StatusCode::ACCEPTED, &event);
+    remember(ctx, &caller.tenant_id, idempotent, &response).await;
+    Ok(response)
 }
 
 #[derive(Serialize)]
@@ -68,6 +160,10 @@ struct IndexedError {
 
 async fn ingest_batch(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
+    let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
+        Ok(idempotent) => idempotent,
+        Err(replayed) => return Ok(replayed),
+    };
     let body = json_body(request)?;
     let Some(items) = body.get("events").and_then(Value::as_array) else {
         return Err(ApiError::validation(vec![FieldError::new(
@@ -88,7 +184,7 @@ async fn ingest_batch(ctx: &AppContext, request: &Request) -> ApiResult {
     for (index, item) in items.iter().enumerate() {
         let at = EventAt::Batch(index);
         match validate_event(&caller.tenant_id, item, accepted, at).and_then(|event| storable(event, at)) {
-            Ok(event) => events.push(event),
+            Ok(event) => events.push(with_derived_id(event, item, &caller.tenant_id, &idempotent, index)),
             Err(errors) => invalid.extend(errors.into_iter().map(|e| IndexedError {
                 index,
                 field: e.field,
@@ -116,5 +212,7 @@ async fn ingest_batch(ctx: &AppContext, request: &Request) -> ApiResult {
     }
     enqueue(ctx, &events).await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    Ok(json_response(StatusCode::ACCEPTED, &json!({"accepted": events.len(), "ids": ids})))
+    let response = json_response(StatusCode::ACCEPTED, &json!({"accepted": events.len(), "ids": ids}));
+    remember(ctx, &caller.tenant_id, idempotent, &response).await;
+    Ok(response)
 }

@@ -128,7 +128,11 @@ pub struct TimeSeries {
     pub experiment_id: Option<String>,
     pub start_date: String,
     pub end_date: String,
+    /// Each bucket's `variants` hold at most 100 series, the experiment's
+    /// own first; with more, `truncated` is true and an `(other)` series
+    /// holds what the listed ones do not.
     pub buckets: Vec<Bucket>,
+    pub truncated: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -165,16 +169,22 @@ fn health() {}
 
 #[utoipa::path(post, path = "/api/events", tag = "ingest", request_body = EventInput,
     security(("api_key" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 128 characters: a repeat within 24 h returns the first answer and counts nothing")),
     responses((status = 202, description = "Queued; counted within seconds", body = Event),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, description = "Idempotency-Key used for another request", body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn ingest_one() {}
 
 #[utoipa::path(post, path = "/api/events/batch", tag = "ingest", request_body = BatchInput,
     security(("api_key" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 128 characters: a repeat within 24 h returns the first answer and counts nothing")),
     responses((status = 202, description = "All queued", body = BatchAccepted),
               (status = 400, description = "Nothing queued; details list each invalid index", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, description = "Idempotency-Key used for another request", body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn ingest_batch() {}
 
@@ -210,15 +220,22 @@ fn create_experiment() {}
 
 #[utoipa::path(get, path = "/api/experiments/{id}", tag = "experiments", security(("api_key" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Experiment), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Experiment,
+               headers(("ETag" = String, description = "The version read, for `If-Match` on a later PATCH"))),
+              (status = 401, body = ErrorBody),
               (status = 404, description = "Missing, or another tenant's", body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn get_experiment() {}
 
 #[utoipa::path(patch, path = "/api/experiments/{id}", tag = "experiments", request_body = ExperimentPatch,
-    security(("api_key" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Experiment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    security(("api_key" = [])),
+    params(("id" = String, Path),
+           ("If-Match" = Option<String>, Header,
+            description = "Apply only if the experiment is still at this ETag (or `*`); else 412")),
+    responses((status = 200, body = Experiment, headers(("ETag" = String, description = "The new version"))),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "Move not allowed", body = ErrorBody),
+              (status = 412, description = "The experiment changed since the If-Match version", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn update_experiment() {}
 

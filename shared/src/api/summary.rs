@@ -17,6 +17,7 @@ use super::{
 use crate::context::AppContext;
 use crate::domain::FieldError;
 use crate::domain::event::{MAX_TAG_CHARS, rfc3339};
+use crate::domain::summary::{MAX_VARIANT_ROWS, OTHER_ROW};
 use crate::domain::time_range::parse_range;
 use crate::domain::timeseries::{Interval, MAX_BUCKETS, assemble, bucket_count, parse_hour};
 use crate::repo::{counters, events, experiments};
@@ -95,14 +96,22 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
     let (low, high) = (keys::hour(&interval.floor(start)), keys::hour(&end));
     let overall = counters::hourly(store, tenant, &scope, low.clone(), high.clone()).await?;
     let mut variants = BTreeMap::new();
+    let mut truncated = false;
     if let Some(id) = &experiment_id {
-        let mut names: Vec<String> =
+        let defined: Vec<String> =
             experiment.iter().flat_map(|e| e.variants.iter().map(|v| v.name.clone())).collect();
-        for (name, _) in counters::experiment_variants(store, tenant, id).await? {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
+        let mut seen: Vec<(String, u64)> = counters::experiment_variants(store, tenant, id)
+            .await?
+            .into_iter()
+            .filter(|(name, _)| !defined.contains(name))
+            .map(|(name, totals)| (name, totals.users))
+            .collect();
+        // The defined variants, then the undefined ones with most users, up
+        // to MAX_VARIANT_ROWS series; the rest are one `(other)` series.
+        seen.sort_by(|(a, x), (b, y)| y.cmp(x).then_with(|| a.cmp(b)));
+        let room = MAX_VARIANT_ROWS.saturating_sub(defined.len());
+        truncated = seen.len() > room;
+        let names = defined.into_iter().chain(seen.into_iter().take(room).map(|(name, _)| name));
         for name in names {
             let series_scope = Scope::Variant(id.clone(), name.clone());
             variants.insert(
@@ -111,7 +120,13 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
             );
         }
     }
-    let buckets = assemble(interval, start, end, &overall, &variants);
+    let mut buckets = assemble(interval, start, end, &overall, &variants);
+    if truncated {
+        for bucket in &mut buckets {
+            let other = bucket.other_than_variants();
+            bucket.variants.insert(OTHER_ROW.to_owned(), other);
+        }
+    }
     Ok(json_response(
         StatusCode::OK,
         &json!({
@@ -120,6 +135,7 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
             "startDate": rfc3339::format(&interval.floor(start)),
             "endDate": rfc3339::format(&end),
             "buckets": buckets,
+            "truncated": truncated,
         }),
     ))
 }

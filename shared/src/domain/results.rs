@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::experiment::Experiment;
 use super::stats::{self, Arm};
-use super::summary::Totals;
+use super::summary::{Totals, top_rows};
 
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 pub const DEFAULT_MDE: f64 = 0.05;
@@ -25,6 +25,12 @@ pub struct ExperimentResults {
     pub srm: SrmResult,
     pub variants: Vec<VariantResult>,
     pub power: PowerResult,
+    /// Users of events that name a variant the experiment does not define
+    /// (counted apart, never dropped): at most 100 names, then `(other)`.
+    pub unknown_variants: BTreeMap<String, u64>,
+    /// Present, and true, when unknown variants were summed into `(other)`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -179,6 +185,12 @@ pub fn compute(
 
     let total_users: u64 = users.iter().sum();
     let power = power(&variants, control, total_users, mde, alpha, days_running);
+    let unknown: Vec<(String, u64)> = totals
+        .iter()
+        .filter(|(name, _)| !experiment.variants.iter().any(|v| &v.name == *name))
+        .map(|(name, totals)| (name.clone(), totals.users))
+        .collect();
+    let (unknown, truncated) = top_rows(unknown, |users| *users, |sum, users| *sum += users);
     ExperimentResults {
         experiment_id: experiment.id.clone(),
         status: experiment.status,
@@ -188,6 +200,8 @@ pub fn compute(
         srm,
         variants,
         power,
+        unknown_variants: unknown.into_iter().collect(),
+        truncated,
     }
 }
 
@@ -319,6 +333,28 @@ mod tests {
         }
         assert_eq!(results.power.required_users_per_variant, None);
         serde_json::to_string(&results).unwrap();
+    }
+
+    #[test]
+    fn events_of_undefined_variants_are_counted_apart_and_bounded() {
+        let experiment = new_experiment(&json!({"name": "x", "variants": ["A", "B"]}), Utc::now()).unwrap();
+        let mut data = HashMap::from([("A".to_owned(), totals(100, 10)), ("B".to_owned(), totals(100, 12))]);
+        data.insert("typo-b".into(), totals(7, 1));
+        let results = compute(&experiment, &data, 0.95, 0.05, None);
+        assert_eq!(results.unknown_variants, BTreeMap::from([("typo-b".to_owned(), 7)]));
+        assert_eq!(results.total_users, 200, "undefined variants are not in the comparison");
+        assert!(!results.truncated);
+        for i in 0..5000 {
+            data.insert(format!("junk-{i}"), totals(1 + i % 3, 0));
+        }
+        let results = compute(&experiment, &data, 0.95, 0.05, None);
+        assert!(results.truncated);
+        assert_eq!(results.unknown_variants.len(), 101);
+        assert_eq!(
+            results.unknown_variants.values().sum::<u64>(),
+            7 + (0..5000).map(|i| 1 + i % 3).sum::<u64>()
+        );
+        assert!(serde_json::to_vec(&results).unwrap().len() < 20_000);
     }
 
     #[test]

@@ -30,6 +30,14 @@ impl Totals {
         }
     }
 
+    /// Adds another row's totals (users are summed, not deduplicated).
+    pub fn add(&mut self, other: &Totals) {
+        self.events += other.events;
+        self.users += other.users;
+        self.conversions += other.conversions;
+        self.converted_users += other.converted_users;
+    }
+
     /// Share of users who converted; 0 when there are no users.
     pub fn conversion_rate(&self) -> f64 {
         if self.users == 0 { 0.0 } else { self.converted_users as f64 / self.users as f64 }
@@ -63,7 +71,51 @@ impl From<Totals> for VariantSummary {
 pub struct Summary {
     pub total_events: u64,
     pub unique_users: u64,
+    /// At most [`MAX_VARIANT_ROWS`] variants by users, plus [`OTHER_ROW`].
     pub variants: BTreeMap<String, VariantSummary>,
+    /// Present, and true, when variants were summed into [`OTHER_ROW`].
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl Summary {
+    /// A summary of these totals, with its variant rows bounded.
+    pub fn new(overall: Totals, variants: Vec<(String, Totals)>) -> Self {
+        let (variants, truncated) = top_rows(variants, |t| t.users, Totals::add);
+        Summary {
+            total_events: overall.events,
+            unique_users: overall.users,
+            variants: variants.into_iter().map(|(name, totals)| (name, totals.into())).collect(),
+            truncated,
+        }
+    }
+}
+
+/// Most rows of variants one response lists; the rest are summed.
+pub const MAX_VARIANT_ROWS: usize = 100;
+/// The row the variants beyond [`MAX_VARIANT_ROWS`] are summed into.
+pub const OTHER_ROW: &str = "(other)";
+
+/// The [`MAX_VARIANT_ROWS`] rows with the most users (ties by name), and
+/// one [`OTHER_ROW`] adding up the rest; says whether any were cut. Users
+/// of the `(other)` row are summed across its variants, so a user seen in
+/// two of them counts twice there.
+pub fn top_rows<T: Default>(
+    mut rows: Vec<(String, T)>,
+    users: impl Fn(&T) -> u64,
+    add: impl Fn(&mut T, &T),
+) -> (Vec<(String, T)>, bool) {
+    if rows.len() <= MAX_VARIANT_ROWS {
+        return (rows, false);
+    }
+    rows.sort_by(|(a, x), (b, y)| users(y).cmp(&users(x)).then_with(|| a.cmp(b)));
+    let rest = rows.split_off(MAX_VARIANT_ROWS);
+    let mut other = T::default();
+    for (_, row) in &rest {
+        add(&mut other, row);
+    }
+    rows.push((OTHER_ROW.to_owned(), other));
+    (rows, true)
 }
 
 /// The fields of a stored event that summaries need.
@@ -142,12 +194,8 @@ impl Summarizer {
     }
 
     pub fn finish(self) -> Summary {
-        let totals = self.all.totals();
-        Summary {
-            total_events: totals.events,
-            unique_users: totals.users,
-            variants: self.variants.into_iter().map(|(name, tally)| (name, tally.totals().into())).collect(),
-        }
+        let variants = self.variants.into_iter().map(|(name, tally)| (name, tally.totals())).collect();
+        Summary::new(self.all.totals(), variants)
     }
 }
 
@@ -197,6 +245,30 @@ mod tests {
         let e1 = summarize(&events, Some("e1"));
         assert_eq!((e1.total_events, e1.unique_users), (5, 3));
         assert_eq!(e1.variants["A"].users, 2);
+    }
+
+    #[test]
+    fn at_most_a_hundred_variant_rows_and_the_rest_summed() {
+        let events: Vec<EventRecord> = (0..150)
+            .flat_map(|v| {
+                (0..=v % 7).map(move |u| {
+                    record(&format!("u{u}"), EventType::Conversion, Some("e"), Some(&format!("v{v:03}")))
+                })
+            })
+            .collect();
+        let summary = summarize(&events, Some("e"));
+        assert!(summary.truncated);
+        assert_eq!(summary.variants.len(), MAX_VARIANT_ROWS + 1);
+        let listed: u64 =
+            summary.variants.iter().filter(|(n, _)| *n != OTHER_ROW).map(|(_, v)| v.events).sum();
+        assert_eq!(listed + summary.variants[OTHER_ROW].events, events.len() as u64, "nothing is lost");
+        let smallest_listed =
+            summary.variants.iter().filter(|(n, _)| *n != OTHER_ROW).map(|(_, v)| v.users).min();
+        // 150 variants of 1..=7 users: the 50 cut are among the smallest.
+        assert!(smallest_listed >= Some(3), "{smallest_listed:?}");
+        let few = summarize(&events[..10], Some("e"));
+        assert!(!few.truncated && !few.variants.contains_key(OTHER_ROW));
+        assert!(serde_json::to_value(&few).unwrap().get("truncated").is_none());
     }
 
     #[test]

@@ -88,6 +88,23 @@ pub struct Bucket {
     pub variants: BTreeMap<String, BucketTotals>,
 }
 
+impl Bucket {
+    /// What the bucket counts beyond its variants' series: the events of
+    /// the variants not listed (and of events without a variant). The new
+    /// users of a user new in two variants count once here and twice in
+    /// the variants, so the differences stop at zero.
+    pub fn other_than_variants(&self) -> BucketTotals {
+        let mut rest = self.totals;
+        for listed in self.variants.values() {
+            rest.events = rest.events.saturating_sub(listed.events);
+            rest.conversions = rest.conversions.saturating_sub(listed.conversions);
+            rest.new_users = rest.new_users.saturating_sub(listed.new_users);
+            rest.new_converted_users = rest.new_converted_users.saturating_sub(listed.new_converted_users);
+        }
+        rest
+    }
+}
+
 /// Parses an hourly bucket key (`YYYY-MM-DDTHH`).
 pub fn parse_hour(key: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&format!("{key}:00:00Z")).ok().map(|t| t.with_timezone(&Utc))

@@ -66,7 +66,9 @@ async fn unacknowledged_messages_come_back_after_the_visibility_timeout(
     let second = queue.receive(10, visibility * 4 + Duration::from_secs(2)).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].body, "retry me");
-    assert_eq!(second[0].receive_count, 2);
+    // At least 2: on a loaded machine the SDK may time out a receive whose
+    // answer moto was still sending and retry it, a delivery of its own.
+    assert!(second[0].receive_count >= 2, "{}", second[0].receive_count);
     assert_ne!(first[0].receipt, second[0].receipt);
     // The latest receipt deletes it. (What a stale receipt does is left
     // open, as SQS leaves it: "the message might not be deleted".)

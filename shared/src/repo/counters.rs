@@ -60,11 +60,7 @@ pub async fn summary(
     };
     let (overall, variants) =
         tokio::try_join!(totals(store, tenant_id, &scope), variant_totals(store, tenant_id, prefix))?;
-    Ok(Summary {
-        total_events: overall.events,
-        unique_users: overall.users,
-        variants: variants.into_iter().map(|(name, totals)| (name, totals.into())).collect(),
-    })
+    Ok(Summary::new(overall, variants))
 }
 
 /// A scope's hourly buckets between two hour keys (inclusive; an empty low

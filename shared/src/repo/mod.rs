@@ -4,6 +4,7 @@
 pub mod counters;
 pub mod events;
 pub mod experiments;
+pub mod idempotency;
 pub mod known_members;
 pub mod tenants;
 

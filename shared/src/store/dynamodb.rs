@@ -54,9 +54,10 @@ pub struct DynamoStore {
     tables: Tables,
 }
 
-/// Partitions of the event table; everything else is state.
+/// Partitions of the event table (the one with TTL); everything else is
+/// state. Idempotency records live there so that TTL drops them.
 pub fn is_event_partition(pk: &str) -> bool {
-    pk.starts_with("EV#") || pk.starts_with("EID#")
+    pk.starts_with("EV#") || pk.starts_with("EID#") || pk.starts_with("IDEM#")
 }
 
 impl DynamoStore {

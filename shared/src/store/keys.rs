@@ -96,6 +96,16 @@ pub fn experiment(tenant_id: &str, experiment_id: &str) -> Key {
     Key::new(experiments_partition(tenant_id), part(experiment_id))
 }
 
+// --- idempotency keys ---------------------------------------------------------
+
+/// The first answer to a tenant's request made with an `Idempotency-Key`
+/// (kept in the event table, whose TTL drops it after a day).
+pub fn idempotency(tenant_id: &str, key: &str) -> Key {
+    let mut pk = join(&["IDEM#", tenant_id, "#"]);
+    push_part(&mut pk, key);
+    Key::new(pk, ONE)
+}
+
 // --- events -----------------------------------------------------------------
 
 /// Marks an event id as stored: the conditional put of this item is what
