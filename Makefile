@@ -7,7 +7,7 @@ ADMIN_TOKEN ?= local-admin-token
 
 export PORT DATA_DIR ADMIN_TOKEN
 
-.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench tenant rotate-key \
+.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench tenant rotate-key dead-letters redrive \
 	deploy deploy-dashboard localstack
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
@@ -48,6 +48,15 @@ tenant:
 rotate-key:
 	@test -n "$(TENANT)" || { echo 'usage: make rotate-key TENANT=<tenant id>'; exit 2; }
 	cargo run --release -q -p local --bin campaign-local -- tenant rotate "$(TENANT)"
+
+## The dead letters: what the batch writer could not store, and why; then
+## move them back into the queue (after a fix): counted once.
+##   make dead-letters / make redrive   (ADMIN_AUTH=iam ADMIN_URL=<ApiUrl> on AWS)
+dead-letters:
+	cargo run --release -q -p local --bin campaign-local -- dlq list
+
+redrive:
+	cargo run --release -q -p local --bin campaign-local -- dlq redrive
 
 ## Deploy to AWS with SAM (see README, "Deploy to AWS"): sam build + sam deploy
 ## with infra/samconfig.toml; GUIDED=1 for `sam deploy --guided`.

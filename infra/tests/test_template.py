@@ -32,6 +32,8 @@ ROUTES = {
     ("GET", "/docs/{proxy+}", "HealthFunction", "open"),
     ("POST", "/admin/tenants", "AdminFunction", "iam"),
     ("POST", "/admin/tenants/{id}/keys", "AdminFunction", "iam"),
+    ("GET", "/admin/dead-letters", "AdminFunction", "iam"),
+    ("POST", "/admin/dead-letters/redrive", "AdminFunction", "iam"),
 }
 # Browser-facing paths answer CORS preflight (OPTIONS) through their own
 # function, without a key: every keyed path, plus health and the document.
@@ -48,6 +50,8 @@ GRANTS = {
     "IngestFunction": {
         ("dynamodb:GetItem", "StateTable"),
         ("sqs:SendMessage", "IngestQueue"),
+        ("dynamodb:GetItem", "EventsTable"),
+        ("dynamodb:PutItem", "EventsTable"),
     },
     "SummaryFunction": {
         ("dynamodb:GetItem", "StateTable"),
@@ -76,6 +80,11 @@ GRANTS = {
             "arn%3A${AWS::Partition}%3Aapigateway%3A${AWS::Region}%3A%3A%2Fapikeys%2F*",
         ),
         ("apigateway:DELETE", "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apikeys/*"),
+        ("sqs:ReceiveMessage", "DeadLetterQueue"),
+        ("sqs:ChangeMessageVisibility", "DeadLetterQueue"),
+        ("sqs:DeleteMessage", "DeadLetterQueue"),
+        ("sqs:GetQueueAttributes", "DeadLetterQueue"),
+        ("sqs:SendMessage", "IngestQueue"),
     },
     "BatchWriterFunction": {
         ("dynamodb:BatchGetItem", "EventsTable"),
@@ -86,6 +95,8 @@ GRANTS = {
         ("sqs:ReceiveMessage", "IngestQueue"),
         ("sqs:DeleteMessage", "IngestQueue"),
         ("sqs:GetQueueAttributes", "IngestQueue"),
+        ("sqs:SendMessage", "IngestQueue"),
+        ("sqs:SendMessage", "DeadLetterQueue"),
     },
 }
 
@@ -240,7 +251,7 @@ def test_admin_routes_invoke_the_admin_function_which_api_gateway_may_invoke(res
     assert ref_target(permission["FunctionName"]) == "AdminFunction"
     assert permission["Principal"] == "apigateway.amazonaws.com"
     source = sub_string(permission["SourceArn"])
-    assert source.endswith(":${Api}/*/POST/admin/*"), source
+    assert source.endswith(":${Api}/*/*/admin/*"), source
 
 
 def test_no_cors_mock_and_gateway_errors_carry_the_dashboard_origin(resources):

@@ -1,5 +1,7 @@
-//! `campaign-local tenant create NAME` and `campaign-local tenant rotate
-//! TENANT_ID`: the admin API from a terminal (`make tenant`).
+//! `campaign-local tenant create NAME`, `campaign-local tenant rotate
+//! TENANT_ID`, `campaign-local dlq list` and `campaign-local dlq redrive`:
+//! the admin API from a terminal (`make tenant`, `make redrive`), so they
+//! work against a running stack on either backend and on AWS alike.
 //!
 //! Locally it sends `Authorization: Bearer $ADMIN_TOKEN`. Against AWS
 //! (`ADMIN_AUTH=iam`) it signs the request with SigV4 for `execute-api`,
@@ -15,24 +17,49 @@ use shared::context::env_var;
 
 use crate::RunError;
 
-const USAGE: &str = "usage: campaign-local tenant create NAME | campaign-local tenant rotate TENANT_ID\n\
+const USAGE: &str = "usage: campaign-local tenant create NAME | campaign-local tenant rotate TENANT_ID \
+    | campaign-local dlq list | campaign-local dlq redrive\n\
     env: ADMIN_URL (default http://127.0.0.1:$PORT), ADMIN_TOKEN, or ADMIN_AUTH=iam for SigV4 on AWS";
 
 fn fail(message: impl Into<String>) -> RunError {
     RunError(message.into())
 }
 
-/// The admin request a command line asks for: path and JSON body.
-fn request_for(args: &[String]) -> Result<(String, serde_json::Value), RunError> {
-    match args {
-        [command, name] if command == "create" => {
-            Ok(("/api/admin/tenants".into(), serde_json::json!({ "name": name })))
+/// An admin request a command line asks for.
+#[derive(Debug)]
+struct AdminRequest {
+    method: &'static str,
+    path: String,
+    body: Option<serde_json::Value>,
+    /// The answer holds a new key, shown once.
+    shows_key: bool,
+}
+
+fn post(path: String, body: serde_json::Value, shows_key: bool) -> AdminRequest {
+    AdminRequest { method: "POST", path, body: Some(body), shows_key }
+}
+
+/// The admin request a command line (`tenant …` or `dlq …`) asks for.
+fn request_for(args: &[String]) -> Result<AdminRequest, RunError> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["tenant", "create", name] => {
+            Ok(post("/api/admin/tenants".into(), serde_json::json!({ "name": name }), true))
         }
-        [command, tenant] if command == "rotate" => {
+        ["tenant", "rotate", tenant] => {
             if tenant.is_empty() || tenant.contains(['/', '?', '#']) {
                 return Err(fail(format!("not a tenant id: {tenant:?}")));
             }
-            Ok((format!("/api/admin/tenants/{tenant}/keys"), serde_json::json!({})))
+            Ok(post(format!("/api/admin/tenants/{tenant}/keys"), serde_json::json!({}), true))
+        }
+        ["dlq", "list"] => Ok(AdminRequest {
+            method: "GET",
+            path: "/api/admin/dead-letters?limit=1000".into(),
+            body: None,
+            shows_key: false,
+        }),
+        ["dlq", "redrive"] => {
+            Ok(post("/api/admin/dead-letters/redrive".into(), serde_json::json!({}), false))
         }
         _ => Err(fail(USAGE)),
     }
@@ -57,7 +84,7 @@ fn base_url() -> String {
     raw.trim_end_matches('/').trim_end_matches("/api").to_owned()
 }
 
-async fn sigv4_headers(url: &str, body: &[u8]) -> Result<Vec<(String, String)>, RunError> {
+async fn sigv4_headers(method: &str, url: &str, body: &[u8]) -> Result<Vec<(String, String)>, RunError> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let region = config
         .region()
@@ -80,22 +107,28 @@ async fn sigv4_headers(url: &str, body: &[u8]) -> Result<Vec<(String, String)>, 
         .map_err(|e| fail(format!("SigV4 parameters: {e}")))?
         .into();
     let content_type = [("content-type", "application/json")];
-    let signable = SignableRequest::new("POST", url, content_type.into_iter(), SignableBody::Bytes(body))
+    let signable = SignableRequest::new(method, url, content_type.into_iter(), SignableBody::Bytes(body))
         .map_err(|e| fail(format!("SigV4 request: {e}")))?;
     let (instructions, _signature) =
         sign(signable, &params).map_err(|e| fail(format!("SigV4 signing: {e}")))?.into_parts();
     Ok(instructions.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect())
 }
 
-/// Runs one admin command and prints the answer (with the new key) once.
+/// Runs one admin command and prints the answer (with a new key, once).
 pub async fn run(args: &[String]) -> Result<(), RunError> {
-    let (path, body) = request_for(args)?;
-    let url = format!("{}{path}", base_url());
-    let body = serde_json::to_vec(&body).map_err(|e| fail(e.to_string()))?;
-    let mut request =
-        reqwest::Client::new().post(&url).header("content-type", "application/json").body(body.clone());
+    let admin = request_for(args)?;
+    let url = format!("{}{}", base_url(), admin.path);
+    let body = match &admin.body {
+        Some(body) => serde_json::to_vec(body).map_err(|e| fail(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let method = reqwest::Method::from_bytes(admin.method.as_bytes()).map_err(|e| fail(e.to_string()))?;
+    let mut request = reqwest::Client::new()
+        .request(method, &url)
+        .header("content-type", "application/json")
+        .body(body.clone());
     if env_var("ADMIN_AUTH").as_deref() == Some("iam") {
-        for (name, value) in sigv4_headers(&url, &body).await? {
+        for (name, value) in sigv4_headers(admin.method, &url, &body).await? {
             request = request.header(name, value);
         }
     } else {
@@ -103,17 +136,20 @@ pub async fn run(args: &[String]) -> Result<(), RunError> {
             env_var("ADMIN_TOKEN").ok_or_else(|| fail("set ADMIN_TOKEN (or ADMIN_AUTH=iam on AWS)"))?;
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.map_err(|e| fail(format!("POST {url}: {e}")))?;
+    let what = format!("{} {url}", admin.method);
+    let response = request.send().await.map_err(|e| fail(format!("{what}: {e}")))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| fail(format!("POST {url}: {e}")))?;
+    let text = response.text().await.map_err(|e| fail(format!("{what}: {e}")))?;
     let pretty = serde_json::from_str::<serde_json::Value>(&text)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or(text);
     if !status.is_success() {
-        return Err(fail(format!("POST {url} answered {status}: {pretty}")));
+        return Err(fail(format!("{what} answered {status}: {pretty}")));
     }
     println!("{pretty}");
-    eprintln!("Store apiKey now: it is shown only this once (only its hash is kept).");
+    if admin.shows_key {
+        eprintln!("Store apiKey now: it is shown only this once (only its hash is kept).");
+    }
     Ok(())
 }
 
@@ -127,13 +163,20 @@ mod tests {
 
     #[test]
     fn commands_become_admin_requests() {
-        let (path, body) = request_for(&args(&["create", "Acme Ltd"])).unwrap();
-        assert_eq!((path.as_str(), body["name"].as_str()), ("/api/admin/tenants", Some("Acme Ltd")));
-        let (path, _) = request_for(&args(&["rotate", "0193-abc"])).unwrap();
-        assert_eq!(path, "/api/admin/tenants/0193-abc/keys");
-        assert!(request_for(&args(&["rotate", "../x"])).is_err());
-        assert!(request_for(&args(&["delete", "x"])).is_err());
-        assert!(request_for(&args(&["create"])).is_err());
+        let create = request_for(&args(&["tenant", "create", "Acme Ltd"])).unwrap();
+        assert_eq!((create.method, create.path.as_str()), ("POST", "/api/admin/tenants"));
+        assert_eq!(create.body.unwrap()["name"], "Acme Ltd");
+        let rotate = request_for(&args(&["tenant", "rotate", "0193-abc"])).unwrap();
+        assert_eq!(rotate.path, "/api/admin/tenants/0193-abc/keys");
+        assert!(rotate.shows_key);
+        let list = request_for(&args(&["dlq", "list"])).unwrap();
+        assert_eq!((list.method, list.body.is_none(), list.shows_key), ("GET", true, false));
+        let redrive = request_for(&args(&["dlq", "redrive"])).unwrap();
+        assert_eq!((redrive.method, redrive.path.as_str()), ("POST", "/api/admin/dead-letters/redrive"));
+        assert!(request_for(&args(&["tenant", "rotate", "../x"])).is_err());
+        assert!(request_for(&args(&["tenant", "delete", "x"])).is_err());
+        assert!(request_for(&args(&["tenant", "create"])).is_err());
+        assert!(request_for(&args(&["dlq", "purge"])).is_err());
     }
 
     #[test]

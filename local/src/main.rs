@@ -29,10 +29,10 @@ async fn run_command() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => local::run(config).await,
         Some("bootstrap") => local::bootstrap(&config).await,
-        Some("tenant") => local::admin_client::run(&args[1..]).await,
+        Some("tenant" | "dlq") => local::admin_client::run(&args).await,
         Some(other) => {
             eprintln!(
-                "campaign-local: unknown command {other:?}; use `serve` (default), `bootstrap` or `tenant`"
+                "campaign-local: unknown command {other:?}; use `serve` (default), `bootstrap`, `tenant` or `dlq`"
             );
             return std::process::ExitCode::from(2);
         }

@@ -22,8 +22,13 @@ pub struct Incoming<'a> {
 pub struct BatchOutcome {
     /// Ids of messages whose events are all stored: delete them.
     pub done: Vec<String>,
-    /// Ids of messages to deliver again (unreadable, or the store failed).
+    /// Ids of messages to deliver again, counting this delivery (unreadable,
+    /// or their refused events could not be set aside).
     pub failed: Vec<String>,
+    /// Ids of messages the store could not take just now (unavailable,
+    /// throttled, racing writers): handed back as new messages
+    /// ([`Queue::send_delayed`]), so that an outage spends no deliveries.
+    pub retry: Vec<String>,
     pub report: WriteReport,
     pub events: usize,
     /// Events the store refused for good, set aside in the dead-letter area.
@@ -79,13 +84,14 @@ pub async fn process(
             let accounted = outcome.report.stored + isolated.refused.len() + isolated.unstored.len();
             outcome.report.duplicates = events.len().saturating_sub(accounted);
             let mut failed = vec![false; readable.len()];
+            let mut retry = vec![false; readable.len()];
             for &index in &isolated.unstored {
-                failed[owners[index]] = true;
+                retry[owners[index]] = true;
             }
             let letters: Vec<DeadLetter> = isolated
                 .refused
                 .iter()
-                .filter(|(index, _)| !failed[owners[*index]])
+                .filter(|(index, _)| !retry[owners[*index]])
                 .filter_map(|(index, reason)| {
                     let body =
                         messages::pack(std::slice::from_ref(&events[*index]), usize::MAX).ok()?.pop()?;
@@ -101,14 +107,18 @@ pub async fn process(
                 failed.iter_mut().for_each(|f| *f = true);
                 outcome.set_aside = 0;
             }
-            for (message, failed) in readable.iter().zip(failed) {
+            for ((message, failed), retry) in readable.iter().zip(failed).zip(retry) {
                 let id = message.id.to_owned();
-                if failed { outcome.failed.push(id) } else { outcome.done.push(id) }
+                match (retry, failed) {
+                    (true, _) => outcome.retry.push(id),
+                    (false, true) => outcome.failed.push(id),
+                    (false, false) => outcome.done.push(id),
+                }
             }
         }
         Err(err) => {
-            tracing::error!(error = %err, "storing a batch failed; its messages will be redelivered");
-            outcome.failed.extend(readable.iter().map(|m| m.id.to_owned()));
+            tracing::warn!(error = %err, "the store could not take a batch just now; it will be retried");
+            outcome.retry.extend(readable.iter().map(|m| m.id.to_owned()));
         }
     }
     crate::metrics::count(
@@ -117,6 +127,7 @@ pub async fn process(
             ("EventsWritten", outcome.report.stored as u64),
             ("DuplicatesDropped", outcome.report.duplicates as u64),
             ("BatchFailures", outcome.failed.len() as u64),
+            ("BatchRetries", outcome.retry.len() as u64),
             ("EventsSetAside", outcome.set_aside as u64),
         ],
     );
@@ -176,6 +187,7 @@ impl BatchOutcome {
     fn absorb(&mut self, part: BatchOutcome) {
         self.done.extend(part.done);
         self.failed.extend(part.failed);
+        self.retry.extend(part.retry);
         self.events += part.events;
         self.set_aside += part.set_aside;
         self.report.absorb(part.report);
@@ -187,6 +199,10 @@ pub enum DrainError {
     #[error(transparent)]
     Queue(#[from] QueueError),
 }
+
+/// How long a batch the store could not take waits before it is tried
+/// again (SQS counts delays in whole seconds).
+pub const RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// Message bytes stored together by [`drain_once`]: about 1,200 events.
 const MAX_GROUP_BYTES: usize = 256 * 1024;
@@ -219,9 +235,20 @@ pub async fn drain_once(
             group_bytes = 0;
         }
     }
-    let done: std::collections::HashSet<&str> = outcome.done.iter().map(String::as_str).collect();
+    let mut finished: std::collections::HashSet<&str> = outcome.done.iter().map(String::as_str).collect();
+    if !outcome.retry.is_empty() {
+        let retry: std::collections::HashSet<&str> = outcome.retry.iter().map(String::as_str).collect();
+        let bodies =
+            received.iter().filter(|m| retry.contains(m.id.as_str())).map(|m| m.body.clone()).collect();
+        // Handed back as new messages; should that fail too, the old ones
+        // come back after their visibility timeout, as any failure's do.
+        match queue.send_delayed(bodies, RETRY_DELAY).await {
+            Ok(()) => finished.extend(retry),
+            Err(err) => tracing::warn!(error = %err, "could not hand a batch back to the queue"),
+        }
+    }
     let receipts =
-        received.iter().filter(|m| done.contains(m.id.as_str())).map(|m| m.receipt.clone()).collect();
+        received.iter().filter(|m| finished.contains(m.id.as_str())).map(|m| m.receipt.clone()).collect();
     queue.delete(receipts).await?;
     Ok(outcome)
 }
@@ -430,7 +457,7 @@ mod tests {
         let members = KnownMembers::default();
         let dead_letters = no_dead_letters();
         let first = deliver_to(&store, &members, &dead_letters, &bodies()).await;
-        assert_eq!(first.failed, ["m0", "m1", "m2"], "the messages the outage touched go back");
+        assert_eq!(first.retry, ["m0", "m1", "m2"], "the messages the outage touched go back");
         assert_eq!((first.done.len(), first.set_aside), (2, 0));
         let retried = deliver_to(&store, &members, &dead_letters, &bodies()[..3]).await;
         assert_eq!((retried.done.len(), retried.set_aside), (3, 1));
@@ -513,12 +540,13 @@ mod tests {
         let messages = bodies();
         let members = KnownMembers::default();
         let broken = deliver(&failing, &members, &messages).await;
-        assert_eq!(broken.failed.len(), 5, "the whole batch is handed back");
+        assert_eq!(broken.retry.len(), 5, "the whole batch is handed back, to retry");
+        assert!(broken.failed.is_empty(), "a store failure spends no delivery");
         assert!(failing.transactions.load(Ordering::SeqCst) >= 3, "two transactions committed first");
         let partial = counters::summary(store.as_ref(), "t", Some("exp")).await.unwrap();
         assert!(partial.total_events > 0 && partial.total_events < 120, "{}", partial.total_events);
         let retried = deliver(&failing, &members, &messages).await;
-        assert!(retried.failed.is_empty());
+        assert!(retried.failed.is_empty() && retried.retry.is_empty());
         assert_eq!(retried.report.stored + retried.report.duplicates, 120);
         assert_exact(store.as_ref()).await;
     }
@@ -556,7 +584,7 @@ mod tests {
         let members = KnownMembers::default();
         let failing = Instrumented::failing_once(inner.clone(), 0);
         let broken = deliver(&failing, &members, &bodies()).await;
-        assert_eq!(broken.failed.len(), 5);
+        assert_eq!(broken.retry.len(), 5);
         assert!(members.is_empty(), "nothing committed, nothing remembered");
         let retried = deliver(&failing, &members, &bodies()).await;
         assert!(retried.failed.is_empty());

@@ -106,9 +106,23 @@ pub async fn write_batch(
     let outcome =
         crate::batch_writer::process(ctx.store.as_ref(), &ctx.known_members, ctx.queue.as_ref(), &incoming)
             .await;
+    let mut failed = outcome.failed;
+    if !outcome.retry.is_empty() {
+        // Handed back as new messages (their receive counts start again),
+        // and reported done so that Lambda deletes the old ones; if that
+        // fails, they are reported failed and come back as usual.
+        let bodies = incoming
+            .iter()
+            .filter(|m| outcome.retry.iter().any(|id| id == m.id))
+            .map(|m| m.body.to_owned())
+            .collect();
+        if let Err(err) = ctx.queue.send_delayed(bodies, crate::batch_writer::RETRY_DELAY).await {
+            tracing::warn!(error = %err, "could not hand a batch back to the queue");
+            failed.extend(outcome.retry);
+        }
+    }
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = outcome
-        .failed
+    response.batch_item_failures = failed
         .into_iter()
         .map(|id| {
             let mut failure = BatchItemFailure::default();

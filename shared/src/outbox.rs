@@ -170,6 +170,15 @@ mod tests {
         async fn set_aside(&self, _: Vec<crate::queue::DeadLetter>) -> Result<(), QueueError> {
             Ok(())
         }
+        async fn send_delayed(&self, bodies: Vec<String>, _: Duration) -> Result<(), QueueError> {
+            self.send(bodies).await
+        }
+        async fn dead_letters(&self, _: usize) -> Result<Vec<crate::queue::DeadLetterEntry>, QueueError> {
+            Ok(Vec::new())
+        }
+        async fn redrive(&self, _: usize) -> Result<usize, QueueError> {
+            Ok(0)
+        }
         fn max_message_bytes(&self) -> usize {
             self.max
         }

@@ -33,8 +33,66 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
             authorize(ctx, request)?;
             rotate_key(ctx, id).await
         }
+        Some(["admin", "dead-letters"]) => {
+            expect_method(request, &[Method::GET], "GET")?;
+            authorize(ctx, request)?;
+            list_dead_letters(ctx, request).await
+        }
+        Some(["admin", "dead-letters", "redrive"]) => {
+            expect_method(request, &[Method::POST], "POST")?;
+            authorize(ctx, request)?;
+            redrive_dead_letters(ctx, request).await
+        }
         _ => Err(not_found_route(request)),
     }
+}
+
+/// Most dead letters one listing or redrive handles (`?limit=`).
+const MAX_DEAD_LETTERS: usize = 1000;
+
+fn dead_letter_limit(request: &Request, default: usize) -> Result<usize, ApiError> {
+    let params = super::query_params(request)?;
+    match params.get("limit") {
+        None => Ok(default),
+        Some(raw) => {
+            raw.parse::<usize>().ok().filter(|n| (1..=MAX_DEAD_LETTERS).contains(n)).ok_or_else(|| {
+                ApiError::validation(vec![crate::domain::FieldError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_DEAD_LETTERS}"),
+                )])
+            })
+        }
+    }
+}
+
+/// `GET /api/admin/dead-letters?limit=100`: what the batch writer could not
+/// store, with why (the count covers them all; the list at most `limit`).
+async fn list_dead_letters(ctx: &AppContext, request: &Request) -> ApiResult {
+    let limit = dead_letter_limit(request, 100)?;
+    let (depth, letters) = tokio::try_join!(ctx.queue.depth(), ctx.queue.dead_letters(limit))?;
+    let letters: Vec<serde_json::Value> = letters
+        .into_iter()
+        .map(|letter| {
+            let events = crate::messages::unpack(&letter.body).ok();
+            json!({
+                "id": letter.id,
+                "reason": letter.reason,
+                "events": events.as_ref().map(Vec::len),
+                "eventIds": events.map(|events| events.into_iter().map(|e| e.id).collect::<Vec<_>>()),
+                "body": letter.body,
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({"count": depth.dead_letters, "deadLetters": letters})))
+}
+
+/// `POST /api/admin/dead-letters/redrive?limit=1000`: moves dead letters
+/// back into the queue (after a fix); their events count once.
+async fn redrive_dead_letters(ctx: &AppContext, request: &Request) -> ApiResult {
+    let limit = dead_letter_limit(request, MAX_DEAD_LETTERS)?;
+    let moved = ctx.queue.redrive(limit).await?;
+    tracing::info!(moved, "dead letters redriven");
+    Ok(json_response(StatusCode::OK, &json!({"redriven": moved})))
 }
 
 /// Only an administrator opens these routes; tenant keys do not.

@@ -270,6 +270,20 @@ fn create_tenant() {}
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn rotate_key() {}
 
+#[utoipa::path(get, path = "/api/admin/dead-letters", tag = "admin", security(("admin_token" = [])),
+    params(("limit" = Option<u32>, Query, description = "At most this many (1 to 1000, default 100)")),
+    responses((status = 200, description = "`{count, deadLetters: [{id, reason, events, eventIds, body}]}`", body = Object),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+fn list_dead_letters() {}
+
+#[utoipa::path(post, path = "/api/admin/dead-letters/redrive", tag = "admin", security(("admin_token" = [])),
+    params(("limit" = Option<u32>, Query, description = "At most this many (1 to 1000, default 1000)")),
+    responses((status = 200, description = "`{redriven}`: moved back into the queue; their events count once", body = Object),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+fn redrive_dead_letters() {}
+
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -290,7 +304,8 @@ impl Modify for SecuritySchemes {
 #[openapi(
     info(title = "campaign-analytics", description = "Multi-tenant campaign analytics and A/B testing API."),
     paths(health, ingest_one, ingest_batch, summary, timeseries, list_experiments, create_experiment,
-          get_experiment, update_experiment, results, assign, create_tenant, rotate_key),
+          get_experiment, update_experiment, results, assign, create_tenant, rotate_key, list_dead_letters,
+          redrive_dead_letters),
     components(schemas(ErrorBody, ErrorDetail, Event, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
                        ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
@@ -368,6 +383,8 @@ mod tests {
             "/api/experiments/{id}/assign",
             "/api/admin/tenants",
             "/api/admin/tenants/{id}/keys",
+            "/api/admin/dead-letters",
+            "/api/admin/dead-letters/redrive",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is documented");
         }

@@ -14,6 +14,7 @@ pub async fn run_all(queue: &dyn Queue, visibility: Duration, max_receives: u32)
     receive_waits_for_a_message(queue).await;
     oversized_messages_are_refused(queue).await;
     set_aside_letters_go_straight_to_the_dead_letter_area(queue).await;
+    delayed_messages_arrive_after_their_delay_counted_afresh(queue).await;
 }
 
 async fn drain(queue: &dyn Queue) {
@@ -139,4 +140,44 @@ async fn set_aside_letters_go_straight_to_the_dead_letter_area(queue: &dyn Queue
     assert_eq!(depth.dead_letters, before + 12);
     assert_eq!((depth.visible, depth.in_flight), (0, 0), "set-aside letters are not delivered");
     assert!(queue.receive(10, Duration::from_millis(100)).await.unwrap().is_empty());
+
+    // Listed with their reasons, then moved back as new messages.
+    let listed = queue.dead_letters(100).await.unwrap();
+    assert_eq!(listed.len() as u64, before + 12);
+    let poison: Vec<_> = listed.iter().filter(|entry| entry.body.starts_with("poison ")).collect();
+    assert_eq!(poison.len(), 12);
+    assert!(
+        poison.iter().all(|entry| entry
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("reason ") && r.len() <= 1024))
+    );
+    assert_eq!(queue.dead_letters(3).await.unwrap().len(), 3);
+    let moved = queue.redrive(100).await.unwrap();
+    assert_eq!(moved as u64, before + 12);
+    assert_eq!(queue.depth().await.unwrap().dead_letters, 0);
+    let mut redelivered = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while redelivered.len() < moved && Instant::now() < deadline {
+        let batch = queue.receive(10, Duration::from_millis(500)).await.unwrap();
+        queue.delete(batch.iter().map(|m| m.receipt.clone()).collect()).await.unwrap();
+        redelivered.extend(batch);
+    }
+    assert_eq!(redelivered.len(), moved);
+    assert!(redelivered.iter().all(|m| m.receive_count == 1), "counted afresh");
+}
+
+async fn delayed_messages_arrive_after_their_delay_counted_afresh(queue: &dyn Queue) {
+    drain(queue).await;
+    let sent = Instant::now();
+    queue.send_delayed(vec!["later".into()], Duration::from_secs(1)).await.unwrap();
+    assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty(), "hidden during its delay");
+    let mut received = Vec::new();
+    while received.is_empty() && sent.elapsed() < Duration::from_secs(15) {
+        received = queue.receive(10, Duration::from_secs(1)).await.unwrap();
+    }
+    assert!(sent.elapsed() >= Duration::from_millis(900), "{:?}", sent.elapsed());
+    assert_eq!(received.len(), 1);
+    assert_eq!((received[0].body.as_str(), received[0].receive_count), ("later", 1));
+    queue.delete(vec![received[0].receipt.clone()]).await.unwrap();
 }

@@ -34,6 +34,18 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
+/// A message in the dead-letter area, as `GET /api/admin/dead-letters`
+/// lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterEntry {
+    pub id: String,
+    /// Why it is there: the store's refusal of a set-aside event, or that
+    /// it was delivered too often without being stored (unreadable).
+    pub reason: Option<String>,
+    pub body: String,
+}
+
 /// Reasons are bounded, so that a long error text cannot crowd out the body.
 pub const MAX_REASON_BYTES: usize = 1024;
 
@@ -77,9 +89,25 @@ pub trait Queue: Send + Sync + 'static {
 
     async fn depth(&self) -> Result<QueueDepth, QueueError>;
 
+    /// Enqueues bodies durably, visible only after `delay` (SQS's
+    /// `DelaySeconds`, whole seconds up to 15 minutes): how the batch
+    /// writer hands back a batch the store could not take just now, as a
+    /// new message whose receive count starts again, so that an outage
+    /// spends none of its deliveries.
+    async fn send_delayed(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError>;
+
     /// Puts bodies straight into the dead-letter area, durably, with their
     /// reasons: what the batch writer found it can never store.
     async fn set_aside(&self, letters: Vec<DeadLetter>) -> Result<(), QueueError>;
+
+    /// Up to `max` messages of the dead-letter area, oldest first where the
+    /// queue knows the order.
+    async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetterEntry>, QueueError>;
+
+    /// Moves up to `max` dead letters back into the queue as new messages
+    /// (receive counts start again); returns how many moved. Their events
+    /// keep their ids, so any already stored count once.
+    async fn redrive(&self, max: usize) -> Result<usize, QueueError>;
 
     /// Largest body one message may carry (SQS: 256 KiB).
     fn max_message_bytes(&self) -> usize;

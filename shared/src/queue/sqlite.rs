@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{Notify, oneshot};
 
-use super::{DeadLetter, Message, Queue, QueueDepth, QueueError, bounded_reason};
+use super::{DeadLetter, DeadLetterEntry, Message, Queue, QueueDepth, QueueError, bounded_reason};
 
 #[derive(Clone, Copy, Debug)]
 pub struct QueueConfig {
@@ -38,11 +38,13 @@ impl Default for QueueConfig {
 }
 
 enum Command {
-    Send(Vec<String>, oneshot::Sender<Result<(), QueueError>>),
+    Send(Vec<String>, Duration, oneshot::Sender<Result<(), QueueError>>),
     Receive(usize, oneshot::Sender<Result<Vec<Message>, QueueError>>),
     Delete(Vec<String>, oneshot::Sender<Result<(), QueueError>>),
     Depth(oneshot::Sender<Result<QueueDepth, QueueError>>),
     SetAside(Vec<DeadLetter>, oneshot::Sender<Result<(), QueueError>>),
+    DeadLetters(usize, oneshot::Sender<Result<Vec<DeadLetterEntry>, QueueError>>),
+    Redrive(usize, oneshot::Sender<Result<usize, QueueError>>),
 }
 
 pub struct SqliteQueue {
@@ -173,7 +175,7 @@ fn run_worker(
                 Err(_) => break,
             }
         }
-        let sent_any = group.iter().any(|c| matches!(c, Command::Send(..)));
+        let sent_any = group.iter().any(|c| matches!(c, Command::Send(..) | Command::Redrive(..)));
         match conn.transaction() {
             Ok(tx) => {
                 let replies: Vec<Reply> =
@@ -204,6 +206,11 @@ enum Reply {
     Unit(oneshot::Sender<Result<(), QueueError>>, Result<(), QueueError>),
     Messages(oneshot::Sender<Result<Vec<Message>, QueueError>>, Result<Vec<Message>, QueueError>),
     Depth(oneshot::Sender<Result<QueueDepth, QueueError>>, Result<QueueDepth, QueueError>),
+    DeadLetters(
+        oneshot::Sender<Result<Vec<DeadLetterEntry>, QueueError>>,
+        Result<Vec<DeadLetterEntry>, QueueError>,
+    ),
+    Count(oneshot::Sender<Result<usize, QueueError>>, Result<usize, QueueError>),
 }
 
 impl Reply {
@@ -213,6 +220,8 @@ impl Reply {
             Reply::Unit(to, result) => drop(to.send(result)),
             Reply::Messages(to, result) => drop(to.send(result)),
             Reply::Depth(to, result) => drop(to.send(result)),
+            Reply::DeadLetters(to, result) => drop(to.send(result)),
+            Reply::Count(to, result) => drop(to.send(result)),
         }
     }
 
@@ -222,16 +231,20 @@ impl Reply {
             Reply::Unit(to, _) => drop(to.send(Err(err()))),
             Reply::Messages(to, _) => drop(to.send(Err(err()))),
             Reply::Depth(to, _) => drop(to.send(Err(err()))),
+            Reply::DeadLetters(to, _) => drop(to.send(Err(err()))),
+            Reply::Count(to, _) => drop(to.send(Err(err()))),
         }
     }
 
     fn from_failed(command: Command, message: &str) {
         let reply = match command {
-            Command::Send(_, to) | Command::Delete(_, to) | Command::SetAside(_, to) => {
+            Command::Send(_, _, to) | Command::Delete(_, to) | Command::SetAside(_, to) => {
                 Reply::Unit(to, Ok(()))
             }
             Command::Receive(_, to) => Reply::Messages(to, Ok(Vec::new())),
             Command::Depth(to) => Reply::Depth(to, Ok(QueueDepth::default())),
+            Command::DeadLetters(_, to) => Reply::DeadLetters(to, Ok(Vec::new())),
+            Command::Redrive(_, to) => Reply::Count(to, Ok(0)),
         };
         reply.fail(message);
     }
@@ -239,12 +252,46 @@ impl Reply {
 
 fn execute(tx: &Transaction, command: Command, config: &QueueConfig) -> Reply {
     match command {
-        Command::Send(bodies, to) => Reply::Unit(to, send(tx, &bodies)),
+        Command::Send(bodies, delay, to) => Reply::Unit(to, send(tx, &bodies, delay)),
         Command::Receive(max, to) => Reply::Messages(to, receive(tx, max, config)),
         Command::Delete(receipts, to) => Reply::Unit(to, delete(tx, &receipts)),
         Command::Depth(to) => Reply::Depth(to, depth(tx)),
         Command::SetAside(letters, to) => Reply::Unit(to, set_aside(tx, &letters)),
+        Command::DeadLetters(max, to) => Reply::DeadLetters(to, dead_letters(tx, max)),
+        Command::Redrive(max, to) => Reply::Count(to, redrive(tx, max)),
     }
+}
+
+fn dead_letters(tx: &Transaction, max: usize) -> Result<Vec<DeadLetterEntry>, QueueError> {
+    let mut select = tx
+        .prepare_cached("SELECT id, reason, body FROM dead_letters ORDER BY dead_at, id LIMIT ?1")
+        .map_err(internal)?;
+    let rows = select
+        .query_map(params![max as i64], |row| {
+            Ok(DeadLetterEntry {
+                id: row.get::<_, i64>(0)?.to_string(),
+                reason: row.get(1)?,
+                body: row.get(2)?,
+            })
+        })
+        .map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+/// Moves dead letters back as new messages, in the same transaction that
+/// removes them from the dead-letter table.
+fn redrive(tx: &Transaction, max: usize) -> Result<usize, QueueError> {
+    let letters = dead_letters(tx, max)?;
+    let bodies: Vec<String> = letters.iter().map(|letter| letter.body.clone()).collect();
+    send(tx, &bodies, Duration::ZERO)?;
+    let mut remove = tx.prepare_cached("DELETE FROM dead_letters WHERE id = ?1").map_err(internal)?;
+    for letter in &letters {
+        remove.execute(params![letter.id.parse::<i64>().unwrap_or_default()]).map_err(internal)?;
+    }
+    if !letters.is_empty() {
+        tracing::info!(count = letters.len(), "dead letters moved back into the queue");
+    }
+    Ok(letters.len())
 }
 
 /// Dead letters set aside by the batch writer never were queue messages:
@@ -268,14 +315,15 @@ fn set_aside(tx: &Transaction, letters: &[DeadLetter]) -> Result<(), QueueError>
     Ok(())
 }
 
-fn send(tx: &Transaction, bodies: &[String]) -> Result<(), QueueError> {
+fn send(tx: &Transaction, bodies: &[String], delay: Duration) -> Result<(), QueueError> {
     let now = now_millis();
+    let visible_at = now + delay.as_millis() as i64;
     let mut insert =
-        tx.prepare_cached("INSERT INTO messages (sent_at, visible_at) VALUES (?1, ?1)").map_err(internal)?;
+        tx.prepare_cached("INSERT INTO messages (sent_at, visible_at) VALUES (?1, ?2)").map_err(internal)?;
     let mut insert_body =
         tx.prepare_cached("INSERT INTO message_bodies (id, body) VALUES (?1, ?2)").map_err(internal)?;
     for body in bodies {
-        insert.execute(params![now]).map_err(internal)?;
+        insert.execute(params![now, visible_at]).map_err(internal)?;
         insert_body.execute(params![tx.last_insert_rowid(), body]).map_err(internal)?;
     }
     Ok(())
@@ -393,7 +441,22 @@ impl Queue for SqliteQueue {
         if bodies.is_empty() {
             return Ok(());
         }
-        self.call(|reply| Command::Send(bodies, reply)).await
+        self.call(|reply| Command::Send(bodies, Duration::ZERO, reply)).await
+    }
+
+    async fn send_delayed(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError> {
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        self.call(|reply| Command::Send(bodies, delay, reply)).await
+    }
+
+    async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetterEntry>, QueueError> {
+        self.call(|reply| Command::DeadLetters(max, reply)).await
+    }
+
+    async fn redrive(&self, max: usize) -> Result<usize, QueueError> {
+        self.call(|reply| Command::Redrive(max, reply)).await
     }
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {

@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue,
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use rand::Rng;
 
-use super::{DeadLetter, Message, Queue, QueueDepth, QueueError, bounded_reason};
+use super::{DeadLetter, DeadLetterEntry, Message, Queue, QueueDepth, QueueError, bounded_reason};
 
 /// The message attribute that carries a set-aside dead letter's reason.
 pub const REASON_ATTRIBUTE: &str = "reason";
@@ -79,7 +79,12 @@ impl SqsQueue {
 
     /// Sends one batch call's worth of bodies to `url`, each with its
     /// reason attribute if it has one.
-    async fn send_group(&self, url: &str, group: &[(&str, Option<&str>)]) -> Result<(), QueueError> {
+    async fn send_group(
+        &self,
+        url: &str,
+        group: &[(&str, Option<&str>)],
+        delay: Duration,
+    ) -> Result<(), QueueError> {
         let mut pending: Vec<(String, &(&str, Option<&str>))> =
             group.iter().enumerate().map(|(i, entry)| (i.to_string(), entry)).collect();
         let mut attempt = 0;
@@ -88,6 +93,9 @@ impl SqsQueue {
                 .iter()
                 .map(|(id, (body, reason))| {
                     let mut entry = SendMessageBatchRequestEntry::builder().id(id).message_body(*body);
+                    if !delay.is_zero() {
+                        entry = entry.delay_seconds(delay.as_secs().clamp(1, 900) as i32);
+                    }
                     if let Some(reason) = reason {
                         let value = MessageAttributeValue::builder()
                             .data_type("String")
@@ -127,6 +135,69 @@ impl SqsQueue {
         }
     }
 
+    fn dead_letter_url(&self) -> Result<&str, QueueError> {
+        self.dead_letter_url.as_deref().ok_or_else(|| {
+            QueueError::Internal("no dead-letter queue is configured (DLQ_URL or DLQ_NAME)".into())
+        })
+    }
+
+    /// One short poll of the dead-letter queue, hiding what it returns for
+    /// `visibility`: (message id, receipt, body, reason).
+    async fn poll_dead_letters(
+        &self,
+        visibility: Duration,
+    ) -> Result<Vec<(String, String, String, Option<String>)>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(self.dead_letter_url()?)
+            .max_number_of_messages(MAX_BATCH_MESSAGES as i32)
+            .visibility_timeout(visibility.as_secs() as i32)
+            .message_attribute_names(REASON_ATTRIBUTE)
+            .send()
+            .await
+            .map_err(failure)?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                let reason = m
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get(REASON_ATTRIBUTE))
+                    .and_then(|v| v.string_value.clone());
+                Some((m.message_id?, m.receipt_handle?, m.body?, reason))
+            })
+            .collect())
+    }
+
+    /// Deletes messages of the dead-letter queue by receipt.
+    async fn delete_dead_letters(&self, receipts: &[String]) -> Result<(), QueueError> {
+        let url = self.dead_letter_url()?.to_owned();
+        for chunk in receipts.chunks(MAX_BATCH_MESSAGES) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .build()
+                        .map_err(|e| QueueError::Internal(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.client
+                .delete_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(failure)?;
+        }
+        Ok(())
+    }
+
     /// The approximate counts `names`, in their order, read in one request:
     /// one snapshot, so a message turning visible in between is not missed
     /// by both counts.
@@ -152,7 +223,82 @@ impl Queue for SqsQueue {
         }
         for group in batches(&bodies) {
             let entries: Vec<(&str, Option<&str>)> = group.iter().map(|body| (body.as_str(), None)).collect();
-            self.send_group(&self.queue_url, &entries).await?;
+            self.send_group(&self.queue_url, &entries, Duration::ZERO).await?;
+        }
+        Ok(())
+    }
+
+    async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetterEntry>, QueueError> {
+        // SQS lists nothing: receive, hiding each message while the listing
+        // goes on so the next poll finds others, until `max` are seen or a
+        // poll finds none; then make them visible again at once, so that a
+        // redrive right after finds them all.
+        let mut seen: Vec<DeadLetterEntry> = Vec::new();
+        let mut receipts = Vec::new();
+        while seen.len() < max {
+            let polled = self.poll_dead_letters(Duration::from_secs(30)).await?;
+            if polled.is_empty() {
+                break;
+            }
+            for (id, receipt, body, reason) in polled {
+                receipts.push(receipt);
+                if seen.len() < max && !seen.iter().any(|entry| entry.id == id) {
+                    seen.push(DeadLetterEntry { id, reason, body });
+                }
+            }
+        }
+        let url = self.dead_letter_url()?.to_owned();
+        for chunk in receipts.chunks(MAX_BATCH_MESSAGES) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .visibility_timeout(0)
+                        .build()
+                        .map_err(|e| QueueError::Internal(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.client
+                .change_message_visibility_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(failure)?;
+        }
+        Ok(seen)
+    }
+
+    async fn redrive(&self, max: usize) -> Result<usize, QueueError> {
+        // Receive and resend, then delete: a crash in between leaves a
+        // message in both queues, which counting absorbs (ids are kept).
+        let mut moved = 0;
+        while moved < max {
+            let polled = self.poll_dead_letters(Duration::from_secs(60)).await?;
+            if polled.is_empty() {
+                break;
+            }
+            let polled: Vec<_> = polled.into_iter().take(max - moved).collect();
+            let entries: Vec<(&str, Option<&str>)> =
+                polled.iter().map(|(_, _, body, _)| (body.as_str(), None)).collect();
+            self.send_group(&self.queue_url, &entries, Duration::ZERO).await?;
+            let receipts: Vec<String> = polled.iter().map(|(_, receipt, _, _)| receipt.clone()).collect();
+            self.delete_dead_letters(&receipts).await?;
+            moved += polled.len();
+        }
+        if moved > 0 {
+            tracing::info!(count = moved, "dead letters moved back into the queue");
+        }
+        Ok(moved)
+    }
+
+    async fn send_delayed(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError> {
+        for group in batches(&bodies) {
+            let entries: Vec<(&str, Option<&str>)> = group.iter().map(|body| (body.as_str(), None)).collect();
+            self.send_group(&self.queue_url, &entries, delay).await?;
         }
         Ok(())
     }
@@ -174,7 +320,7 @@ impl Queue for SqsQueue {
                 .map(|letter| (letter.body.as_str(), Some(bounded_reason(&letter.reason))))
                 .collect();
             next += group.len();
-            self.send_group(url, &entries).await?;
+            self.send_group(url, &entries, Duration::ZERO).await?;
             tracing::warn!(count = entries.len(), "events were set aside in the dead-letter queue");
         }
         Ok(())
