@@ -10,7 +10,13 @@ async fn health_answers_without_a_key() {
     let reply = stack.request(Method::GET, "/api/health", None, None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["status"], "ok");
-    assert_eq!(reply.body["checks"]["store"], "ok");
+    let fields: Vec<&String> = reply.body.as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["status", "version"], "no details without admin credentials");
+    let tenant_key = stack.tenant("acme").await.1;
+    assert_eq!(stack.get("/api/health", &tenant_key).await.body.as_object().unwrap().len(), 2);
+    let admin = stack.health().await;
+    assert_eq!(admin.body["checks"]["store"], "ok");
+    assert_eq!(admin.body["queue"]["deadLetters"], 0);
 }
 
 #[tokio::test]
@@ -215,7 +221,7 @@ async fn invalid_events_are_400_naming_the_field_and_change_nothing() {
     assert_eq!(ok.status, StatusCode::ACCEPTED);
     let summary = stack.wait_for_events(&key, "/api/analytics/summary", 1).await;
     assert_eq!(summary["uniqueUsers"], 1);
-    let health = stack.request(Method::GET, "/api/health", None, None).await;
+    let health = stack.health().await;
     assert_eq!(health.body["queue"]["deadLetters"], 0);
 }
 
@@ -935,4 +941,102 @@ async fn post_idempotent(
                 .json(&body),
         )
         .await
+}
+
+#[tokio::test]
+async fn a_tenant_hands_out_publishable_ingest_keys_and_manages_its_keys() {
+    let stack = Stack::start().await;
+    let (_, full) = stack.tenant("acme").await;
+    let site = "https://shop.example";
+    let created = stack
+        .post("/api/keys", &full, json!({"scope": "ingest", "label": "web site", "allowedOrigins": [site]}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let publishable = created.body["key"].as_str().unwrap().to_owned();
+    let ingest_id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.body["scope"], "ingest");
+
+    // It sends events, from its origin (with CORS) or from a server...
+    let event = json!({"userId": "u1", "eventType": "PAGE_VIEW"});
+    let from_site = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/events", stack.base))
+                .header("X-API-Key", &publishable)
+                .header("Origin", site)
+                .json(&event),
+        )
+        .await;
+    assert_eq!(from_site.status, StatusCode::ACCEPTED, "{:?}", from_site.body);
+    assert_eq!(from_site.headers["access-control-allow-origin"], site);
+    assert_eq!(stack.post("/api/events", &publishable, event.clone()).await.status, StatusCode::ACCEPTED);
+    let preflight = stack
+        .raw(
+            stack
+                .client()
+                .request(Method::OPTIONS, format!("{}/api/events/batch", stack.base))
+                .header("Origin", site)
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "x-api-key, content-type"),
+        )
+        .await;
+    assert_eq!(preflight.headers["access-control-allow-origin"], site);
+    // ...but not from another site's page, and it reads and changes nothing.
+    let elsewhere = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/events", stack.base))
+                .header("X-API-Key", &publishable)
+                .header("Origin", "https://evil.example")
+                .json(&event),
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+    for (method, path) in [
+        (Method::GET, "/api/analytics/summary"),
+        (Method::GET, "/api/experiments"),
+        (Method::POST, "/api/experiments"),
+        (Method::GET, "/api/keys"),
+        (Method::POST, "/api/keys"),
+    ] {
+        let refused = stack.request(method.clone(), path, Some(&publishable), Some(&json!({}))).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(refused.error_code(), "forbidden");
+    }
+    stack.wait_for_events(&full, "/api/analytics/summary", 2).await;
+
+    // The list shows every key, never a key or its hash.
+    let listed = stack.get("/api/keys", &full).await;
+    let keys = listed.body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!((keys[0]["id"].as_str(), keys[0]["scope"].as_str()), (Some("primary"), Some("full")));
+    assert_eq!(keys[1]["allowedOrigins"], json!([site]));
+    let text = listed.body.to_string();
+    assert!(!text.contains(&publishable) && !text.contains(&full) && !text.contains("keyHash"));
+
+    // Deleting stops a key at once; the last full key cannot go.
+    let gone = stack.request(Method::DELETE, &format!("/api/keys/{ingest_id}"), Some(&full), None).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(stack.post("/api/events", &publishable, event.clone()).await.status, StatusCode::UNAUTHORIZED);
+    let last = stack.request(Method::DELETE, "/api/keys/primary", Some(&full), None).await;
+    assert_eq!(last.status, StatusCode::CONFLICT);
+    let second = stack.post("/api/keys", &full, json!({"scope": "full", "label": "ci"})).await;
+    let second_key = second.body["key"].as_str().unwrap().to_owned();
+    let primary = stack.request(Method::DELETE, "/api/keys/primary", Some(&second_key), None).await;
+    assert_eq!(primary.status, StatusCode::NO_CONTENT);
+    assert_eq!(stack.get("/api/experiments", &full).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stack.get("/api/experiments", &second_key).await.status, StatusCode::OK);
+    let missing = stack.request(Method::DELETE, "/api/keys/nope", Some(&second_key), None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // Another tenant cannot see or delete these keys: 404, like a missing one.
+    let (_, other) = stack.tenant("globex").await;
+    let second_id = second.body["id"].as_str().unwrap();
+    let foreign = stack.request(Method::DELETE, &format!("/api/keys/{second_id}"), Some(&other), None).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(stack.get("/api/keys", &other).await.body["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(stack.get("/api/experiments", &second_key).await.status, StatusCode::OK);
+    let invalid = stack.post("/api/keys", &second_key, json!({"scope": "root"})).await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
 }

@@ -140,6 +140,6 @@ async fn kill_9_during_ingestion_then_client_retries_gives_exact_counts() {
         summary["variants"].as_object().unwrap().values().map(|v| v["conversions"].as_u64().unwrap()).sum();
     assert_eq!(counted, conversions);
     // Nothing is left behind in the queue or its dead-letter area.
-    let health = stack.get("/api/health", &key).await;
+    let health = stack.health().await;
     assert_eq!(health.body["queue"]["deadLetters"], 0);
 }

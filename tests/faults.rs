@@ -45,7 +45,8 @@ async fn an_unresponsive_backend_is_a_prompt_503_and_nothing_acknowledged_is_los
         .raw(patient.get(format!("{}/api/analytics/summary", stack.base)).header("X-API-Key", &key))
         .await;
     assert_eq!(summary.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", summary.body);
-    let health = stack.raw(patient.get(format!("{}/api/health", stack.base))).await;
+    let health =
+        stack.raw(patient.get(format!("{}/api/health", stack.base)).bearer_auth(blackbox::ADMIN_TOKEN)).await;
     assert_eq!(
         (health.status, health.body["status"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("degraded"))
@@ -103,7 +104,7 @@ async fn a_poison_message_is_dead_lettered_without_blocking_the_rest() {
     stack.wait_for_events(&key, "/api/analytics/summary", 300).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let health = stack.get("/api/health", &key).await;
+        let health = stack.health().await;
         if health.body["queue"]["deadLetters"] == 1 {
             break;
         }
@@ -152,7 +153,7 @@ async fn a_store_outage_longer_than_the_delivery_limit_loses_nothing() {
 
     let summary = stack.wait_for_events(&key, "/api/analytics/summary?experimentId=exp", 300).await;
     assert_eq!(summary["uniqueUsers"], 170);
-    let health = stack.get("/api/health", &key).await;
+    let health = stack.health().await;
     assert_eq!(health.body["queue"]["deadLetters"], 0, "{:?}", health.body);
 }
 

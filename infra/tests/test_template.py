@@ -26,6 +26,9 @@ ROUTES = {
     ("PATCH", "/experiments/{id}", "ExperimentsFunction", "key"),
     ("GET", "/experiments/{id}/results", "ExperimentsFunction", "key"),
     ("GET", "/experiments/{id}/assign", "ExperimentsFunction", "key"),
+    ("GET", "/keys", "AdminFunction", "key"),
+    ("POST", "/keys", "AdminFunction", "key"),
+    ("DELETE", "/keys/{id}", "AdminFunction", "key"),
     ("GET", "/health", "HealthFunction", "open"),
     ("GET", "/openapi.json", "HealthFunction", "open"),
     ("GET", "/docs", "HealthFunction", "open"),
@@ -70,6 +73,7 @@ GRANTS = {
     },
     "AdminFunction": {
         ("dynamodb:GetItem", "StateTable"),
+        ("dynamodb:Query", "StateTable"),
         ("dynamodb:PutItem", "StateTable"),
         ("dynamodb:DeleteItem", "StateTable"),
         ("apigateway:POST", "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apikeys"),
@@ -252,6 +256,9 @@ def test_admin_routes_invoke_the_admin_function_which_api_gateway_may_invoke(res
     assert permission["Principal"] == "apigateway.amazonaws.com"
     source = sub_string(permission["SourceArn"])
     assert source.endswith(":${Api}/*/*/admin/*"), source
+    keys = resources["KeysInvokePermission"]["Properties"]
+    assert ref_target(keys["FunctionName"]) == "AdminFunction"
+    assert sub_string(keys["SourceArn"]).endswith(":${Api}/*/*/keys*")
 
 
 def test_no_cors_mock_and_gateway_errors_carry_the_dashboard_origin(resources):
@@ -322,7 +329,7 @@ def test_usage_plan_throttles_every_keyed_method_like_the_local_stack(template, 
     assert stage["Stage"] == {"Ref": "Api.Stage"}
     keyed = {f"{path}/{method}" for method, path, _, auth in ROUTES if auth == "key"}
     assert set(stage["Throttle"]) == keyed
-    group = {"events": "ingest", "analytics": "analytics", "experiments": "experiments"}
+    group = {"events": "ingest", "analytics": "analytics", "experiments": "experiments", "keys": "experiments"}
     local = local_throttle_defaults()
     for key, limits in stage["Throttle"].items():
         expected = local[group[key.split("/")[1]]]

@@ -102,8 +102,10 @@ impl RequestLimiter for Throttle {
                 let limiter = match function {
                     Function::Ingest => &self.ingest,
                     Function::Summary => &self.analytics,
-                    Function::Experiments => &self.experiments,
-                    Function::Health | Function::Admin => return Ok(()),
+                    // A tenant's keys (served by the admin function) count
+                    // with its experiments, as the usage plan has it.
+                    Function::Experiments | Function::Admin => &self.experiments,
+                    Function::Health => return Ok(()),
                 };
                 limiter.check_key(&tenant.to_owned())
             }

@@ -324,6 +324,11 @@ impl Stack {
         self.request(Method::PATCH, path, Some(key), Some(&body)).await
     }
 
+    /// `GET /api/health` as an administrator (with the details).
+    pub async fn health(&self) -> Reply {
+        self.raw(self.client.get(format!("{}/api/health", self.base)).bearer_auth(ADMIN_TOKEN)).await
+    }
+
     /// Creates a tenant through the admin API and returns (id, key).
     pub async fn tenant(&self, name: &str) -> (String, String) {
         let reply = self

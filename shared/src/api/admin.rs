@@ -96,7 +96,7 @@ async fn redrive_dead_letters(ctx: &AppContext, request: &Request) -> ApiResult 
 }
 
 /// Only an administrator opens these routes; tenant keys do not.
-fn authorize(ctx: &AppContext, request: &Request) -> Result<(), ApiError> {
+pub(super) fn authorize(ctx: &AppContext, request: &Request) -> Result<(), ApiError> {
     match &ctx.admin {
         AdminAuth::Iam => match request.extensions().get::<IamCaller>() {
             Some(IamCaller(caller)) => {

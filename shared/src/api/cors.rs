@@ -10,9 +10,9 @@ use http::{HeaderValue, Method, StatusCode, header};
 
 use super::{Request, Response};
 
-const ALLOWED_METHODS: &str = "GET, POST, PATCH, OPTIONS";
-const ALLOWED_HEADERS: &str = "content-type, x-api-key, authorization";
-const EXPOSED_HEADERS: &str = "retry-after, x-request-id";
+const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
+const ALLOWED_HEADERS: &str = "content-type, x-api-key, authorization, idempotency-key, if-match";
+pub(super) const EXPOSED_HEADERS: &str = "retry-after, x-request-id, etag, idempotent-replayed";
 /// Browsers cap this anyway (Chromium at 2 hours); 10 minutes keeps a
 /// tightened policy from lingering long.
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
@@ -72,6 +72,26 @@ impl CorsPolicy {
         if let Some(origin) = self.allowed(request.headers().get(header::ORIGIN)) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
+            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECS));
+        }
+        response
+    }
+
+    /// The answer to a preflight of the ingest routes, from any web origin:
+    /// the request that follows is refused (403) unless its key is a
+    /// publishable one that lists the origin.
+    pub fn preflight_for_ingest(request: &Request) -> Response {
+        let mut response = http::Response::new(bytes::Bytes::new());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(header::VARY, HeaderValue::from_static("origin"));
+        let origin = request.headers().get(header::ORIGIN);
+        if let Some(origin) =
+            origin.filter(|o| o.to_str().ok().and_then(crate::domain::tenant::parse_origin).is_some())
+        {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
             headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECS));
         }

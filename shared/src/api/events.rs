@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{
-    ApiError, ApiResult, Request, api_segments, authenticate, expect_method, json_body, json_response,
-    not_found_route,
+    ApiError, ApiResult, Caller, Request, api_segments, authenticate, expect_method, json_body,
+    json_response, not_found_route,
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
@@ -23,11 +23,13 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {
         Some(["events"]) => {
             expect_method(request, &[Method::POST], "POST")?;
-            ingest_one(ctx, request).await
+            let caller = authenticate(ctx, request).await?;
+            Ok(granted(&caller, ingest_one(ctx, &caller, request).await))
         }
         Some(["events", "batch"]) => {
             expect_method(request, &[Method::POST], "POST")?;
-            ingest_batch(ctx, request).await
+            let caller = authenticate(ctx, request).await?;
+            Ok(granted(&caller, ingest_batch(ctx, &caller, request).await))
         }
         _ => Err(not_found_route(request)),
     }
@@ -134,8 +136,15 @@ fn accepted_times(ctx: &AppContext) -> AcceptedTimes {
     AcceptedTimes::at(Utc::now()).with_max_age_days(ctx.max_event_age_days)
 }
 
-async fn ingest_one(ctx: &AppContext, request: &Request) -> ApiResult {
-    let caller = authenticate(ctx, request).await?;
+/// The answer, errors included, readable by a web page whose origin the
+/// caller's publishable key allows.
+fn granted(caller: &Caller, result: ApiResult) -> super::Response {
+    let mut response = result.unwrap_or_else(ApiError::into_response);
+    caller.grant_cors(&mut response);
+    response
+}
+
+async fn ingest_one(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResult {
     let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
         Ok(idempotent) => idempotent,
         Err(replayed) => return Ok(replayed),
@@ -158,8 +167,7 @@ struct IndexedError {
     message: String,
 }
 
-async fn ingest_batch(ctx: &AppContext, request: &Request) -> ApiResult {
-    let caller = authenticate(ctx, request).await?;
+async fn ingest_batch(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResult {
     let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
         Ok(idempotent) => idempotent,
         Err(replayed) => return Ok(replayed),

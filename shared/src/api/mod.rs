@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod experiments;
 pub mod health;
+pub mod keys;
 pub mod limiter;
 pub mod openapi;
 pub mod summary;
@@ -78,7 +79,9 @@ pub fn function_for(path: &str) -> Option<Function> {
         Some("experiments") => Some(Function::Experiments),
         // The health function also serves the API's own documentation.
         Some("health" | "openapi.json" | "docs") => Some(Function::Health),
-        Some("admin") => Some(Function::Admin),
+        // A tenant's own keys are served beside the admin routes: that
+        // function registers keys with the gateway (API Gateway on AWS).
+        Some("admin" | "keys") => Some(Function::Admin),
         _ => None,
     }
 }
@@ -97,7 +100,13 @@ pub async fn handle(ctx: &AppContext, request: Request) -> Response {
 /// every answer carries the CORS grant when the caller's origin is allowed.
 pub async fn handle_function(ctx: &AppContext, function: Function, request: Request) -> Response {
     if function_for(request.uri().path()) == Some(function) && cors::CorsPolicy::is_preflight(&request) {
-        return ctx.cors.preflight(&request);
+        // Ingestion is open to any web page (a publishable key decides, on
+        // the request itself, which origins it serves); the rest only to
+        // the configured dashboard origins.
+        return match function {
+            Function::Ingest => cors::CorsPolicy::preflight_for_ingest(&request),
+            _ => ctx.cors.preflight(&request),
+        };
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
     let mut response = route(ctx, function, request).await;
@@ -117,6 +126,9 @@ async fn route(ctx: &AppContext, function: Function, request: Request) -> Respon
         Function::Summary => summary::handle(ctx, &request).await,
         Function::Experiments => experiments::handle(ctx, &request).await,
         Function::Health => health::handle(ctx, &request).await,
+        Function::Admin if api_segments(request.uri().path()).is_some_and(|s| s.first() == Some(&"keys")) => {
+            keys::handle(ctx, &request).await
+        }
         Function::Admin => admin::handle(ctx, &request).await,
     };
     result.unwrap_or_else(ApiError::into_response)
@@ -174,6 +186,25 @@ pub struct IamCaller(pub String);
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub tenant_id: String,
+    pub scope: crate::domain::tenant::KeyScope,
+    /// The request's `Origin`, when its key allows it (an `ingest` key's
+    /// `allowedOrigins`): the answer grants that origin CORS.
+    pub granted_origin: Option<HeaderValue>,
+}
+
+impl Caller {
+    /// Grants the caller's origin CORS on an answer (see `granted_origin`).
+    pub fn grant_cors(&self, response: &mut Response) {
+        if let Some(origin) = &self.granted_origin {
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(cors::EXPOSED_HEADERS),
+            );
+            headers.append(header::VARY, HeaderValue::from_static("origin"));
+        }
+    }
 }
 
 /// Takes a token from the context's limiter (none on AWS: API Gateway's).
@@ -218,10 +249,34 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
                 return Err(ApiError::unauthorized("invalid API key"));
             }
             tracing::Span::current().record("tenant_id", owner.tenant_id.as_str());
-            if let Some(function) = function_for(request.uri().path()) {
+            let function = function_for(request.uri().path());
+            if let Some(function) = function {
                 limit(ctx, limiter::Subject::Tenant(&owner.tenant_id, function))?;
             }
-            Ok(Caller { tenant_id: owner.tenant_id })
+            let origin = request.headers().get(header::ORIGIN);
+            let granted_origin = match owner.scope {
+                crate::domain::tenant::KeyScope::Full => None,
+                crate::domain::tenant::KeyScope::Ingest => {
+                    if function != Some(Function::Ingest) {
+                        return Err(ApiError::forbidden("this is an ingest key: it may only send events"));
+                    }
+                    match origin {
+                        None => None,
+                        Some(origin) => {
+                            let allowed = origin
+                                .to_str()
+                                .ok()
+                                .and_then(crate::domain::tenant::parse_origin)
+                                .is_some_and(|origin| owner.allowed_origins.contains(&origin));
+                            if !allowed {
+                                return Err(ApiError::forbidden("this key may not be used from this origin"));
+                            }
+                            Some(origin.clone())
+                        }
+                    }
+                }
+            };
+            Ok(Caller { tenant_id: owner.tenant_id, scope: owner.scope, granted_origin })
         }
         // Made-up keys share the unauthenticated limit of their address;
         // only a refusal takes its token, so a tenant's first request
@@ -245,6 +300,7 @@ mod tests {
         assert_eq!(function_for("/api/experiments/x/results"), Some(Function::Experiments));
         assert_eq!(function_for("/api/health/"), Some(Function::Health));
         assert_eq!(function_for("/api/admin/tenants"), Some(Function::Admin));
+        assert_eq!(function_for("/api/keys/k1"), Some(Function::Admin));
         assert_eq!(function_for("/apix/health"), None);
         assert_eq!(function_for("/api/nothing"), None);
         assert_eq!(function_for("/"), None);

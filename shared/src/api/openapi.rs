@@ -140,9 +140,10 @@ pub struct Health {
     #[schema(example = "ok")]
     pub status: String,
     pub version: String,
-    pub backend: String,
-    #[schema(value_type = Object)]
-    pub checks: serde_json::Value,
+    /// This and the rest only for an administrator (admin credentials).
+    pub backend: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub checks: Option<serde_json::Value>,
     pub queue: Option<QueueDepth>,
 }
 
@@ -284,6 +285,43 @@ fn list_dead_letters() {}
               (status = 503, body = ErrorBody)))]
 fn redrive_dead_letters() {}
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInput {
+    /// `ingest`: publishable, may only send events (from `allowedOrigins`
+    /// in a browser); `full`: secret, everything a tenant can do.
+    pub scope: crate::domain::tenant::KeyScope,
+    pub label: String,
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyList {
+    pub keys: Vec<crate::repo::tenants::ApiKeyInfo>,
+}
+
+#[utoipa::path(get, path = "/api/keys", tag = "keys", security(("api_key" = [])),
+    responses((status = 200, description = "Every key of the tenant; never a key or its hash", body = KeyList),
+              (status = 401, body = ErrorBody), (status = 403, description = "An ingest key", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn list_keys() {}
+
+#[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = KeyInput, security(("api_key" = [])),
+    responses((status = 201, description = "The key's entry plus `key`, shown this once", body = crate::repo::tenants::ApiKeyInfo),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, description = "An ingest key", body = ErrorBody),
+              (status = 409, description = "At most 50 keys", body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn create_key() {}
+
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "keys", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted: it stops working at once"), (status = 401, body = ErrorBody),
+              (status = 403, description = "An ingest key", body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "The tenant's last full key", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn delete_key() {}
+
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -304,13 +342,14 @@ impl Modify for SecuritySchemes {
 #[openapi(
     info(title = "campaign-analytics", description = "Multi-tenant campaign analytics and A/B testing API."),
     paths(health, ingest_one, ingest_batch, summary, timeseries, list_experiments, create_experiment,
-          get_experiment, update_experiment, results, assign, create_tenant, rotate_key, list_dead_letters,
-          redrive_dead_letters),
+          get_experiment, update_experiment, results, assign, list_keys, create_key, delete_key, create_tenant,
+          rotate_key, list_dead_letters, redrive_dead_letters),
     components(schemas(ErrorBody, ErrorDetail, Event, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
                        ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
-                       TenantCreated)),
+                       TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
+                       crate::domain::tenant::KeyScope)),
     modifiers(&SecuritySchemes),
 )]
 pub struct ApiDoc;
@@ -385,6 +424,8 @@ mod tests {
             "/api/admin/tenants/{id}/keys",
             "/api/admin/dead-letters",
             "/api/admin/dead-letters/redrive",
+            "/api/keys",
+            "/api/keys/{id}",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is documented");
         }

@@ -27,6 +27,88 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a key may do. `Full` is a secret (everything a tenant can do);
+/// `Ingest` is publishable: it may only send events, from the origins it
+/// lists, so it is safe to put in a web page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScope {
+    Ingest,
+    #[default]
+    Full,
+}
+
+/// Most keys a tenant may hold, and most origins one key may list.
+pub const MAX_KEYS: usize = 50;
+pub const MAX_ORIGINS: usize = 20;
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// A key a tenant asks for: `{scope, label, allowedOrigins?}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewKey {
+    pub scope: KeyScope,
+    pub label: String,
+    pub allowed_origins: Vec<String>,
+}
+
+/// Validates `POST /api/keys`. Origins are exact (`https://shop.example`,
+/// lowercased, no path, no `*`) and only for `ingest` keys.
+pub fn validate_new_key(body: &Value) -> Result<NewKey, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let scope = match body.get("scope").and_then(Value::as_str) {
+        Some("ingest") => KeyScope::Ingest,
+        Some("full") => KeyScope::Full,
+        _ => {
+            errors.push(FieldError::new("scope", "must be ingest or full"));
+            KeyScope::Ingest
+        }
+    };
+    let label = match body.get("label") {
+        Some(Value::String(label)) => {
+            check_length(&mut errors, "label", label.trim(), 1, MAX_LABEL_CHARS);
+            label.trim().to_owned()
+        }
+        _ => {
+            errors.push(FieldError::new("label", format!("is required: 1 to {MAX_LABEL_CHARS} characters")));
+            String::new()
+        }
+    };
+    let mut allowed_origins = Vec::new();
+    match body.get("allowedOrigins") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(origins)) if origins.len() <= MAX_ORIGINS => {
+            for (index, origin) in origins.iter().enumerate() {
+                match origin.as_str().and_then(parse_origin) {
+                    Some(origin) => allowed_origins.push(origin),
+                    None => errors.push(FieldError::new(
+                        format!("allowedOrigins[{index}]"),
+                        "must be an origin like https://shop.example or http://localhost:8080 (no path, no *)",
+                    )),
+                }
+            }
+        }
+        Some(_) => errors.push(FieldError::new(
+            "allowedOrigins",
+            format!("must be a list of at most {MAX_ORIGINS} origins"),
+        )),
+    }
+    if scope == KeyScope::Full && !allowed_origins.is_empty() {
+        errors.push(FieldError::new("allowedOrigins", "only ingest keys are used from web pages"));
+    }
+    if errors.is_empty() { Ok(NewKey { scope, label, allowed_origins }) } else { Err(errors) }
+}
+
+/// `scheme://host[:port]` as browsers send it in `Origin`, lowercased.
+pub fn parse_origin(raw: &str) -> Option<String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let (scheme, host) = origin.split_once("://")?;
+    let valid = matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    valid.then(|| origin.to_ascii_lowercase())
+}
+
 /// A new random API key, e.g. `ca_3f9a…` (64 hex digits after the prefix).
 pub fn generate_api_key() -> String {
     let mut bytes = [0u8; KEY_BYTES];
@@ -54,6 +136,43 @@ pub fn validate_tenant_name(body: &Value) -> Result<String, Vec<FieldError>> {
             if errors.is_empty() { Ok(name.trim().to_owned()) } else { Err(errors) }
         }
         _ => Err(vec![FieldError::new("name", "is required: a non-blank string of at most 200 characters")]),
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn new_keys_are_validated_by_field() {
+        let ok = validate_new_key(
+            &json!({"scope": "ingest", "label": " site ", "allowedOrigins": ["https://Shop.example/"]}),
+        );
+        assert_eq!(
+            ok,
+            Ok(NewKey {
+                scope: KeyScope::Ingest,
+                label: "site".into(),
+                allowed_origins: vec!["https://shop.example".into()]
+            })
+        );
+        let fields =
+            |body| validate_new_key(&body).unwrap_err().into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert_eq!(fields(json!({"scope": "admin", "label": ""})), ["scope", "label"]);
+        assert_eq!(
+            fields(json!({"scope": "ingest", "label": "x", "allowedOrigins": ["*", "https://a.b/path"]})),
+            ["allowedOrigins[0]", "allowedOrigins[1]"]
+        );
+        assert_eq!(
+            fields(json!({"scope": "full", "label": "x", "allowedOrigins": ["https://a.b"]})),
+            ["allowedOrigins"]
+        );
+        assert_eq!(
+            fields(json!({"scope": "ingest", "label": "x", "allowedOrigins": "https://a.b"})),
+            ["allowedOrigins"]
+        );
     }
 }
 

@@ -85,6 +85,15 @@ pub fn api_key(key_hash: &str) -> Key {
     Key::new(format!("APIKEY#{key_hash}"), ONE)
 }
 
+/// The keys a tenant added (besides the one it was created with), by key id.
+pub fn tenant_keys_partition(tenant_id: &str) -> String {
+    format!("KEYS#{tenant_id}")
+}
+
+pub fn tenant_key(tenant_id: &str, key_id: &str) -> Key {
+    Key::new(tenant_keys_partition(tenant_id), part(key_id))
+}
+
 // --- experiments ------------------------------------------------------------
 
 /// All of a tenant's experiments; sort keys are UUIDv7 ids, so time-ordered.
