@@ -172,9 +172,10 @@ impl SqsQueue {
             .collect())
     }
 
-    /// Deletes messages of the dead-letter queue by receipt.
-    async fn delete_dead_letters(&self, receipts: &[String]) -> Result<(), QueueError> {
-        let url = self.dead_letter_url()?.to_owned();
+    /// Deletes messages of the queue at `url` by receipt, in batch calls;
+    /// returns how many SQS reported failed (those come back later).
+    async fn delete_from(&self, url: &str, receipts: &[String]) -> Result<usize, QueueError> {
+        let mut failed = 0;
         for chunk in receipts.chunks(MAX_BATCH_MESSAGES) {
             let entries = chunk
                 .iter()
@@ -187,15 +188,17 @@ impl SqsQueue {
                         .map_err(|e| QueueError::Internal(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            self.client
+            let output = self
+                .client
                 .delete_message_batch()
-                .queue_url(&url)
+                .queue_url(url)
                 .set_entries(Some(entries))
                 .send()
                 .await
                 .map_err(failure)?;
+            failed += output.failed.len();
         }
-        Ok(())
+        Ok(failed)
     }
 
     /// The approximate counts `names`, in their order, read in one request:
@@ -286,7 +289,9 @@ impl Queue for SqsQueue {
                 polled.iter().map(|(_, _, body, _)| (body.as_str(), None)).collect();
             self.send_group(&self.queue_url, &entries, Duration::ZERO).await?;
             let receipts: Vec<String> = polled.iter().map(|(_, receipt, _, _)| receipt.clone()).collect();
-            self.delete_dead_letters(&receipts).await?;
+            // A letter whose delete failed stays in the DLQ as well: a later
+            // redrive sends it again, and its events still count once.
+            self.delete_from(self.dead_letter_url()?, &receipts).await?;
             moved += polled.len();
         }
         if moved > 0 {
@@ -354,33 +359,10 @@ impl Queue for SqsQueue {
     }
 
     async fn delete(&self, receipts: Vec<String>) -> Result<(), QueueError> {
-        for chunk in receipts.chunks(MAX_BATCH_MESSAGES) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, receipt)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(receipt)
-                        .build()
-                        .map_err(|e| QueueError::Internal(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            // A failed delete only means a redelivery, which counting absorbs.
-            let output = self
-                .client
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(failure)?;
-            if !output.failed.is_empty() {
-                tracing::warn!(
-                    failed = output.failed.len(),
-                    "some deletes failed; those messages will be redelivered"
-                );
-            }
+        // A failed delete only means a redelivery, which counting absorbs.
+        let failed = self.delete_from(&self.queue_url, &receipts).await?;
+        if failed > 0 {
+            tracing::warn!(failed, "some deletes failed; those messages will be redelivered");
         }
         Ok(())
     }
