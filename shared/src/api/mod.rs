@@ -207,6 +207,32 @@ impl Caller {
     }
 }
 
+/// What a key's scope allows of this request: a `full` key everything (and
+/// no grant of its own); an `ingest` key only the ingest routes, and from a
+/// browser only from the origins it lists, which its answer then grants.
+fn ingest_key_grant(
+    owner: &tenants::KeyOwner,
+    function: Option<Function>,
+    request: &Request,
+) -> Result<Option<HeaderValue>, ApiError> {
+    if owner.scope == crate::domain::tenant::KeyScope::Full {
+        return Ok(None);
+    }
+    if function != Some(Function::Ingest) {
+        return Err(ApiError::forbidden("this is an ingest key: it may only send events"));
+    }
+    let Some(origin) = request.headers().get(header::ORIGIN) else { return Ok(None) };
+    let allowed = origin
+        .to_str()
+        .ok()
+        .and_then(crate::domain::tenant::parse_origin)
+        .is_some_and(|origin| owner.allowed_origins.contains(&origin));
+    if !allowed {
+        return Err(ApiError::forbidden("this key may not be used from this origin"));
+    }
+    Ok(Some(origin.clone()))
+}
+
 /// Takes a token from the context's limiter (none on AWS: API Gateway's).
 pub fn limit(ctx: &AppContext, subject: limiter::Subject<'_>) -> Result<(), ApiError> {
     match &ctx.limiter {
@@ -253,29 +279,7 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
             if let Some(function) = function {
                 limit(ctx, limiter::Subject::Tenant(&owner.tenant_id, function))?;
             }
-            let origin = request.headers().get(header::ORIGIN);
-            let granted_origin = match owner.scope {
-                crate::domain::tenant::KeyScope::Full => None,
-                crate::domain::tenant::KeyScope::Ingest => {
-                    if function != Some(Function::Ingest) {
-                        return Err(ApiError::forbidden("this is an ingest key: it may only send events"));
-                    }
-                    match origin {
-                        None => None,
-                        Some(origin) => {
-                            let allowed = origin
-                                .to_str()
-                                .ok()
-                                .and_then(crate::domain::tenant::parse_origin)
-                                .is_some_and(|origin| owner.allowed_origins.contains(&origin));
-                            if !allowed {
-                                return Err(ApiError::forbidden("this key may not be used from this origin"));
-                            }
-                            Some(origin.clone())
-                        }
-                    }
-                }
-            };
+            let granted_origin = ingest_key_grant(&owner, function, request)?;
             Ok(Caller { tenant_id: owner.tenant_id, scope: owner.scope, granted_origin })
         }
         // Made-up keys share the unauthenticated limit of their address;
