@@ -8,11 +8,6 @@
 //! with credentials from the usual AWS chain, as API Gateway's `AWS_IAM`
 //! authorization on the admin routes requires. The new key is printed once.
 
-use std::time::SystemTime;
-
-use aws_credential_types::provider::ProvideCredentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use shared::context::env_var;
 
 use crate::RunError;
@@ -66,6 +61,7 @@ fn request_for(args: &[String]) -> Result<AdminRequest, RunError> {
 }
 
 /// `https://x.execute-api.eu-west-1.amazonaws.com/api` → `eu-west-1`.
+#[cfg(feature = "aws")]
 fn region_of(url: &str) -> Option<String> {
     let host = url.split("://").nth(1)?.split(['/', ':']).next()?;
     let mut labels = host.split('.');
@@ -84,7 +80,14 @@ fn base_url() -> String {
     raw.trim_end_matches('/').trim_end_matches("/api").to_owned()
 }
 
+#[cfg(feature = "aws")]
 async fn sigv4_headers(method: &str, url: &str, body: &[u8]) -> Result<Vec<(String, String)>, RunError> {
+    use std::time::SystemTime;
+
+    use aws_credential_types::provider::ProvideCredentials;
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let region = config
         .region()
@@ -114,10 +117,24 @@ async fn sigv4_headers(method: &str, url: &str, body: &[u8]) -> Result<Vec<(Stri
     Ok(instructions.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect())
 }
 
+#[cfg(not(feature = "aws"))]
+async fn sigv4_headers(_method: &str, _url: &str, _body: &[u8]) -> Result<Vec<(String, String)>, RunError> {
+    Err(fail(WITHOUT_AWS))
+}
+
+/// Why an embedded-only build (`make run`'s) cannot reach AWS.
+#[cfg(not(feature = "aws"))]
+const WITHOUT_AWS: &str = "ADMIN_AUTH=iam and https ADMIN_URLs need the build with the `aws` feature \
+    (the Makefile's targets use it when ADMIN_AUTH=iam or ADMIN_URL is https)";
+
 /// Runs one admin command and prints the answer (with a new key, once).
 pub async fn run(args: &[String]) -> Result<(), RunError> {
     let admin = request_for(args)?;
     let url = format!("{}{}", base_url(), admin.path);
+    #[cfg(not(feature = "aws"))]
+    if url.starts_with("https://") {
+        return Err(fail(WITHOUT_AWS));
+    }
     let body = match &admin.body {
         Some(body) => serde_json::to_vec(body).map_err(|e| fail(e.to_string()))?,
         None => Vec::new(),
@@ -179,6 +196,7 @@ mod tests {
         assert!(request_for(&args(&["dlq", "purge"])).is_err());
     }
 
+    #[cfg(feature = "aws")]
     #[test]
     fn region_comes_from_an_execute_api_host() {
         assert_eq!(

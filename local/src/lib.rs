@@ -13,7 +13,6 @@ mod writer;
 use std::sync::Arc;
 
 pub use config::{Config, ConfigError};
-use shared::aws;
 use shared::context::{self, Backend};
 
 /// Logs go to stderr: compact text, or JSON with `LOG_FORMAT=json`.
@@ -42,11 +41,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             context::open_embedded(&config.data_dir, config.queue, config.admin_token.clone())
         }
         Backend::Aws => {
-            let resources = aws::Resources::from_env();
             if config.bootstrap {
                 bootstrap(&config).await?;
             }
-            aws::open(&resources, config.admin_token.clone()).await
+            context::open_aws(config.admin_token.clone()).await
         }
     }
     .and_then(context::AppContext::configured_from_env)
@@ -88,7 +86,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 }
 
 /// Creates the AWS backend's tables and queues where missing (`make bootstrap`).
+#[cfg(feature = "aws")]
 pub async fn bootstrap(config: &Config) -> Result<(), RunError> {
+    use shared::aws;
     let resources = aws::Resources::from_env();
     let settings = aws::QueueSettings {
         visibility_timeout: config.queue.visibility_timeout,
@@ -100,6 +100,12 @@ pub async fn bootstrap(config: &Config) -> Result<(), RunError> {
         resources.events_table, resources.state_table, resources.queue_name, resources.dead_letter_name
     );
     Ok(())
+}
+
+/// Without the AWS backend there is nothing to bootstrap.
+#[cfg(not(feature = "aws"))]
+pub async fn bootstrap(_config: &Config) -> Result<(), RunError> {
+    Err(RunError(context::ContextError::NoAwsBackend.to_string()))
 }
 
 async fn shutdown_signal() {

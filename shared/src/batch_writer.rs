@@ -476,6 +476,7 @@ mod tests {
         a_poison_event_fails_alone(store, &queue).await;
     }
 
+    #[cfg(feature = "aws")]
     #[tokio::test]
     async fn dynamodb_a_poison_event_fails_alone() {
         let ctx = crate::aws::testing::fresh_context().await;
@@ -493,6 +494,7 @@ mod tests {
     /// Not a stand-in: an event DynamoDB itself refuses (a number beyond
     /// its range, which ingest would have refused) reaches the writer
     /// through the queue, as from an older ingest; it alone is set aside.
+    #[cfg(feature = "aws")]
     #[tokio::test]
     async fn dynamodb_refusing_an_event_sets_only_it_aside() {
         let ctx = crate::aws::testing::fresh_context().await;
@@ -621,11 +623,13 @@ mod tests {
         .await;
     }
 
+    #[cfg(feature = "aws")]
     #[tokio::test]
     async fn dynamodb_redelivery_counts_once() {
         redelivery_counts_once(crate::aws::testing::fresh_context().await.store).await;
     }
 
+    #[cfg(feature = "aws")]
     #[tokio::test]
     async fn dynamodb_failure_midway_then_redelivery_counts_once() {
         failure_midway_then_redelivery_counts_once(crate::aws::testing::fresh_context().await.store).await;

@@ -177,6 +177,11 @@ pub enum ContextError {
     Backend(String),
     #[error("{0}")]
     Config(String),
+    #[error(
+        "BACKEND=aws: this build has no AWS backend; build with the `aws` feature \
+         (`make run BACKEND=aws` does)"
+    )]
+    NoAwsBackend,
 }
 
 pub const STORE_FILE: &str = "store.sqlite3";
@@ -194,6 +199,20 @@ pub fn open_embedded(
         SqliteQueue::open(data_dir.join(QUEUE_FILE), queue_config).map_err(|e| fail(e.to_string()))?;
     let store = SqliteStore::open(data_dir.join(STORE_FILE)).map_err(|e| fail(e.to_string()))?;
     Ok(AppContext::new(Arc::new(store), Arc::new(queue), admin_token, "embedded"))
+}
+
+/// The AWS backend named by the environment ([`crate::aws::Resources`]),
+/// or why this build has none.
+pub async fn open_aws(admin_token: Option<String>) -> Result<AppContext, ContextError> {
+    #[cfg(feature = "aws")]
+    {
+        crate::aws::open(&crate::aws::Resources::from_env(), admin_token).await
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = admin_token;
+        Err(ContextError::NoAwsBackend)
+    }
 }
 
 /// Reads a non-empty environment variable.
@@ -233,7 +252,7 @@ pub async fn from_env() -> Result<AppContext, ContextError> {
             let data_dir = env_var("DATA_DIR").unwrap_or_else(|| "./.data".into());
             open_embedded(Path::new(&data_dir), QueueConfig::default(), admin_token)?
         }
-        Backend::Aws => crate::aws::open(&crate::aws::Resources::from_env(), admin_token).await?,
+        Backend::Aws => open_aws(admin_token).await?,
     }
     .configured_from_env()
 }

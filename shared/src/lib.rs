@@ -9,13 +9,16 @@
 //! - [`batch_writer`]: queue messages to stored, counted events.
 
 pub mod api;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod batch_writer;
+#[cfg(feature = "aws")]
 pub mod call_counter;
 pub mod context;
 pub mod demo;
 pub mod domain;
 pub mod gateway;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod messages;
 pub mod metrics;

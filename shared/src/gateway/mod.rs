@@ -7,6 +7,7 @@
 //! the tenant holds. The local stack throttles by key itself, so its
 //! adapter only mints the id.
 
+#[cfg(feature = "aws")]
 pub mod apigateway;
 
 use async_trait::async_trait;

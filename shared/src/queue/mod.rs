@@ -7,6 +7,7 @@
 //! which the batch writer is (see [`crate::repo::events`]).
 
 pub mod sqlite;
+#[cfg(feature = "aws")]
 pub mod sqs;
 
 #[cfg(any(test, feature = "contract"))]

@@ -10,6 +10,7 @@
 //! on either backend. The contract suite in [`contract`] pins that down.
 
 mod checkpointer;
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod keys;
 pub mod limits;
