@@ -945,6 +945,7 @@ async fn post_idempotent(
 
 #[tokio::test]
 async fn a_tenant_hands_out_publishable_ingest_keys_and_manages_its_keys() {
+    let started = chrono::Utc::now();
     let stack = Stack::start().await;
     let (_, full) = stack.tenant("acme").await;
     let site = "https://shop.example";
@@ -1007,12 +1008,18 @@ async fn a_tenant_hands_out_publishable_ingest_keys_and_manages_its_keys() {
     }
     stack.wait_for_events(&full, "/api/analytics/summary", 2).await;
 
-    // The list shows every key, never a key or its hash.
+    // The list shows every key, never a key or its hash, and the day each
+    // was last used (both were, today: UTC, around the test's run).
     let listed = stack.get("/api/keys", &full).await;
     let keys = listed.body["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
     assert_eq!((keys[0]["id"].as_str(), keys[0]["scope"].as_str()), (Some("primary"), Some("full")));
     assert_eq!(keys[1]["allowedOrigins"], json!([site]));
+    let today = [started, chrono::Utc::now()].map(|t| t.date_naive().format("%Y-%m-%d").to_string());
+    for key in keys {
+        let day = key["lastUsedDay"].as_str().unwrap_or_default().to_owned();
+        assert!(today.contains(&day), "{key}");
+    }
     let text = listed.body.to_string();
     assert!(!text.contains(&publishable) && !text.contains(&full) && !text.contains("keyHash"));
 
@@ -1023,6 +1030,7 @@ async fn a_tenant_hands_out_publishable_ingest_keys_and_manages_its_keys() {
     let last = stack.request(Method::DELETE, "/api/keys/primary", Some(&full), None).await;
     assert_eq!(last.status, StatusCode::CONFLICT);
     let second = stack.post("/api/keys", &full, json!({"scope": "full", "label": "ci"})).await;
+    assert_eq!(second.body["lastUsedDay"], Value::Null, "a new key was never used");
     let second_key = second.body["key"].as_str().unwrap().to_owned();
     let primary = stack.request(Method::DELETE, "/api/keys/primary", Some(&second_key), None).await;
     assert_eq!(primary.status, StatusCode::NO_CONTENT);

@@ -52,17 +52,20 @@ ALL_ROUTES = ROUTES | {("OPTIONS", path, fn, "open") for path, fn in PREFLIGHT_P
 GRANTS = {
     "IngestFunction": {
         ("dynamodb:GetItem", "StateTable"),
+        ("dynamodb:UpdateItem", "StateTable"),
         ("sqs:SendMessage", "IngestQueue"),
         ("dynamodb:GetItem", "EventsTable"),
         ("dynamodb:PutItem", "EventsTable"),
     },
     "SummaryFunction": {
         ("dynamodb:GetItem", "StateTable"),
+        ("dynamodb:UpdateItem", "StateTable"),
         ("dynamodb:Query", "StateTable"),
         ("dynamodb:Query", "EventsTable"),
     },
     "ExperimentsFunction": {
         ("dynamodb:GetItem", "StateTable"),
+        ("dynamodb:UpdateItem", "StateTable"),
         ("dynamodb:Query", "StateTable"),
         ("dynamodb:PutItem", "StateTable"),
     },
@@ -74,8 +77,11 @@ GRANTS = {
     "AdminFunction": {
         ("dynamodb:GetItem", "StateTable"),
         ("dynamodb:Query", "StateTable"),
+        ("dynamodb:BatchGetItem", "StateTable"),
         ("dynamodb:PutItem", "StateTable"),
         ("dynamodb:DeleteItem", "StateTable"),
+        ("dynamodb:ConditionCheckItem", "StateTable"),
+        ("dynamodb:UpdateItem", "StateTable"),
         ("apigateway:POST", "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apikeys"),
         ("apigateway:POST", "arn:${AWS::Partition}:apigateway:${AWS::Region}::/usageplans/${UsagePlan}/keys"),
         (
@@ -423,6 +429,30 @@ def test_each_function_is_granted_exactly_what_its_code_calls(template):
                 for resource in as_list(statement["Resource"]):
                     grants.add((action, ref_target(resource) or sub_string(resource)))
         assert grants == GRANTS[fn], fn
+
+
+# Functions that authenticate tenant keys record each key's last day of use;
+# that is all the UpdateItem they get on the state table.
+RECORDS_KEY_USE = {"IngestFunction", "SummaryFunction", "ExperimentsFunction", "AdminFunction"}
+
+
+def test_key_use_updates_only_the_last_used_day_of_api_key_items(template):
+    for fn in functions(template["Resources"]):
+        updates = [
+            s
+            for s in statements_of_function(template, fn)
+            if "dynamodb:UpdateItem" in as_list(s["Action"])
+            and any(ref_target(r) == "StateTable" for r in as_list(s["Resource"]))
+        ]
+        if fn not in RECORDS_KEY_USE:
+            continue
+        assert len(updates) == 1, fn
+        statement = updates[0]
+        assert as_list(statement["Action"]) == ["dynamodb:UpdateItem"], fn
+        assert statement["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["APIKEY#*"]},
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "lastUsedDay"]},
+        }, fn
 
 
 def test_no_wildcards_in_data_plane_grants(transformed):

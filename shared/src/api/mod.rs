@@ -19,6 +19,7 @@ pub mod summary;
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use chrono::Utc;
 use http::{HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 use serde_json::Value;
@@ -243,6 +244,22 @@ pub fn limit(ctx: &AppContext, subject: limiter::Subject<'_>) -> Result<(), ApiE
 
 /// Resolves `X-API-Key` to a tenant. A missing, malformed or unknown key is
 /// 401 — the same answer whichever, so keys cannot be probed.
+/// Records the first use of a key each UTC day (the `lastUsedDay` of
+/// `GET /api/keys`): one conditional write per key, day and process, since
+/// the cached owner then carries the day. Best effort: a failed write is
+/// logged and not retried until the cache entry expires.
+async fn note_key_use(ctx: &AppContext, key_hash: &str, owner: &mut tenants::KeyOwner) {
+    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    if owner.last_used_day.as_deref() == Some(today.as_str()) {
+        return;
+    }
+    if let Err(err) = tenants::record_key_use(ctx.store.as_ref(), key_hash, &today).await {
+        tracing::warn!(error = %err, tenant_id = %owner.tenant_id, "could not record the key's use today");
+    }
+    owner.last_used_day = Some(today);
+    ctx.key_cache.put(key_hash.to_owned(), owner.clone());
+}
+
 pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller, ApiError> {
     let anonymous = || limit(ctx, limiter::Subject::Unauthenticated(limiter::client_addr(request)));
     let Some(raw) = request.headers().get(API_KEY_HEADER) else {
@@ -259,13 +276,14 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
         None => {
             let owner = tenants::find_by_key_hash(ctx.store.as_ref(), &key_hash).await?;
             if let Some(owner) = &owner {
-                ctx.key_cache.put(key_hash, owner.clone());
+                ctx.key_cache.put(key_hash.clone(), owner.clone());
             }
             owner
         }
     };
     match owner {
-        Some(owner) => {
+        Some(mut owner) => {
+            note_key_use(ctx, &key_hash, &mut owner).await;
             // Behind API Gateway, the gateway has already matched the key:
             // it must be the very key this tenant holds.
             if let Some(GatewayKeyId(gateway_key)) = request.extensions().get::<GatewayKeyId>()

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{from_item, to_item};
 use crate::domain::tenant::{KeyScope, NewKey, Tenant, hash_api_key};
-use crate::store::{Condition, Item, Query, Store, StoreError, WriteOp, keys, query_all};
+use crate::store::{Condition, Item, Key, Query, Store, StoreError, WriteOp, keys, query_all};
 
 /// What an API key resolves to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,7 +16,12 @@ pub struct KeyOwner {
     pub scope: KeyScope,
     /// Origins a web page may use an `ingest` key from.
     pub allowed_origins: Vec<String>,
+    /// The last UTC day (`YYYY-MM-DD`) the key was recorded as used.
+    pub last_used_day: Option<String>,
 }
+
+/// The attribute of an API-key item that says when it was last used.
+pub const LAST_USED_DAY: &str = "lastUsedDay";
 
 /// Id of the key a tenant was created with (or rotated to), in listings.
 pub const PRIMARY_KEY_ID: &str = "primary";
@@ -32,6 +37,10 @@ pub struct ApiKeyInfo {
     #[serde(with = "crate::domain::event::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
+    /// The last UTC day the key authenticated a request (recorded once a
+    /// day per running process); `null` if never.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub last_used_day: Option<String>,
     #[serde(skip)]
     pub key_hash: String,
     #[serde(skip)]
@@ -58,6 +67,7 @@ fn info_from_index(id: String, item: &Item) -> Option<ApiKeyInfo> {
         allowed_origins: serde_json::from_value(item.get("allowedOrigins").cloned().unwrap_or(json!([])))
             .ok()?,
         created_at: text("createdAt")?.parse().ok()?,
+        last_used_day: None,
         key_hash: text("keyHash")?,
         gateway_key_id: text("keyId")?,
     })
@@ -79,6 +89,7 @@ pub async fn add_key(
         scope: new.scope,
         allowed_origins: new.allowed_origins.clone(),
         created_at: now,
+        last_used_day: None,
         key_hash: hash_api_key(api_key),
         gateway_key_id: gateway_key_id.to_owned(),
     };
@@ -98,27 +109,51 @@ pub async fn add_key(
     Ok(info)
 }
 
-/// A tenant's keys: the primary one (while it works) and those it added.
+/// A tenant's keys: the primary one (while it works) and those it added,
+/// each with the day it was last used (from its API-key item).
 pub async fn list_keys(store: &dyn Store, tenant: &Tenant) -> Result<Vec<ApiKeyInfo>, StoreError> {
-    let primary_key = keys::api_key(&tenant.key_hash);
-    let (primary, added) = tokio::try_join!(
-        store.get(&primary_key),
-        query_all(store, Query::partition(keys::tenant_keys_partition(&tenant.id)))
-    )?;
-    let mut listed = Vec::new();
-    if primary.is_some() {
-        listed.push(ApiKeyInfo {
-            id: PRIMARY_KEY_ID.into(),
-            label: "primary key".into(),
-            scope: KeyScope::Full,
-            allowed_origins: Vec::new(),
-            created_at: tenant.created_at,
-            key_hash: tenant.key_hash.clone(),
-            gateway_key_id: tenant.key_id.clone(),
-        });
-    }
+    let added = query_all(store, Query::partition(keys::tenant_keys_partition(&tenant.id))).await?;
+    let mut listed = vec![ApiKeyInfo {
+        id: PRIMARY_KEY_ID.into(),
+        label: "primary key".into(),
+        scope: KeyScope::Full,
+        allowed_origins: Vec::new(),
+        created_at: tenant.created_at,
+        last_used_day: None,
+        key_hash: tenant.key_hash.clone(),
+        gateway_key_id: tenant.key_id.clone(),
+    }];
     listed.extend(added.into_iter().filter_map(|(key, item)| info_from_index(keys::unpart(&key.sk), &item)));
-    Ok(listed)
+    let key_items: Vec<Key> = listed.iter().map(|info| keys::api_key(&info.key_hash)).collect();
+    let key_items = store.batch_get(&key_items).await?;
+    // A key without its API-key item no longer authenticates (the primary
+    // key of a tenant being rotated, a key half-deleted): not listed.
+    Ok(listed
+        .into_iter()
+        .zip(key_items)
+        .filter_map(|(mut info, item)| {
+            info.last_used_day = last_used_day(&item?);
+            Some(info)
+        })
+        .collect())
+}
+
+fn last_used_day(item: &Item) -> Option<String> {
+    item.get(LAST_USED_DAY).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Records that a key authenticated a request on `day` (`YYYY-MM-DD`). A
+/// key deleted meanwhile stays deleted: `false`, nothing written.
+pub async fn record_key_use(store: &dyn Store, key_hash: &str, day: &str) -> Result<bool, StoreError> {
+    let mut set = Item::new();
+    set.insert(LAST_USED_DAY.into(), Value::from(day));
+    let write =
+        WriteOp::Update { key: keys::api_key(key_hash), add: Vec::new(), set, condition: Condition::Exists };
+    match store.transact(vec![write]).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(err) => Err(err),
+    }
 }
 
 /// Why a key was not deleted.
@@ -133,28 +168,44 @@ pub enum KeyDeletion {
 /// Deletes one of a tenant's keys; it stops authenticating at once (in
 /// this process; other warm processes forget it within their cache's TTL,
 /// and on AWS the gateway refuses it at once).
+///
+/// Deleting a `full` key checks, in the same transaction, that another
+/// `full` key still exists: of two concurrent deletions of a tenant's last
+/// two full keys, one fails its check, looks again, and is refused.
 pub async fn delete_key(store: &dyn Store, tenant: &Tenant, id: &str) -> Result<KeyDeletion, StoreError> {
-    let listed = list_keys(store, tenant).await?;
-    let Some(doomed) = listed.iter().find(|info| info.id == id).cloned() else {
-        return Ok(KeyDeletion::NotFound);
-    };
-    let full_keys = listed.iter().filter(|info| info.scope == KeyScope::Full).count();
-    if doomed.scope == KeyScope::Full && full_keys <= 1 {
-        return Ok(KeyDeletion::LastFullKey);
+    // Each retry follows a write that changed this tenant's keys.
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let listed = list_keys(store, tenant).await?;
+        let Some(doomed) = listed.iter().find(|info| info.id == id).cloned() else {
+            return Ok(KeyDeletion::NotFound);
+        };
+        let mut writes =
+            vec![WriteOp::Delete { key: keys::api_key(&doomed.key_hash), condition: Condition::Exists }];
+        if doomed.id != PRIMARY_KEY_ID {
+            writes.push(WriteOp::Delete {
+                key: keys::tenant_key(&tenant.id, &doomed.id),
+                condition: Condition::Always,
+            });
+        }
+        if doomed.scope == KeyScope::Full {
+            let Some(survivor) = listed.iter().find(|info| info.scope == KeyScope::Full && info.id != id)
+            else {
+                return Ok(KeyDeletion::LastFullKey);
+            };
+            writes.push(WriteOp::Check {
+                key: keys::api_key(&survivor.key_hash),
+                condition: Condition::Exists,
+            });
+        }
+        match store.transact(writes).await {
+            Ok(()) => return Ok(KeyDeletion::Deleted(doomed)),
+            // The doomed key went meanwhile, or the survivor did: look again.
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(err) => return Err(err),
+        }
     }
-    let mut writes =
-        vec![WriteOp::Delete { key: keys::api_key(&doomed.key_hash), condition: Condition::Exists }];
-    if doomed.id != PRIMARY_KEY_ID {
-        writes.push(WriteOp::Delete {
-            key: keys::tenant_key(&tenant.id, &doomed.id),
-            condition: Condition::Always,
-        });
-    }
-    match store.transact(writes).await {
-        Ok(()) => Ok(KeyDeletion::Deleted(doomed)),
-        Err(StoreError::ConditionFailed { .. }) => Ok(KeyDeletion::NotFound),
-        Err(err) => Err(err),
-    }
+    Err(StoreError::Unavailable("the tenant's keys kept changing during the deletion; try again".into()))
 }
 
 fn key_item(tenant_id: &str, key_id: &str) -> Item {
@@ -222,7 +273,13 @@ pub async fn find_by_key_hash(store: &dyn Store, key_hash: &str) -> Result<Optio
     let allowed_origins =
         item.get("allowedOrigins").and_then(|o| serde_json::from_value(o.clone()).ok()).unwrap_or_default();
     match (field("tenantId"), field("keyId")) {
-        (Some(tenant_id), Some(key_id)) => Ok(Some(KeyOwner { tenant_id, key_id, scope, allowed_origins })),
+        (Some(tenant_id), Some(key_id)) => Ok(Some(KeyOwner {
+            tenant_id,
+            key_id,
+            scope,
+            allowed_origins,
+            last_used_day: last_used_day(&item),
+        })),
         _ => Err(StoreError::Internal("API key item lacks tenantId/keyId".into())),
     }
 }
@@ -256,4 +313,141 @@ pub async fn rotate_key(
         ])
         .await?;
     Ok(Some(rotated))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::Page;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Lets two callers both read before either writes, then lets their
+    /// writes through one at a time: the interleaving in which a
+    /// check-then-write race shows, made certain.
+    struct ReadsBeforeWrites {
+        inner: Arc<dyn Store>,
+        first_writes: std::sync::atomic::AtomicUsize,
+        writers: tokio::sync::Barrier,
+        one_at_a_time: tokio::sync::Mutex<()>,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for ReadsBeforeWrites {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+            self.inner.query(query).await
+        }
+        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+            // The first two writes wait for each other; retries pass.
+            if self.first_writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+                self.writers.wait().await;
+            }
+            let _turn = self.one_at_a_time.lock().await;
+            self.inner.transact(writes).await
+        }
+        fn max_transaction_writes(&self) -> usize {
+            self.inner.max_transaction_writes()
+        }
+    }
+
+    fn full_key(label: &str) -> NewKey {
+        NewKey { scope: KeyScope::Full, label: label.into(), allowed_origins: Vec::new() }
+    }
+
+    async fn two_concurrent_deletions_leave_one_full_key(store: Arc<dyn Store>) {
+        let now = Utc::now();
+        let tenant = create(store.as_ref(), "Acme", "primary-secret", "gw-1", now).await.unwrap();
+        let second = add_key(store.as_ref(), &tenant.id, "second-secret", "gw-2", &full_key("ops"), now)
+            .await
+            .unwrap();
+        let racing = ReadsBeforeWrites {
+            inner: store.clone(),
+            first_writes: Default::default(),
+            writers: tokio::sync::Barrier::new(2),
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        };
+        let (a, b) = tokio::join!(
+            delete_key(&racing, &tenant, PRIMARY_KEY_ID),
+            delete_key(&racing, &tenant, &second.id)
+        );
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            outcomes.iter().filter(|o| matches!(o, KeyDeletion::Deleted(_))).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(outcomes.contains(&KeyDeletion::LastFullKey), "{outcomes:?}");
+        let left = list_keys(store.as_ref(), &tenant).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].scope, KeyScope::Full);
+        let survivor = if left[0].id == PRIMARY_KEY_ID { "primary-secret" } else { "second-secret" };
+        assert!(find_by_key_hash(store.as_ref(), &hash_api_key(survivor)).await.unwrap().is_some());
+    }
+
+    async fn key_use_is_recorded_by_day_and_listed(store: Arc<dyn Store>) {
+        let now = Utc::now();
+        let tenant = create(store.as_ref(), "Acme", "primary-secret", "gw-1", now).await.unwrap();
+        let web = NewKey { scope: KeyScope::Ingest, label: "web".into(), allowed_origins: Vec::new() };
+        let added = add_key(store.as_ref(), &tenant.id, "web-secret", "gw-2", &web, now).await.unwrap();
+        let listed = list_keys(store.as_ref(), &tenant).await.unwrap();
+        assert!(listed.iter().all(|k| k.last_used_day.is_none()), "{listed:?}");
+
+        assert!(record_key_use(store.as_ref(), &hash_api_key("web-secret"), "2026-12-01").await.unwrap());
+        assert!(record_key_use(store.as_ref(), &hash_api_key("web-secret"), "2026-12-02").await.unwrap());
+        let owner = find_by_key_hash(store.as_ref(), &hash_api_key("web-secret")).await.unwrap().unwrap();
+        assert_eq!(owner.last_used_day.as_deref(), Some("2026-12-02"));
+        assert_eq!((owner.tenant_id.as_str(), owner.scope), (tenant.id.as_str(), KeyScope::Ingest));
+        let listed = list_keys(store.as_ref(), &tenant).await.unwrap();
+        let day_of = |id: &str| listed.iter().find(|k| k.id == id).unwrap().last_used_day.clone();
+        assert_eq!(day_of(&added.id).as_deref(), Some("2026-12-02"));
+        assert_eq!(day_of(PRIMARY_KEY_ID), None);
+        let shown = serde_json::to_value(&listed).unwrap();
+        assert_eq!(shown[1]["lastUsedDay"], "2026-12-02");
+        assert_eq!(shown[0]["lastUsedDay"], Value::Null);
+
+        // Recording the use of a deleted key does not bring it back.
+        assert!(matches!(
+            delete_key(store.as_ref(), &tenant, &added.id).await.unwrap(),
+            KeyDeletion::Deleted(_)
+        ));
+        assert!(!record_key_use(store.as_ref(), &hash_api_key("web-secret"), "2026-12-03").await.unwrap());
+        assert_eq!(find_by_key_hash(store.as_ref(), &hash_api_key("web-secret")).await.unwrap(), None);
+    }
+
+    fn embedded() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        (dir, Arc::new(store))
+    }
+
+    #[tokio::test]
+    async fn embedded_two_concurrent_deletions_leave_one_full_key() {
+        let (_dir, store) = embedded();
+        two_concurrent_deletions_leave_one_full_key(store).await;
+    }
+
+    #[tokio::test]
+    async fn embedded_key_use_is_recorded_by_day_and_listed() {
+        let (_dir, store) = embedded();
+        key_use_is_recorded_by_day_and_listed(store).await;
+    }
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn dynamodb_two_concurrent_deletions_leave_one_full_key() {
+        two_concurrent_deletions_leave_one_full_key(crate::aws::testing::fresh_context().await.store).await;
+    }
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn dynamodb_key_use_is_recorded_by_day_and_listed() {
+        key_use_is_recorded_by_day_and_listed(crate::aws::testing::fresh_context().await.store).await;
+    }
 }
