@@ -19,6 +19,8 @@ let browserCloser;
 const consoleErrors = [];
 /** While true, 401 answers are expected (the wrong-key check). */
 let expecting401 = false;
+/** While true, 409 answers are expected (revoking the last full key). */
+let expecting409 = false;
 
 /** Fails on console errors logged since index `since`. */
 function assertNoConsoleErrors(since) {
@@ -60,6 +62,29 @@ async function screenshot(name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+/** Opens the Keys page, signing in with the demo key if the browser is not signed in. */
+async function openKeys() {
+  await goto('#/keys');
+  await page.locator('h1:has-text("Keys"), #api-key').first().waitFor();
+  if (await page.locator('#api-key').count()) {
+    await page.fill('#api-key', DEMO_KEY);
+    await page.click('button[type=submit]');
+  }
+  await page.locator('h1', { hasText: 'Keys' }).waitFor();
+  await page.locator('[data-testid=key-row][data-id=primary]').waitFor();
+}
+
+/** POST /api/events with `key`, optionally from a browser `origin`: the status. */
+async function sendEvent(key, origin) {
+  const res = await fetch(stack.baseUrl + '/api/events', {
+    method: 'POST',
+    headers: { 'X-API-Key': key, 'Content-Type': 'application/json', ...(origin ? { Origin: origin } : {}) },
+    body: JSON.stringify({ userId: 'e2e-web-shop-user', eventType: 'PAGE_VIEW', properties: { page: '/cart' } }),
+  });
+  await res.text();
+  return res.status;
+}
+
 async function setTheme(theme) {
   await page.evaluate((t) => localStorage.setItem('campaign-analytics.theme', t), theme);
   await page.reload();
@@ -82,7 +107,7 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     page.on('console', (m) => {
       if (m.type() !== 'error') return;
       const e = { text: m.text(), url: m.location()?.url ?? '' };
-      e.expected = expecting401 && /status of 401/.test(e.text);
+      e.expected = (expecting401 && /status of 401/.test(e.text)) || (expecting409 && /status of 409/.test(e.text));
       consoleErrors.push(e);
     });
     page.on('pageerror', (err) => consoleErrors.push({ text: 'uncaught: ' + err.message, url: '' }));
@@ -358,6 +383,108 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assertNoConsoleErrors(since);
   });
 
+  it('keys: an ingest key is created and shown once, works only for events and its origin, and is revoked', async () => {
+    const since = consoleErrors.length;
+    await openKeys();
+    assert.equal(await page.title(), 'Keys · campaign-analytics');
+    assert.equal(await page.getAttribute('nav a:has-text("Keys")', 'aria-current'), 'page');
+    assert.ok(await page.isChecked('#k-scope-ingest'), 'ingest is the default scope');
+    await page.fill('#k-label', 'Web shop');
+    await page.fill('#k-origins', 'https://shop.example.com');
+    await page.click('button:has-text("Create key")');
+    const panel = page.locator('[data-testid=new-key-panel]');
+    await panel.waitFor();
+    assert.match(await panel.innerText(), /shown only once/);
+    const newKey = await page.inputValue('[data-testid=new-key]');
+    assert.ok(newKey.length >= 20 && newKey !== DEMO_KEY, `a new key: ${newKey}`);
+    await page.locator('[data-testid=toast]', { hasText: 'Created the ingest key “Web shop”.' }).waitFor();
+    const storage = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    assert.ok(!storage.includes(newKey), 'the new key is not stored in the browser');
+    assert.equal(await page.evaluate(() => localStorage.getItem('campaign-analytics.apiKey')), DEMO_KEY, 'still signed in with the demo key');
+
+    // Copy: the clipboard when allowed, else the key is selected for copying by hand.
+    await browser.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.baseUrl });
+    await page.click('[data-testid=copy-key]');
+    const note = await poll(async () => (await page.locator('[data-testid=copy-note]').innerText()).trim(), 'the copy note');
+    if (/Copied/.test(note)) {
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), newKey);
+    } else {
+      assert.match(note, /selected/);
+      assert.equal(await page.$eval('[data-testid=new-key]', (el) => el.value.slice(el.selectionStart, el.selectionEnd)), newKey);
+    }
+
+    // The key may send events (from the server, or from its origin) and nothing else.
+    const ingest = apiClient(stack.baseUrl, newKey);
+    const sent = await ingest('POST', '/api/events', { userId: 'e2e-web-shop-user', eventType: 'PAGE_VIEW' });
+    assert.equal(sent.status, 202, sent.text);
+    assert.equal(await sendEvent(newKey, 'https://shop.example.com'), 202, 'from its allowed origin');
+    assert.equal(await sendEvent(newKey, 'https://elsewhere.example.com'), 403, 'from another origin');
+    const summary = await ingest('GET', '/api/analytics/summary');
+    assert.equal(summary.status, 403, summary.text);
+    assert.equal(summary.json?.error, 'forbidden');
+    assert.equal((await ingest('GET', '/api/keys')).status, 403);
+
+    const row = page.locator('[data-testid=key-row]', { hasText: 'Web shop' });
+    await row.waitFor();
+    assert.equal(await row.getAttribute('data-scope'), 'ingest');
+    const rowText = await row.innerText();
+    assert.match(rowText, /Ingest/);
+    assert.match(rowText, /may only send events/);
+    assert.equal((await row.locator('[data-testid=key-origins]').innerText()).trim(), 'https://shop.example.com');
+    const id = await row.getAttribute('data-id');
+    const listed = (await api('GET', '/api/keys')).json.keys.find((k) => k.id === id);
+    assert.deepEqual([listed.label, listed.scope, listed.allowedOrigins], ['Web shop', 'ingest', ['https://shop.example.com']]);
+    await screenshot('keys-new-key');
+
+    await page.click('[data-testid=new-key-done]');
+    await panel.waitFor({ state: 'detached' });
+    assert.ok(!(await page.content()).includes(newKey), 'the key is gone from the page');
+
+    await row.locator('[data-testid=revoke-key]').click();
+    const dialog = page.locator('[role=dialog]');
+    await dialog.waitFor();
+    const text = await dialog.innerText();
+    assert.match(text, /Revoke “Web shop”\?/);
+    assert.match(text, /stop working at once/);
+    await dialog.locator('button', { hasText: 'Revoke key' }).click();
+    await page.locator('[data-testid=toast]', { hasText: 'Revoked “Web shop”' }).waitFor();
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator(`[data-testid=key-row][data-id="${id}"]`).waitFor({ state: 'detached' });
+    const refused = await ingest('POST', '/api/events', { userId: 'e2e-web-shop-user', eventType: 'PAGE_VIEW' });
+    assert.equal(refused.status, 401, refused.text);
+    assert.ok(!(await api('GET', '/api/keys')).json.keys.some((k) => k.id === id), 'gone from the API');
+    assertNoConsoleErrors(since);
+  });
+
+  it('keys: the tenant\'s last full key cannot be revoked, and the page says why', async () => {
+    const since = consoleErrors.length;
+    const full = (await api('GET', '/api/keys')).json.keys.filter((k) => k.scope === 'full');
+    assert.deepEqual(full.map((k) => k.id), ['primary'], 'primary is the only full key');
+    await openKeys();
+    const row = page.locator('[data-testid=key-row][data-id=primary]');
+    assert.equal(await row.getAttribute('data-scope'), 'full');
+    await row.locator('[data-testid=revoke-key]').click();
+    const dialog = page.locator('[role=dialog]');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /stop working at once/);
+    expecting409 = true;
+    try {
+      await dialog.locator('button', { hasText: 'Revoke key' }).click();
+      const toast = page.locator('[data-testid=toast]', { hasText: 'last full key' });
+      await toast.waitFor();
+      assert.match(await toast.innerText(), /Could not revoke “primary key”: this is the tenant's last full key/);
+      // Chromium logs the 409 as a console error; let it arrive while it is expected.
+      await poll(() => consoleErrors.slice(since).some((e) => /status of 409/.test(e.text)), 'the 409 in the console', 5000).catch(() => {});
+    } finally {
+      expecting409 = false;
+    }
+    await dialog.waitFor({ state: 'detached' });
+    await row.waitFor();
+    assert.equal((await api('GET', '/api/keys')).status, 200, 'the demo key still works');
+    assert.equal(await page.evaluate(() => localStorage.getItem('campaign-analytics.apiKey')), DEMO_KEY, 'still signed in');
+    assertNoConsoleErrors(since);
+  });
+
   it('dark mode: the toggle is kept across a reload', async () => {
     const since = consoleErrors.length;
     await goto('#/experiments');
@@ -407,6 +534,7 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
         ['experiments', '#/experiments', '[data-testid=experiment-name]'],
         ['experiment', `#/experiments/${seededId}`, '[data-testid=experiment-title]'],
         ['new-experiment', '#/experiments/new', '#f-name'],
+        ['keys', '#/keys', '[data-testid=key-row]'],
       ]) {
         await goto(hash);
         await page.locator(ready).first().waitFor();
@@ -429,6 +557,7 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
       ['experiment', `#/experiments/${seededId}`, '[data-testid=experiment-title]'],
       ['new-experiment', '#/experiments/new', '#f-name'],
       ['edit-experiment', `#/experiments/${seededId}/edit`, '#f-name'],
+      ['keys', '#/keys', '[data-testid=key-row]'],
     ];
     for (const theme of ['light', 'dark']) {
       for (const [name, hash, ready] of pages) {

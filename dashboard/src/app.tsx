@@ -9,6 +9,7 @@ import { ConnectPage } from './pages/Connect';
 import { ExperimentPage } from './pages/Experiment';
 import { ExperimentForm } from './pages/ExperimentForm';
 import { ExperimentsPage } from './pages/Experiments';
+import { KeysPage } from './pages/Keys';
 import { OverviewPage } from './pages/Overview';
 
 export function App({ apiBaseUrl }: { apiBaseUrl: string }) {
@@ -100,6 +101,9 @@ function Shell({ apiBaseUrl }: { apiBaseUrl: string }) {
               <a href={href({ name: 'experiments' })} aria-current={route.name.includes('experiment') ? 'page' : undefined}>
                 Experiments
               </a>
+              <a href={href({ name: 'keys' })} aria-current={route.name === 'keys' ? 'page' : undefined}>
+                Keys
+              </a>
             </>
           )}
           <span class="nav-spacer" />
@@ -136,6 +140,8 @@ function titleOf(route: Route): string {
       return 'Experiment';
     case 'edit-experiment':
       return 'Edit experiment';
+    case 'keys':
+      return 'Keys';
     case 'connect':
       return 'Connect';
     default:
@@ -156,6 +162,8 @@ function Page({ route }: { route: Route }) {
       return <ExperimentPage key={route.id} id={route.id} />;
     case 'edit-experiment':
       return <ExperimentForm key={'edit-' + route.id} id={route.id} />;
+    case 'keys':
+      return <KeysPage />;
     case 'not-found':
       return (
         <section class="page">

@@ -136,4 +136,37 @@ describe('ApiClient', () => {
       'https://api.test/api/experiments/e%201/assign?userId=user+7',
     ]);
   });
+
+  it('lists, creates and revokes keys at /api/keys', async () => {
+    const listed = [{ id: 'primary', label: 'primary key', scope: 'full', allowedOrigins: [], createdAt: '2026-11-01T00:00:00Z', lastUsedDay: null }];
+    const created = { id: 'k2', label: 'Web shop', scope: 'ingest', allowedOrigins: ['https://shop.example.com'], createdAt: '2026-11-02T00:00:00Z', lastUsedDay: null, key: 'ca_secret' };
+    const { api, calls } = client([{ status: 200, body: { keys: listed } }, { status: 201, body: created }, { status: 204 }]);
+    expect(await api.listKeys()).toEqual(listed);
+    expect(await api.createKey({ scope: 'ingest', label: 'Web shop', allowedOrigins: ['https://shop.example.com'] })).toEqual(created);
+    await expect(api.deleteKey('k 2')).resolves.toBeUndefined();
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      'GET https://api.test/api/keys',
+      'POST https://api.test/api/keys',
+      'DELETE https://api.test/api/keys/k%202',
+    ]);
+    expect(JSON.parse(calls[1].init.body as string)).toEqual({ scope: 'ingest', label: 'Web shop', allowedOrigins: ['https://shop.example.com'] });
+    expect((calls[1].init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect(calls[2].init.body).toBeUndefined();
+  });
+
+  it('throws the 409 for the last full key and explains a 403 for an ingest key', async () => {
+    const { api } = client([
+      { status: 409, body: { error: 'conflict', message: "this is the tenant's last full key: create another full key before deleting it" } },
+      { status: 403, body: { error: 'forbidden', message: 'this is an ingest key: it may only send events' } },
+    ]);
+    const conflict = await api.deleteKey('primary').catch((e) => e);
+    expect(conflict).toBeInstanceOf(ApiError);
+    expect(conflict.status).toBe(409);
+    expect(conflict.code).toBe('conflict');
+    expect(errorMessage(conflict)).toBe("this is the tenant's last full key: create another full key before deleting it (409)");
+    const forbidden = await api.listKeys().catch((e) => e);
+    expect(forbidden.status).toBe(403);
+    expect(errorMessage(forbidden)).toMatch(/ingest \(publishable\) key \(403\).*cannot read data or manage keys/);
+    expect(errorMessage(new ApiError(403, 'forbidden', 'this key may not be used from this origin'))).toBe('this key may not be used from this origin (403)');
+  });
 });

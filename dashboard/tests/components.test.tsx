@@ -2,12 +2,13 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import type { ComponentChildren } from 'preact';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, type ApiClient } from '../src/api/client';
-import type { Experiment, PatchExperiment } from '../src/api/types';
+import type { ApiKeyInfo, CreatedKey, CreateKey, Experiment, PatchExperiment } from '../src/api/types';
 import { App } from '../src/app';
 import { ToastProvider } from '../src/components/Toasts';
 import { AppContext } from '../src/context';
 import { ExperimentForm } from '../src/pages/ExperimentForm';
 import { ExperimentsPage } from '../src/pages/Experiments';
+import { KeysPage } from '../src/pages/Keys';
 import { experiment, results } from './fixtures';
 
 function withApp(api: Partial<ApiClient>, children: ComponentChildren) {
@@ -220,14 +221,181 @@ describe('experiment form', () => {
   });
 });
 
+const PRIMARY: ApiKeyInfo = { id: 'primary', label: 'primary key', scope: 'full', allowedOrigins: [], createdAt: '2026-11-01T08:00:00Z', lastUsedDay: '2026-11-20' };
+const SHOP: ApiKeyInfo = { id: 'k-shop', label: 'Web shop', scope: 'ingest', allowedOrigins: ['https://shop.example.com'], createdAt: '2026-11-02T08:00:00Z', lastUsedDay: null };
+
+function fakeKeysApi(initial: ApiKeyInfo[]) {
+  let keys = initial.map((k) => ({ ...k }));
+  const api = {
+    listKeys: vi.fn(async () => keys.map((k) => ({ ...k }))),
+    createKey: vi.fn(async (body: CreateKey): Promise<CreatedKey> => {
+      const info: ApiKeyInfo = { id: 'k-new', label: body.label, scope: body.scope, allowedOrigins: body.allowedOrigins ?? [], createdAt: '2026-11-03T08:00:00Z', lastUsedDay: null };
+      keys = [...keys, info];
+      return { ...info, key: 'ca_0123456789abcdef' };
+    }),
+    deleteKey: vi.fn(async (id: string) => {
+      const full = keys.filter((k) => k.scope === 'full');
+      if (full.length === 1 && full[0].id === id) throw new ApiError(409, 'conflict', "this is the tenant's last full key: create another full key before deleting it");
+      keys = keys.filter((k) => k.id !== id);
+    }),
+  };
+  return api;
+}
+
+const keyRow = (id: string) => screen.getAllByTestId('key-row').find((r) => r.dataset.id === id)!;
+
+describe('keys page', () => {
+  afterEach(() => {
+    delete (navigator as { clipboard?: unknown }).clipboard;
+  });
+
+  it('lists keys with their scope explained, origins, created and last-used days', async () => {
+    render(withApp(fakeKeysApi([PRIMARY, SHOP, { ...SHOP, id: 'k-old', label: 'Old', allowedOrigins: [], lastUsedDay: undefined }]), <KeysPage />));
+    await waitFor(() => expect(screen.getAllByTestId('key-row')).toHaveLength(3));
+    const primary = keyRow('primary');
+    expect(primary.dataset.scope).toBe('full');
+    expect(within(primary).getByText('Full')).toBeTruthy();
+    expect(primary.textContent).toContain('Secret: may do everything');
+    expect(primary.textContent).toContain('2026-11-01');
+    expect(primary.textContent).toContain('2026-11-20');
+    expect(within(primary).getByTestId('key-origins').textContent).toContain('—');
+    const shop = keyRow('k-shop');
+    expect(shop.textContent).toContain('Publishable: may only send events; safe in a web page.');
+    expect(within(shop).getByTestId('key-origins').textContent).toBe('https://shop.example.com');
+    expect(within(shop).getByText('never')).toBeTruthy();
+    const old = keyRow('k-old');
+    expect(within(old).getByTestId('key-origins').textContent).toMatch(/server-side use only/);
+    expect(within(old).queryByText('never')).toBeNull();
+  });
+
+  it('creates an ingest key, shows it once with Copy, and forgets it on Done', async () => {
+    const writeText = vi.fn(async () => {});
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    const api = fakeKeysApi([PRIMARY]);
+    render(withApp(api, <KeysPage />));
+    await waitFor(() => expect(screen.getAllByTestId('key-row')).toHaveLength(1));
+    expect((screen.getByLabelText(/Ingest/) as HTMLInputElement).checked).toBe(true);
+    fireEvent.input(screen.getByLabelText('Label'), { target: { value: 'Web shop' } });
+    fireEvent.input(screen.getByLabelText('Allowed origins (optional)'), { target: { value: 'https://Shop.example.com/\nhttps://m.shop.example.com' } });
+    fireEvent.click(screen.getByText('Create key', { selector: 'button' }));
+    await waitFor(() => expect(api.createKey).toHaveBeenCalledOnce());
+    expect(api.createKey).toHaveBeenCalledWith({ scope: 'ingest', label: 'Web shop', allowedOrigins: ['https://shop.example.com', 'https://m.shop.example.com'] });
+    const panel = await screen.findByTestId('new-key-panel');
+    expect(panel.textContent).toMatch(/shown only once/);
+    expect((screen.getByTestId('new-key') as HTMLInputElement).value).toBe('ca_0123456789abcdef');
+    await waitFor(() => expect(document.activeElement?.id).toBe('new-key-title'));
+    await waitFor(() => expect(screen.getAllByTestId('key-row')).toHaveLength(2));
+    expect(api.listKeys).toHaveBeenCalledTimes(2);
+    expect((screen.getByLabelText('Label') as HTMLInputElement).value).toBe('');
+    expect(screen.getAllByTestId('toast').map((t) => t.textContent).join()).toContain('Created the ingest key “Web shop”.');
+
+    fireEvent.click(screen.getByTestId('copy-key'));
+    await waitFor(() => expect(screen.getByTestId('copy-note').textContent).toBe('Copied to the clipboard.'));
+    expect(writeText).toHaveBeenCalledWith('ca_0123456789abcdef');
+    expect(JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })).not.toContain('ca_0123456789abcdef');
+
+    fireEvent.click(screen.getByTestId('new-key-done'));
+    expect(screen.queryByTestId('new-key-panel')).toBeNull();
+    expect(document.body.innerHTML).not.toContain('ca_0123456789abcdef');
+  });
+
+  it('selects the key for copying by hand when the clipboard is unavailable', async () => {
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: vi.fn(async () => { throw new DOMException('denied', 'NotAllowedError'); }) }, configurable: true });
+    render(withApp(fakeKeysApi([PRIMARY]), <KeysPage />));
+    await screen.findByText('primary key');
+    fireEvent.click(screen.getByLabelText(/Full/));
+    expect(screen.queryByLabelText('Allowed origins (optional)')).toBeNull();
+    fireEvent.input(screen.getByLabelText('Label'), { target: { value: 'CI' } });
+    fireEvent.click(screen.getByText('Create key', { selector: 'button' }));
+    const input = (await screen.findByTestId('new-key')) as HTMLInputElement;
+    expect(screen.getByTestId('new-key-panel').textContent).toMatch(/never in a web page/);
+    fireEvent.click(screen.getByTestId('copy-key'));
+    await waitFor(() => expect(screen.getByTestId('copy-note').textContent).toMatch(/the key is selected, press Ctrl\+C/));
+    expect(input.selectionStart).toBe(0);
+    expect(input.selectionEnd).toBe(input.value.length);
+  });
+
+  it('checks obvious mistakes before sending and shows the API field errors next to the fields', async () => {
+    const api = {
+      listKeys: vi.fn(async () => [PRIMARY]),
+      createKey: vi.fn(async () => {
+        throw new ApiError(400, 'validation_error', 'invalid key', [
+          { field: 'allowedOrigins[0]', message: 'must be an origin like https://shop.example or http://localhost:8080 (no path, no *)' },
+          { field: 'label', message: 'must be a string of 1 to 100 characters' },
+        ]);
+      }),
+    };
+    render(withApp(api, <KeysPage />));
+    await screen.findByText('primary key');
+    fireEvent.click(screen.getByText('Create key', { selector: 'button' }));
+    await screen.findByText('A label is required.');
+    fireEvent.input(screen.getByLabelText('Label'), { target: { value: 'Web shop' } });
+    fireEvent.input(screen.getByLabelText('Allowed origins (optional)'), { target: { value: 'https://shop.example.com/cart' } });
+    fireEvent.click(screen.getByText('Create key', { selector: 'button' }));
+    expect(document.getElementById('k-origins-error')!.textContent).toMatch(/^Not an origin: https:\/\/shop\.example\.com\/cart/);
+    expect(api.createKey).not.toHaveBeenCalled();
+
+    fireEvent.input(screen.getByLabelText('Allowed origins (optional)'), { target: { value: 'https://shop.example.com' } });
+    fireEvent.click(screen.getByText('Create key', { selector: 'button' }));
+    await waitFor(() => expect(document.getElementById('k-origins-error')?.textContent).toBe(
+      'https://shop.example.com must be an origin like https://shop.example or http://localhost:8080 (no path, no *).',
+    ));
+    expect(document.getElementById('k-label-error')!.textContent).toBe('Label must be a string of 1 to 100 characters.');
+    expect(screen.getByLabelText('Label').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByLabelText('Label').getAttribute('aria-describedby')).toBe('k-label-hint k-label-error');
+    expect(screen.queryByTestId('new-key-panel')).toBeNull();
+  });
+
+  it('revokes after a confirmation that warns, then refreshes the list', async () => {
+    const api = fakeKeysApi([PRIMARY, SHOP]);
+    render(withApp(api, <KeysPage />));
+    await waitFor(() => expect(screen.getAllByTestId('key-row')).toHaveLength(2));
+    fireEvent.click(within(keyRow('k-shop')).getByTestId('revoke-key'));
+    const dialog = screen.getByRole('dialog');
+    expect(within(dialog).getByText('Revoke “Web shop”?')).toBeTruthy();
+    expect(dialog.textContent).toMatch(/stop working at once/);
+    fireEvent.click(within(dialog).getByText('Cancel'));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(api.deleteKey).not.toHaveBeenCalled();
+
+    fireEvent.click(within(keyRow('k-shop')).getByTestId('revoke-key'));
+    fireEvent.click(within(screen.getByRole('dialog')).getByText('Revoke key'));
+    await waitFor(() => expect(screen.getAllByTestId('key-row')).toHaveLength(1));
+    expect(api.deleteKey).toHaveBeenCalledWith('k-shop');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(screen.getAllByTestId('toast').map((t) => t.textContent).join()).toContain('Revoked “Web shop”');
+  });
+
+  it('explains why the last full key cannot be revoked', async () => {
+    const api = fakeKeysApi([PRIMARY, SHOP]);
+    render(withApp(api, <KeysPage />));
+    await waitFor(() => expect(screen.getAllByTestId('key-row')).toHaveLength(2));
+    fireEvent.click(within(keyRow('primary')).getByTestId('revoke-key'));
+    const dialog = screen.getByRole('dialog');
+    expect(dialog.textContent).toMatch(/signed in with this key, it will be signed out/);
+    fireEvent.click(within(dialog).getByText('Revoke key'));
+    const toast = await screen.findByRole('alert');
+    expect(toast.textContent).toContain("Could not revoke “primary key”: this is the tenant's last full key: create another full key before deleting it.");
+    expect(screen.getAllByTestId('key-row')).toHaveLength(2);
+  });
+
+  it('shows a load error, such as an ingest key refused with 403', async () => {
+    render(withApp({ listKeys: vi.fn(async () => { throw new ApiError(403, 'forbidden', 'this is an ingest key: it may only send events'); }) }, <KeysPage />));
+    await screen.findByText('Could not load keys');
+    expect(screen.getByText(/ingest \(publishable\) key \(403\)/)).toBeTruthy();
+  });
+});
+
 describe('app shell', () => {
   beforeEach(() => {
     vi.stubGlobal(
       'fetch',
       vi.fn(async (url: string, init?: RequestInit) => {
         const key = (init?.headers as Record<string, string> | undefined)?.['X-API-Key'];
+        if (key === 'ingest-key') return new Response(JSON.stringify({ error: 'forbidden', message: 'this is an ingest key: it may only send events' }), { status: 403 });
         if (key !== 'good-key') return new Response(JSON.stringify({ error: 'unauthorized', message: 'invalid API key' }), { status: 401 });
         if (url.startsWith('/api/experiments')) return new Response('[]', { status: 200 });
+        if (url === '/api/keys') return new Response(JSON.stringify({ keys: [PRIMARY] }), { status: 200 });
         if (url.startsWith('/api/analytics/summary'))
           return new Response(JSON.stringify({ totalEvents: 4956, uniqueUsers: 2000, variants: { a: { events: 1, users: 1000, conversions: 100, convertedUsers: 100, conversionRate: 0.1 } } }), { status: 200 });
         return new Response(JSON.stringify({ error: 'not_found', message: 'no route' }), { status: 404 });
@@ -249,6 +417,23 @@ describe('app shell', () => {
     fireEvent.click(screen.getByText('Sign out'));
     await screen.findByLabelText('API key');
     expect(localStorage.getItem('campaign-analytics.apiKey')).toBeNull();
+  });
+
+  it('refuses an ingest key at connect with a clear reason, and a full key reaches the Keys page', async () => {
+    render(<App apiBaseUrl="" />);
+    fireEvent.input(screen.getByLabelText('API key'), { target: { value: 'ingest-key' } });
+    fireEvent.click(screen.getByText('Connect', { selector: 'button' }));
+    expect((await screen.findByTestId('connect-error')).textContent).toMatch(/ingest \(publishable\) key \(403\): it may only send events, so it cannot read data or manage keys/);
+    expect(localStorage.getItem('campaign-analytics.apiKey')).toBeNull();
+    fireEvent.input(screen.getByLabelText('API key'), { target: { value: 'good-key' } });
+    fireEvent.click(screen.getByText('Connect', { selector: 'button' }));
+    const link = await screen.findByText('Keys', { selector: 'nav a' });
+    expect(link.getAttribute('href')).toBe('#/keys');
+    window.location.hash = '#/keys';
+    await screen.findByText('primary key');
+    expect(screen.getByText('Keys', { selector: 'h1' })).toBeTruthy();
+    expect(link.getAttribute('aria-current')).toBe('page');
+    await waitFor(() => expect(document.title).toBe('Keys · campaign-analytics'));
   });
 
   it('toggles dark mode and keeps the choice', async () => {

@@ -2,7 +2,8 @@
 // polite retries of 429 after the server's Retry-After.
 
 import type {
-  Assignment, CreateExperiment, Experiment, FieldError, PatchExperiment, Results, Status, Summary, Timeseries,
+  ApiKeyInfo, Assignment, CreatedKey, CreateExperiment, CreateKey, Experiment, FieldError, PatchExperiment, Results, Status, Summary,
+  Timeseries,
 } from './types';
 
 export class ApiError extends Error {
@@ -28,6 +29,9 @@ export class ApiError extends Error {
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.status === 401) return 'The API key was not accepted (401). Check the key, or sign in again.';
+    if (err.status === 403 && /ingest/i.test(err.message)) {
+      return 'This API key is an ingest (publishable) key (403): it may only send events, so it cannot read data or manage keys. Sign in with a full (secret) key.';
+    }
     if (err.status === 429) return 'The API is busy (429) and asked us to slow down; try again shortly.';
     if (err.status === 0) return err.message;
     return `${err.message} (${err.status})`;
@@ -207,5 +211,20 @@ export class ApiClient {
     return this.json<Assignment>('GET', `/api/experiments/${encodeURIComponent(id)}/assign`, { userId }).then(
       (r) => r.data,
     );
+  }
+
+  /** The tenant's keys (never the keys themselves). */
+  listKeys() {
+    return this.json<{ keys: ApiKeyInfo[] }>('GET', '/api/keys').then((r) => r.data?.keys ?? []);
+  }
+
+  /** A new key: the answer's `key` is shown once and never again. */
+  createKey(body: CreateKey) {
+    return this.json<CreatedKey>('POST', '/api/keys', undefined, body).then((r) => r.data);
+  }
+
+  /** Revokes a key at once (204); the tenant's last full key is a 409. */
+  async deleteKey(id: string): Promise<void> {
+    await this.raw('DELETE', `/api/keys/${encodeURIComponent(id)}`);
   }
 }

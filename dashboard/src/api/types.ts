@@ -130,3 +130,29 @@ export interface FieldError {
   field: string;
   message: string;
 }
+
+/** `ingest` is publishable (may only send events, safe in a web page); `full` is a secret (everything). */
+export type KeyScope = 'ingest' | 'full';
+export const KEY_SCOPES: readonly KeyScope[] = ['ingest', 'full'];
+
+/** A key as `GET /api/keys` lists it: never the key itself. */
+export interface ApiKeyInfo {
+  id: string;
+  label: string;
+  scope: KeyScope;
+  allowedOrigins: string[];
+  createdAt: string;
+  /** "YYYY-MM-DD", null when never used; absent from servers that do not track it. */
+  lastUsedDay?: string | null;
+}
+
+export interface CreateKey {
+  scope: KeyScope;
+  label: string;
+  allowedOrigins?: string[];
+}
+
+/** `POST /api/keys`: the secret `key` is in this answer only. */
+export interface CreatedKey extends ApiKeyInfo {
+  key: string;
+}

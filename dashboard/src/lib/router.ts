@@ -7,6 +7,7 @@ export type Route =
   | { name: 'new-experiment' }
   | { name: 'experiment'; id: string }
   | { name: 'edit-experiment'; id: string }
+  | { name: 'keys' }
   | { name: 'connect' }
   | { name: 'not-found'; path: string };
 
@@ -15,6 +16,7 @@ export function parseHash(hash: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'overview')) return { name: 'overview' };
   if (parts[0] === 'connect' && parts.length === 1) return { name: 'connect' };
+  if (parts[0] === 'keys' && parts.length === 1) return { name: 'keys' };
   if (parts[0] === 'experiments') {
     if (parts.length === 1) return { name: 'experiments' };
     if (parts.length === 2 && parts[1] === 'new') return { name: 'new-experiment' };
@@ -38,6 +40,8 @@ export function href(route: Route): string {
       return `#/experiments/${encodeURIComponent(route.id)}`;
     case 'edit-experiment':
       return `#/experiments/${encodeURIComponent(route.id)}/edit`;
+    case 'keys':
+      return '#/keys';
     case 'not-found':
       return '#' + route.path;
   }

@@ -1,7 +1,7 @@
-import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/client';
 import type { CreateExperiment, Experiment, FieldError, PatchExperiment } from '../api/types';
+import { Field } from '../components/Field';
 import { ErrorState, Loading } from '../components/States';
 import { useToast } from '../components/Toasts';
 import { useApp } from '../context';
@@ -324,19 +324,5 @@ export function ExperimentForm({ id }: { id?: string }) {
         </div>
       </form>
     </section>
-  );
-}
-
-function Field({ id, label, error, children }: { id: string; label: string; error?: string; children: ComponentChildren }) {
-  return (
-    <div class={`field ${error ? 'has-error' : ''}`}>
-      <label for={id}>{label}</label>
-      {children}
-      {error && (
-        <span class="field-error" id={`${id}-error`}>
-          {error}
-        </span>
-      )}
-    </div>
   );
 }
