@@ -1,6 +1,7 @@
 //! Pure domain logic: types, validation and arithmetic with no I/O.
 
 pub mod assignment;
+pub mod campaign;
 pub mod counting;
 pub mod event;
 pub mod experiment;
