@@ -587,6 +587,57 @@ mod tests {
         super::super::contract::run_all(ctx.store.as_ref()).await;
     }
 
+    /// DynamoDB serializes transactions: of concurrent transactions that
+    /// each put one item "if absent" and count it, exactly one commits and
+    /// the count moves once. moto alone lets several pass now and then
+    /// (scripts/moto_server.py serializes them); the counting relies on it.
+    #[tokio::test]
+    async fn concurrent_transactions_on_one_item_let_exactly_one_commit() {
+        let ctx = testing::fresh_context().await;
+        let store = ctx.store.clone();
+        for round in 0..10 {
+            let attempts = (0..16).map(|writer| {
+                let store = store.clone();
+                async move {
+                    let member = Key::new(format!("MEM#t#T#user-{round}"), "S");
+                    let counter = Key::new("CNT#t", format!("round-{round}"));
+                    let marker = Key::new(format!("EID#t#{round}-{writer}"), "-");
+                    store
+                        .transact(vec![
+                            WriteOp::Put { key: member, item: Item::new(), condition: Condition::NotExists },
+                            WriteOp::Update {
+                                key: counter,
+                                add: vec![("users".into(), 1)],
+                                set: Item::new(),
+                                condition: Condition::Always,
+                            },
+                            WriteOp::Put { key: marker, item: Item::new(), condition: Condition::NotExists },
+                        ])
+                        .await
+                }
+            });
+            let outcomes = futures_join_all(attempts).await;
+            let won = outcomes.iter().filter(|o| o.is_ok()).count();
+            assert_eq!(won, 1, "round {round}: {outcomes:?}");
+            let counted = store.get(&Key::new("CNT#t", format!("round-{round}"))).await.unwrap().unwrap();
+            assert_eq!(counted["users"], 1, "round {round}");
+        }
+    }
+
+    /// `join_all` without a dependency: each future on a task of its own.
+    async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+        let mut outputs = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            outputs.push(task.await.expect("task"));
+        }
+        outputs
+    }
+
     #[test]
     fn request_tokens_follow_content() {
         let write = |n: i64| WriteOp::Update {
