@@ -2,6 +2,8 @@
 //! user would, reading a process's memory high-water mark, latency
 //! summaries from HDR histograms, and writing results under `target/bench/`.
 
+pub mod economy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
+use bench::economy::{RequestEconomy, ingest_and_drain};
 use bench::write_report;
 use chrono::Utc;
 use serde::Serialize;
 use shared::aws::{self, QueueSettings, testing};
-use shared::call_counter::{CallCounter, RequestEconomy, ingest_and_drain};
+use shared::call_counter::CallCounter;
 use shared::repo::tenants;
 
 /// AWS list prices, us-east-1, in USD (see README, "What a million events cost").
