@@ -44,7 +44,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             if config.bootstrap {
                 bootstrap(&config).await?;
             }
-            context::open_aws(config.admin_token.clone()).await
+            shared::wiring::open_aws(config.admin_token.clone()).await
         }
     }
     .and_then(context::AppContext::configured_from_env)

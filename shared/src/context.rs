@@ -201,20 +201,6 @@ pub fn open_embedded(
     Ok(AppContext::new(Arc::new(store), Arc::new(queue), admin_token, "embedded"))
 }
 
-/// The AWS backend named by the environment ([`crate::aws::Resources`]),
-/// or why this build has none.
-pub async fn open_aws(admin_token: Option<String>) -> Result<AppContext, ContextError> {
-    #[cfg(feature = "aws")]
-    {
-        crate::aws::open(&crate::aws::Resources::from_env(), admin_token).await
-    }
-    #[cfg(not(feature = "aws"))]
-    {
-        let _ = admin_token;
-        Err(ContextError::NoAwsBackend)
-    }
-}
-
 /// Reads a non-empty environment variable.
 pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -240,19 +226,4 @@ impl Backend {
             other => Err(ContextError::UnknownBackend(other.to_owned())),
         }
     }
-}
-
-/// Builds the context a Lambda function runs with, from `BACKEND`,
-/// `ADMIN_TOKEN`, and `DATA_DIR` (embedded) or the resource names of
-/// [`crate::aws::Resources`] (aws).
-pub async fn from_env() -> Result<AppContext, ContextError> {
-    let admin_token = env_var("ADMIN_TOKEN");
-    match Backend::from_env()? {
-        Backend::Embedded => {
-            let data_dir = env_var("DATA_DIR").unwrap_or_else(|| "./.data".into());
-            open_embedded(Path::new(&data_dir), QueueConfig::default(), admin_token)?
-        }
-        Backend::Aws => open_aws(admin_token).await?,
-    }
-    .configured_from_env()
 }

@@ -26,3 +26,4 @@ pub mod outbox;
 pub mod queue;
 pub mod repo;
 pub mod store;
+pub mod wiring;

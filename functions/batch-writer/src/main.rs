@@ -10,7 +10,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::lambda::init_tracing();
-    let ctx = Arc::new(shared::context::from_env().await?);
+    let ctx = Arc::new(shared::wiring::from_env().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let ctx = ctx.clone();
         async move { Ok::<SqsBatchResponse, Error>(shared::lambda::write_batch(&ctx, event.payload).await) }

@@ -9,6 +9,6 @@ use shared::api::Function;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::lambda::init_tracing();
-    let ctx = Arc::new(shared::context::from_env().await?);
+    let ctx = Arc::new(shared::wiring::from_env().await?);
     shared::lambda::serve(Function::Experiments, ctx).await
 }
