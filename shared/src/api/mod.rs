@@ -242,8 +242,6 @@ pub fn limit(ctx: &AppContext, subject: limiter::Subject<'_>) -> Result<(), ApiE
     }
 }
 
-/// Resolves `X-API-Key` to a tenant. A missing, malformed or unknown key is
-/// 401 — the same answer whichever, so keys cannot be probed.
 /// Records the first use of a key each UTC day (the `lastUsedDay` of
 /// `GET /api/keys`): one conditional write per key, day and process, since
 /// the cached owner then carries the day. Best effort: a failed write is
@@ -260,6 +258,8 @@ async fn note_key_use(ctx: &AppContext, key_hash: &str, owner: &mut tenants::Key
     ctx.key_cache.put(key_hash.to_owned(), owner.clone());
 }
 
+/// Resolves `X-API-Key` to a tenant. A missing, malformed or unknown key is
+/// 401 — the same answer whichever, so keys cannot be probed.
 pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller, ApiError> {
     let anonymous = || limit(ctx, limiter::Subject::Unauthenticated(limiter::client_addr(request)));
     let Some(raw) = request.headers().get(API_KEY_HEADER) else {
@@ -283,7 +283,6 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
     };
     match owner {
         Some(mut owner) => {
-            note_key_use(ctx, &key_hash, &mut owner).await;
             // Behind API Gateway, the gateway has already matched the key:
             // it must be the very key this tenant holds.
             if let Some(GatewayKeyId(gateway_key)) = request.extensions().get::<GatewayKeyId>()
@@ -292,6 +291,7 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
                 tracing::warn!(tenant_id = %owner.tenant_id, "API Gateway key id does not match the tenant's key");
                 return Err(ApiError::unauthorized("invalid API key"));
             }
+            note_key_use(ctx, &key_hash, &mut owner).await;
             tracing::Span::current().record("tenant_id", owner.tenant_id.as_str());
             let function = function_for(request.uri().path());
             if let Some(function) = function {
