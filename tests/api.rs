@@ -321,7 +321,10 @@ async fn summary_parameters_are_validated() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
     }
     let empty = stack.get("/api/analytics/summary", &key).await;
-    assert_eq!(empty.body, json!({"totalEvents": 0, "uniqueUsers": 0, "variants": {}}));
+    assert_eq!(
+        empty.body,
+        json!({"totalEvents": 0, "uniqueUsers": 0, "variants": {}, "usersApproximate": false})
+    );
 }
 
 #[tokio::test]
@@ -494,7 +497,10 @@ async fn tenants_cannot_see_each_other() {
     assert_eq!(stack.post("/api/events", &alice, event).await.status, StatusCode::ACCEPTED);
     stack.wait_for_events(&alice, "/api/analytics/summary", 1).await;
     let bobs = stack.get(&format!("/api/analytics/summary?experimentId={id}"), &bob).await;
-    assert_eq!(bobs.body, json!({"totalEvents": 0, "uniqueUsers": 0, "variants": {}}));
+    assert_eq!(
+        bobs.body,
+        json!({"totalEvents": 0, "uniqueUsers": 0, "variants": {}, "usersApproximate": false})
+    );
     let bobs_all = stack.get("/api/analytics/summary?startDate=2000-01-01", &bob).await;
     assert_eq!(bobs_all.body["totalEvents"], 0);
 }

@@ -76,7 +76,7 @@ pub async fn ingest_and_drain(
     loop {
         let outcome = shared::batch_writer::drain_once(
             ctx.store.as_ref(),
-            &ctx.known_members,
+            &ctx.writer_memory,
             ctx.queue.as_ref(),
             10,
             std::time::Duration::ZERO,

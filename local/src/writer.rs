@@ -93,7 +93,7 @@ async fn drain(ctx: Arc<AppContext>, stop: watch::Receiver<bool>) {
     // Stop is checked between batches only: a batch, once received, is
     // written and acknowledged before shutdown proceeds.
     while !*stop.borrow() {
-        match drain_once(ctx.store.as_ref(), &ctx.known_members, ctx.queue.as_ref(), MAX_MESSAGES, WAIT).await
+        match drain_once(ctx.store.as_ref(), &ctx.writer_memory, ctx.queue.as_ref(), MAX_MESSAGES, WAIT).await
         {
             Ok(outcome) if outcome.events > 0 || !outcome.failed.is_empty() => {
                 tracing::debug!(

@@ -16,7 +16,7 @@ use shared::domain::event::{Event, EventType};
 use shared::domain::experiment::new_experiment;
 use shared::domain::results::compute;
 use shared::domain::summary::Totals;
-use shared::repo::known_members::KnownMembers;
+use shared::repo::events::WriterMemory;
 use shared::repo::{counters, events, experiments};
 use shared::store::Store;
 use shared::store::keys::{self, Scope};
@@ -46,9 +46,9 @@ async fn populate(store: &SqliteStore, experiment_id: &str, count: usize) {
             }
         })
         .collect();
-    let members = KnownMembers::default();
+    let memory = WriterMemory::default();
     for chunk in batch.chunks(20_000) {
-        events::store_events(store, &members, chunk.to_vec()).await.expect("events stored");
+        events::store_events(store, &memory, chunk.to_vec()).await.expect("events stored");
     }
 }
 

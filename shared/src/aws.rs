@@ -208,7 +208,7 @@ pub async fn open_counted(
     // memberships that never commit. Remembered, such a read undercounted
     // users for good (9 of 1,646 in the kill -9 test on moto). Until a
     // serializable emulator can prove it, this backend reads them all.
-    ctx.known_members = KnownMembers::disabled();
+    ctx.writer_memory.members = KnownMembers::disabled();
     if let Some(plan) = &resources.usage_plan_id {
         let client = aws_sdk_apigateway::Client::new(&config);
         ctx.key_gateway = std::sync::Arc::new(crate::gateway::apigateway::ApiGatewayKeys::new(client, plan));

@@ -8,8 +8,7 @@ use std::time::Duration;
 use crate::domain::event::Event;
 use crate::messages;
 use crate::queue::{DeadLetter, Queue, QueueError};
-use crate::repo::events::{WriteReport, store_events_into};
-use crate::repo::known_members::KnownMembers;
+use crate::repo::events::{WriteReport, WriterMemory, store_events_into};
 use crate::store::Store;
 
 /// A message handed to the batch writer: its id and body.
@@ -44,7 +43,7 @@ pub struct BatchOutcome {
 /// area with the reason, and stores every other event: see [`isolate`].
 pub async fn process(
     store: &dyn Store,
-    members: &KnownMembers,
+    memory: &WriterMemory,
     dead_letters: &dyn Queue,
     messages: &[Incoming<'_>],
 ) -> BatchOutcome {
@@ -64,7 +63,7 @@ pub async fn process(
         }
     }
     outcome.events = events.len();
-    match store_events_into(store, members, events, &mut outcome.report).await {
+    match store_events_into(store, memory, events, &mut outcome.report).await {
         Ok(()) => {
             outcome.done = readable.iter().map(|m| m.id.to_owned()).collect();
         }
@@ -78,7 +77,7 @@ pub async fn process(
                 owners.extend(std::iter::repeat_n(owner, batch.len()));
                 events.extend(batch);
             }
-            let isolated = isolate(store, members, &events, &mut outcome.report).await;
+            let isolated = isolate(store, memory, &events, &mut outcome.report).await;
             // Bisection meets the events stored before a refusal again, as
             // duplicates; each event is counted once here instead.
             let accounted = outcome.report.stored + isolated.refused.len() + isolated.unstored.len();
@@ -151,7 +150,7 @@ struct Isolated {
 /// before a refusal are skipped as duplicates in the next attempt.
 async fn isolate(
     store: &dyn Store,
-    members: &KnownMembers,
+    memory: &WriterMemory,
     events: &[Event],
     report: &mut WriteReport,
 ) -> Isolated {
@@ -162,7 +161,7 @@ async fn isolate(
         if start == end {
             continue;
         }
-        match store_events_into(store, members, events[start..end].to_vec(), report).await {
+        match store_events_into(store, memory, events[start..end].to_vec(), report).await {
             Ok(()) => {}
             Err(err) if err.is_permanent() && end - start == 1 => {
                 tracing::warn!(error = %err, event_id = %events[start].id, "event refused by the store; set aside");
@@ -211,7 +210,7 @@ const MAX_GROUP_BYTES: usize = 256 * 1024;
 /// deletes what was stored. Returns the outcome (empty when nothing came).
 pub async fn drain_once(
     store: &dyn Store,
-    members: &KnownMembers,
+    memory: &WriterMemory,
     queue: &dyn Queue,
     max_messages: usize,
     wait: Duration,
@@ -230,7 +229,7 @@ pub async fn drain_once(
         group.push(Incoming { id: &message.id, body: &message.body });
         group_bytes += message.body.len();
         if group_bytes >= MAX_GROUP_BYTES || index + 1 == received.len() {
-            outcome.absorb(process(store, members, queue, &group).await);
+            outcome.absorb(process(store, memory, queue, &group).await);
             group.clear();
             group_bytes = 0;
         }
@@ -354,20 +353,20 @@ mod tests {
     /// the process has kept so far.
     async fn deliver(
         store: &dyn Store,
-        members: &KnownMembers,
+        memory: &WriterMemory,
         messages: &[(String, String)],
     ) -> BatchOutcome {
-        deliver_to(store, members, &no_dead_letters(), messages).await
+        deliver_to(store, memory, &no_dead_letters(), messages).await
     }
 
     async fn deliver_to(
         store: &dyn Store,
-        members: &KnownMembers,
+        memory: &WriterMemory,
         dead_letters: &dyn Queue,
         messages: &[(String, String)],
     ) -> BatchOutcome {
         let incoming: Vec<Incoming> = messages.iter().map(|(id, body)| Incoming { id, body }).collect();
-        process(store, members, dead_letters, &incoming).await
+        process(store, memory, dead_letters, &incoming).await
     }
 
     /// An embedded queue for tests that set nothing aside.
@@ -428,9 +427,9 @@ mod tests {
     /// reason, and every message is done.
     async fn a_poison_event_fails_alone(inner: std::sync::Arc<dyn Store>, dead_letters: &dyn Queue) {
         let store = Refusing::new(inner.clone(), "e57", None);
-        let members = KnownMembers::default();
+        let memory = WriterMemory::default();
         let before = dead_letters.depth().await.unwrap().dead_letters;
-        let outcome = deliver_to(&store, &members, dead_letters, &bodies()).await;
+        let outcome = deliver_to(&store, &memory, dead_letters, &bodies()).await;
         assert_eq!(outcome.failed, Vec::<String>::new());
         assert_eq!((outcome.done.len(), outcome.set_aside, outcome.report.stored), (5, 1, 119));
         assert_eq!(dead_letters.depth().await.unwrap().dead_letters, before + 1);
@@ -438,12 +437,12 @@ mod tests {
         assert_eq!(summary.total_events, 119);
         // Delivered again (a redelivery racing the delete): nothing more
         // is counted, and the poison event is refused again.
-        let again = deliver_to(&store, &members, dead_letters, &bodies()).await;
+        let again = deliver_to(&store, &memory, dead_letters, &bodies()).await;
         assert_eq!((again.report.stored, again.report.duplicates), (0, 119));
         let summary = counters::summary(inner.as_ref(), "t", Some("exp")).await.unwrap();
         assert_eq!(summary.total_events, 119);
         // Replayed once the store takes it (e.g. after a fix), it counts once.
-        let replay = deliver_to(inner.as_ref(), &members, dead_letters, &bodies()).await;
+        let replay = deliver_to(inner.as_ref(), &memory, dead_letters, &bodies()).await;
         assert_eq!((replay.report.stored, replay.report.duplicates), (1, 119));
         assert_exact(inner.as_ref()).await;
     }
@@ -454,12 +453,12 @@ mod tests {
         // The whole delivery is refused; its first half (events 0..60, of
         // messages m0 to m2) then meets an outage.
         let store = Refusing::new(inner.clone(), "e3", Some(1));
-        let members = KnownMembers::default();
+        let memory = WriterMemory::default();
         let dead_letters = no_dead_letters();
-        let first = deliver_to(&store, &members, &dead_letters, &bodies()).await;
+        let first = deliver_to(&store, &memory, &dead_letters, &bodies()).await;
         assert_eq!(first.retry, ["m0", "m1", "m2"], "the messages the outage touched go back");
         assert_eq!((first.done.len(), first.set_aside), (2, 0));
-        let retried = deliver_to(&store, &members, &dead_letters, &bodies()[..3]).await;
+        let retried = deliver_to(&store, &memory, &dead_letters, &bodies()[..3]).await;
         assert_eq!((retried.done.len(), retried.set_aside), (3, 1));
         assert_eq!(dead_letters.depth().await.unwrap().dead_letters, 1);
         let summary = counters::summary(inner.as_ref(), "t", Some("exp")).await.unwrap();
@@ -506,7 +505,7 @@ mod tests {
             .map(|(i, chunk)| (format!("m{i}"), crate::messages::pack(chunk, 1 << 20).unwrap().remove(0)))
             .collect();
         let outcome =
-            deliver_to(ctx.store.as_ref(), &KnownMembers::default(), ctx.queue.as_ref(), &messages).await;
+            deliver_to(ctx.store.as_ref(), &WriterMemory::default(), ctx.queue.as_ref(), &messages).await;
         assert_eq!((outcome.done.len(), outcome.failed.len()), (2, 0));
         assert_eq!((outcome.set_aside, outcome.report.stored), (1, 119));
         assert_eq!(ctx.queue.depth().await.unwrap().dead_letters, 1);
@@ -529,10 +528,10 @@ mod tests {
 
     async fn redelivery_counts_once(store: std::sync::Arc<dyn Store>) {
         let messages = bodies();
-        let members = KnownMembers::default();
-        let first = deliver(store.as_ref(), &members, &messages).await;
+        let memory = WriterMemory::default();
+        let first = deliver(store.as_ref(), &memory, &messages).await;
         assert_eq!((first.done.len(), first.report.stored), (5, 120));
-        let again = deliver(store.as_ref(), &members, &messages).await;
+        let again = deliver(store.as_ref(), &memory, &messages).await;
         assert_eq!((again.done.len(), again.report.stored, again.report.duplicates), (5, 0, 120));
         assert_exact(store.as_ref()).await;
     }
@@ -540,14 +539,14 @@ mod tests {
     async fn failure_midway_then_redelivery_counts_once(store: std::sync::Arc<dyn Store>) {
         let failing = Instrumented::failing_once(store.clone(), 2);
         let messages = bodies();
-        let members = KnownMembers::default();
-        let broken = deliver(&failing, &members, &messages).await;
+        let memory = WriterMemory::default();
+        let broken = deliver(&failing, &memory, &messages).await;
         assert_eq!(broken.retry.len(), 5, "the whole batch is handed back, to retry");
         assert!(broken.failed.is_empty(), "a store failure spends no delivery");
         assert!(failing.transactions.load(Ordering::SeqCst) >= 3, "two transactions committed first");
         let partial = counters::summary(store.as_ref(), "t", Some("exp")).await.unwrap();
         assert!(partial.total_events > 0 && partial.total_events < 120, "{}", partial.total_events);
-        let retried = deliver(&failing, &members, &messages).await;
+        let retried = deliver(&failing, &memory, &messages).await;
         assert!(retried.failed.is_empty() && retried.retry.is_empty());
         assert_eq!(retried.report.stored + retried.report.duplicates, 120);
         assert_exact(store.as_ref()).await;
@@ -559,16 +558,16 @@ mod tests {
         let store = Instrumented::new(std::sync::Arc::new(
             crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap(),
         ));
-        let members = KnownMembers::default();
+        let memory = WriterMemory::default();
         // New users: their memberships are read (absent), then written, and
         // remembered once the transaction writing them has committed.
-        deliver(&store, &members, &tagged_bodies("first")).await;
-        assert!(!members.is_empty());
+        deliver(&store, &memory, &tagged_bodies("first")).await;
+        assert!(!memory.members.is_empty());
         // The same users again, with new ids: nothing is read. Their
         // memberships are known, and a first attempt assumes its ids new.
         for tag in ["second", "third"] {
             let before = store.keys_checked.load(Ordering::SeqCst);
-            let again = deliver(&store, &members, &tagged_bodies(tag)).await;
+            let again = deliver(&store, &memory, &tagged_bodies(tag)).await;
             assert_eq!(again.report.stored, 120);
             assert_eq!(store.keys_checked.load(Ordering::SeqCst) - before, 0, "{tag}");
         }
@@ -583,12 +582,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inner: std::sync::Arc<dyn Store> =
             std::sync::Arc::new(crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap());
-        let members = KnownMembers::default();
+        let memory = WriterMemory::default();
         let failing = Instrumented::failing_once(inner.clone(), 0);
-        let broken = deliver(&failing, &members, &bodies()).await;
+        let broken = deliver(&failing, &memory, &bodies()).await;
         assert_eq!(broken.retry.len(), 5);
-        assert!(members.is_empty(), "nothing committed, nothing remembered");
-        let retried = deliver(&failing, &members, &bodies()).await;
+        assert!(memory.members.is_empty(), "nothing committed, nothing remembered");
+        let retried = deliver(&failing, &memory, &bodies()).await;
         assert!(retried.failed.is_empty());
         assert_exact(inner.as_ref()).await;
     }
@@ -599,7 +598,7 @@ mod tests {
         let store = crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap();
         let mut messages = bodies();
         messages.insert(2, ("poison".into(), json!({"not": "events"}).to_string()));
-        let outcome = deliver(&store, &KnownMembers::default(), &messages).await;
+        let outcome = deliver(&store, &WriterMemory::default(), &messages).await;
         assert_eq!(outcome.failed, ["poison"]);
         assert_eq!(outcome.done.len(), 5);
         assert_exact(&store).await;

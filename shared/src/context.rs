@@ -11,7 +11,7 @@ use crate::gateway::{KeyGateway, LocalKeys};
 use crate::outbox::Outbox;
 use crate::queue::Queue;
 use crate::queue::sqlite::{QueueConfig, SqliteQueue};
-use crate::repo::known_members::KnownMembers;
+use crate::repo::events::WriterMemory;
 use crate::repo::tenants::KeyOwner;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -31,8 +31,8 @@ pub struct AppContext {
     pub cors: CorsPolicy,
     /// Where tenant keys are registered besides the store (API Gateway on AWS).
     pub key_gateway: Arc<dyn KeyGateway>,
-    /// Memberships the batch writer has seen stored, to spare their reads.
-    pub known_members: KnownMembers,
+    /// What the batch writer remembers of the store between batches.
+    pub writer_memory: WriterMemory,
     /// How old an ingested event's timestamp may be (`MAX_EVENT_AGE_DAYS`).
     pub max_event_age_days: u32,
     /// Request rate limits, applied after authentication (the local stack's;
@@ -63,7 +63,7 @@ impl AppContext {
             key_cache: KeyCache::new(ttl),
             cors: CorsPolicy::same_origin_only(),
             key_gateway: Arc::new(LocalKeys),
-            known_members: KnownMembers::default(),
+            writer_memory: WriterMemory::default(),
             max_event_age_days: crate::domain::event::DEFAULT_MAX_EVENT_AGE_DAYS,
             limiter: None,
         }

@@ -104,7 +104,7 @@ pub async fn write_batch(
         })
         .collect();
     let outcome =
-        crate::batch_writer::process(ctx.store.as_ref(), &ctx.known_members, ctx.queue.as_ref(), &incoming)
+        crate::batch_writer::process(ctx.store.as_ref(), &ctx.writer_memory, ctx.queue.as_ref(), &incoming)
             .await;
     let mut failed = outcome.failed;
     if !outcome.retry.is_empty() {

@@ -1,8 +1,9 @@
 //! `GET /api/analytics/summary?startDate&endDate&experimentId`.
 //!
 //! Without a date range the answer comes from the running counters (cost
-//! independent of the number of events); with one, from the events in the
-//! range, exactly.
+//! independent of the number of events); with one, from the rollups of the
+//! range (`repo::rollups`: cost in hours and days, not events), users
+//! estimated from sketches.
 
 use std::collections::BTreeMap;
 
@@ -17,10 +18,10 @@ use super::{
 use crate::context::AppContext;
 use crate::domain::FieldError;
 use crate::domain::event::{MAX_TAG_CHARS, rfc3339};
-use crate::domain::summary::{MAX_VARIANT_ROWS, OTHER_ROW};
+use crate::domain::summary::{MAX_VARIANT_ROWS, OTHER_ROW, Summary};
 use crate::domain::time_range::parse_range;
 use crate::domain::timeseries::{Interval, MAX_BUCKETS, assemble, bucket_count, parse_hour};
-use crate::repo::{counters, events, experiments};
+use crate::repo::{counters, experiments, rollups};
 use crate::store::keys::{self, Scope};
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
@@ -154,10 +155,33 @@ async fn summary(ctx: &AppContext, request: &Request) -> ApiResult {
         )]));
     }
     let store = ctx.store.as_ref();
-    let summary = if range.is_unbounded() {
-        counters::summary(store, &caller.tenant_id, experiment).await?
+    let tenant = &caller.tenant_id;
+    if range.is_unbounded() {
+        return Ok(json_response(StatusCode::OK, &counters::summary(store, tenant, experiment).await?));
+    }
+    // An open end is the data's first or last hour (none: nothing to count).
+    let scope = match experiment {
+        Some(experiment) => Scope::Experiment(experiment.to_owned()),
+        None => Scope::Tenant,
+    };
+    let span = counters::hour_span(store, tenant, &scope).await?;
+    let (first, last) = match span.as_ref().map(|(first, last)| (parse_hour(first), parse_hour(last))) {
+        Some((Some(first), Some(last))) => {
+            (first, last + chrono::TimeDelta::hours(1) - chrono::TimeDelta::microseconds(1))
+        }
+        _ => {
+            return Ok(json_response(
+                StatusCode::OK,
+                &Summary { users_approximate: true, ..Summary::default() },
+            ));
+        }
+    };
+    let start = range.start.unwrap_or(first).max(first);
+    let end = range.end.unwrap_or(last).min(last);
+    let summary = if start <= end {
+        rollups::summary_between(store, tenant, experiment, start, end).await?
     } else {
-        events::summarize_range(store, &caller.tenant_id, &range, experiment).await?
+        Summary { users_approximate: true, ..Summary::default() }
     };
     Ok(json_response(StatusCode::OK, &summary))
 }

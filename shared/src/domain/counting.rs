@@ -41,11 +41,6 @@ pub fn scopes(event: &Event) -> impl Iterator<Item = ScopeRef<'_>> {
         .chain(variant.map(|(_, variant)| ScopeRef::VariantName(variant)))
 }
 
-/// Scopes that also keep hourly buckets (for time series and date ranges).
-fn has_buckets(scope: ScopeRef) -> bool {
-    !matches!(scope, ScopeRef::VariantName(_))
-}
-
 /// The membership kinds an event can make its user a member of.
 fn membership_kinds(event: &Event) -> &'static [Membership] {
     if event.is_conversion() { &[Membership::Seen, Membership::Converted] } else { &[Membership::Seen] }
@@ -172,16 +167,14 @@ impl<'a> KeyBook<'a> {
         keys::membership_in(&self.scopes[scope].memberships_prefix, kind, user_id)
     }
 
-    /// The scope's bucket for the hour of `event`, if the scope has buckets.
-    fn bucket(&mut self, scope: usize, event: &Event) -> Option<AggregateId> {
+    /// The scope's bucket for the hour of `event` (every scope has hourly
+    /// buckets: date ranges and time series read them).
+    fn bucket(&mut self, scope: usize, event: &Event) -> AggregateId {
         let entry = &self.scopes[scope];
-        if !has_buckets(entry.scope) {
-            return None;
-        }
         let at = &event.timestamp;
         let hour = at.timestamp().div_euclid(3600);
         if let Some(&id) = self.bucket_ids.get(&(scope, hour)) {
-            return Some(id);
+            return id;
         }
         let id = self.aggregates.len();
         self.aggregates.push(Aggregate {
@@ -190,7 +183,7 @@ impl<'a> KeyBook<'a> {
             names: BUCKET_NAMES,
         });
         self.bucket_ids.insert((scope, hour), id);
-        Some(id)
+        id
     }
 }
 
@@ -276,7 +269,7 @@ pub fn plan(events: &[Event], absent: &HashSet<Key>, max_writes: usize) -> Vec<P
             let bucket = book.bucket(scope, event);
             let mut bump = |count: Count| {
                 bumps.push((counter, count));
-                bumps.extend(bucket.map(|bucket| (bucket, count)));
+                bumps.push((bucket, count));
             };
             bump(Count::Events);
             if event.is_conversion() {

@@ -3,6 +3,7 @@
 pub mod assignment;
 pub mod campaign;
 pub mod counting;
+pub mod distinct;
 pub mod event;
 pub mod experiment;
 pub mod results;

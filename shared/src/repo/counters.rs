@@ -46,20 +46,34 @@ pub async fn experiment_variants(
     variant_totals(store, tenant_id, keys::variant_counters_prefix(experiment_id)).await
 }
 
+/// All-time totals of the variants a summary lists: one experiment's, or
+/// (without one) every variant name's across experiments.
+pub async fn variant_totals_of(
+    store: &dyn Store,
+    tenant_id: &str,
+    experiment_id: Option<&str>,
+) -> Result<Vec<(String, Totals)>, StoreError> {
+    let prefix = match experiment_id {
+        Some(experiment) => keys::variant_counters_prefix(experiment),
+        None => keys::VARIANT_NAME_COUNTERS_PREFIX.to_owned(),
+    };
+    variant_totals(store, tenant_id, prefix).await
+}
+
 /// The all-time summary, from counters only.
 pub async fn summary(
     store: &dyn Store,
     tenant_id: &str,
     experiment_id: Option<&str>,
 ) -> Result<Summary, StoreError> {
-    let (scope, prefix) = match experiment_id {
-        Some(experiment) => {
-            (Scope::Experiment(experiment.to_owned()), keys::variant_counters_prefix(experiment))
-        }
-        None => (Scope::Tenant, keys::VARIANT_NAME_COUNTERS_PREFIX.to_owned()),
+    let scope = match experiment_id {
+        Some(experiment) => Scope::Experiment(experiment.to_owned()),
+        None => Scope::Tenant,
     };
-    let (overall, variants) =
-        tokio::try_join!(totals(store, tenant_id, &scope), variant_totals(store, tenant_id, prefix))?;
+    let (overall, variants) = tokio::try_join!(
+        totals(store, tenant_id, &scope),
+        variant_totals_of(store, tenant_id, experiment_id)
+    )?;
     Ok(Summary::new(overall, variants))
 }
 

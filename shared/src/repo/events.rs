@@ -1,18 +1,15 @@
-//! Storing events exactly once, and reading them back by time.
-
-use std::collections::BTreeSet;
+//! Storing events exactly once.
 
 use foldhash::{HashSet, HashSetExt};
 
 use super::known_members::KnownMembers;
+use super::user_sketches::{self, SketchCache};
 use crate::domain::FieldError;
 use crate::domain::counting::{self, membership_keys};
 use crate::domain::event::{Event, EventAt, MAX_PROPERTIES_BYTES, field_name};
-use crate::domain::summary::{EventRecord, Summarizer, Summary};
-use crate::domain::time_range::TimeRange;
-use crate::store::keys::{self, Scope};
+use crate::store::keys;
 use crate::store::limits::{self, MAX_ITEM_BYTES};
-use crate::store::{Key, Query, SortRange, Store, StoreError};
+use crate::store::{Key, Store, StoreError};
 
 /// Why the production store could not hold `event` (empty when it can):
 /// its key parts over their budgets in the table design, or properties
@@ -82,22 +79,31 @@ impl WriteReport {
     }
 }
 
-/// Stores and counts every event whose id this tenant has not stored yet.
+/// What a batch-writer process remembers of the store between batches,
+/// to spare reads: memberships known to exist, and the user sketches it
+/// last read or wrote. Pass the same one to every call a process makes.
+#[derive(Default)]
+pub struct WriterMemory {
+    pub members: KnownMembers,
+    pub sketches: SketchCache,
+}
+
+/// Adds every event's user to the sketches of its hour and day
+/// ([`user_sketches`]), then stores and counts every event whose id this
+/// tenant has not stored yet.
 ///
 /// Safe to call again with the same events after any failure, at any
 /// point: committed transactions marked their events, and the retry skips
 /// them. Safe against concurrent writers too: a transaction whose reads
 /// went stale fails its conditions and is re-planned from fresh reads.
 ///
-/// `members` spares the reads of memberships already seen to exist; pass
-/// the same one to every call a process makes.
 pub async fn store_events(
     store: &dyn Store,
-    members: &KnownMembers,
+    memory: &WriterMemory,
     events: Vec<Event>,
 ) -> Result<WriteReport, StoreError> {
     let mut report = WriteReport::default();
-    store_events_into(store, members, events, &mut report).await?;
+    store_events_into(store, memory, events, &mut report).await?;
     Ok(report)
 }
 
@@ -105,10 +111,15 @@ pub async fn store_events(
 /// `report` still says what was stored before it.
 pub async fn store_events_into(
     store: &dyn Store,
-    members: &KnownMembers,
+    memory: &WriterMemory,
     events: Vec<Event>,
     report: &mut WriteReport,
 ) -> Result<(), StoreError> {
+    // Users join their sketches first, from every event, duplicates
+    // included (joining again changes nothing): once the counters show an
+    // event, range reads see its user too, and a delivery that failed
+    // anywhere merges again before it commits.
+    user_sketches::merge(store, &memory.sketches, user_sketches::updates_for(&events)).await?;
     let first_of_id: Vec<bool> = {
         let mut seen = HashSet::with_capacity(events.len());
         events.iter().map(|event| seen.insert((event.tenant_id.as_str(), event.id.as_str()))).collect()
@@ -139,7 +150,7 @@ pub async fn store_events_into(
         }
 
         let wanted = membership_keys(&pending);
-        let is_known = members.known(&wanted);
+        let is_known = memory.members.known(&wanted);
         let unknown: Vec<Key> =
             wanted.into_iter().zip(is_known).filter_map(|(key, known)| (!known).then_some(key)).collect();
         let found = store.exist_before_write(&unknown).await?;
@@ -152,7 +163,7 @@ pub async fn store_events_into(
                 absent.insert(key);
             }
         }
-        members.remember(&present);
+        memory.members.remember(&present);
 
         let plan = counting::plan(&pending, &absent, store.max_transaction_writes());
         let mut committed = 0;
@@ -163,7 +174,7 @@ pub async fn store_events_into(
                     committed += transaction.events;
                     report.stored += transaction.events;
                     report.transactions += 1;
-                    members.remember(&transaction.new_members);
+                    memory.members.remember(&transaction.new_members);
                 }
                 Err(err @ (StoreError::ConditionFailed { .. } | StoreError::Conflict)) => {
                     failure = Some(err);
@@ -191,62 +202,6 @@ async fn drop_stored(store: &dyn Store, pending: &mut Vec<Event>) -> Result<usiz
     let mut stored = stored.into_iter();
     pending.retain(|_| !stored.next().unwrap_or(false));
     Ok(before - pending.len())
-}
-
-/// The hours (`YYYY-MM-DDTHH`) in which a scope has events, within a range.
-async fn active_hours(
-    store: &dyn Store,
-    tenant_id: &str,
-    scope: &Scope,
-    range: &TimeRange,
-) -> Result<Vec<String>, StoreError> {
-    let low = range.start.map(|t| keys::hour(&t)).unwrap_or_default();
-    let high = range.end.map(|t| keys::hour(&t)).unwrap_or_else(|| "\u{10FFFF}".to_owned());
-    let buckets = super::counters::hourly(store, tenant_id, scope, low, high).await?;
-    Ok(buckets.into_iter().map(|(hour, _)| hour).collect())
-}
-
-/// Summarises a tenant's events within a time range exactly, by reading
-/// the events of the days that have any (found through the hourly
-/// buckets, so empty days cost nothing).
-pub async fn summarize_range(
-    store: &dyn Store,
-    tenant_id: &str,
-    range: &TimeRange,
-    experiment_id: Option<&str>,
-) -> Result<Summary, StoreError> {
-    let scope = match experiment_id {
-        Some(experiment) => Scope::Experiment(experiment.to_owned()),
-        None => Scope::Tenant,
-    };
-    let days: BTreeSet<String> = active_hours(store, tenant_id, &scope, range)
-        .await?
-        .into_iter()
-        .map(|hour| hour[..10].to_owned())
-        .collect();
-    let low = range.start.map(|t| keys::sort_time(&t)).unwrap_or_default();
-    let high = range
-        .end
-        .map(|t| format!("{}#\u{10FFFF}", keys::sort_time(&t)))
-        .unwrap_or_else(|| "\u{10FFFF}".to_owned());
-    let mut summarizer = Summarizer::new(experiment_id);
-    for day in days {
-        let mut query = Query::partition(keys::events_partition(tenant_id, &day))
-            .range(SortRange::Between(low.clone(), high.clone()))
-            .limit(5000);
-        loop {
-            let page = store.query(&query).await?;
-            for (_, item) in page.items {
-                let record: EventRecord = super::from_item(item)?;
-                summarizer.add(&record);
-            }
-            match page.last_sk {
-                Some(sk) => query.start_after = Some(sk),
-                None => break,
-            }
-        }
-    }
-    Ok(summarizer.finish())
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ pub mod events;
 pub mod experiments;
 pub mod idempotency;
 pub mod known_members;
+pub mod rollups;
 pub mod tenants;
+pub mod user_sketches;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

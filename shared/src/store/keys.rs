@@ -324,6 +324,45 @@ pub fn bucket<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>, hour: &str) -
     Key::new(buckets_partition(tenant_id, scope), hour.to_owned())
 }
 
+/// Sketches of a scope's users per hour and per UTC day
+/// ([`crate::domain::distinct`]), in one partition per scope.
+pub fn sketches_partition<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>) -> String {
+    let mut pk = join(&["SKT#", tenant_id, "#"]);
+    scope.into().push_encoded(&mut pk);
+    pk
+}
+
+/// How long a sketch's period is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Period {
+    /// `YYYY-MM-DDTHH`
+    Hour,
+    /// `YYYY-MM-DD`, a UTC day.
+    Day,
+}
+
+/// Sort-key prefix of one kind's sketches of one period length; the
+/// period's [`hour`] or [`day`] follows, so a range of periods is one
+/// `between` query.
+pub fn sketches_prefix(kind: Membership, period: Period) -> &'static str {
+    match (kind, period) {
+        (Membership::Seen, Period::Hour) => "S#H#",
+        (Membership::Seen, Period::Day) => "S#D#",
+        (Membership::Converted, Period::Hour) => "C#H#",
+        (Membership::Converted, Period::Day) => "C#D#",
+    }
+}
+
+/// The sketch of `kind` users of a scope in one period (`when`: its
+/// [`hour`] or [`day`]), under the scope's [`sketches_partition`].
+pub fn sketch(partition: &str, kind: Membership, period: Period, when: &str) -> Key {
+    let prefix = sketches_prefix(kind, period);
+    let mut sk = String::with_capacity(prefix.len() + when.len());
+    sk.push_str(prefix);
+    sk.push_str(when);
+    Key::new(partition, sk)
+}
+
 /// Membership items remember that a user was seen (or converted) in a
 /// scope, so that unique-user counters flip exactly once per user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -427,6 +466,12 @@ mod tests {
             for scope in &scopes {
                 built.push(counter(&tenant, scope));
                 built.push(bucket(&tenant, scope, &hour(&latest)));
+                built.push(sketch(
+                    &sketches_partition(&tenant, scope),
+                    Membership::Converted,
+                    Period::Hour,
+                    &hour(&latest),
+                ));
                 built.push(membership(&tenant, scope, Membership::Seen, &user));
                 built.push(membership(&tenant, scope, Membership::Converted, &user));
             }

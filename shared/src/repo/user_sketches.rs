@@ -1,0 +1,375 @@
+//! The users of each scope per hour and per UTC day, as sketches
+//! ([`crate::domain::distinct`]) the batch writer merges events into and
+//! range reads union.
+//!
+//! Merging happens before a batch's counting transactions, for every event
+//! of the batch, duplicates included: adding a user to a sketch again
+//! changes nothing, so every delivery of a batch merges again, and once the
+//! counters show an event its user is in the sketches too. (An event the
+//! store refuses for good after its merge leaves its user in a sketch:
+//! such events are set aside for redrive, and rare.) Each sketch item carries a version
+//! `v`; a write is conditional on the version read, and a writer that lost
+//! the race reads the item again and re-applies its users.
+//!
+//! The writer keeps the sketches it read or wrote in memory (two bounded
+//! generations, like [`super::known_members`]): a busy scope's sketch is
+//! then read once per process, and written only when the batch changed it,
+//! which a dense sketch seldom is by returning users.
+
+use chrono::{DateTime, Utc};
+use datasketches::hll::Coupon;
+use foldhash::HashMap;
+use serde_json::Value;
+
+use crate::domain::counting::scopes;
+use crate::domain::distinct::{UserSketch, coupon_of, cover};
+use crate::domain::event::Event;
+use crate::store::keys::{self, Membership, Period, ScopeRef};
+use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp, query_all};
+
+const SKETCH: &str = "hll";
+const VERSION: &str = "v";
+
+/// Sketches per generation of the cache: a dense one is about 8 KiB.
+const CACHE_CAPACITY: usize = 512;
+/// Sketches a merge holds in memory at once.
+const SKETCHES_PER_PART: usize = 256;
+/// Sketch writes per transaction: about 11 KiB each when dense.
+const WRITES_PER_TRANSACTION: usize = 25;
+/// Rounds of re-reading sketches another writer changed meanwhile.
+const MAX_ATTEMPTS: usize = 8;
+
+#[derive(Clone, Default)]
+struct Cached {
+    /// The stored item's version; 0 when there is no item yet.
+    version: i64,
+    sketch: UserSketch,
+}
+
+#[derive(Default)]
+struct Generations {
+    current: HashMap<Key, Cached>,
+    previous: HashMap<Key, Cached>,
+}
+
+impl Generations {
+    /// Takes a sketch out; [`Generations::insert`] puts it back.
+    fn take(&mut self, key: &Key) -> Option<Cached> {
+        self.current.remove(key).or_else(|| self.previous.remove(key))
+    }
+
+    fn insert(&mut self, key: Key, cached: Cached) {
+        if self.current.len() >= CACHE_CAPACITY {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, cached);
+    }
+}
+
+/// The sketches this process read or wrote, with their versions.
+#[derive(Default)]
+pub struct SketchCache {
+    // A tokio mutex, held across the store calls of a merge: two writers of
+    // one process then never race each other for the same sketch.
+    generations: tokio::sync::Mutex<Generations>,
+}
+
+/// What a batch adds to sketches: per sketch item, its users' hashes.
+#[derive(Default)]
+pub struct SketchUpdates {
+    sketches: Vec<(Key, Vec<Coupon>)>,
+}
+
+impl SketchUpdates {
+    pub fn is_empty(&self) -> bool {
+        self.sketches.is_empty()
+    }
+}
+
+/// The sketch items `events` belong in: every scope of each event, its
+/// hour and its UTC day, of seen users and (for a conversion) of converted
+/// users. Keys are built once per distinct item, not once per event.
+pub fn updates_for(events: &[Event]) -> SketchUpdates {
+    type Slot<'a> = (&'a str, ScopeRef<'a>, Membership, Period, i64);
+    let mut index: HashMap<Slot, usize> = HashMap::default();
+    let mut partitions: HashMap<(&str, ScopeRef), String> = HashMap::default();
+    let mut updates = SketchUpdates::default();
+    for event in events {
+        let coupon = coupon_of(&event.user_id);
+        let hour = event.timestamp.timestamp().div_euclid(3600);
+        let kinds: &[Membership] = if event.is_conversion() {
+            &[Membership::Seen, Membership::Converted]
+        } else {
+            &[Membership::Seen]
+        };
+        for scope in scopes(event) {
+            for &kind in kinds {
+                for (period, number) in [(Period::Hour, hour), (Period::Day, hour.div_euclid(24))] {
+                    let slot = (event.tenant_id.as_str(), scope, kind, period, number);
+                    let at = *index.entry(slot).or_insert_with(|| {
+                        let partition = partitions
+                            .entry((event.tenant_id.as_str(), scope))
+                            .or_insert_with(|| keys::sketches_partition(&event.tenant_id, scope));
+                        let when = match period {
+                            Period::Hour => keys::hour(&event.timestamp),
+                            Period::Day => keys::day(&event.timestamp),
+                        };
+                        updates.sketches.push((keys::sketch(partition, kind, period, &when), Vec::new()));
+                        updates.sketches.len() - 1
+                    });
+                    updates.sketches[at].1.push(coupon);
+                }
+            }
+        }
+    }
+    updates
+}
+
+fn unreadable(key: &Key, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("sketch {}/{}: {why}", key.pk, key.sk))
+}
+
+fn cached_from(key: &Key, item: Option<Item>) -> Result<Cached, StoreError> {
+    let Some(item) = item else {
+        return Ok(Cached { version: 0, sketch: UserSketch::default() });
+    };
+    let stored = item.get(SKETCH).and_then(Value::as_str).ok_or_else(|| unreadable(key, "no sketch"))?;
+    Ok(Cached {
+        version: item.get(VERSION).and_then(Value::as_i64).unwrap_or(0),
+        sketch: UserSketch::from_stored(stored).map_err(|err| unreadable(key, err))?,
+    })
+}
+
+/// Adds the users of `updates` to their sketches in the store.
+pub async fn merge(store: &dyn Store, cache: &SketchCache, updates: SketchUpdates) -> Result<(), StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let mut cached = cache.generations.lock().await;
+    // In parts: a batch spread over many hours (a backfill) touches
+    // thousands of sketches, which need not all be in memory at once.
+    let mut sketches = updates.sketches.into_iter().peekable();
+    while sketches.peek().is_some() {
+        let part: Vec<_> = sketches.by_ref().take(SKETCHES_PER_PART).collect();
+        merge_part(store, &mut cached, part).await?;
+    }
+    Ok(())
+}
+
+/// [`merge`] of at most [`SKETCHES_PER_PART`] sketches.
+async fn merge_part(
+    store: &dyn Store,
+    cached: &mut Generations,
+    mut pending: Vec<(Key, Vec<Coupon>)>,
+) -> Result<(), StoreError> {
+    for attempt in 1..=MAX_ATTEMPTS {
+        // The batch's sketches, taken out of the cache (a batch may touch
+        // more than it holds) or read; they go back once written.
+        let mut working: Vec<Option<Cached>> = pending.iter().map(|(key, _)| cached.take(key)).collect();
+        let missing: Vec<usize> = (0..pending.len()).filter(|&at| working[at].is_none()).collect();
+        for chunk in missing.chunks(100) {
+            let keys: Vec<Key> = chunk.iter().map(|&at| pending[at].0.clone()).collect();
+            let items = store.batch_get(&keys).await?;
+            for ((&at, key), item) in chunk.iter().zip(&keys).zip(items) {
+                working[at] = Some(cached_from(key, item)?);
+            }
+        }
+        let mut working: Vec<Cached> = working.into_iter().map(Option::unwrap_or_default).collect();
+
+        // Apply each sketch's users; what changed is written.
+        let mut writes: Vec<(usize, WriteOp)> = Vec::new();
+        for (at, ((key, coupons), entry)) in pending.iter().zip(&mut working).enumerate() {
+            let mut changed = false;
+            for &coupon in coupons {
+                changed |= entry.sketch.add(coupon);
+            }
+            if !changed {
+                continue;
+            }
+            let condition = if entry.version == 0 {
+                Condition::NotExists
+            } else {
+                Condition::equals(VERSION, entry.version)
+            };
+            entry.version += 1;
+            let mut item = Item::new();
+            item.insert(SKETCH.to_owned(), Value::from(entry.sketch.to_stored()));
+            item.insert(VERSION.to_owned(), Value::from(entry.version));
+            writes.push((at, WriteOp::Put { key: key.clone(), item, condition }));
+        }
+
+        // On any other failure, nothing of this attempt goes back into the
+        // cache: what was not written must not look written.
+        let mut raced = vec![false; pending.len()];
+        for chunk in writes.chunks(WRITES_PER_TRANSACTION) {
+            match store.transact(chunk.iter().map(|(_, op)| op.clone()).collect()).await {
+                Ok(()) => {}
+                // Another process wrote some of these: read them again.
+                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
+                    chunk.iter().for_each(|(at, _)| raced[*at] = true);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let mut again = Vec::new();
+        for ((update, entry), raced) in pending.into_iter().zip(working).zip(raced) {
+            if raced {
+                again.push(update);
+            } else {
+                cached.insert(update.0, entry);
+            }
+        }
+        if again.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(attempt, sketches = again.len(), "sketches raced another writer; merging again");
+        pending = again;
+    }
+    Err(StoreError::Conflict)
+}
+
+/// Hours since the Unix epoch of an instant.
+pub fn hour_number(at: &DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(3600)
+}
+
+fn hour_key(number: i64) -> String {
+    keys::hour(&DateTime::from_timestamp(number * 3600, 0).unwrap_or_default())
+}
+
+fn day_key(number: i64) -> String {
+    keys::day(&DateTime::from_timestamp(number * 86_400, 0).unwrap_or_default())
+}
+
+/// The stored sketches of a scope's `kind` users in the hours
+/// `first..=last` (hours since the Unix epoch): its day sketches for the
+/// whole UTC days and its hour sketches for the rest. Their union
+/// ([`crate::domain::distinct::UserUnion::of`]) is the range's users: left to
+/// the caller, which can spread that CPU work over threads.
+pub async fn stored_in_hours<'a>(
+    store: &dyn Store,
+    tenant_id: &str,
+    scope: impl Into<ScopeRef<'a>>,
+    kind: Membership,
+    first: i64,
+    last: i64,
+) -> Result<Vec<String>, StoreError> {
+    let partition = keys::sketches_partition(tenant_id, scope);
+    let covered = cover(first, last);
+    let mut spans: Vec<(Period, String, String)> = Vec::new();
+    if let Some((from, to)) = covered.days {
+        spans.push((Period::Day, day_key(from), day_key(to)));
+    }
+    for (from, to) in covered.hours {
+        spans.push((Period::Hour, hour_key(from), hour_key(to)));
+    }
+    let mut stored = Vec::new();
+    for (period, from, to) in spans {
+        let prefix = keys::sketches_prefix(kind, period);
+        let range = SortRange::Between(format!("{prefix}{from}"), format!("{prefix}{to}"));
+        for (key, mut item) in query_all(store, Query::partition(partition.clone()).range(range)).await? {
+            match item.remove(SKETCH) {
+                Some(Value::String(sketch)) => stored.push(sketch),
+                _ => return Err(unreadable(&key, "no sketch")),
+            }
+        }
+    }
+    Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::EventType;
+    use crate::store::sqlite::SqliteStore;
+
+    fn event(user: &str, kind: EventType, at: &str) -> Event {
+        Event {
+            id: format!("{user}-{at}"),
+            tenant_id: "t".into(),
+            user_id: user.into(),
+            event_type: kind,
+            experiment_id: Some("exp".into()),
+            variant: Some("A".into()),
+            properties: Default::default(),
+            timestamp: at.parse().unwrap(),
+        }
+    }
+
+    async fn users_in_hours(
+        store: &dyn Store,
+        kind: Membership,
+        first: i64,
+        last: i64,
+    ) -> Result<u64, StoreError> {
+        let stored = stored_in_hours(store, "t", ScopeRef::Tenant, kind, first, last).await?;
+        Ok(crate::domain::distinct::UserUnion::of(&stored).unwrap().users())
+    }
+
+    #[test]
+    fn each_event_goes_to_its_hour_and_day_in_every_scope() {
+        let events = [
+            event("alice", EventType::PageView, "2026-11-01T10:30:00Z"),
+            event("alice", EventType::Conversion, "2026-11-01T10:40:00Z"),
+            event("bob", EventType::PageView, "2026-11-02T00:10:00Z"),
+        ];
+        let updates = updates_for(&events);
+        // 4 scopes × (seen hour+day for 2 hours/2 days: 2+2, converted hour+day: 2).
+        assert_eq!(updates.sketches.len(), 4 * (2 + 2 + 2));
+        let tenant = keys::sketches_partition("t", ScopeRef::Tenant);
+        let day = keys::sketch(&tenant, Membership::Seen, Period::Day, "2026-11-01");
+        let coupons = &updates.sketches.iter().find(|(key, _)| *key == day).unwrap().1;
+        assert_eq!(coupons.len(), 2, "both of alice's events on the first");
+    }
+
+    #[tokio::test]
+    async fn merging_again_changes_nothing_and_racing_writers_both_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let day = |user: &str| event(user, EventType::PageView, "2026-11-01T10:30:00Z");
+        let first: Vec<Event> = (0..300).map(|i| day(&format!("u{i}"))).collect();
+        let (one, two) = (SketchCache::default(), SketchCache::default());
+        merge(&store, &one, updates_for(&first)).await.unwrap();
+        let hours = (hour_number(&first[0].timestamp), hour_number(&first[0].timestamp));
+        let users = || users_in_hours(&store, Membership::Seen, hours.0, hours.1);
+        assert_eq!(users().await.unwrap(), 300);
+        // Redelivered: nothing written, same answer.
+        merge(&store, &one, updates_for(&first)).await.unwrap();
+        assert_eq!(users().await.unwrap(), 300);
+        // A second process, whose cache is cold, then the first one, whose
+        // cached version is now stale: both merges land.
+        let second: Vec<Event> = (300..400).map(|i| day(&format!("u{i}"))).collect();
+        let third: Vec<Event> = (400..450).map(|i| day(&format!("u{i}"))).collect();
+        merge(&store, &two, updates_for(&second)).await.unwrap();
+        merge(&store, &one, updates_for(&third)).await.unwrap();
+        assert_eq!(users().await.unwrap(), 450);
+        let whole_day = (hours.0 - 10, hours.0 + 13);
+        let day_users = users_in_hours(&store, Membership::Seen, whole_day.0, whole_day.1);
+        assert_eq!(day_users.await.unwrap(), 450);
+        let converted = users_in_hours(&store, Membership::Converted, hours.0, hours.1);
+        assert_eq!(converted.await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_touching_more_sketches_than_the_cache_holds_merges_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        // 600 users, each in an hour of their own: 4 scopes × 600 hours
+        // (and 25 days) of sketches.
+        let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let events: Vec<Event> = (0..600)
+            .map(|i| {
+                let at = start + chrono::TimeDelta::hours(i);
+                event(&format!("u{i}"), EventType::PageView, &keys::sort_time(&at))
+            })
+            .collect();
+        let updates = updates_for(&events);
+        assert!(updates.sketches.len() > CACHE_CAPACITY, "{}", updates.sketches.len());
+        let cache = SketchCache::default();
+        merge(&store, &cache, updates).await.unwrap();
+        merge(&store, &cache, updates_for(&events)).await.unwrap();
+        let first = hour_number(&start);
+        assert_eq!(users_in_hours(&store, Membership::Seen, first, first + 599).await.unwrap(), 600);
+        assert_eq!(users_in_hours(&store, Membership::Seen, first + 10, first + 59).await.unwrap(), 50);
+    }
+}
