@@ -53,3 +53,15 @@ describe('formatting', () => {
     expect(plural(1200, 'experiment')).toBe('1,200 experiments');
   });
 });
+
+describe('formatUsers', () => {
+  it('marks users the server estimated, never zero', async () => {
+    const { formatUsers, overviewMetrics } = await import('../src/pages/Overview');
+    expect(formatUsers(1987, true)).toBe('≈ 1,987');
+    expect(formatUsers(0, true)).toBe('0');
+    expect(formatUsers(2000, false)).toBe('2,000');
+    const summary = { totalEvents: 3, uniqueUsers: 2, variants: {} };
+    expect(overviewMetrics({ ...summary, usersApproximate: true }).usersApproximate).toBe(true);
+    expect(overviewMetrics(summary).usersApproximate).toBe(false);
+  });
+});

@@ -34,6 +34,8 @@ export interface Summary {
   totalEvents: number;
   uniqueUsers: number;
   variants: Record<string, VariantTotals>;
+  /** True when users are estimated from sketches (a date range). */
+  usersApproximate?: boolean;
 }
 
 type Num = number | null;

@@ -22,9 +22,15 @@ export function overviewMetrics(s: Summary) {
   return {
     events: s.totalEvents,
     uniqueUsers: s.uniqueUsers,
+    usersApproximate: s.usersApproximate === true,
     conversions,
     conversionRate: users > 0 ? convertedUsers / users : null,
   };
+}
+
+/** Users as counted, or marked `≈` when the server estimated them. */
+export function formatUsers(users: number, approximate: boolean): string {
+  return approximate && users > 0 ? `≈ ${formatNumber(users)}` : formatNumber(users);
 }
 
 const PRESETS: { value: RangePreset; label: string }[] = [
@@ -110,7 +116,12 @@ export function OverviewPage() {
       ) : (
         <div class="cards" aria-busy={summary.status === 'loading'}>
           <MetricCard label="Events" value={m ? formatNumber(m.events) : null} testId="metric-events" />
-          <MetricCard label="Unique users" value={m ? formatNumber(m.uniqueUsers) : null} testId="metric-users" />
+          <MetricCard
+            label="Unique users"
+            value={m ? formatUsers(m.uniqueUsers, m.usersApproximate) : null}
+            hint={m?.usersApproximate ? 'Estimated for a date range (±1 %)' : undefined}
+            testId="metric-users"
+          />
           <MetricCard label="Conversions" value={m ? formatNumber(m.conversions) : null} testId="metric-conversions" />
           <MetricCard
             label="Conversion rate"
