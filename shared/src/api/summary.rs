@@ -165,23 +165,18 @@ async fn summary(ctx: &AppContext, request: &Request) -> ApiResult {
         None => Scope::Tenant,
     };
     let span = counters::hour_span(store, tenant, &scope).await?;
-    let (first, last) = match span.as_ref().map(|(first, last)| (parse_hour(first), parse_hour(last))) {
-        Some((Some(first), Some(last))) => {
-            (first, last + chrono::TimeDelta::hours(1) - chrono::TimeDelta::microseconds(1))
+    let data = span.as_ref().and_then(|(first, last)| {
+        let end_of_last =
+            parse_hour(last)? + chrono::TimeDelta::hours(1) - chrono::TimeDelta::microseconds(1);
+        Some((parse_hour(first)?, end_of_last))
+    });
+    let asked = data
+        .map(|(first, last)| (range.start.unwrap_or(first).max(first), range.end.unwrap_or(last).min(last)));
+    let summary = match asked {
+        Some((start, end)) if start <= end => {
+            rollups::summary_between(store, tenant, experiment, start, end).await?
         }
-        _ => {
-            return Ok(json_response(
-                StatusCode::OK,
-                &Summary { users_approximate: true, ..Summary::default() },
-            ));
-        }
-    };
-    let start = range.start.unwrap_or(first).max(first);
-    let end = range.end.unwrap_or(last).min(last);
-    let summary = if start <= end {
-        rollups::summary_between(store, tenant, experiment, start, end).await?
-    } else {
-        Summary { users_approximate: true, ..Summary::default() }
+        _ => Summary { users_approximate: true, ..Summary::default() },
     };
     Ok(json_response(StatusCode::OK, &summary))
 }

@@ -42,7 +42,7 @@ pub fn scopes(event: &Event) -> impl Iterator<Item = ScopeRef<'_>> {
 }
 
 /// The membership kinds an event can make its user a member of.
-fn membership_kinds(event: &Event) -> &'static [Membership] {
+pub fn membership_kinds(event: &Event) -> &'static [Membership] {
     if event.is_conversion() { &[Membership::Seen, Membership::Converted] } else { &[Membership::Seen] }
 }
 

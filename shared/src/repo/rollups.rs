@@ -21,7 +21,7 @@ use crate::domain::distinct::{UserSketch, UserUnion, coupon_of};
 use crate::domain::event::EventType;
 use crate::domain::summary::{EventRecord, Summary, Totals};
 use crate::store::keys::{self, Membership, Scope};
-use crate::store::{Query, SortRange, Store, StoreError};
+use crate::store::{Query, SortRange, Store, StoreError, query_all};
 
 /// What a range adds up to in one scope: its counts, and its users still
 /// as the stored sketches and the edge events' users, to be unioned.
@@ -200,8 +200,8 @@ async fn add_whole_hours(
     last: i64,
     tally: &mut Tally,
 ) -> Result<(), StoreError> {
-    let hour_key = |number: i64| keys::hour(&DateTime::from_timestamp(number * 3600, 0).unwrap_or_default());
-    for (_, bucket) in counters::hourly(store, tenant_id, scope, hour_key(first), hour_key(last)).await? {
+    let (low, high) = (keys::hour_numbered(first), keys::hour_numbered(last));
+    for (_, bucket) in counters::hourly(store, tenant_id, scope, low, high).await? {
         tally.events += bucket.events;
         tally.conversions += bucket.conversions;
     }
@@ -220,22 +220,11 @@ async fn events_between(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<EventRecord>, StoreError> {
-    let mut records = Vec::new();
     let low = keys::sort_time(&from);
     let high = format!("{}#\u{10FFFF}", keys::sort_time(&to));
-    let mut query = Query::partition(keys::events_partition(tenant_id, &keys::day(&from)))
-        .range(SortRange::Between(low, high))
-        .limit(5000);
-    loop {
-        let page = store.query(&query).await?;
-        for (_, item) in page.items {
-            records.push(from_item(item)?);
-        }
-        match page.last_sk {
-            Some(sk) => query.start_after = Some(sk),
-            None => return Ok(records),
-        }
-    }
+    let query = Query::partition(keys::events_partition(tenant_id, &keys::day(&from)))
+        .range(SortRange::Between(low, high));
+    query_all(store, query).await?.into_iter().map(|(_, item)| from_item(item)).collect()
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use datasketches::hll::Coupon;
 use foldhash::HashMap;
 use serde_json::Value;
 
-use crate::domain::counting::scopes;
+use crate::domain::counting::{membership_kinds, scopes};
 use crate::domain::distinct::{UserSketch, coupon_of, cover};
 use crate::domain::event::Event;
 use crate::store::keys::{self, Membership, Period, ScopeRef};
@@ -97,13 +97,8 @@ pub fn updates_for(events: &[Event]) -> SketchUpdates {
     for event in events {
         let coupon = coupon_of(&event.user_id);
         let hour = event.timestamp.timestamp().div_euclid(3600);
-        let kinds: &[Membership] = if event.is_conversion() {
-            &[Membership::Seen, Membership::Converted]
-        } else {
-            &[Membership::Seen]
-        };
         for scope in scopes(event) {
-            for &kind in kinds {
+            for &kind in membership_kinds(event) {
                 for (period, number) in [(Period::Hour, hour), (Period::Day, hour.div_euclid(24))] {
                     let slot = (event.tenant_id.as_str(), scope, kind, period, number);
                     let at = *index.entry(slot).or_insert_with(|| {
@@ -233,14 +228,6 @@ pub fn hour_number(at: &DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
 }
 
-fn hour_key(number: i64) -> String {
-    keys::hour(&DateTime::from_timestamp(number * 3600, 0).unwrap_or_default())
-}
-
-fn day_key(number: i64) -> String {
-    keys::day(&DateTime::from_timestamp(number * 86_400, 0).unwrap_or_default())
-}
-
 /// The stored sketches of a scope's `kind` users in the hours
 /// `first..=last` (hours since the Unix epoch): its day sketches for the
 /// whole UTC days and its hour sketches for the rest. Their union
@@ -258,10 +245,10 @@ pub async fn stored_in_hours<'a>(
     let covered = cover(first, last);
     let mut spans: Vec<(Period, String, String)> = Vec::new();
     if let Some((from, to)) = covered.days {
-        spans.push((Period::Day, day_key(from), day_key(to)));
+        spans.push((Period::Day, keys::day_numbered(from), keys::day_numbered(to)));
     }
     for (from, to) in covered.hours {
-        spans.push((Period::Hour, hour_key(from), hour_key(to)));
+        spans.push((Period::Hour, keys::hour_numbered(from), keys::hour_numbered(to)));
     }
     let mut stored = Vec::new();
     for (period, from, to) in spans {

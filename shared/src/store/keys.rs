@@ -208,6 +208,16 @@ pub fn hour(timestamp: &DateTime<Utc>) -> String {
     out
 }
 
+/// [`hour`] of the hour numbered `number` (hours since the Unix epoch).
+pub fn hour_numbered(number: i64) -> String {
+    hour(&DateTime::from_timestamp(number * 3600, 0).unwrap_or_default())
+}
+
+/// [`day`] of the UTC day numbered `number` (days since the Unix epoch).
+pub fn day_numbered(number: i64) -> String {
+    day(&DateTime::from_timestamp(number * 86_400, 0).unwrap_or_default())
+}
+
 /// Fixed-width time that sorts lexicographically in time order
 /// (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
 pub fn sort_time(timestamp: &DateTime<Utc>) -> String {
