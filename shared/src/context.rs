@@ -12,6 +12,7 @@ use crate::outbox::Outbox;
 use crate::queue::Queue;
 use crate::queue::sqlite::{QueueConfig, SqliteQueue};
 use crate::repo::events::WriterMemory;
+use crate::repo::sketch_unions::SketchUnions;
 use crate::repo::tenants::KeyOwner;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -33,6 +34,8 @@ pub struct AppContext {
     pub key_gateway: Arc<dyn KeyGateway>,
     /// What the batch writer remembers of the store between batches.
     pub writer_memory: WriterMemory,
+    /// What range reads remember: unions of past days' user sketches.
+    pub sketch_unions: SketchUnions,
     /// How old an ingested event's timestamp may be (`MAX_EVENT_AGE_DAYS`).
     pub max_event_age_days: u32,
     /// Request rate limits, applied after authentication (the local stack's;
@@ -64,6 +67,7 @@ impl AppContext {
             cors: CorsPolicy::same_origin_only(),
             key_gateway: Arc::new(LocalKeys),
             writer_memory: WriterMemory::default(),
+            sketch_unions: SketchUnions::default(),
             max_event_age_days: crate::domain::event::DEFAULT_MAX_EVENT_AGE_DAYS,
             limiter: None,
         }

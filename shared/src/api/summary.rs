@@ -174,7 +174,7 @@ async fn summary(ctx: &AppContext, request: &Request) -> ApiResult {
         .map(|(first, last)| (range.start.unwrap_or(first).max(first), range.end.unwrap_or(last).min(last)));
     let summary = match asked {
         Some((start, end)) if start <= end => {
-            rollups::summary_between(store, tenant, experiment, start, end).await?
+            rollups::summary_between(store, &ctx.sketch_unions, tenant, experiment, start, end).await?
         }
         _ => Summary { users_approximate: true, ..Summary::default() },
     };

@@ -69,6 +69,7 @@ impl UserSketch {
 }
 
 /// The union of sketches: the users in any of them.
+#[derive(Clone)]
 pub struct UserUnion(HllUnion);
 
 impl Default for UserUnion {
@@ -80,15 +81,6 @@ impl Default for UserUnion {
 impl UserUnion {
     pub fn add(&mut self, sketch: &UserSketch) {
         self.0.update(&sketch.0);
-    }
-
-    /// The union of stored sketches.
-    pub fn of(stored: &[String]) -> Result<Self, UnreadableSketch> {
-        let mut union = Self::default();
-        for sketch in stored {
-            union.add(&UserSketch::from_stored(sketch)?);
-        }
-        Ok(union)
     }
 
     /// The estimated number of distinct users, rounded.

@@ -7,7 +7,9 @@ pub mod experiments;
 pub mod idempotency;
 pub mod known_members;
 pub mod rollups;
+pub mod sketch_unions;
 pub mod tenants;
+pub mod two_generations;
 pub mod user_sketches;
 
 use serde::Serialize;

@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::user_sketches::{hour_number, stored_in_hours};
+use super::sketch_unions::SketchUnions;
+use super::user_sketches::{RangeSketches, hour_number, stored_in_hours};
 use super::{counters, from_item};
-use crate::domain::distinct::{UserSketch, UserUnion, coupon_of};
+use crate::domain::distinct::{UserSketch, coupon_of};
 use crate::domain::event::EventType;
 use crate::domain::summary::{EventRecord, Summary, Totals};
 use crate::store::keys::{self, Membership, Scope};
@@ -29,8 +30,8 @@ use crate::store::{Query, SortRange, Store, StoreError, query_all};
 struct Tally {
     events: u64,
     conversions: u64,
-    seen: Vec<String>,
-    converted: Vec<String>,
+    seen: RangeSketches,
+    converted: RangeSketches,
     edge: EdgeUsers,
 }
 
@@ -43,8 +44,8 @@ struct EdgeUsers {
 
 /// The users of every tally, unioned: CPU work (a dense sketch has 16,384
 /// registers), spread over one blocking thread per core.
-async fn union_all(tallies: &mut [Tally]) -> Result<Vec<(u64, u64)>, StoreError> {
-    let jobs: Vec<(Vec<String>, UserSketch)> = tallies
+async fn union_all(unions: &SketchUnions, tallies: &mut [Tally]) -> Result<Vec<(u64, u64)>, StoreError> {
+    let jobs: Vec<(RangeSketches, UserSketch)> = tallies
         .iter_mut()
         .flat_map(|tally| {
             let edge = std::mem::take(&mut tally.edge);
@@ -60,11 +61,12 @@ async fn union_all(tallies: &mut [Tally]) -> Result<Vec<(u64, u64)>, StoreError>
     let mut running = Vec::new();
     while jobs.peek().is_some() {
         let part: Vec<_> = jobs.by_ref().take(per_thread).collect();
+        let unions = unions.clone();
         running.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
                 .map(|(stored, edge)| {
                     let mut union =
-                        UserUnion::of(&stored).map_err(|err| StoreError::Internal(err.to_string()))?;
+                        unions.union_of(&stored).map_err(|err| StoreError::Internal(err.to_string()))?;
                     union.add(&edge);
                     Ok(union.users())
                 })
@@ -121,6 +123,7 @@ fn split(start: DateTime<Utc>, end: DateTime<Utc>) -> Split {
 /// estimated ([`Summary::users_approximate`]).
 pub async fn summary_between(
     store: &dyn Store,
+    unions: &SketchUnions,
     tenant_id: &str,
     experiment_id: Option<&str>,
     start: DateTime<Utc>,
@@ -167,7 +170,7 @@ pub async fn summary_between(
     let (names, mut tallies): (Vec<String>, Vec<Tally>) =
         variants.into_iter().filter(|(_, tally)| tally.events > 0).unzip();
     tallies.push(overall);
-    let users = union_all(&mut tallies).await?;
+    let users = union_all(unions, &mut tallies).await?;
     let mut totals = tallies.iter().zip(users).map(|(tally, (users, converted_users))| Totals {
         events: tally.events,
         users,
@@ -207,7 +210,7 @@ async fn add_whole_hours(
     }
     for (kind, stored) in [(Membership::Seen, &mut tally.seen), (Membership::Converted, &mut tally.converted)]
     {
-        stored.extend(stored_in_hours(store, tenant_id, scope, kind, first, last).await?);
+        *stored = stored_in_hours(store, tenant_id, scope, kind, first, last).await?;
     }
     Ok(())
 }

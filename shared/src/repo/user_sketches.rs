@@ -21,6 +21,7 @@ use datasketches::hll::Coupon;
 use foldhash::HashMap;
 use serde_json::Value;
 
+use super::two_generations::TwoGenerations;
 use crate::domain::counting::{membership_kinds, scopes};
 use crate::domain::distinct::{UserSketch, coupon_of, cover};
 use crate::domain::event::Event;
@@ -46,32 +47,17 @@ struct Cached {
     sketch: UserSketch,
 }
 
-#[derive(Default)]
-struct Generations {
-    current: HashMap<Key, Cached>,
-    previous: HashMap<Key, Cached>,
-}
-
-impl Generations {
-    /// Takes a sketch out; [`Generations::insert`] puts it back.
-    fn take(&mut self, key: &Key) -> Option<Cached> {
-        self.current.remove(key).or_else(|| self.previous.remove(key))
-    }
-
-    fn insert(&mut self, key: Key, cached: Cached) {
-        if self.current.len() >= CACHE_CAPACITY {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key, cached);
-    }
-}
-
 /// The sketches this process read or wrote, with their versions.
-#[derive(Default)]
 pub struct SketchCache {
     // A tokio mutex, held across the store calls of a merge: two writers of
     // one process then never race each other for the same sketch.
-    generations: tokio::sync::Mutex<Generations>,
+    generations: tokio::sync::Mutex<TwoGenerations<Key, Cached>>,
+}
+
+impl Default for SketchCache {
+    fn default() -> Self {
+        Self { generations: tokio::sync::Mutex::new(TwoGenerations::new(CACHE_CAPACITY)) }
+    }
 }
 
 /// What a batch adds to sketches: per sketch item, its users' hashes.
@@ -154,7 +140,7 @@ pub async fn merge(store: &dyn Store, cache: &SketchCache, updates: SketchUpdate
 /// [`merge`] of at most [`SKETCHES_PER_PART`] sketches.
 async fn merge_part(
     store: &dyn Store,
-    cached: &mut Generations,
+    cached: &mut TwoGenerations<Key, Cached>,
     mut pending: Vec<(Key, Vec<Coupon>)>,
 ) -> Result<(), StoreError> {
     for attempt in 1..=MAX_ATTEMPTS {
@@ -228,11 +214,28 @@ pub fn hour_number(at: &DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
 }
 
-/// The stored sketches of a scope's `kind` users in the hours
-/// `first..=last` (hours since the Unix epoch): its day sketches for the
-/// whole UTC days and its hour sketches for the rest. Their union
-/// ([`crate::domain::distinct::UserUnion::of`]) is the range's users: left to
-/// the caller, which can spread that CPU work over threads.
+/// One stored sketch item, as a range read finds it.
+pub struct StoredSketch {
+    pub sk: String,
+    pub version: i64,
+    pub sketch: String,
+}
+
+/// The stored sketches of one scope's users of one kind covering a range
+/// of whole hours: their union is the range's users.
+#[derive(Default)]
+pub struct RangeSketches {
+    /// The scope's sketches partition.
+    pub partition: String,
+    /// The day sketches of the whole UTC days in the range, oldest first.
+    pub days: Vec<StoredSketch>,
+    /// The hour sketches of the hours outside those days.
+    pub hours: Vec<String>,
+}
+
+/// [`RangeSketches`] of a scope's `kind` users in the hours `first..=last`
+/// (hours since the Unix epoch). The union is left to the caller
+/// ([`super::sketch_unions`]), which can spread that CPU work over threads.
 pub async fn stored_in_hours<'a>(
     store: &dyn Store,
     tenant_id: &str,
@@ -240,28 +243,36 @@ pub async fn stored_in_hours<'a>(
     kind: Membership,
     first: i64,
     last: i64,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<RangeSketches, StoreError> {
     let partition = keys::sketches_partition(tenant_id, scope);
     let covered = cover(first, last);
-    let mut spans: Vec<(Period, String, String)> = Vec::new();
-    if let Some((from, to)) = covered.days {
-        spans.push((Period::Day, keys::day_numbered(from), keys::day_numbered(to)));
-    }
-    for (from, to) in covered.hours {
-        spans.push((Period::Hour, keys::hour_numbered(from), keys::hour_numbered(to)));
-    }
-    let mut stored = Vec::new();
-    for (period, from, to) in spans {
+    let read = |period: Period, from: String, to: String| {
         let prefix = keys::sketches_prefix(kind, period);
         let range = SortRange::Between(format!("{prefix}{from}"), format!("{prefix}{to}"));
-        for (key, mut item) in query_all(store, Query::partition(partition.clone()).range(range)).await? {
-            match item.remove(SKETCH) {
-                Some(Value::String(sketch)) => stored.push(sketch),
-                _ => return Err(unreadable(&key, "no sketch")),
-            }
+        query_all(store, Query::partition(partition.clone()).range(range))
+    };
+    let mut stored = RangeSketches::default();
+    if let Some((from, to)) = covered.days {
+        for (key, item) in read(Period::Day, keys::day_numbered(from), keys::day_numbered(to)).await? {
+            let (sketch, version) = sketch_and_version(&key, item)?;
+            stored.days.push(StoredSketch { sk: key.sk, version, sketch });
         }
     }
+    for (from, to) in covered.hours {
+        for (key, item) in read(Period::Hour, keys::hour_numbered(from), keys::hour_numbered(to)).await? {
+            stored.hours.push(sketch_and_version(&key, item)?.0);
+        }
+    }
+    stored.partition = partition;
     Ok(stored)
+}
+
+fn sketch_and_version(key: &Key, mut item: Item) -> Result<(String, i64), StoreError> {
+    let version = item.get(VERSION).and_then(Value::as_i64).unwrap_or(0);
+    match item.remove(SKETCH) {
+        Some(Value::String(sketch)) => Ok((sketch, version)),
+        _ => Err(unreadable(key, "no sketch")),
+    }
 }
 
 #[cfg(test)]
@@ -290,7 +301,7 @@ mod tests {
         last: i64,
     ) -> Result<u64, StoreError> {
         let stored = stored_in_hours(store, "t", ScopeRef::Tenant, kind, first, last).await?;
-        Ok(crate::domain::distinct::UserUnion::of(&stored).unwrap().users())
+        Ok(crate::repo::sketch_unions::SketchUnions::default().union_of(&stored).unwrap().users())
     }
 
     #[test]
