@@ -12,7 +12,7 @@ export PORT DATA_DIR ADMIN_TOKEN
 NEEDS_AWS := $(filter aws,$(BACKEND))$(filter iam,$(ADMIN_AUTH))$(filter https://%,$(ADMIN_URL))
 LOCAL := -p local --bin campaign-local $(if $(NEEDS_AWS),,--no-default-features)
 
-.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench tenant rotate-key dead-letters redrive \
+.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench tenant rotate-key rebuild-rollups dead-letters redrive \
 	deploy deploy-dashboard localstack
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
@@ -54,6 +54,14 @@ tenant:
 rotate-key:
 	@test -n "$(TENANT)" || { echo 'usage: make rotate-key TENANT=<tenant id>'; exit 2; }
 	cargo run --release -q $(LOCAL) -- tenant rotate "$(TENANT)"
+
+## Rebuild a tenant's rollups (user sketches, variant-name buckets) from its
+## stored events, a day per call, for data stored before a version that
+## added them; safe beside the running stack, and to repeat:
+##   make rebuild-rollups TENANT=<id>   (ADMIN_AUTH=iam ADMIN_URL=<ApiUrl> on AWS)
+rebuild-rollups:
+	@test -n "$(TENANT)" || { echo 'usage: make rebuild-rollups TENANT=<tenant id>'; exit 2; }
+	cargo run --release -q $(LOCAL) -- tenant rebuild-rollups "$(TENANT)"
 
 ## The dead letters: what the batch writer could not store, and why; then
 ## move them back into the queue (after a fix): counted once.

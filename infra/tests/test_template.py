@@ -35,6 +35,7 @@ ROUTES = {
     ("GET", "/docs/{proxy+}", "HealthFunction", "open"),
     ("POST", "/admin/tenants", "AdminFunction", "iam"),
     ("POST", "/admin/tenants/{id}/keys", "AdminFunction", "iam"),
+    ("POST", "/admin/tenants/{id}/rollups", "AdminFunction", "iam"),
     ("GET", "/admin/dead-letters", "AdminFunction", "iam"),
     ("POST", "/admin/dead-letters/redrive", "AdminFunction", "iam"),
 }
@@ -82,6 +83,8 @@ GRANTS = {
         ("dynamodb:DeleteItem", "StateTable"),
         ("dynamodb:ConditionCheckItem", "StateTable"),
         ("dynamodb:UpdateItem", "StateTable"),
+        # POST /admin/tenants/{id}/rollups reads a day's stored events.
+        ("dynamodb:Query", "EventsTable"),
         ("apigateway:POST", "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apikeys"),
         ("apigateway:POST", "arn:${AWS::Partition}:apigateway:${AWS::Region}::/usageplans/${UsagePlan}/keys"),
         (
@@ -432,8 +435,10 @@ def test_each_function_is_granted_exactly_what_its_code_calls(template):
 
 
 # Functions that authenticate tenant keys record each key's last day of use;
-# that is all the UpdateItem they get on the state table.
+# that is all the UpdateItem they get on the state table, but the admin
+# function's rebuild of hourly buckets (BKT# items only).
 RECORDS_KEY_USE = {"IngestFunction", "SummaryFunction", "ExperimentsFunction", "AdminFunction"}
+SETS_BUCKETS = {"AdminFunction"}
 
 
 def test_key_use_updates_only_the_last_used_day_of_api_key_items(template):
@@ -446,6 +451,12 @@ def test_key_use_updates_only_the_last_used_day_of_api_key_items(template):
         ]
         if fn not in RECORDS_KEY_USE:
             continue
+        if fn in SETS_BUCKETS:
+            buckets = [s for s in updates if s.get("Sid") == "RebuildRollupsSetBuckets"]
+            assert len(buckets) == 1, fn
+            assert as_list(buckets[0]["Action"]) == ["dynamodb:UpdateItem"], fn
+            assert buckets[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["BKT#*"]}}, fn
+            updates.remove(buckets[0])
         assert len(updates) == 1, fn
         statement = updates[0]
         assert as_list(statement["Action"]) == ["dynamodb:UpdateItem"], fn

@@ -1,6 +1,6 @@
 //! `campaign-local tenant create NAME`, `campaign-local tenant rotate
-//! TENANT_ID`, `campaign-local dlq list` and `campaign-local dlq redrive`:
-//! the admin API from a terminal (`make tenant`, `make redrive`), so they
+//! TENANT_ID`, `campaign-local tenant rebuild-rollups TENANT_ID`,
+//! `campaign-local dlq list` and `campaign-local dlq redrive`: the admin API from a terminal (`make tenant`, `make redrive`), so they
 //! work against a running stack on either backend and on AWS alike.
 //!
 //! Locally it sends `Authorization: Bearer $ADMIN_TOKEN`. Against AWS
@@ -13,7 +13,7 @@ use shared::context::env_var;
 use crate::RunError;
 
 const USAGE: &str = "usage: campaign-local tenant create NAME | campaign-local tenant rotate TENANT_ID \
-    | campaign-local dlq list | campaign-local dlq redrive\n\
+    | campaign-local tenant rebuild-rollups TENANT_ID | campaign-local dlq list | campaign-local dlq redrive\n\
     env: ADMIN_URL (default http://127.0.0.1:$PORT), ADMIN_TOKEN, or ADMIN_AUTH=iam for SigV4 on AWS";
 
 fn fail(message: impl Into<String>) -> RunError {
@@ -28,10 +28,19 @@ struct AdminRequest {
     body: Option<serde_json::Value>,
     /// The answer holds a new key, shown once.
     shows_key: bool,
+    /// The answer names a `next` day to send again with, until none.
+    follows_next: bool,
 }
 
 fn post(path: String, body: serde_json::Value, shows_key: bool) -> AdminRequest {
-    AdminRequest { method: "POST", path, body: Some(body), shows_key }
+    AdminRequest { method: "POST", path, body: Some(body), shows_key, follows_next: false }
+}
+
+fn tenant_id(tenant: &str) -> Result<&str, RunError> {
+    if tenant.is_empty() || tenant.contains(['/', '?', '#']) {
+        return Err(fail(format!("not a tenant id: {tenant:?}")));
+    }
+    Ok(tenant)
 }
 
 /// The admin request a command line (`tenant …` or `dlq …`) asks for.
@@ -42,16 +51,18 @@ fn request_for(args: &[String]) -> Result<AdminRequest, RunError> {
             Ok(post("/api/admin/tenants".into(), serde_json::json!({ "name": name }), true))
         }
         ["tenant", "rotate", tenant] => {
-            if tenant.is_empty() || tenant.contains(['/', '?', '#']) {
-                return Err(fail(format!("not a tenant id: {tenant:?}")));
-            }
-            Ok(post(format!("/api/admin/tenants/{tenant}/keys"), serde_json::json!({}), true))
+            Ok(post(format!("/api/admin/tenants/{}/keys", tenant_id(tenant)?), serde_json::json!({}), true))
         }
+        ["tenant", "rebuild-rollups", tenant] => Ok(AdminRequest {
+            follows_next: true,
+            ..post(format!("/api/admin/tenants/{}/rollups", tenant_id(tenant)?), serde_json::json!({}), false)
+        }),
         ["dlq", "list"] => Ok(AdminRequest {
             method: "GET",
             path: "/api/admin/dead-letters?limit=1000".into(),
             body: None,
             shows_key: false,
+            follows_next: false,
         }),
         ["dlq", "redrive"] => {
             Ok(post("/api/admin/dead-letters/redrive".into(), serde_json::json!({}), false))
@@ -127,9 +138,36 @@ async fn sigv4_headers(_method: &str, _url: &str, _body: &[u8]) -> Result<Vec<(S
 const WITHOUT_AWS: &str = "ADMIN_AUTH=iam and https ADMIN_URLs need the build with the `aws` feature \
     (the Makefile's targets use it when ADMIN_AUTH=iam or ADMIN_URL is https)";
 
-/// Runs one admin command and prints the answer (with a new key, once).
+/// Runs one admin command and prints the answer (with a new key, once);
+/// a rebuild, one call per day, prints a line per day.
 pub async fn run(args: &[String]) -> Result<(), RunError> {
-    let admin = request_for(args)?;
+    let mut admin = request_for(args)?;
+    loop {
+        let answer = send(&admin).await?;
+        if !admin.follows_next {
+            let pretty = serde_json::from_str::<serde_json::Value>(&answer)
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .unwrap_or(answer);
+            println!("{pretty}");
+            break;
+        }
+        println!("{answer}");
+        let next = serde_json::from_str::<serde_json::Value>(&answer)
+            .ok()
+            .and_then(|v| v["next"].as_str().map(str::to_owned));
+        match next {
+            Some(day) => admin.body = Some(serde_json::json!({ "day": day })),
+            None => break,
+        }
+    }
+    if admin.shows_key {
+        eprintln!("Store apiKey now: it is shown only this once (only its hash is kept).");
+    }
+    Ok(())
+}
+
+/// Sends one admin request; the answer's body when it succeeded.
+async fn send(admin: &AdminRequest) -> Result<String, RunError> {
     let url = format!("{}{}", base_url(), admin.path);
     #[cfg(not(feature = "aws"))]
     if url.starts_with("https://") {
@@ -157,17 +195,10 @@ pub async fn run(args: &[String]) -> Result<(), RunError> {
     let response = request.send().await.map_err(|e| fail(format!("{what}: {e}")))?;
     let status = response.status();
     let text = response.text().await.map_err(|e| fail(format!("{what}: {e}")))?;
-    let pretty = serde_json::from_str::<serde_json::Value>(&text)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or(text);
     if !status.is_success() {
-        return Err(fail(format!("{what} answered {status}: {pretty}")));
+        return Err(fail(format!("{what} answered {status}: {text}")));
     }
-    println!("{pretty}");
-    if admin.shows_key {
-        eprintln!("Store apiKey now: it is shown only this once (only its hash is kept).");
-    }
-    Ok(())
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -186,6 +217,10 @@ mod tests {
         let rotate = request_for(&args(&["tenant", "rotate", "0193-abc"])).unwrap();
         assert_eq!(rotate.path, "/api/admin/tenants/0193-abc/keys");
         assert!(rotate.shows_key);
+        let rebuild = request_for(&args(&["tenant", "rebuild-rollups", "0193-abc"])).unwrap();
+        assert_eq!(rebuild.path, "/api/admin/tenants/0193-abc/rollups");
+        assert!(rebuild.follows_next && !rebuild.shows_key);
+        assert!(request_for(&args(&["tenant", "rebuild-rollups", "a/b"])).is_err());
         let list = request_for(&args(&["dlq", "list"])).unwrap();
         assert_eq!((list.method, list.body.is_none(), list.shows_key), ("GET", true, false));
         let redrive = request_for(&args(&["dlq", "redrive"])).unwrap();

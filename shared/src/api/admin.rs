@@ -1,5 +1,6 @@
-//! Tenant onboarding: `POST /api/admin/tenants` and key rotation with
-//! `POST /api/admin/tenants/:id/keys`, behind `Authorization: Bearer
+//! Tenant onboarding: `POST /api/admin/tenants`, key rotation with
+//! `POST /api/admin/tenants/:id/keys`, rollups rebuilt from stored events
+//! with `POST /api/admin/tenants/:id/rollups`, and dead letters, behind `Authorization: Bearer
 //! <ADMIN_TOKEN>` locally, or API Gateway's `AWS_IAM` authorization on AWS
 //! (`ADMIN_AUTH=iam`).
 //!
@@ -17,8 +18,9 @@ use super::{
     not_found_route,
 };
 use crate::context::{AdminAuth, AppContext};
+use crate::domain::FieldError;
 use crate::domain::tenant::{generate_api_key, secrets_match, validate_tenant_name};
-use crate::repo::tenants;
+use crate::repo::{rollup_rebuild, tenants};
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     super::limit(ctx, super::limiter::Subject::Admin(super::limiter::client_addr(request)))?;
@@ -32,6 +34,11 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
             expect_method(request, &[Method::POST], "POST")?;
             authorize(ctx, request)?;
             rotate_key(ctx, id).await
+        }
+        Some(["admin", "tenants", id, "rollups"]) => {
+            expect_method(request, &[Method::POST], "POST")?;
+            authorize(ctx, request)?;
+            rebuild_rollups(ctx, request, id).await
         }
         Some(["admin", "dead-letters"]) => {
             expect_method(request, &[Method::GET], "GET")?;
@@ -178,6 +185,33 @@ async fn rotate_key(ctx: &AppContext, tenant_id: &str) -> ApiResult {
         StatusCode::CREATED,
         &json!({"id": tenant.id, "name": tenant.name, "apiKey": api_key, "keyId": key_id}),
     ))
+}
+
+/// `POST /api/admin/tenants/:id/rollups` with `{"day": "YYYY-MM-DD"}` (or
+/// `{}` for the first day with events): rebuilds that day's rollups from
+/// the stored events ([`rollup_rebuild`]) and names the next day to pass.
+/// For data stored before the rollups range reads need existed; safe to
+/// repeat, and beside the running batch writer.
+async fn rebuild_rollups(ctx: &AppContext, request: &Request, tenant_id: &str) -> ApiResult {
+    let body = json_body(request)?;
+    if !body.is_object() {
+        return Err(ApiError::validation(vec![FieldError::new("body", "must be a JSON object")]));
+    }
+    let day = match body.get("day") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => {
+            Some(value.as_str().and_then(|day| day.parse::<chrono::NaiveDate>().ok()).ok_or_else(|| {
+                ApiError::validation(vec![FieldError::new("day", "must be a date, YYYY-MM-DD")])
+            })?)
+        }
+    };
+    if tenants::get(ctx.store.as_ref(), tenant_id).await?.is_none() {
+        return Err(ApiError::not_found(format!("tenant {tenant_id} not found")));
+    }
+    let rebuilt =
+        rollup_rebuild::rebuild_day(ctx.store.as_ref(), &ctx.writer_memory.sketches, tenant_id, day).await?;
+    tracing::info!(tenant_id, day = ?rebuilt.day, events = rebuilt.events, "rollups rebuilt");
+    Ok(json_response(StatusCode::OK, &rebuilt))
 }
 
 #[cfg(test)]

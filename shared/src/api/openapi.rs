@@ -271,6 +271,14 @@ fn create_tenant() {}
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn rotate_key() {}
 
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/rollups", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "`{\"day\": \"YYYY-MM-DD\"}`, or `{}` for the tenant's first day with events"),
+    responses((status = 200, description = "`{day, events, bucketsSet, next}`: that day's user sketches and variant-name buckets rebuilt from its stored events; pass `next` to the next call (none: done)", body = Object),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+fn rebuild_rollups() {}
+
 #[utoipa::path(get, path = "/api/admin/dead-letters", tag = "admin", security(("admin_token" = [])),
     params(("limit" = Option<u32>, Query, description = "At most this many (1 to 1000, default 100)")),
     responses((status = 200, description = "`{count, deadLetters: [{id, reason, events, eventIds, body}]}`", body = Object),
@@ -343,7 +351,7 @@ impl Modify for SecuritySchemes {
     info(title = "campaign-analytics", description = "Multi-tenant campaign analytics and A/B testing API."),
     paths(health, ingest_one, ingest_batch, summary, timeseries, list_experiments, create_experiment,
           get_experiment, update_experiment, results, assign, list_keys, create_key, delete_key, create_tenant,
-          rotate_key, list_dead_letters, redrive_dead_letters),
+          rotate_key, rebuild_rollups, list_dead_letters, redrive_dead_letters),
     components(schemas(ErrorBody, ErrorDetail, Event, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
                        ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
@@ -422,6 +430,7 @@ mod tests {
             "/api/experiments/{id}/assign",
             "/api/admin/tenants",
             "/api/admin/tenants/{id}/keys",
+            "/api/admin/tenants/{id}/rollups",
             "/api/admin/dead-letters",
             "/api/admin/dead-letters/redrive",
             "/api/keys",

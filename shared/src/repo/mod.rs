@@ -6,6 +6,7 @@ pub mod events;
 pub mod experiments;
 pub mod idempotency;
 pub mod known_members;
+pub mod rollup_rebuild;
 pub mod rollups;
 pub mod sketch_unions;
 pub mod tenants;

@@ -1,0 +1,367 @@
+//! Rebuilding, from the stored events, the rollups range reads need that
+//! data stored before they existed lacks: the user sketches
+//! ([`super::user_sketches`]) and the hourly buckets of variant names (the
+//! `N#` scopes behind a tenant-wide range summary's variant rows).
+//!
+//! One UTC day per call, so a call's work is bounded (a Lambda's time
+//! limit) and a rebuild resumes where it stopped. Safe beside the running
+//! batch writer, and to run again:
+//! - every stored event of the day is merged into its sketches again:
+//!   adding a user twice changes nothing;
+//! - each hour's bucket of a variant name is set to the sum of that hour's
+//!   buckets of the experiments' variants of that name, in a transaction
+//!   that checks each of those buckets still holds what was read (or is
+//!   still absent). The writer adds to both in one transaction, so a batch
+//!   counted meanwhile fails the check, and the hour is read again. Not
+//!   covered: an experiment whose first event ever, timestamped within the
+//!   day being rebuilt, is counted between the listing of experiments and
+//!   the transaction.
+
+use chrono::{NaiveDate, TimeDelta};
+use foldhash::{HashMap, HashSet};
+use serde_json::Value;
+
+use super::counters;
+use super::user_sketches::{self, SketchCache};
+use crate::domain::counting::{CONVERSIONS, EVENTS};
+use crate::domain::event::Event;
+use crate::domain::timeseries::parse_hour;
+use crate::store::keys::{self, Scope, ScopeRef};
+use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp};
+
+/// Events read and merged per page.
+const EVENTS_PER_PAGE: usize = 1_000;
+/// Rounds of re-reading an hour a batch writer counted in meanwhile.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What one call rebuilt.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RebuiltDay {
+    /// The day rebuilt; none when the tenant has no events.
+    pub day: Option<NaiveDate>,
+    /// Stored events merged into sketches.
+    pub events: u64,
+    /// Variant-name buckets that were missing or short, now set.
+    pub buckets_set: u64,
+    /// The next day holding events, to pass to the next call.
+    pub next: Option<NaiveDate>,
+}
+
+/// The first and last UTC day the tenant has events in.
+async fn days_of_data(
+    store: &dyn Store,
+    tenant_id: &str,
+) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+    let span = counters::hour_span(store, tenant_id, &Scope::Tenant).await?;
+    Ok(span
+        .and_then(|(first, last)| Some((parse_hour(&first)?.date_naive(), parse_hour(&last)?.date_naive()))))
+}
+
+/// Rebuilds the rollups of `day` (the first day with events when none),
+/// and says which day comes next.
+pub async fn rebuild_day(
+    store: &dyn Store,
+    sketches: &SketchCache,
+    tenant_id: &str,
+    day: Option<NaiveDate>,
+) -> Result<RebuiltDay, StoreError> {
+    let Some((first, last)) = days_of_data(store, tenant_id).await? else {
+        return Ok(RebuiltDay::default());
+    };
+    let day = day.unwrap_or(first);
+    let next = if day < first {
+        Some(first)
+    } else if day < last {
+        Some(day + TimeDelta::days(1))
+    } else {
+        None
+    };
+    let mut rebuilt = RebuiltDay { day: Some(day), next, ..RebuiltDay::default() };
+    if day < first || day > last {
+        return Ok(rebuilt);
+    }
+
+    // 1. Sketches, page by page; and the hours and variant names seen.
+    let mut hours_with_variants: HashMap<String, HashSet<String>> = HashMap::default();
+    let mut query =
+        Query::partition(keys::events_partition(tenant_id, &day.to_string())).limit(EVENTS_PER_PAGE);
+    loop {
+        let page = store.query(&query).await?;
+        let events: Vec<Event> = page
+            .items
+            .into_iter()
+            .map(|(key, item)| event_of(tenant_id, &key, item))
+            .collect::<Result<_, _>>()?;
+        for event in &events {
+            if let (Some(_), Some(variant)) = (&event.experiment_id, &event.variant) {
+                hours_with_variants.entry(keys::hour(&event.timestamp)).or_default().insert(variant.clone());
+            }
+        }
+        rebuilt.events += events.len() as u64;
+        user_sketches::merge(store, sketches, user_sketches::updates_for(&events)).await?;
+        match page.last_sk {
+            Some(sk) => query.start_after = Some(sk),
+            None => break,
+        }
+    }
+
+    // 2. Variant-name buckets, hour by hour.
+    let experiments = experiments_by_variant(store, tenant_id).await?;
+    let mut hours: Vec<_> = hours_with_variants.into_iter().collect();
+    hours.sort_by(|(a, _), (b, _)| a.cmp(b));
+    for (hour, names) in hours {
+        let mut names: Vec<String> = names.into_iter().collect();
+        names.sort();
+        for name in names {
+            let of_name = experiments.get(&name).map(Vec::as_slice).unwrap_or_default();
+            if set_variant_name_bucket(store, tenant_id, &hour, &name, of_name).await? {
+                rebuilt.buckets_set += 1;
+            }
+        }
+    }
+    Ok(rebuilt)
+}
+
+fn event_of(tenant_id: &str, key: &Key, mut item: Item) -> Result<Event, StoreError> {
+    item.insert("tenantId".into(), Value::from(tenant_id));
+    serde_json::from_value(Value::Object(item)).map_err(|err| {
+        StoreError::Internal(format!("stored event {}/{} does not decode: {err}", key.pk, key.sk))
+    })
+}
+
+/// Every experiment with a variant of each name, from the variant counters.
+async fn experiments_by_variant(
+    store: &dyn Store,
+    tenant_id: &str,
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let query = Query::partition(keys::counters_partition(tenant_id)).range(SortRange::Prefix("V#".into()));
+    let mut by_name: HashMap<String, Vec<String>> = HashMap::default();
+    for (_, item) in crate::store::query_all(store, query).await? {
+        let label = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+        if let (Some(experiment), Some(variant)) = (label("experimentId"), label("variant")) {
+            by_name.entry(variant).or_default().push(experiment);
+        }
+    }
+    Ok(by_name)
+}
+
+fn count(item: Option<&Item>, attr: &str) -> i64 {
+    item.and_then(|item| item.get(attr)).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// The condition that an item is still as it was read.
+fn unchanged(item: Option<&Item>) -> Condition {
+    match item {
+        Some(_) => Condition::equals(EVENTS, count(item, EVENTS)),
+        None => Condition::NotExists,
+    }
+}
+
+/// Sets the bucket of variant `name` in `hour` to the sum of the buckets of
+/// the variants of that name in `experiments`; says whether it changed.
+async fn set_variant_name_bucket(
+    store: &dyn Store,
+    tenant_id: &str,
+    hour: &str,
+    name: &str,
+    experiments: &[String],
+) -> Result<bool, StoreError> {
+    let target = keys::bucket(tenant_id, ScopeRef::VariantName(name), hour);
+    let sources: Vec<Key> = experiments
+        .iter()
+        .map(|experiment| keys::bucket(tenant_id, ScopeRef::Variant(experiment, name), hour))
+        .collect();
+    if sources.len() + 1 > store.max_transaction_writes() {
+        return Err(StoreError::Invalid(format!(
+            "variant {name:?} is in {} experiments: more than one transaction can check",
+            sources.len()
+        )));
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let mut wanted = sources.clone();
+        wanted.push(target.clone());
+        let mut read = store.batch_get(&wanted).await?;
+        let current = read.pop().flatten();
+        let (events, conversions) = read.iter().fold((0, 0), |(e, c), item| {
+            (e + count(item.as_ref(), EVENTS), c + count(item.as_ref(), CONVERSIONS))
+        });
+        let add = [
+            (EVENTS.to_owned(), events - count(current.as_ref(), EVENTS)),
+            (CONVERSIONS.to_owned(), conversions - count(current.as_ref(), CONVERSIONS)),
+        ];
+        if add.iter().all(|(_, delta)| *delta == 0) {
+            return Ok(false);
+        }
+        let mut writes: Vec<WriteOp> = sources
+            .iter()
+            .zip(&read)
+            .map(|(key, item)| WriteOp::Check { key: key.clone(), condition: unchanged(item.as_ref()) })
+            .collect();
+        writes.push(WriteOp::Update {
+            key: target.clone(),
+            add: add.into_iter().collect(),
+            set: Item::new(),
+            condition: unchanged(current.as_ref()),
+        });
+        match store.transact(writes).await {
+            Ok(()) => return Ok(true),
+            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashSet as StdHashSet};
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::domain::event::EventType;
+    use crate::domain::summary::Summary;
+    use crate::repo::events::{WriterMemory, store_events};
+    use crate::repo::rollups::summary_between;
+    use crate::repo::sketch_unions::SketchUnions;
+    use crate::store::query_all;
+    use crate::store::sqlite::SqliteStore;
+
+    const TENANT: &str = "t";
+    const EXPERIMENTS: [&str; 2] = ["exp-1", "exp-2"];
+    const VARIANTS: [&str; 2] = ["A", "B"];
+
+    /// `count` events over three days, of 300 users in two experiments
+    /// sharing variant names, and some untagged.
+    fn events(count: u64) -> Vec<Event> {
+        let start: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+        let spacing_ms = 3 * 86_400_000 / count as i64;
+        (0..count)
+            .map(|i| {
+                let tagged = i % 5 != 0;
+                let experiment = EXPERIMENTS[(i % 2) as usize];
+                Event {
+                    id: format!("e{i}"),
+                    tenant_id: TENANT.into(),
+                    user_id: format!("user-{}", (i * 7_919) % 300),
+                    event_type: if i % 7 == 0 { EventType::Conversion } else { EventType::PageView },
+                    experiment_id: tagged.then(|| experiment.to_owned()),
+                    variant: tagged.then(|| VARIANTS[((i / 2) % 2) as usize].to_owned()),
+                    properties: Default::default(),
+                    timestamp: start + TimeDelta::milliseconds(i as i64 * spacing_ms),
+                }
+            })
+            .collect()
+    }
+
+    fn range() -> (DateTime<Utc>, DateTime<Utc>) {
+        ("2026-11-01T00:00:00Z".parse().unwrap(), "2026-11-03T23:59:59.999999Z".parse().unwrap())
+    }
+
+    async fn summary_of(store: &dyn Store) -> Summary {
+        let (start, end) = range();
+        summary_between(store, &SketchUnions::default(), TENANT, None, start, end).await.unwrap()
+    }
+
+    /// Deletes every item of a partition.
+    async fn clear(store: &dyn Store, partition: String) {
+        let items = query_all(store, Query::partition(partition)).await.unwrap();
+        for chunk in items.chunks(25) {
+            let deletes = chunk
+                .iter()
+                .map(|(key, _)| WriteOp::Delete { key: key.clone(), condition: Condition::Always });
+            store.transact(deletes.collect()).await.unwrap();
+        }
+    }
+
+    fn assert_close(got: u64, want: usize, what: &str) {
+        let error = got.abs_diff(want as u64) as f64 / want as f64;
+        assert!(error <= 0.02, "{what}: {got}, recount {want}");
+    }
+
+    async fn old_data_is_rebuilt_to_match_a_recount(store: Arc<dyn Store>, count: u64) {
+        let store = store.as_ref();
+        let events = events(count);
+        store_events(store, &WriterMemory::default(), events.clone()).await.unwrap();
+
+        // As a version before sketches and variant-name buckets left it.
+        let mut scopes = vec![ScopeRef::Tenant];
+        for experiment in EXPERIMENTS {
+            scopes.push(ScopeRef::Experiment(experiment));
+            scopes.extend(VARIANTS.map(|variant| ScopeRef::Variant(experiment, variant)));
+        }
+        scopes.extend(VARIANTS.map(ScopeRef::VariantName));
+        for &scope in &scopes {
+            clear(store, keys::sketches_partition(TENANT, scope)).await;
+        }
+        for variant in VARIANTS {
+            clear(store, keys::buckets_partition(TENANT, ScopeRef::VariantName(variant))).await;
+        }
+        let stale = summary_of(store).await;
+        assert_eq!(stale.total_events, count);
+        assert_eq!(stale.unique_users, 0, "no sketches, no users");
+        assert!(stale.variants.is_empty(), "no variant-name buckets, no rows: {:?}", stale.variants);
+
+        // Every day, following `next`, with a writer's memory of its own.
+        let memory = WriterMemory::default();
+        let mut day = None;
+        let mut rebuilt = Vec::new();
+        loop {
+            let report = rebuild_day(store, &memory.sketches, TENANT, day).await.unwrap();
+            rebuilt.push(report.day.unwrap());
+            match report.next {
+                Some(next) => day = Some(next),
+                None => break,
+            }
+        }
+        let days: Vec<String> = rebuilt.iter().map(|d| d.to_string()).collect();
+        assert_eq!(days, ["2026-11-01", "2026-11-02", "2026-11-03"]);
+
+        let summary = summary_of(store).await;
+        assert_eq!(summary.total_events, count);
+        let users: StdHashSet<&str> = events.iter().map(|e| e.user_id.as_str()).collect();
+        assert_close(summary.unique_users, users.len(), "users");
+        let mut by_variant: BTreeMap<&str, (u64, u64, StdHashSet<&str>)> = BTreeMap::new();
+        for event in events.iter().filter(|e| e.experiment_id.is_some()) {
+            let row = by_variant.entry(event.variant.as_deref().unwrap()).or_default();
+            row.0 += 1;
+            row.1 += u64::from(event.event_type == EventType::Conversion);
+            row.2.insert(&event.user_id);
+        }
+        assert_eq!(summary.variants.len(), by_variant.len());
+        for (name, (events, conversions, users)) in by_variant {
+            let row = &summary.variants[name];
+            assert_eq!((row.events, row.conversions), (events, conversions), "variant {name}");
+            assert_close(row.users, users.len(), name);
+        }
+
+        // Again: nothing left to set, the same answer.
+        for day in ["2026-11-01", "2026-11-02", "2026-11-03"] {
+            let again = rebuild_day(store, &memory.sketches, TENANT, day.parse().ok()).await.unwrap();
+            assert_eq!((again.events, again.buckets_set), (count / 3, 0), "{day}");
+        }
+        let again = summary_of(store).await;
+        assert_eq!((again.total_events, again.unique_users), (summary.total_events, summary.unique_users));
+        // Outside the data: nothing to do, and the way back to it.
+        let before = rebuild_day(store, &memory.sketches, TENANT, "2026-10-01".parse().ok()).await.unwrap();
+        assert_eq!((before.events, before.next), (0, "2026-11-01".parse().ok()));
+        let empty = rebuild_day(store, &memory.sketches, "nobody", None).await.unwrap();
+        assert_eq!(empty, RebuiltDay::default());
+    }
+
+    #[tokio::test]
+    async fn embedded_old_data_is_rebuilt_to_match_a_recount() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        old_data_is_rebuilt_to_match_a_recount(Arc::new(store), 3_000).await;
+    }
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn dynamodb_old_data_is_rebuilt_to_match_a_recount() {
+        // moto's transactions are slow (scripts/moto_server.py): fewer events.
+        old_data_is_rebuilt_to_match_a_recount(crate::aws::testing::fresh_context().await.store, 900).await;
+    }
+}
