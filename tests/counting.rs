@@ -126,6 +126,7 @@ async fn summaries_match_a_brute_force_recount() {
     for day in 1..=12 {
         let date = format!("2026-11-{day:02}");
         let reply = stack.get(&format!("/api/analytics/summary?startDate={date}&endDate={date}"), &key).await;
+        assert_eq!(reply.status, StatusCode::OK, "{date}: {:?}", reply.body);
         let expected = recount(&events, None, (day - 1) * DAY, day * DAY - 1);
         assert_matches_recount(&reply.body, &expected, true, &date);
     }
@@ -179,6 +180,38 @@ async fn summaries_match_a_brute_force_recount() {
         assert_eq!(reply.body["usersApproximate"], ranged, "{query:?}");
         assert_matches_recount(&reply.body, &expected, ranged, &format!("{query:?}"));
     }
+
+    // Days of a time zone: New York is UTC−5 in November (whole hours,
+    // read from rollups); India UTC+5:30 (the half hours at either end are
+    // read from those hours' events).
+    let tz_cases = [
+        (None, "2026-11-03", "2026-11-05", "America/New_York", (2 * DAY + 5 * 3600, 5 * DAY + 5 * 3600 - 1)),
+        (Some("exp-b"), "2026-11-03", "2026-11-04", "Asia/Kolkata", (2 * DAY - 19_800, 4 * DAY - 19_801)),
+    ];
+    for (experiment, start, end, tz, (from, to)) in tz_cases {
+        let filter = experiment.map(|e| format!("&experimentId={}", encode(e))).unwrap_or_default();
+        let tz_query =
+            format!("startDate={start}&endDate={end}&tz={}{filter}", encode(tz).replace('/', "%2F"));
+        let reply = stack.get(&format!("/api/analytics/summary?{tz_query}"), &key).await;
+        assert_eq!(reply.status, StatusCode::OK, "{tz_query}: {:?}", reply.body);
+        assert_matches_recount(&reply.body, &recount(&events, experiment, from, to), true, &tz_query);
+        // The daily series of the same days adds up to the same events.
+        let series = stack.get(&format!("/api/analytics/timeseries?interval=day&{tz_query}"), &key).await;
+        assert_eq!(series.status, StatusCode::OK, "{tz_query}: {:?}", series.body);
+        assert_eq!(series.body["tz"], tz);
+        assert_eq!(series.body["dayEdgesApproximate"], tz == "Asia/Kolkata");
+        let buckets = series.body["buckets"].as_array().unwrap();
+        let days = [start, end].map(|d| d[8..].parse::<usize>().unwrap());
+        assert_eq!(buckets.len(), days[1] - days[0] + 1, "{tz_query}");
+        if tz == "America/New_York" {
+            let summed: u64 = buckets.iter().map(|b| b["events"].as_u64().unwrap()).sum();
+            assert_eq!(json!(summed), reply.body["totalEvents"], "{tz_query}");
+            assert_eq!(buckets[0]["start"], "2026-11-03T05:00:00Z");
+        }
+    }
+    let unknown = stack.get("/api/analytics/summary?startDate=2026-11-03&tz=Mars%2FOlympus", &key).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.body["details"][0]["field"], "tz", "{:?}", unknown.body);
 }
 
 /// Events and conversions exactly; users too when counted exactly (all

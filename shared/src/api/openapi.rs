@@ -125,6 +125,11 @@ pub struct Assignment {
 #[serde(rename_all = "camelCase")]
 pub struct TimeSeries {
     pub interval: Interval,
+    /// The time zone of the days (`UTC` unless `tz` was given).
+    pub tz: String,
+    /// True in a zone with a half-hour offset (India, parts of Australia):
+    /// an hour straddling midnight counts in the day it starts in.
+    pub day_edges_approximate: bool,
     pub experiment_id: Option<String>,
     pub start_date: String,
     pub end_date: String,
@@ -192,14 +197,16 @@ fn ingest_batch() {}
 #[utoipa::path(get, path = "/api/analytics/summary", tag = "analytics", security(("api_key" = [])),
     params(("startDate" = Option<String>, Query, description = "Day (2026-11-01) or RFC 3339, inclusive"),
            ("endDate" = Option<String>, Query, description = "Day (covers the whole day) or RFC 3339, inclusive"),
-           ("experimentId" = Option<String>, Query)),
+           ("experimentId" = Option<String>, Query),
+           ("tz" = Option<String>, Query, description = "IANA time zone the dates are days of (default UTC), e.g. Europe/Paris")),
     responses((status = 200, body = Summary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn summary() {}
 
 #[utoipa::path(get, path = "/api/analytics/timeseries", tag = "analytics", security(("api_key" = [])),
     params(("experimentId" = Option<String>, Query), ("startDate" = Option<String>, Query),
-           ("endDate" = Option<String>, Query), ("interval" = Option<Interval>, Query)),
+           ("endDate" = Option<String>, Query), ("interval" = Option<Interval>, Query),
+           ("tz" = Option<String>, Query, description = "IANA time zone whose days the dates and daily buckets are (default UTC)")),
     responses((status = 200, body = TimeSeries), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn timeseries() {}

@@ -1,4 +1,6 @@
-//! `GET /api/analytics/summary?startDate&endDate&experimentId`.
+//! `GET /api/analytics/summary?startDate&endDate&experimentId&tz` and
+//! `GET /api/analytics/timeseries`; `tz` (an IANA zone name) says which
+//! days dates name and series' days are.
 //!
 //! Without a date range the answer comes from the running counters (cost
 //! independent of the number of events); with one, from the rollups of the
@@ -19,8 +21,8 @@ use crate::context::AppContext;
 use crate::domain::FieldError;
 use crate::domain::event::{MAX_TAG_CHARS, rfc3339};
 use crate::domain::summary::{MAX_VARIANT_ROWS, OTHER_ROW, Summary};
-use crate::domain::time_range::parse_range;
-use crate::domain::timeseries::{Interval, MAX_BUCKETS, assemble, bucket_count, parse_hour};
+use crate::domain::time_range::{parse_range_in, parse_tz};
+use crate::domain::timeseries::{Calendar, Interval, MAX_BUCKETS, assemble, bucket_count, parse_hour};
 use crate::repo::{counters, experiments, rollups};
 use crate::store::keys::{self, Scope};
 
@@ -38,7 +40,7 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     }
 }
 
-/// `GET /api/analytics/timeseries?experimentId&startDate&endDate&interval=day|hour`:
+/// `GET /api/analytics/timeseries?experimentId&startDate&endDate&interval=day|hour&tz`:
 /// per-bucket events, conversions, new users and new converted users, for
 /// the tenant or one experiment and each of its variants.
 async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
@@ -52,9 +54,14 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
             Interval::Day
         }),
     };
-    let range = match parse_range(
+    let tz = parse_tz(params.get("tz").map(String::as_str)).unwrap_or_else(|error| {
+        errors.push(error);
+        chrono_tz::Tz::UTC
+    });
+    let range = match parse_range_in(
         params.get("startDate").map(String::as_str),
         params.get("endDate").map(String::as_str),
+        tz,
     ) {
         Ok(range) => range,
         Err(mut range_errors) => {
@@ -87,14 +94,15 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
     let end = range.end.unwrap_or(now).max(start);
     // A view whose start was not asked for shows at most the latest
     // MAX_BUCKETS buckets, however old the data: a default view always answers.
-    let start = if range.start.is_none() { start.max(interval.earliest_start(end)) } else { start };
-    if bucket_count(interval, start, end) > MAX_BUCKETS {
+    let calendar = Calendar { interval, tz };
+    let start = if range.start.is_none() { start.max(calendar.earliest_start(end)) } else { start };
+    if bucket_count(calendar, start, end) > MAX_BUCKETS {
         return Err(ApiError::validation(vec![FieldError::new(
             "startDate",
             format!("the range spans more than {MAX_BUCKETS} buckets; narrow it or use a longer interval"),
         )]));
     }
-    let (low, high) = (keys::hour(&interval.floor(start)), keys::hour(&end));
+    let (low, high) = (keys::hour(&calendar.floor(start)), keys::hour(&end));
     let overall = counters::hourly(store, tenant, &scope, low.clone(), high.clone()).await?;
     let mut variants = BTreeMap::new();
     let mut truncated = false;
@@ -121,7 +129,7 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
             );
         }
     }
-    let mut buckets = assemble(interval, start, end, &overall, &variants);
+    let mut buckets = assemble(calendar, start, end, &overall, &variants);
     if truncated {
         for bucket in &mut buckets {
             let other = bucket.other_than_variants();
@@ -132,8 +140,12 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
         StatusCode::OK,
         &json!({
             "interval": interval,
+            "tz": tz.name(),
+            // In a zone with a half-hour offset, an hour straddling
+            // midnight counts in the day it starts in.
+            "dayEdgesApproximate": !calendar.aligned_to_hours(start, end),
             "experimentId": experiment_id,
-            "startDate": rfc3339::format(&interval.floor(start)),
+            "startDate": rfc3339::format(&calendar.floor(start)),
             "endDate": rfc3339::format(&end),
             "buckets": buckets,
             "truncated": truncated,
@@ -144,9 +156,14 @@ async fn timeseries(ctx: &AppContext, request: &Request) -> ApiResult {
 async fn summary(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
     let params = query_params(request)?;
-    let range =
-        parse_range(params.get("startDate").map(String::as_str), params.get("endDate").map(String::as_str))
-            .map_err(ApiError::validation)?;
+    let tz =
+        parse_tz(params.get("tz").map(String::as_str)).map_err(|error| ApiError::validation(vec![error]))?;
+    let range = parse_range_in(
+        params.get("startDate").map(String::as_str),
+        params.get("endDate").map(String::as_str),
+        tz,
+    )
+    .map_err(ApiError::validation)?;
     let experiment = params.get("experimentId").map(String::as_str).filter(|e| !e.is_empty());
     if experiment.is_some_and(|e| e.chars().count() > MAX_TAG_CHARS) {
         return Err(ApiError::validation(vec![FieldError::new(

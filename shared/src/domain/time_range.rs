@@ -1,6 +1,8 @@
-//! Date ranges as users write them: a day (`2026-11-01`) or a date-time.
+//! Date ranges as users write them: a day (`2026-11-01`) or a date-time,
+//! days read in a time zone (`tz`, an IANA name; UTC by default).
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
 
 use super::FieldError;
 
@@ -38,10 +40,40 @@ enum Edge {
     End,
 }
 
-/// Parses one end. A bare date means the start of that UTC day for
+/// The `tz` query parameter: an IANA time zone name; UTC when absent.
+pub fn parse_tz(raw: Option<&str>) -> Result<Tz, FieldError> {
+    match raw.filter(|raw| !raw.is_empty()) {
+        None => Ok(Tz::UTC),
+        Some(raw) => raw.parse::<Tz>().map_err(|_| {
+            FieldError::new("tz", "must be an IANA time zone name, such as Europe/Paris or America/New_York")
+        }),
+    }
+}
+
+/// The first instant of `day` in `tz`: its midnight, or where a daylight
+/// saving gap at midnight ends (the day then starts at 01:00).
+pub fn start_of_day(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_time(NaiveTime::MIN);
+    match tz.from_local_datetime(&midnight) {
+        LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at.with_timezone(&Utc),
+        LocalResult::None => {
+            // Midnight read with the offset in force before the gap is the
+            // instant the gap ends.
+            let before = tz.offset_from_utc_datetime(&(midnight - TimeDelta::days(1))).fix();
+            (midnight - TimeDelta::seconds(i64::from(before.local_minus_utc()))).and_utc()
+        }
+    }
+}
+
+/// The day of `tz` an instant falls on.
+pub fn day_in(tz: Tz, instant: &DateTime<Utc>) -> NaiveDate {
+    instant.with_timezone(&tz).date_naive()
+}
+
+/// Parses one end. A bare date means the start of that day in `tz` for
 /// `startDate` and its last microsecond for `endDate`, so an end date covers
 /// the whole day.
-fn parse_edge(field: &str, raw: &str, edge: Edge) -> Result<DateTime<Utc>, FieldError> {
+fn parse_edge(field: &str, raw: &str, edge: Edge, tz: Tz) -> Result<DateTime<Utc>, FieldError> {
     let out_of_years =
         || FieldError::new(field, format!("must lie in the years {MIN_YEAR} to {MAX_YEAR} (UTC)"));
     if let Ok(instant) = DateTime::parse_from_rfc3339(raw) {
@@ -52,13 +84,12 @@ fn parse_edge(field: &str, raw: &str, edge: Edge) -> Result<DateTime<Utc>, Field
         if !(MIN_YEAR..=MAX_YEAR).contains(&day.year()) {
             return Err(out_of_years());
         }
-        let start = day.and_time(NaiveTime::MIN).and_utc();
         return match edge {
-            Edge::Start => Ok(start),
-            // The day's last microsecond; checked, though within the
-            // supported years it cannot overflow.
-            Edge::End => start
-                .checked_add_signed(TimeDelta::days(1) - TimeDelta::microseconds(1))
+            Edge::Start => Ok(start_of_day(tz, day)),
+            // The day's last microsecond: the next day's start, less one.
+            Edge::End => day
+                .succ_opt()
+                .map(|next| start_of_day(tz, next) - TimeDelta::microseconds(1))
                 .ok_or_else(out_of_years),
         };
     }
@@ -67,10 +98,16 @@ fn parse_edge(field: &str, raw: &str, edge: Edge) -> Result<DateTime<Utc>, Field
 
 /// Parses `startDate`/`endDate` query parameters.
 pub fn parse_range(start: Option<&str>, end: Option<&str>) -> Result<TimeRange, Vec<FieldError>> {
+    parse_range_in(start, end, Tz::UTC)
+}
+
+/// Parses `startDate`/`endDate` query parameters, their bare dates being
+/// days in `tz`.
+pub fn parse_range_in(start: Option<&str>, end: Option<&str>, tz: Tz) -> Result<TimeRange, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut edge = |field: &str, raw: Option<&str>, which: Edge| {
         raw.filter(|r| !r.is_empty())
-            .and_then(|raw| parse_edge(field, raw, which).map_err(|e| errors.push(e)).ok())
+            .and_then(|raw| parse_edge(field, raw, which, tz).map_err(|e| errors.push(e)).ok())
     };
     let range =
         TimeRange { start: edge("startDate", start, Edge::Start), end: edge("endDate", end, Edge::End) };
@@ -93,6 +130,42 @@ mod tests {
         assert!(range.contains(&"2026-11-01T23:59:59.999Z".parse().unwrap()));
         assert!(!range.contains(&"2026-11-02T00:00:00Z".parse().unwrap()));
         assert!(!range.contains(&"2026-10-31T23:59:59Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn dates_are_days_of_the_time_zone_asked_for() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let range = |start: &str, end: &str, tz: &str| {
+            let tz = parse_tz(Some(tz)).unwrap();
+            let range = parse_range_in(Some(start), Some(end), tz).unwrap();
+            (range.start.unwrap(), range.end.unwrap())
+        };
+        // Standard time in New York (UTC−5) from 2026-11-01 02:00.
+        assert_eq!(
+            range("2026-11-03", "2026-11-05", "America/New_York"),
+            (at("2026-11-03T05:00:00Z"), at("2026-11-06T04:59:59.999999Z"))
+        );
+        // India is UTC+5:30: days start at 18:30 UTC.
+        assert_eq!(
+            range("2026-11-03", "2026-11-03", "Asia/Kolkata"),
+            (at("2026-11-02T18:30:00Z"), at("2026-11-03T18:29:59.999999Z"))
+        );
+        // The day clocks go back in Paris has 25 hours; forward, 23.
+        let (start, end) = range("2026-10-25", "2026-10-25", "Europe/Paris");
+        assert_eq!(end - start + TimeDelta::microseconds(1), TimeDelta::hours(25));
+        let (start, end) = range("2026-03-29", "2026-03-29", "Europe/Paris");
+        assert_eq!(end - start + TimeDelta::microseconds(1), TimeDelta::hours(23));
+        // Where the gap is at midnight (Santiago, 2026-09-06), the day starts at 01:00.
+        let (start, _) = range("2026-09-06", "2026-09-06", "America/Santiago");
+        assert_eq!(start, at("2026-09-06T04:00:00Z"));
+        assert_eq!(day_in(parse_tz(Some("America/Santiago")).unwrap(), &start).to_string(), "2026-09-06");
+        // Date-times name their own offset; UTC without `tz`.
+        assert_eq!(range("2026-11-03T10:00:00Z", "2026-11-03", "Asia/Tokyo").0, at("2026-11-03T10:00:00Z"));
+        assert_eq!(parse_tz(None).unwrap(), Tz::UTC);
+        assert_eq!(parse_tz(Some("")).unwrap(), Tz::UTC);
+        for bad in ["Mars/Olympus", "utc+2", "../etc/passwd"] {
+            assert_eq!(parse_tz(Some(bad)).unwrap_err().field, "tz", "{bad}");
+        }
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Time series from the hourly bucket counters: hours rolled up to the
-//! requested interval, with empty buckets present as zeros.
+//! requested interval, with empty buckets present as zeros. Days are the
+//! days of a time zone (`tz`, UTC by default); hours are UTC hours, which
+//! are local hours too in every zone with a whole-hour offset.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::counting::{CONVERSIONS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS};
+use super::time_range::{day_in, start_of_day};
 use crate::store::Item;
 
 /// Most buckets one response may hold.
@@ -28,24 +32,71 @@ impl Interval {
             _ => None,
         }
     }
+}
 
-    fn step(self) -> TimeDelta {
-        match self {
-            Interval::Hour => TimeDelta::hours(1),
-            Interval::Day => TimeDelta::days(1),
+/// Where a series' buckets start: UTC hours, or the days of a time zone
+/// (23 or 25 hours long where clocks change).
+#[derive(Clone, Copy, Debug)]
+pub struct Calendar {
+    pub interval: Interval,
+    pub tz: Tz,
+}
+
+impl Calendar {
+    /// The start of the bucket an instant falls in.
+    pub fn floor(self, instant: DateTime<Utc>) -> DateTime<Utc> {
+        match self.interval {
+            Interval::Hour => instant.duration_trunc(TimeDelta::hours(1)).unwrap_or(instant),
+            Interval::Day => start_of_day(self.tz, day_in(self.tz, &instant)),
+        }
+    }
+
+    /// The start of the bucket after the one starting at `start`.
+    fn next(self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.interval {
+            Interval::Hour => start.checked_add_signed(TimeDelta::hours(1)),
+            Interval::Day => day_in(self.tz, &start).succ_opt().map(|day| start_of_day(self.tz, day)),
         }
     }
 
     /// The earliest start a series ending at `end` may have within
     /// [`MAX_BUCKETS`]: where a view with an open start begins at the latest.
     pub fn earliest_start(self, end: DateTime<Utc>) -> DateTime<Utc> {
-        let span = self.step() * (MAX_BUCKETS as i32 - 1);
-        self.floor(end).checked_sub_signed(span).unwrap_or(DateTime::<Utc>::MIN_UTC)
+        let span = match self.interval {
+            Interval::Hour => TimeDelta::hours(1),
+            Interval::Day => TimeDelta::days(1),
+        } * (MAX_BUCKETS as i32 - 1);
+        // A day of the zone is 23 to 25 hours: floor again, and step
+        // forward while the count is over.
+        let mut start =
+            self.floor(self.floor(end).checked_sub_signed(span).unwrap_or(DateTime::<Utc>::MIN_UTC));
+        while bucket_count(self, start, end) > MAX_BUCKETS {
+            match self.next(start) {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+        start
     }
 
-    /// The start of the bucket an instant falls in.
-    pub fn floor(self, instant: DateTime<Utc>) -> DateTime<Utc> {
-        instant.duration_trunc(self.step()).unwrap_or(instant)
+    /// Whether every bucket boundary between `start` and `end` falls on a
+    /// UTC hour, so hourly counters split into buckets exactly. Not in
+    /// zones with a half-hour offset (India, parts of Australia): an hour
+    /// that straddles their midnight counts in the day it starts in.
+    pub fn aligned_to_hours(self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        let mut at = self.floor(start);
+        let mut seen = 0;
+        while at <= end && seen <= MAX_BUCKETS {
+            if at.minute() != 0 || at.second() != 0 || at.nanosecond() != 0 {
+                return false;
+            }
+            seen += 1;
+            match self.next(at) {
+                Some(next) => at = next,
+                None => break,
+            }
+        }
+        true
     }
 }
 
@@ -114,23 +165,23 @@ pub fn parse_hour(key: &str) -> Option<DateTime<Utc>> {
 /// (inclusive), filling gaps with zeros. `overall` is the scope's series;
 /// `variants` one series per variant.
 pub fn assemble(
-    interval: Interval,
+    calendar: Calendar,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     overall: &[(String, BucketTotals)],
     variants: &BTreeMap<String, Vec<(String, BucketTotals)>>,
 ) -> Vec<Bucket> {
     let mut buckets: BTreeMap<DateTime<Utc>, Bucket> = BTreeMap::new();
-    let mut at = interval.floor(start);
+    let mut at = calendar.floor(start);
     while at <= end && buckets.len() < MAX_BUCKETS {
         let empty = variants.keys().map(|name| (name.clone(), BucketTotals::default())).collect();
         buckets.insert(at, Bucket { start: at, totals: BucketTotals::default(), variants: empty });
-        match at.checked_add_signed(interval.step()) {
+        match calendar.next(at) {
             Some(next) => at = next,
             None => break,
         }
     }
-    let slot = |key: &str| parse_hour(key).map(|hour| interval.floor(hour));
+    let slot = |key: &str| parse_hour(key).map(|hour| calendar.floor(hour));
     for (key, totals) in overall {
         if let Some(bucket) = slot(key).and_then(|s| buckets.get_mut(&s)) {
             bucket.totals.add(totals);
@@ -147,9 +198,14 @@ pub fn assemble(
 }
 
 /// How many buckets a range would take.
-pub fn bucket_count(interval: Interval, start: DateTime<Utc>, end: DateTime<Utc>) -> usize {
-    let span = interval.floor(end) - interval.floor(start);
-    (span.num_seconds() / interval.step().num_seconds()).max(0) as usize + 1
+pub fn bucket_count(calendar: Calendar, start: DateTime<Utc>, end: DateTime<Utc>) -> usize {
+    let span = calendar.floor(end) - calendar.floor(start);
+    match calendar.interval {
+        Interval::Hour => (span.num_seconds() / 3600).max(0) as usize + 1,
+        // Days of 23 to 25 hours: a span of n days is within an hour of
+        // n × 24 hours, so rounding to the nearest day counts them exactly.
+        Interval::Day => ((span.num_seconds() + 43_200).div_euclid(86_400)).max(0) as usize + 1,
+    }
 }
 
 #[cfg(test)]
@@ -167,16 +223,48 @@ mod tests {
         let overall =
             vec![("2026-11-01T06".to_owned(), totals(2, 1)), ("2026-11-01T23".to_owned(), totals(3, 2))];
         let variants = BTreeMap::from([("A".to_owned(), vec![("2026-11-03T00".to_owned(), totals(4, 4))])]);
-        let buckets = assemble(Interval::Day, start, end, &overall, &variants);
+        let days = Calendar { interval: Interval::Day, tz: Tz::UTC };
+        let buckets = assemble(days, start, end, &overall, &variants);
         assert_eq!(buckets.len(), 3);
         assert_eq!(buckets[0].start, "2026-11-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
         assert_eq!(buckets[0].totals, totals(5, 3));
         assert_eq!(buckets[1].totals, BucketTotals::default());
         assert_eq!(buckets[1].variants["A"], BucketTotals::default(), "empty buckets list every variant");
         assert_eq!(buckets[2].variants["A"], totals(4, 4));
-        assert_eq!(bucket_count(Interval::Hour, start, end), 67);
+        assert_eq!(bucket_count(Calendar { interval: Interval::Hour, tz: Tz::UTC }, start, end), 67);
         let json = serde_json::to_value(&buckets[0]).unwrap();
         assert_eq!(json["start"], "2026-11-01T00:00:00Z");
         assert_eq!(json["newUsers"], 3);
+    }
+
+    #[test]
+    fn days_of_a_time_zone_have_23_to_25_hours() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let paris = Calendar { interval: Interval::Day, tz: "Europe/Paris".parse().unwrap() };
+        // Clocks go back on 2026-10-25: that day has 25 hours.
+        let (start, end) = (at("2026-10-24T00:00:00Z"), at("2026-10-26T12:00:00Z"));
+        let overall = vec![
+            ("2026-10-24T21".to_owned(), totals(1, 1)), // 23:00 in Paris (UTC+2): the 24th
+            ("2026-10-24T22".to_owned(), totals(2, 0)), // midnight: the 25th
+            ("2026-10-25T22".to_owned(), totals(4, 0)), // 23:00 (UTC+1): still the 25th
+            ("2026-10-25T23".to_owned(), totals(8, 0)), // midnight: the 26th
+        ];
+        let buckets = assemble(paris, start, end, &overall, &BTreeMap::new());
+        let starts: Vec<DateTime<Utc>> = buckets.iter().map(|b| b.start).collect();
+        assert_eq!(
+            starts,
+            [at("2026-10-23T22:00:00Z"), at("2026-10-24T22:00:00Z"), at("2026-10-25T23:00:00Z")]
+        );
+        assert_eq!(buckets.iter().map(|b| b.totals.events).collect::<Vec<_>>(), [1, 6, 8]);
+        assert_eq!(bucket_count(paris, start, end), 3);
+        assert!(paris.aligned_to_hours(start, end));
+        // A year of days, across both changes.
+        assert_eq!(bucket_count(paris, at("2026-01-01T12:00:00Z"), at("2026-12-31T12:00:00Z")), 365);
+        let india = Calendar { interval: Interval::Day, tz: "Asia/Kolkata".parse().unwrap() };
+        assert_eq!(india.floor(at("2026-11-03T12:00:00Z")), at("2026-11-02T18:30:00Z"));
+        assert!(!india.aligned_to_hours(start, end));
+        // An open start goes back at most MAX_BUCKETS days of the zone.
+        let end = at("2026-12-02T12:00:00Z");
+        assert_eq!(bucket_count(paris, paris.earliest_start(end), end), MAX_BUCKETS);
     }
 }
