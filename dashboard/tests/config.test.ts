@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, normalizeBaseUrl } from '../src/config';
-import { lastDays, validateRange } from '../src/lib/dates';
+import { browserTimeZone, dayIn, lastDays, validateRange } from '../src/lib/dates';
 import { mapPool } from '../src/lib/pool';
 import { href, parseHash } from '../src/lib/router';
 
@@ -25,8 +25,19 @@ describe('runtime config', () => {
 describe('dates', () => {
   it('computes inclusive UTC ranges', () => {
     const now = new Date('2026-11-29T23:59:00Z');
-    expect(lastDays(7, now)).toEqual({ startDate: '2026-11-23', endDate: '2026-11-29' });
-    expect(lastDays(30, now)).toEqual({ startDate: '2026-10-31', endDate: '2026-11-29' });
+    expect(lastDays(7, now, 'UTC')).toEqual({ startDate: '2026-11-23', endDate: '2026-11-29' });
+    expect(lastDays(30, now, 'UTC')).toEqual({ startDate: '2026-10-31', endDate: '2026-11-29' });
+    expect(lastDays(7, now, undefined)).toEqual({ startDate: '2026-11-23', endDate: '2026-11-29' });
+  });
+  it("computes ranges of the browser's days in its time zone", () => {
+    // 23:59 UTC is already the 30th in Tokyo, still the 29th in New York;
+    // 03:00 UTC on the 30th is the 29th in New York.
+    const now = new Date('2026-11-29T23:59:00Z');
+    expect(lastDays(7, now, 'Asia/Tokyo')).toEqual({ startDate: '2026-11-24', endDate: '2026-11-30' });
+    expect(lastDays(7, new Date('2026-11-30T03:00:00Z'), 'America/New_York')).toEqual({ startDate: '2026-11-23', endDate: '2026-11-29' });
+    expect(dayIn(new Date('2026-11-02T19:00:00Z'), 'Asia/Kolkata')).toBe('2026-11-03');
+    expect(dayIn(new Date('2026-11-02T19:00:00Z'), 'Not/AZone')).toBe('2026-11-02');
+    expect(typeof browserTimeZone()).toBe('string');
   });
   it('validates custom ranges', () => {
     expect(validateRange({ startDate: '2026-11-01', endDate: '2026-11-30' })).toBeNull();

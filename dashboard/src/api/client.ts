@@ -157,11 +157,12 @@ export class ApiClient {
     return this.json<{ status: string }>('GET', '/api/health').then((r) => r.data);
   }
 
-  summary(q: { startDate?: string; endDate?: string; experimentId?: string } = {}) {
+  /** `tz`: the IANA zone whose days the dates are (UTC when absent). */
+  summary(q: { startDate?: string; endDate?: string; experimentId?: string; tz?: string } = {}) {
     return this.json<Summary>('GET', '/api/analytics/summary', q).then((r) => r.data);
   }
 
-  timeseries(q: { experimentId?: string; startDate?: string; endDate?: string; interval?: 'day' | 'hour' }) {
+  timeseries(q: { experimentId?: string; startDate?: string; endDate?: string; interval?: 'day' | 'hour'; tz?: string }) {
     return this.json<Timeseries>('GET', '/api/analytics/timeseries', q).then((r) => r.data);
   }
 

@@ -8,8 +8,8 @@ import { Empty, ErrorState, Loading, SignificanceBadge, StatusBadge } from '../c
 import { useToast } from '../components/Toasts';
 import { useApp } from '../context';
 import { downloadText, slug } from '../lib/csv';
-import { daysBetween, toDay } from '../lib/dates';
-import { DASH, formatDateTime, formatDay, formatInterval, formatLift, formatNumber, formatPercent, formatPValue, intervalKnown } from '../lib/format';
+import { browserTimeZone, dayIn, daysBetween, toDay } from '../lib/dates';
+import { DASH, formatDateTime, formatInterval, formatLift, formatNumber, formatPercent, formatPValue, intervalKnown } from '../lib/format';
 import { href } from '../lib/router';
 import { canMove } from '../lib/table';
 import { SERIES_COLORS } from '../lib/theme';
@@ -26,15 +26,16 @@ const ACTIONS: { to: Status; label: string }[] = [
 ];
 
 /** The window the cumulative chart covers: start (or creation) to end (or today), at most a year, hourly for short spans. */
-export function seriesWindow(e: Pick<Experiment, 'startDate' | 'endDate' | 'createdAt'>, now = new Date()) {
-  const today = toDay(now);
-  let start = formatDay(e.startDate ?? e.createdAt);
-  let end = e.endDate ? formatDay(e.endDate) : today;
+export function seriesWindow(e: Pick<Experiment, 'startDate' | 'endDate' | 'createdAt'>, now = new Date(), tz = browserTimeZone()) {
+  const today = dayIn(now, tz);
+  const day = (iso: string | null) => (iso && !Number.isNaN(Date.parse(iso)) ? dayIn(new Date(iso), tz) : DASH);
+  let start = day(e.startDate ?? e.createdAt);
+  let end = e.endDate ? day(e.endDate) : today;
   if (end > today) end = today;
   if (start === DASH || start > end) start = end;
   if (daysBetween(start, end) > 366) start = toDay(new Date(Date.parse(end) - 365 * 86_400_000));
   const interval: 'day' | 'hour' = daysBetween(start, end) <= 3 ? 'hour' : 'day';
-  return { startDate: start, endDate: end, interval };
+  return { startDate: start, endDate: end, interval, tz };
 }
 
 export function ExperimentPage({ id }: { id: string }) {

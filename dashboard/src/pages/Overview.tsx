@@ -3,7 +3,7 @@ import type { Summary, Timeseries } from '../api/types';
 import { LineChart, type ChartSeries } from '../components/Chart';
 import { Empty, ErrorState, Loading } from '../components/States';
 import { useApp } from '../context';
-import { lastDays, validateRange, type DateRange, type RangePreset } from '../lib/dates';
+import { browserTimeZone, lastDays, validateRange, type DateRange, type RangePreset } from '../lib/dates';
 import { formatNumber, formatPercent } from '../lib/format';
 import { SERIES_COLORS } from '../lib/theme';
 import { bucketTimes } from '../lib/timeseries';
@@ -48,9 +48,11 @@ export function OverviewPage() {
   const [customError, setCustomError] = useState<string | null>(null);
 
   const range = preset === 'custom' ? applied : lastDays(Number(preset));
-  const [summary, reloadSummary] = useAsync(() => api.summary(range), [api, range.startDate, range.endDate]);
+  // The browser's days, on both sides: the API counts the same ones.
+  const tz = browserTimeZone();
+  const [summary, reloadSummary] = useAsync(() => api.summary({ ...range, tz }), [api, range.startDate, range.endDate]);
   const [series, reloadSeries] = useAsync(
-    () => api.timeseries({ ...range, interval: 'day' }),
+    () => api.timeseries({ ...range, interval: 'day', tz }),
     [api, range.startDate, range.endDate],
   );
 

@@ -1,8 +1,8 @@
 //! Tenant onboarding: `POST /api/admin/tenants`, key rotation with
 //! `POST /api/admin/tenants/:id/keys`, rollups rebuilt from stored events
-//! with `POST /api/admin/tenants/:id/rollups`, and dead letters, behind `Authorization: Bearer
-//! <ADMIN_TOKEN>` locally, or API Gateway's `AWS_IAM` authorization on AWS
-//! (`ADMIN_AUTH=iam`).
+//! with `POST /api/admin/tenants/:id/rollups`, and dead letters, behind
+//! `Authorization: Bearer <ADMIN_TOKEN>` locally, or API Gateway's
+//! `AWS_IAM` authorization on AWS (`ADMIN_AUTH=iam`).
 //!
 //! The new key is in the response body once and never stored in clear. It
 //! is registered with the key gateway (API Gateway's usage plan on AWS)
