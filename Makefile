@@ -56,7 +56,7 @@ rotate-key:
 	cargo run --release -q $(LOCAL) -- tenant rotate "$(TENANT)"
 
 ## Rebuild a tenant's rollups (user sketches, variant-name buckets) from its
-## stored events, a day per call, for data stored before a version that
+## stored events, part of a day per call, for data stored before a version that
 ## added them; safe beside the running stack, and to repeat:
 ##   make rebuild-rollups TENANT=<id>   (ADMIN_AUTH=iam ADMIN_URL=<ApiUrl> on AWS)
 rebuild-rollups:

@@ -1078,7 +1078,14 @@ async fn admin_rebuilds_a_tenants_rollups_a_day_at_a_time() {
     assert_eq!(unauthorized.status, StatusCode::UNAUTHORIZED);
     let nobody = stack.raw(rebuild("nobody", json!({})).bearer_auth(ADMIN_TOKEN)).await;
     assert_eq!(nobody.status, StatusCode::NOT_FOUND);
-    for bad in [json!({"day": "yesterday"}), json!({"day": 20261101}), json!([])] {
+    let bad_bodies = [
+        json!({"day": "yesterday"}),
+        json!({"day": 20261101}),
+        json!([]),
+        json!({"after": "2026-11-01T10"}),
+        json!({"day": "2026-11-01", "after": 5}),
+    ];
+    for bad in bad_bodies {
         let reply = stack.raw(rebuild(&id, bad.clone()).bearer_auth(ADMIN_TOKEN)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {:?}", reply.body);
     }

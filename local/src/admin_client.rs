@@ -152,11 +152,9 @@ pub async fn run(args: &[String]) -> Result<(), RunError> {
             break;
         }
         println!("{answer}");
-        let next = serde_json::from_str::<serde_json::Value>(&answer)
-            .ok()
-            .and_then(|v| v["next"].as_str().map(str::to_owned));
-        match next {
-            Some(day) => admin.body = Some(serde_json::json!({ "day": day })),
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+        match answer["next"].as_str() {
+            Some(day) => admin.body = Some(serde_json::json!({ "day": day, "after": answer["after"] })),
             None => break,
         }
     }

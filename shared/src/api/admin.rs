@@ -188,8 +188,10 @@ async fn rotate_key(ctx: &AppContext, tenant_id: &str) -> ApiResult {
 }
 
 /// `POST /api/admin/tenants/:id/rollups` with `{"day": "YYYY-MM-DD"}` (or
-/// `{}` for the first day with events): rebuilds that day's rollups from
-/// the stored events ([`rollup_rebuild`]) and names the next day to pass.
+/// `{}` for the first day with events; and `after` when the previous
+/// answer had one): rebuilds that day's rollups from the stored events
+/// ([`rollup_rebuild`]), a bounded part of the day per call, and says
+/// where to go on (`next`, and `after` within a day).
 /// For data stored before the rollups range reads need existed; safe to
 /// repeat, and beside the running batch writer.
 async fn rebuild_rollups(ctx: &AppContext, request: &Request, tenant_id: &str) -> ApiResult {
@@ -205,11 +207,24 @@ async fn rebuild_rollups(ctx: &AppContext, request: &Request, tenant_id: &str) -
             })?)
         }
     };
+    let after = match body.get("after") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(after)) if day.is_some() && after.len() <= 1024 => Some(after.clone()),
+        Some(_) => {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "after",
+                "must be the `after` of the previous answer, sent with its `next` as `day`",
+            )]));
+        }
+    };
     if tenants::get(ctx.store.as_ref(), tenant_id).await?.is_none() {
         return Err(ApiError::not_found(format!("tenant {tenant_id} not found")));
     }
+    let store = ctx.store.as_ref();
+    let budget = rollup_rebuild::EVENTS_PER_CALL;
     let rebuilt =
-        rollup_rebuild::rebuild_day(ctx.store.as_ref(), &ctx.writer_memory.sketches, tenant_id, day).await?;
+        rollup_rebuild::rebuild_day(store, &ctx.writer_memory.sketches, tenant_id, (day, after), budget)
+            .await?;
     tracing::info!(tenant_id, day = ?rebuilt.day, events = rebuilt.events, "rollups rebuilt");
     Ok(json_response(StatusCode::OK, &rebuilt))
 }

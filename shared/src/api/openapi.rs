@@ -280,8 +280,8 @@ fn rotate_key() {}
 
 #[utoipa::path(post, path = "/api/admin/tenants/{id}/rollups", tag = "admin", security(("admin_token" = [])),
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{\"day\": \"YYYY-MM-DD\"}`, or `{}` for the tenant's first day with events"),
-    responses((status = 200, description = "`{day, events, bucketsSet, next}`: that day's user sketches and variant-name buckets rebuilt from its stored events; pass `next` to the next call (none: done)", body = Object),
+    request_body(content = Object, description = "`{\"day\": \"YYYY-MM-DD\", \"after\"?: …}`, or `{}` for the tenant's first day with events"),
+    responses((status = 200, description = "`{day, events, bucketsSet, next, after?}`: up to 20,000 of that day's stored events merged into the user sketches, and once the day is done its variant-name buckets set; pass `next` (as `day`) and `after` to the next call (no `next`: done)", body = Object),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 503, body = ErrorBody)))]
 fn rebuild_rollups() {}

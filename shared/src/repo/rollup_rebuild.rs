@@ -3,13 +3,16 @@
 //! ([`super::user_sketches`]) and the hourly buckets of variant names (the
 //! `N#` scopes behind a tenant-wide range summary's variant rows).
 //!
-//! One UTC day per call, so a call's work is bounded (a Lambda's time
-//! limit) and a rebuild resumes where it stopped. Safe beside the running
+//! A bounded number of events per call ([`EVENTS_PER_CALL`] from the admin
+//! route), within one UTC day, so a
+//! call's work is bounded (a Lambda's time limit) and a rebuild resumes
+//! where it stopped (`next` and `after` say where). Safe beside the running
 //! batch writer, and to run again:
 //! - every stored event of the day is merged into its sketches again:
 //!   adding a user twice changes nothing;
-//! - each hour's bucket of a variant name is set to the sum of that hour's
-//!   buckets of the experiments' variants of that name, in a transaction
+//! - once a day's events are merged, each of its hours' buckets of a
+//!   variant name is set to the sum of that hour's buckets of the
+//!   experiments' variants of that name, in a transaction
 //!   that checks each of those buckets still holds what was read (or is
 //!   still absent). The writer adds to both in one transaction, so a batch
 //!   counted meanwhile fails the check, and the hour is read again. Not
@@ -17,8 +20,10 @@
 //!   day being rebuilt, is counted between the listing of experiments and
 //!   the transaction.
 
+use std::collections::BTreeSet;
+
 use chrono::{NaiveDate, TimeDelta};
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 use serde_json::Value;
 
 use super::counters;
@@ -31,6 +36,8 @@ use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, Wr
 
 /// Events read and merged per page.
 const EVENTS_PER_PAGE: usize = 1_000;
+/// Events one call of the admin route merges at most: a few seconds' work.
+pub const EVENTS_PER_CALL: u64 = 20_000;
 /// Rounds of re-reading an hour a batch writer counted in meanwhile.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -38,14 +45,19 @@ const MAX_ATTEMPTS: usize = 8;
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RebuiltDay {
-    /// The day rebuilt; none when the tenant has no events.
+    /// The day rebuilt (in part when `after` is set); none when the
+    /// tenant has no events.
     pub day: Option<NaiveDate>,
     /// Stored events merged into sketches.
     pub events: u64,
     /// Variant-name buckets that were missing or short, now set.
     pub buckets_set: u64,
-    /// The next day holding events, to pass to the next call.
+    /// The day to pass to the next call; none when done.
     pub next: Option<NaiveDate>,
+    /// Where in `next` to go on (a stored event's sort key) when this call
+    /// stopped within a day; pass it with `next`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// The first and last UTC day the tenant has events in.
@@ -58,13 +70,16 @@ async fn days_of_data(
         .and_then(|(first, last)| Some((parse_hour(&first)?.date_naive(), parse_hour(&last)?.date_naive()))))
 }
 
-/// Rebuilds the rollups of `day` (the first day with events when none),
-/// and says which day comes next.
+/// Rebuilds the rollups of `day` (the first day with events when none)
+/// from its events after `after` (a sort key; from the start when none),
+/// stopping after about `budget` events, and says where the next call goes
+/// on.
 pub async fn rebuild_day(
     store: &dyn Store,
     sketches: &SketchCache,
     tenant_id: &str,
-    day: Option<NaiveDate>,
+    (day, after): (Option<NaiveDate>, Option<String>),
+    budget: u64,
 ) -> Result<RebuiltDay, StoreError> {
     let Some((first, last)) = days_of_data(store, tenant_id).await? else {
         return Ok(RebuiltDay::default());
@@ -82,10 +97,10 @@ pub async fn rebuild_day(
         return Ok(rebuilt);
     }
 
-    // 1. Sketches, page by page; and the hours and variant names seen.
-    let mut hours_with_variants: HashMap<String, HashSet<String>> = HashMap::default();
-    let mut query =
-        Query::partition(keys::events_partition(tenant_id, &day.to_string())).limit(EVENTS_PER_PAGE);
+    // 1. Sketches, page by page, up to this call's share.
+    let page_size = EVENTS_PER_PAGE.min(budget.max(1) as usize);
+    let mut query = Query::partition(keys::events_partition(tenant_id, &day.to_string())).limit(page_size);
+    query.start_after = after;
     loop {
         let page = store.query(&query).await?;
         let events: Vec<Event> = page
@@ -93,29 +108,34 @@ pub async fn rebuild_day(
             .into_iter()
             .map(|(key, item)| event_of(tenant_id, &key, item))
             .collect::<Result<_, _>>()?;
-        for event in &events {
-            if let (Some(_), Some(variant)) = (&event.experiment_id, &event.variant) {
-                hours_with_variants.entry(keys::hour(&event.timestamp)).or_default().insert(variant.clone());
-            }
-        }
         rebuilt.events += events.len() as u64;
         user_sketches::merge(store, sketches, user_sketches::updates_for(&events)).await?;
         match page.last_sk {
+            Some(sk) if rebuilt.events >= budget => {
+                rebuilt.next = Some(day);
+                rebuilt.after = Some(sk);
+                return Ok(rebuilt);
+            }
             Some(sk) => query.start_after = Some(sk),
             None => break,
         }
     }
 
-    // 2. Variant-name buckets, hour by hour.
+    // 2. Variant-name buckets of the day's hours that have variant events.
     let experiments = experiments_by_variant(store, tenant_id).await?;
-    let mut hours: Vec<_> = hours_with_variants.into_iter().collect();
-    hours.sort_by(|(a, _), (b, _)| a.cmp(b));
-    for (hour, names) in hours {
-        let mut names: Vec<String> = names.into_iter().collect();
-        names.sort();
-        for name in names {
-            let of_name = experiments.get(&name).map(Vec::as_slice).unwrap_or_default();
-            if set_variant_name_bucket(store, tenant_id, &hour, &name, of_name).await? {
+    let (low, high) = (format!("{day}T00"), format!("{day}T23"));
+    let mut names: Vec<&String> = experiments.keys().collect();
+    names.sort();
+    for name in names {
+        let of_name = &experiments[name];
+        let mut hours = BTreeSet::new();
+        for experiment in of_name {
+            let scope = Scope::Variant(experiment.clone(), name.clone());
+            let buckets = counters::hourly(store, tenant_id, &scope, low.clone(), high.clone()).await?;
+            hours.extend(buckets.into_iter().map(|(hour, _)| hour));
+        }
+        for hour in hours {
+            if set_variant_name_bucket(store, tenant_id, &hour, name, of_name).await? {
                 rebuilt.buckets_set += 1;
             }
         }
@@ -305,19 +325,23 @@ mod tests {
         assert!(stale.variants.is_empty(), "no variant-name buckets, no rows: {:?}", stale.variants);
 
         // Every day, following `next`, with a writer's memory of its own.
+        // A budget of a third of a day: each day takes three or four calls.
         let memory = WriterMemory::default();
-        let mut day = None;
-        let mut rebuilt = Vec::new();
+        let mut at = (None, None);
+        let mut calls = Vec::new();
         loop {
-            let report = rebuild_day(store, &memory.sketches, TENANT, day).await.unwrap();
-            rebuilt.push(report.day.unwrap());
+            let report = rebuild_day(store, &memory.sketches, TENANT, at, count / 9).await.unwrap();
+            calls.push((report.day.unwrap().to_string(), report.events));
             match report.next {
-                Some(next) => day = Some(next),
+                Some(next) => at = (Some(next), report.after),
                 None => break,
             }
         }
-        let days: Vec<String> = rebuilt.iter().map(|d| d.to_string()).collect();
+        let mut days: Vec<&str> = calls.iter().map(|(day, _)| day.as_str()).collect();
+        days.dedup();
         assert_eq!(days, ["2026-11-01", "2026-11-02", "2026-11-03"]);
+        assert!(calls.len() >= 9, "{calls:?}");
+        assert_eq!(calls.iter().map(|(_, events)| events).sum::<u64>(), count, "each event once");
 
         let summary = summary_of(store).await;
         assert_eq!(summary.total_events, count);
@@ -339,15 +363,18 @@ mod tests {
 
         // Again: nothing left to set, the same answer.
         for day in ["2026-11-01", "2026-11-02", "2026-11-03"] {
-            let again = rebuild_day(store, &memory.sketches, TENANT, day.parse().ok()).await.unwrap();
+            let again =
+                rebuild_day(store, &memory.sketches, TENANT, (day.parse().ok(), None), count).await.unwrap();
             assert_eq!((again.events, again.buckets_set), (count / 3, 0), "{day}");
         }
         let again = summary_of(store).await;
         assert_eq!((again.total_events, again.unique_users), (summary.total_events, summary.unique_users));
         // Outside the data: nothing to do, and the way back to it.
-        let before = rebuild_day(store, &memory.sketches, TENANT, "2026-10-01".parse().ok()).await.unwrap();
+        let before = rebuild_day(store, &memory.sketches, TENANT, ("2026-10-01".parse().ok(), None), count)
+            .await
+            .unwrap();
         assert_eq!((before.events, before.next), (0, "2026-11-01".parse().ok()));
-        let empty = rebuild_day(store, &memory.sketches, "nobody", None).await.unwrap();
+        let empty = rebuild_day(store, &memory.sketches, "nobody", (None, None), count).await.unwrap();
         assert_eq!(empty, RebuiltDay::default());
     }
 
