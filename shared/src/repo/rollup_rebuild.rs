@@ -26,11 +26,11 @@ use chrono::{NaiveDate, TimeDelta};
 use foldhash::HashMap;
 use serde_json::Value;
 
-use super::counters;
 use super::user_sketches::{self, SketchCache};
+use super::{counters, from_item};
 use crate::domain::counting::{CONVERSIONS, EVENTS};
 use crate::domain::event::Event;
-use crate::domain::timeseries::parse_hour;
+use crate::domain::timeseries::{BucketTotals, parse_hour};
 use crate::store::keys::{self, Scope, ScopeRef};
 use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp};
 
@@ -106,7 +106,11 @@ pub async fn rebuild_day(
         let events: Vec<Event> = page
             .items
             .into_iter()
-            .map(|(key, item)| event_of(tenant_id, &key, item))
+            .map(|(_, mut item)| {
+                // Stored events leave their tenant to the key.
+                item.insert("tenantId".into(), Value::from(tenant_id));
+                from_item(item)
+            })
             .collect::<Result<_, _>>()?;
         rebuilt.events += events.len() as u64;
         user_sketches::merge(store, sketches, user_sketches::updates_for(&events)).await?;
@@ -123,7 +127,8 @@ pub async fn rebuild_day(
 
     // 2. Variant-name buckets of the day's hours that have variant events.
     let experiments = experiments_by_variant(store, tenant_id).await?;
-    let (low, high) = (format!("{day}T00"), format!("{day}T23"));
+    let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let (low, high) = (keys::hour(&midnight), keys::hour(&(midnight + TimeDelta::hours(23))));
     let mut names: Vec<&String> = experiments.keys().collect();
     names.sort();
     for name in names {
@@ -143,13 +148,6 @@ pub async fn rebuild_day(
     Ok(rebuilt)
 }
 
-fn event_of(tenant_id: &str, key: &Key, mut item: Item) -> Result<Event, StoreError> {
-    item.insert("tenantId".into(), Value::from(tenant_id));
-    serde_json::from_value(Value::Object(item)).map_err(|err| {
-        StoreError::Internal(format!("stored event {}/{} does not decode: {err}", key.pk, key.sk))
-    })
-}
-
 /// Every experiment with a variant of each name, from the variant counters.
 async fn experiments_by_variant(
     store: &dyn Store,
@@ -166,14 +164,16 @@ async fn experiments_by_variant(
     Ok(by_name)
 }
 
-fn count(item: Option<&Item>, attr: &str) -> i64 {
-    item.and_then(|item| item.get(attr)).and_then(Value::as_i64).unwrap_or(0)
+/// A bucket's events and conversions (zero when absent).
+fn counts(item: Option<&Item>) -> (i64, i64) {
+    let totals = item.map(BucketTotals::from_item).unwrap_or_default();
+    (totals.events as i64, totals.conversions as i64)
 }
 
 /// The condition that an item is still as it was read.
 fn unchanged(item: Option<&Item>) -> Condition {
     match item {
-        Some(_) => Condition::equals(EVENTS, count(item, EVENTS)),
+        Some(_) => Condition::equals(EVENTS, counts(item).0),
         None => Condition::NotExists,
     }
 }
@@ -204,11 +204,13 @@ async fn set_variant_name_bucket(
         let mut read = store.batch_get(&wanted).await?;
         let current = read.pop().flatten();
         let (events, conversions) = read.iter().fold((0, 0), |(e, c), item| {
-            (e + count(item.as_ref(), EVENTS), c + count(item.as_ref(), CONVERSIONS))
+            let (events, conversions) = counts(item.as_ref());
+            (e + events, c + conversions)
         });
+        let (current_events, current_conversions) = counts(current.as_ref());
         let add = [
-            (EVENTS.to_owned(), events - count(current.as_ref(), EVENTS)),
-            (CONVERSIONS.to_owned(), conversions - count(current.as_ref(), CONVERSIONS)),
+            (EVENTS.to_owned(), events - current_events),
+            (CONVERSIONS.to_owned(), conversions - current_conversions),
         ];
         if add.iter().all(|(_, delta)| *delta == 0) {
             return Ok(false);
