@@ -99,7 +99,8 @@ async fn single_event_is_accepted_normalised_and_counted() {
             "experimentId": "exp_1",
             "variant": "A",
             "properties": {"experimentId": "exp_1", "variant": "A", "plan": "pro"},
-            "timestamp": "2025-01-15T10:00:00Z"
+            "timestamp": "2025-01-15T10:00:00Z",
+            "campaign": {"channel": "Direct", "source": "(direct)", "medium": "(none)"}
         })
     );
 
@@ -118,6 +119,98 @@ async fn single_event_is_accepted_normalised_and_counted() {
         summary["variants"]["A"],
         json!({"events": 1, "users": 1, "conversions": 1, "convertedUsers": 1, "conversionRate": 1.0})
     );
+}
+
+#[tokio::test]
+async fn campaign_fields_are_derived_at_ingest_with_the_tenants_ignored_referrers() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let (_, other) = stack.tenant("other").await;
+    let landing = json!({
+        "userId": "u1",
+        "eventType": "PAGE_VIEW",
+        "properties": {
+            "url": "https://shop.example/spring?utm_source=Newsletter&utm_medium=EMAIL&utm_campaign=Spring%20Sale",
+            "referrer": "https://mail.example/inbox"
+        }
+    });
+    let reply = stack.post("/api/events", &key, landing.clone()).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["campaign"],
+        json!({"channel": "Email", "source": "newsletter", "medium": "email", "campaign": "spring sale"})
+    );
+    assert_eq!(reply.body["properties"], landing["properties"], "properties keep what the client sent");
+
+    // A return from the payment provider is a referral until the tenant
+    // ignores its domain; then it is direct. Other tenants are unaffected.
+    let back_from_checkout = json!({
+        "userId": "u1",
+        "eventType": "CONVERSION",
+        "properties": {"url": "https://shop.example/thanks", "referrer": "https://www.paypal.com/checkout"}
+    });
+    let before = stack.post("/api/events", &key, back_from_checkout.clone()).await;
+    assert_eq!(before.body["campaign"]["channel"], "Referral");
+    assert_eq!(before.body["campaign"]["source"], "paypal.com");
+
+    let empty = stack.get("/api/settings/ignored-referrers", &key).await;
+    assert_eq!(
+        (empty.status, empty.body.clone()),
+        (StatusCode::OK, json!({"domains": [], "updatedAt": null}))
+    );
+    let set = stack
+        .request(
+            Method::PUT,
+            "/api/settings/ignored-referrers",
+            Some(&key),
+            Some(&json!({"domains": ["PayPal.com", "https://checkout.stripe.com/pay"]})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+    assert_eq!(set.body["domains"], json!(["paypal.com", "checkout.stripe.com"]));
+    assert!(set.body["updatedAt"].is_string());
+    assert_eq!(stack.get("/api/settings/ignored-referrers", &key).await.body, set.body);
+
+    let after = stack.post("/api/events", &key, back_from_checkout.clone()).await;
+    assert_eq!(
+        after.body["campaign"],
+        json!({"channel": "Direct", "source": "(direct)", "medium": "(none)"})
+    );
+    let elsewhere = stack.post("/api/events", &other, back_from_checkout).await;
+    assert_eq!(elsewhere.body["campaign"]["channel"], "Referral", "settings are per tenant");
+    assert_eq!(stack.get("/api/settings/ignored-referrers", &other).await.body["domains"], json!([]));
+
+    // Bad lists are 400 naming the entry and change nothing; the routes
+    // need a full key.
+    let bad = stack
+        .request(
+            Method::PUT,
+            "/api/settings/ignored-referrers",
+            Some(&key),
+            Some(&json!({"domains": ["ok.example", "*.wild.example"]})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{:?}", bad.body);
+    assert_eq!(bad.body["details"][0]["field"], "domains[1]");
+    assert_eq!(stack.get("/api/settings/ignored-referrers", &key).await.body, set.body);
+    let not_json = stack
+        .raw(
+            stack
+                .client()
+                .put(format!("{}/api/settings/ignored-referrers", stack.base))
+                .header("X-API-Key", &key)
+                .body("domains"),
+        )
+        .await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    let unauthenticated = stack.request(Method::GET, "/api/settings/ignored-referrers", None, None).await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    let ingest_key = stack.post("/api/keys", &key, json!({"scope": "ingest", "label": "site"})).await;
+    assert_eq!(ingest_key.status, StatusCode::CREATED, "{:?}", ingest_key.body);
+    let publishable = ingest_key.body["key"].as_str().unwrap();
+    assert_eq!(stack.get("/api/settings/ignored-referrers", publishable).await.status, StatusCode::FORBIDDEN);
+    let deleted = stack.request(Method::DELETE, "/api/settings/ignored-referrers", Some(&key), None).await;
+    assert_eq!(deleted.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
 fn uuid_version(id: &str) -> Option<char> {

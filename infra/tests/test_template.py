@@ -29,6 +29,8 @@ ROUTES = {
     ("GET", "/keys", "AdminFunction", "key"),
     ("POST", "/keys", "AdminFunction", "key"),
     ("DELETE", "/keys/{id}", "AdminFunction", "key"),
+    ("GET", "/settings/ignored-referrers", "AdminFunction", "key"),
+    ("PUT", "/settings/ignored-referrers", "AdminFunction", "key"),
     ("GET", "/health", "HealthFunction", "open"),
     ("GET", "/openapi.json", "HealthFunction", "open"),
     ("GET", "/docs", "HealthFunction", "open"),
@@ -268,6 +270,9 @@ def test_admin_routes_invoke_the_admin_function_which_api_gateway_may_invoke(res
     keys = resources["KeysInvokePermission"]["Properties"]
     assert ref_target(keys["FunctionName"]) == "AdminFunction"
     assert sub_string(keys["SourceArn"]).endswith(":${Api}/*/*/keys*")
+    settings = resources["SettingsInvokePermission"]["Properties"]
+    assert ref_target(settings["FunctionName"]) == "AdminFunction"
+    assert sub_string(settings["SourceArn"]).endswith(":${Api}/*/*/settings/*")
 
 
 def test_no_cors_mock_and_gateway_errors_carry_the_dashboard_origin(resources):
@@ -338,7 +343,13 @@ def test_usage_plan_throttles_every_keyed_method_like_the_local_stack(template, 
     assert stage["Stage"] == {"Ref": "Api.Stage"}
     keyed = {f"{path}/{method}" for method, path, _, auth in ROUTES if auth == "key"}
     assert set(stage["Throttle"]) == keyed
-    group = {"events": "ingest", "analytics": "analytics", "experiments": "experiments", "keys": "experiments"}
+    group = {
+        "events": "ingest",
+        "analytics": "analytics",
+        "experiments": "experiments",
+        "keys": "experiments",
+        "settings": "experiments",
+    }
     local = local_throttle_defaults()
     for key, limits in stage["Throttle"].items():
         expected = local[group[key.split("/")[1]]]
@@ -436,9 +447,11 @@ def test_each_function_is_granted_exactly_what_its_code_calls(template):
 
 # Functions that authenticate tenant keys record each key's last day of use;
 # that is all the UpdateItem they get on the state table, but the admin
-# function's rebuild of hourly buckets (BKT# items only).
+# function's rebuild of hourly buckets (BKT# items only) and its writes of
+# tenant settings (their attributes of TENANT# items only).
 RECORDS_KEY_USE = {"IngestFunction", "SummaryFunction", "ExperimentsFunction", "AdminFunction"}
 SETS_BUCKETS = {"AdminFunction"}
+SETS_SETTINGS = {"AdminFunction"}
 
 
 def test_key_use_updates_only_the_last_used_day_of_api_key_items(template):
@@ -457,6 +470,15 @@ def test_key_use_updates_only_the_last_used_day_of_api_key_items(template):
             assert as_list(buckets[0]["Action"]) == ["dynamodb:UpdateItem"], fn
             assert buckets[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["BKT#*"]}}, fn
             updates.remove(buckets[0])
+        if fn in SETS_SETTINGS:
+            settings = [s for s in updates if s.get("Sid") == "TenantSettings"]
+            assert len(settings) == 1, fn
+            assert as_list(settings[0]["Action"]) == ["dynamodb:UpdateItem"], fn
+            assert settings[0]["Condition"] == {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TENANT#*"]},
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "ignoredReferrers", "updatedAt"]},
+            }, fn
+            updates.remove(settings[0])
         assert len(updates) == 1, fn
         statement = updates[0]
         assert as_list(statement["Action"]) == ["dynamodb:UpdateItem"], fn

@@ -1,5 +1,5 @@
 //! Microbenchmarks of the pure domain code on the ingest and read paths:
-//! validating and normalising one event, planning the exactly-once writes of
+//! validating and normalising one event, deriving its campaign fields, planning the exactly-once writes of
 //! 10,000 events (aggregation into counter, bucket and membership items),
 //! and the statistics of a 3-arm experiment.
 //!
@@ -12,6 +12,7 @@ use std::hint::black_box;
 use chrono::{TimeDelta, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
+use shared::domain::campaign::CampaignFields;
 use shared::domain::counting;
 use shared::domain::event::{AcceptedTimes, Event, EventAt, EventType, validate_event};
 use shared::domain::experiment::new_experiment;
@@ -32,6 +33,32 @@ fn validation(c: &mut Criterion) {
             validate_event("tenant", black_box(&body), AcceptedTimes::at(now), EventAt::Body).expect("valid")
         })
     });
+    group.finish();
+}
+
+/// Deriving an event's campaign fields at ingest, for the four kinds of
+/// page views the load generator sends: a tagged landing URL, a search
+/// engine's referral, a social network's, and a move within the site.
+fn campaign_fields(c: &mut Criterion) {
+    let kinds = [
+        (
+            "tagged link",
+            json!({"url": "https://shop.example/landing?utm_source=google&utm_medium=cpc&utm_campaign=campaign-7", "referrer": "https://google.example/"}),
+        ),
+        ("search", json!({"url": "https://shop.example/p/12", "referrer": "https://www.google.com/search"})),
+        ("social", json!({"url": "https://shop.example/p/12", "referrer": "https://news.ycombinator.com/"})),
+        (
+            "within the site",
+            json!({"url": "https://shop.example/p/12", "referrer": "https://shop.example/cart"}),
+        ),
+    ];
+    let ignored = vec!["paypal.com".to_owned()];
+    let mut group = c.benchmark_group("campaign_fields");
+    group.throughput(Throughput::Elements(1));
+    for (kind, properties) in &kinds {
+        let properties = properties.as_object().expect("an object");
+        group.bench_function(*kind, |b| b.iter(|| CampaignFields::of(black_box(properties), &ignored)));
+    }
     group.finish();
 }
 
@@ -78,5 +105,5 @@ fn statistics(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, validation, aggregation, statistics);
+criterion_group!(benches, validation, campaign_fields, aggregation, statistics);
 criterion_main!(benches);

@@ -12,6 +12,7 @@ use crate::outbox::Outbox;
 use crate::queue::Queue;
 use crate::queue::sqlite::{QueueConfig, SqliteQueue};
 use crate::repo::events::WriterMemory;
+use crate::repo::settings::TenantSettings;
 use crate::repo::sketch_unions::SketchUnions;
 use crate::repo::tenants::KeyOwner;
 use crate::store::Store;
@@ -28,6 +29,9 @@ pub struct AppContext {
     pub backend: &'static str,
     /// Recently resolved API keys (by hash), to spare a read per request.
     pub key_cache: KeyCache,
+    /// Recently read tenant settings (by tenant id): ingest reads a
+    /// tenant's ignored referrers for every request.
+    pub settings_cache: TtlCache<TenantSettings>,
     /// Which other origins (the dashboard's) may call the API from a browser.
     pub cors: CorsPolicy,
     /// Where tenant keys are registered besides the store (API Gateway on AWS).
@@ -64,6 +68,7 @@ impl AppContext {
             admin: admin_token.map_or(AdminAuth::Disabled, AdminAuth::BearerToken),
             backend,
             key_cache: KeyCache::new(ttl),
+            settings_cache: TtlCache::new(ttl),
             cors: CorsPolicy::same_origin_only(),
             key_gateway: Arc::new(LocalKeys),
             writer_memory: WriterMemory::default(),
@@ -120,44 +125,56 @@ impl std::fmt::Debug for AdminAuth {
     }
 }
 
-/// A small TTL cache from API-key hash to its owner.
-pub struct KeyCache {
+/// A small cache whose entries expire `ttl` after they were put: what a
+/// request would otherwise read from the store every time, and may see
+/// up to `ttl` late when another process changes it.
+pub struct TtlCache<V> {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (KeyOwner, Instant)>>,
+    entries: Mutex<HashMap<String, (V, Instant)>>,
 }
 
-impl KeyCache {
+impl<V: Clone> TtlCache<V> {
     const MAX_ENTRIES: usize = 10_000;
 
     pub fn new(ttl: Duration) -> Self {
         Self { ttl, entries: Mutex::new(HashMap::new()) }
     }
 
-    pub fn get(&self, key_hash: &str) -> Option<KeyOwner> {
+    pub fn get(&self, key: &str) -> Option<V> {
         if self.ttl.is_zero() {
             return None;
         }
-        let entries = self.entries.lock().expect("key cache poisoned");
-        entries.get(key_hash).filter(|(_, at)| at.elapsed() < self.ttl).map(|(owner, _)| owner.clone())
+        let entries = self.entries.lock().expect("cache poisoned");
+        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(value, _)| value.clone())
     }
 
-    pub fn put(&self, key_hash: String, owner: KeyOwner) {
+    pub fn put(&self, key: String, value: V) {
         if self.ttl.is_zero() {
             return;
         }
-        let mut entries = self.entries.lock().expect("key cache poisoned");
+        let mut entries = self.entries.lock().expect("cache poisoned");
         if entries.len() >= Self::MAX_ENTRIES {
             entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
             if entries.len() >= Self::MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(key_hash, (owner, Instant::now()));
+        entries.insert(key, (value, Instant::now()));
     }
 
+    /// Forgets the entries `forget` names.
+    pub fn forget_where(&self, forget: impl Fn(&str, &V) -> bool) {
+        self.entries.lock().expect("cache poisoned").retain(|key, (value, _)| !forget(key, value));
+    }
+}
+
+/// Resolved API keys, by the hash of the key.
+pub type KeyCache = TtlCache<KeyOwner>;
+
+impl KeyCache {
     /// Forgets every cached key of a tenant (after a rotation).
     pub fn forget_tenant(&self, tenant_id: &str) {
-        self.entries.lock().expect("key cache poisoned").retain(|_, (owner, _)| owner.tenant_id != tenant_id);
+        self.forget_where(|_, owner| owner.tenant_id == tenant_id);
     }
 }
 

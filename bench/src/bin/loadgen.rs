@@ -140,10 +140,11 @@ impl EventShape {
         let event_type = if n.is_multiple_of(10) { "CONVERSION" } else { "PAGE_VIEW" };
         write!(
             out,
-            r#"{{"eventId":"{tag}-{n}","userId":"user-{user}","eventType":"{event_type}","properties":{{"experimentId":"{experiment}","variant":"{variant}"}}"#,
+            r#"{{"eventId":"{tag}-{n}","userId":"user-{user}","eventType":"{event_type}","properties":{{"experimentId":"{experiment}","variant":"{variant}","#,
             user = n % users,
         )
         .expect("writing to a String");
+        write_campaign_fields(out, n);
         if let Some(hours) = hours {
             write!(out, r#","timestamp":"{}""#, hours[(n % hours.len() as u64) as usize])
                 .expect("writing to a String");
@@ -153,7 +154,7 @@ impl EventShape {
 
     /// A batch request's body: events `from..to`.
     fn batch(&self, from: u64, to: u64) -> Bytes {
-        let mut body = String::with_capacity(32 + 200 * (to - from) as usize);
+        let mut body = String::with_capacity(32 + 320 * (to - from) as usize);
         body.push_str(r#"{"events":["#);
         for n in from..to {
             if n > from {
@@ -164,6 +165,48 @@ impl EventShape {
         body.push_str("]}");
         Bytes::from(body)
     }
+}
+
+/// Campaigns the events' landing URLs name: the campaign report's
+/// benchmark is over 200.
+const CAMPAIGNS: u64 = 200;
+
+/// An event's campaign fields, as a web page sends them: every event has
+/// its page `url`; a quarter land from a tagged campaign link (UTM tags in
+/// the URL), a quarter from a search engine, a quarter from a social
+/// network, the rest move within the site (a referrer of its own host,
+/// which is direct). Every event thus makes ingest read a URL, most two.
+fn write_campaign_fields(out: &mut String, n: u64) {
+    use std::fmt::Write;
+    const TAGGED: [(&str, &str); 4] =
+        [("google", "cpc"), ("facebook", "paid_social"), ("newsletter", "email"), ("partner", "affiliate")];
+    let written = match n % 4 {
+        0 => {
+            let (source, medium) = TAGGED[((n / 4) % 4) as usize];
+            write!(
+                out,
+                r#""url":"https://shop.example/landing?utm_source={source}&utm_medium={medium}&utm_campaign=campaign-{c}","referrer":"https://{source}.example/""#,
+                c = (n / 16) % CAMPAIGNS,
+            )
+        }
+        1 => write!(
+            out,
+            r#""url":"https://shop.example/p/{p}","referrer":"https://www.google.com/search""#,
+            p = n % 97
+        ),
+        2 => write!(
+            out,
+            r#""url":"https://shop.example/p/{p}","referrer":"https://news.ycombinator.com/""#,
+            p = n % 97
+        ),
+        _ => write!(
+            out,
+            r#""url":"https://shop.example/p/{p}","referrer":"https://shop.example/cart""#,
+            p = n % 97
+        ),
+    };
+    written.expect("writing to a String");
+    out.push('}');
 }
 
 /// `text` as it goes between a JSON string's quotes.
@@ -615,4 +658,24 @@ fn print_table(r: &Report) {
         r.stack_cpu_per_event.single_event_us, r.stack_cpu_per_event.batched_event_us
     );
     println!("| local stack peak RSS | {:.0} MB | ≤ 150 MB |", r.peak_rss_mb);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_bodies_are_json_events_with_campaign_fields() {
+        let shape = EventShape::new("t\"ag", "exp", 7).over_days(2);
+        let body: Value = serde_json::from_slice(&shape.batch(0, 40)).expect("a JSON body");
+        let events = body["events"].as_array().unwrap();
+        assert_eq!(events.len(), 40);
+        for (n, event) in events.iter().enumerate() {
+            assert_eq!(event["eventId"], format!("t\"ag-{n}"));
+            assert!(event["properties"]["url"].as_str().unwrap().starts_with("https://shop.example/"));
+            assert!(event["properties"]["referrer"].is_string());
+            assert!(event["timestamp"].is_string());
+        }
+        assert!(events[0]["properties"]["url"].as_str().unwrap().contains("utm_campaign=campaign-0"));
+    }
 }

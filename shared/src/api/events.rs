@@ -15,6 +15,7 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
+use crate::domain::campaign::CampaignFields;
 use crate::domain::event::{AcceptedTimes, Event, EventAt, MAX_BATCH_EVENTS, validate_event};
 use crate::repo::events::unstorable_fields;
 use crate::repo::idempotency;
@@ -154,10 +155,23 @@ async fn ingest_one(ctx: &AppContext, caller: &Caller, request: &Request) -> Api
         .and_then(|event| storable(event, EventAt::Body))
         .map_err(ApiError::validation)?;
     let event = with_derived_id(event, &body, &caller.tenant_id, &idempotent, 0);
+    let settings = super::settings::cached(ctx, &caller.tenant_id).await?;
     enqueue(ctx, std::slice::from_ref(&event)).await?;
-    let response = json_response(StatusCode::ACCEPTED, &event);
+    let campaign = CampaignFields::of(&event.properties, &settings.ignored_referrers);
+    let response = json_response(StatusCode::ACCEPTED, &Accepted { event: &event, campaign });
     remember(ctx, &caller.tenant_id, idempotent, &response).await;
     Ok(response)
+}
+
+/// The answer to one event: the event as queued, and the campaign fields
+/// its properties give with the tenant's settings of now. These are not
+/// queued or stored: `properties` keep what the client sent, and the
+/// fields are derived from them where they are used.
+#[derive(Serialize)]
+struct Accepted<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    campaign: CampaignFields,
 }
 
 #[derive(Serialize)]

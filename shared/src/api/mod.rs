@@ -14,6 +14,7 @@ pub mod health;
 pub mod keys;
 pub mod limiter;
 pub mod openapi;
+pub mod settings;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -82,7 +83,8 @@ pub fn function_for(path: &str) -> Option<Function> {
         Some("health" | "openapi.json" | "docs") => Some(Function::Health),
         // A tenant's own keys are served beside the admin routes: that
         // function registers keys with the gateway (API Gateway on AWS).
-        Some("admin" | "keys") => Some(Function::Admin),
+        // Its settings too: the function that writes tenant items.
+        Some("admin" | "keys" | "settings") => Some(Function::Admin),
         _ => None,
     }
 }
@@ -127,10 +129,12 @@ async fn route(ctx: &AppContext, function: Function, request: Request) -> Respon
         Function::Summary => summary::handle(ctx, &request).await,
         Function::Experiments => experiments::handle(ctx, &request).await,
         Function::Health => health::handle(ctx, &request).await,
-        Function::Admin if api_segments(request.uri().path()).is_some_and(|s| s.first() == Some(&"keys")) => {
-            keys::handle(ctx, &request).await
-        }
-        Function::Admin => admin::handle(ctx, &request).await,
+        Function::Admin => match api_segments(request.uri().path()).as_ref().and_then(|s| s.first().copied())
+        {
+            Some("keys") => keys::handle(ctx, &request).await,
+            Some("settings") => settings::handle(ctx, &request).await,
+            _ => admin::handle(ctx, &request).await,
+        },
     };
     result.unwrap_or_else(ApiError::into_response)
 }
@@ -323,6 +327,7 @@ mod tests {
         assert_eq!(function_for("/api/health/"), Some(Function::Health));
         assert_eq!(function_for("/api/admin/tenants"), Some(Function::Admin));
         assert_eq!(function_for("/api/keys/k1"), Some(Function::Admin));
+        assert_eq!(function_for("/api/settings/ignored-referrers"), Some(Function::Admin));
         assert_eq!(function_for("/apix/health"), None);
         assert_eq!(function_for("/api/nothing"), None);
         assert_eq!(function_for("/"), None);

@@ -173,11 +173,22 @@ pub struct TenantCreated {
               (status = 503, description = "Store or queue unreachable", body = Health)))]
 fn health() {}
 
+/// `202` to `POST /api/events`: the normalised event and its campaign fields.
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedEvent {
+    #[serde(flatten)]
+    pub event: Event,
+    /// Where the visit came from, derived from `properties` (UTM tags, the
+    /// page URL's query and click ids, the referrer) with the tenant's
+    /// ignored referrers.
+    pub campaign: crate::domain::campaign::CampaignFields,
+}
+
 #[utoipa::path(post, path = "/api/events", tag = "ingest", request_body = EventInput,
     security(("api_key" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
             description = "1 to 128 characters: a repeat within 24 h returns the first answer and counts nothing")),
-    responses((status = 202, description = "Queued; counted within seconds", body = Event),
+    responses((status = 202, description = "Queued; counted within seconds", body = AcceptedEvent),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, description = "Idempotency-Key used for another request", body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -337,6 +348,40 @@ fn create_key() {}
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn delete_key() {}
 
+/// `PUT /api/settings/ignored-referrers`: the list replaces the last one.
+#[derive(Serialize, ToSchema)]
+pub struct IgnoredReferrersInput {
+    /// At most 100 host names (a URL's host is taken; `www.` dropped): a
+    /// referrer from one of them, or a subdomain, is no referral, so a
+    /// return from a payment provider does not start a new touch.
+    pub domains: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoredReferrers {
+    /// Normalised: lowercase hosts, duplicates dropped.
+    pub domains: Vec<String>,
+    /// When the list last changed; `null` if never set.
+    #[schema(format = DateTime)]
+    pub updated_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/settings/ignored-referrers", tag = "settings", security(("api_key" = [])),
+    responses((status = 200, description = "The referrer domains ingest ignores", body = IgnoredReferrers),
+              (status = 401, body = ErrorBody), (status = 403, description = "An ingest key", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn get_ignored_referrers() {}
+
+#[utoipa::path(put, path = "/api/settings/ignored-referrers", tag = "settings", request_body = IgnoredReferrersInput,
+    security(("api_key" = [])),
+    responses((status = 200, description = "The new list; events ingested from now on use it (other processes \
+                                            within 30 seconds)", body = IgnoredReferrers),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, description = "An ingest key", body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn set_ignored_referrers() {}
+
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -358,13 +403,16 @@ impl Modify for SecuritySchemes {
     info(title = "campaign-analytics", description = "Multi-tenant campaign analytics and A/B testing API."),
     paths(health, ingest_one, ingest_batch, summary, timeseries, list_experiments, create_experiment,
           get_experiment, update_experiment, results, assign, list_keys, create_key, delete_key, create_tenant,
-          rotate_key, rebuild_rollups, list_dead_letters, redrive_dead_letters),
-    components(schemas(ErrorBody, ErrorDetail, Event, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
+          rotate_key, rebuild_rollups, list_dead_letters, redrive_dead_letters, get_ignored_referrers,
+          set_ignored_referrers),
+    components(schemas(ErrorBody, ErrorDetail, Event, AcceptedEvent, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
                        ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
-                       crate::domain::tenant::KeyScope)),
+                       crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,
+                       crate::domain::campaign::CampaignFields, crate::domain::campaign::Channel,
+                       crate::domain::campaign::Touch)),
     modifiers(&SecuritySchemes),
 )]
 pub struct ApiDoc;
@@ -442,6 +490,7 @@ mod tests {
             "/api/admin/dead-letters/redrive",
             "/api/keys",
             "/api/keys/{id}",
+            "/api/settings/ignored-referrers",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is documented");
         }

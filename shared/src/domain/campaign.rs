@@ -104,15 +104,40 @@ const SOCIAL_NETWORKS: &[Site] = &[
 const SECOND_LEVEL_SUFFIXES: [&str; 8] = ["co", "com", "net", "org", "ac", "gov", "ne", "or"];
 
 /// The campaign fields of one event.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Touch {
     pub source: String,
     pub medium: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    /// The first ad click id found on the landing URL (`gclid`, …).
+    /// The name of the first ad click id found on the landing URL
+    /// (`gclid`, …); never its value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub click_id: Option<String>,
+}
+
+/// What an event is stored with besides what its client sent: its touch,
+/// derived once at ingest with the tenant's ignored referrers of the
+/// time, and the channel that touch falls in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignFields {
+    pub channel: Channel,
+    #[serde(flatten)]
+    pub touch: Touch,
+}
+
+impl CampaignFields {
+    /// The campaign fields of an event with these `properties`.
+    pub fn of(properties: &Map<String, Value>, ignored_referrers: &[String]) -> Self {
+        let touch = touch_of(properties, ignored_referrers);
+        CampaignFields { channel: touch.channel(), touch }
+    }
 }
 
 impl Touch {
@@ -138,7 +163,9 @@ impl Touch {
 /// The marketing channels, GA4's default channel group without its
 /// shopping, video, audio, SMS and push groups (they fall in the nearest
 /// of these: a paid video click in Paid Social or Paid Other).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Channel {
     Direct,
     #[serde(rename = "Paid Search")]
@@ -271,12 +298,12 @@ fn is_social_network(source: &str) -> bool {
 /// The label that names a site: `google` for `www.google.co.uk`,
 /// `facebook` for `l.facebook.com`; a single label is itself.
 fn registrable_label(host: &str) -> &str {
-    let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
-    match labels.as_slice() {
-        [] => host,
-        [only] => only,
-        [.., name, second, _tld] if SECOND_LEVEL_SUFFIXES.contains(second) => name,
-        [.., name, _tld] => name,
+    let mut labels = host.rsplit('.').filter(|label| !label.is_empty());
+    let Some(last) = labels.next() else { return host };
+    let Some(second) = labels.next() else { return last };
+    match labels.next() {
+        Some(name) if SECOND_LEVEL_SUFFIXES.contains(&second) => name,
+        _ => second,
     }
 }
 
@@ -299,9 +326,14 @@ pub fn normalize(raw: &str) -> Option<String> {
 
 /// A host without `www.`, lowercased, for source names and ignore lists.
 fn host_of(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url.trim()).ok()?;
-    let host = parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+    bare_host(url::Url::parse(url.trim()).ok()?.host_str()?)
+}
+
+fn bare_host(host: &str) -> Option<String> {
+    let mut host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.starts_with("www.") {
+        host.drain(..4);
+    }
     (!host.is_empty()).then_some(host)
 }
 
@@ -322,6 +354,41 @@ pub fn normalize_ignored_domain(raw: &str) -> Option<String> {
     valid.then_some(host)
 }
 
+/// How many referrer domains a tenant may ignore.
+pub const MAX_IGNORED_REFERRERS: usize = 100;
+
+/// A tenant's list of referrer domains to ignore, from a request body
+/// `{"domains": [...]}`: each entry normalised ([`normalize_ignored_domain`]),
+/// duplicates dropped, order kept; every unreadable entry is named.
+pub fn parse_ignored_referrers(body: &Value) -> Result<Vec<String>, Vec<super::FieldError>> {
+    use super::FieldError;
+    let Some(entries) = body.get("domains").and_then(Value::as_array) else {
+        return Err(vec![FieldError::new(
+            "domains",
+            "is required: a list of referrer domains (may be empty)",
+        )]);
+    };
+    if entries.len() > MAX_IGNORED_REFERRERS {
+        return Err(vec![FieldError::new(
+            "domains",
+            format!("at most {MAX_IGNORED_REFERRERS} domains, got {}", entries.len()),
+        )]);
+    }
+    let mut domains: Vec<String> = Vec::with_capacity(entries.len());
+    let mut errors = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        match entry.as_str().and_then(normalize_ignored_domain) {
+            Some(domain) if !domains.contains(&domain) => domains.push(domain),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                format!("domains[{index}]"),
+                "must be a host name such as paypal.com (a URL's host is taken; no wildcards)",
+            )),
+        }
+    }
+    if errors.is_empty() { Ok(domains) } else { Err(errors) }
+}
+
 fn text<'a>(properties: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     properties.get(name).and_then(Value::as_str)
 }
@@ -336,12 +403,16 @@ fn text<'a>(properties: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 /// 4. with none of these, the visit is direct.
 pub fn touch_of(properties: &Map<String, Value>, ignored_referrers: &[String]) -> Touch {
     let mut utm: [Option<String>; 5] = UTM_FIELDS.map(|field| text(properties, field).and_then(normalize));
-    let page = text(properties, "url").and_then(|u| url::Url::parse(u.trim()).ok());
+    let url = text(properties, "url").map(str::trim);
+    // Ingest derives this for every event: URLs are parsed only when
+    // something is read from them, and each at most once.
+    let mut page = None;
     let mut click_id = None;
     if utm.iter().all(Option::is_none)
-        && let Some(page) = &page
+        && let Some(url) = url.filter(|url| url.contains('?'))
     {
-        for (name, value) in page.query_pairs() {
+        page = url::Url::parse(url).ok();
+        for (name, value) in page.iter().flat_map(url::Url::query_pairs) {
             if let Some(slot) = UTM_FIELDS.iter().position(|field| *field == name) {
                 if utm[slot].is_none() {
                     utm[slot] = normalize(&value);
@@ -355,34 +426,46 @@ pub fn touch_of(properties: &Map<String, Value>, ignored_referrers: &[String]) -
         }
     }
     let [source, medium, campaign, term, content] = utm;
-    let page_host = page.as_ref().and_then(|p| p.host_str()).map(|h| {
-        let h = h.to_ascii_lowercase();
-        h.strip_prefix("www.").unwrap_or(&h).to_owned()
-    });
-    let referrer = text(properties, "referrer").and_then(host_of).filter(|host| {
-        page_host.as_deref().is_none_or(|own| !within(host, own))
-            && !ignored_referrers.iter().any(|domain| within(host, domain))
-    });
     let clicked = click_id.as_deref().and_then(|id| CLICK_IDS.iter().find(|(name, ..)| *name == id));
-    let (source, inferred_medium) = match (source, clicked, &referrer) {
-        (Some(source), ..) => (source, None),
-        (None, Some((_, source, medium)), _) => ((*source).to_owned(), Some((*medium).to_owned())),
-        (None, None, Some(host)) => {
-            if let Some(engine) = known_name(SEARCH_ENGINES, host) {
-                (engine.to_owned(), Some("organic".to_owned()))
-            } else if let Some(network) = known_name(SOCIAL_NETWORKS, host) {
-                (network.to_owned(), Some("social".to_owned()))
-            } else {
-                (normalize(host).unwrap_or_default(), Some("referral".to_owned()))
+    let (source, inferred_medium) = match (source, clicked) {
+        (Some(source), _) => (source, None),
+        (None, Some((_, source, medium))) => ((*source).to_owned(), Some((*medium).to_owned())),
+        (None, None) => match referral(properties, url, page.as_ref(), ignored_referrers) {
+            Some(host) => {
+                if let Some(engine) = known_name(SEARCH_ENGINES, &host) {
+                    (engine.to_owned(), Some("organic".to_owned()))
+                } else if let Some(network) = known_name(SOCIAL_NETWORKS, &host) {
+                    (network.to_owned(), Some("social".to_owned()))
+                } else {
+                    (normalize(&host).unwrap_or_default(), Some("referral".to_owned()))
+                }
             }
-        }
-        (None, None, None) if medium.is_none() && campaign.is_none() => {
-            return Touch { term, content, ..Touch::direct() };
-        }
-        (None, None, None) => ("(not set)".to_owned(), None),
+            None if medium.is_none() && campaign.is_none() => {
+                return Touch { term, content, ..Touch::direct() };
+            }
+            None => ("(not set)".to_owned(), None),
+        },
     };
     let medium = medium.or(inferred_medium).unwrap_or_else(|| "(not set)".to_owned());
     Touch { source, medium, campaign, term, content, click_id }
+}
+
+/// The host of `properties.referrer`, unless it is the page's own host
+/// (or a subdomain of it) or one of the tenant's ignored domains.
+fn referral(
+    properties: &Map<String, Value>,
+    url: Option<&str>,
+    page: Option<&url::Url>,
+    ignored_referrers: &[String],
+) -> Option<String> {
+    let host = text(properties, "referrer").and_then(host_of)?;
+    let own = match page {
+        Some(page) => page.host_str().and_then(bare_host),
+        None => url.and_then(host_of),
+    };
+    let foreign = own.is_none_or(|own| !within(&host, &own))
+        && !ignored_referrers.iter().any(|domain| within(&host, domain));
+    foreign.then_some(host)
 }
 
 #[cfg(test)]
@@ -611,11 +694,41 @@ mod tests {
     }
 
     #[test]
+    fn an_ignore_list_is_normalised_deduplicated_and_refused_by_entry() {
+        let body = json!({"domains": ["PayPal.com", "https://www.paypal.com/checkout", "shop.example"]});
+        assert_eq!(parse_ignored_referrers(&body).unwrap(), ["paypal.com", "shop.example"]);
+        assert_eq!(parse_ignored_referrers(&json!({"domains": []})).unwrap(), Vec::<String>::new());
+        let fields = |body: Value| -> Vec<String> {
+            parse_ignored_referrers(&body).unwrap_err().into_iter().map(|e| e.field).collect()
+        };
+        assert_eq!(fields(json!({"domains": ["ok.com", 7, "*.bad.com"]})), ["domains[1]", "domains[2]"]);
+        assert_eq!(fields(json!({"domain": []})), ["domains"]);
+        assert_eq!(fields(json!({"domains": vec!["a.com"; MAX_IGNORED_REFERRERS + 1]})), ["domains"]);
+    }
+
+    #[test]
     fn channel_names_are_ga4s() {
         let names: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), 11);
         for channel in Channel::ALL {
             assert_eq!(serde_json::to_value(channel).unwrap(), json!(channel.as_str()));
         }
+    }
+
+    #[test]
+    fn stored_fields_name_the_channel_beside_the_touch_and_read_back() {
+        let properties = json!({"url": "https://shop.example/?utm_source=Google&utm_medium=CPC&utm_campaign=Spring&gclid=x"});
+        let fields = CampaignFields::of(properties.as_object().unwrap(), &[]);
+        let stored = serde_json::to_value(&fields).unwrap();
+        assert_eq!(
+            stored,
+            json!({"channel": "Paid Search", "source": "google", "medium": "cpc", "campaign": "spring", "clickId": "gclid"})
+        );
+        assert_eq!(serde_json::from_value::<CampaignFields>(stored).unwrap(), fields);
+        let direct = CampaignFields::of(&Map::new(), &[]);
+        assert_eq!(
+            serde_json::to_value(&direct).unwrap(),
+            json!({"channel": "Direct", "source": "(direct)", "medium": "(none)"})
+        );
     }
 }

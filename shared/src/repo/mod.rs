@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod known_members;
 pub mod rollup_rebuild;
 pub mod rollups;
+pub mod settings;
 pub mod sketch_unions;
 pub mod tenants;
 pub mod two_generations;

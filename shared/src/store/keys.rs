@@ -80,6 +80,11 @@ pub fn tenant(tenant_id: &str) -> Key {
     Key::new(format!("TENANT#{tenant_id}"), ONE)
 }
 
+/// A tenant's settings (`repo::settings`), beside its tenant item.
+pub fn tenant_settings(tenant_id: &str) -> Key {
+    Key::new(format!("TENANT#{tenant_id}"), "SETTINGS")
+}
+
 /// An API key, by the hex SHA-256 of its value.
 pub fn api_key(key_hash: &str) -> Key {
     Key::new(format!("APIKEY#{key_hash}"), ONE)

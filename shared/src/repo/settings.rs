@@ -1,0 +1,82 @@
+//! A tenant's settings: what it tells the platform about its sites. Today
+//! the referrer domains ingest ignores when it derives an event's campaign
+//! fields (payment providers, the tenant's own other domains), so that a
+//! return from checkout is not a new referral.
+//!
+//! One item per tenant, each setting an attribute of its own, written with
+//! `SET` so that settings written by different routes never overwrite each
+//! other.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::store::{Condition, Item, Store, StoreError, WriteOp, keys};
+
+const IGNORED_REFERRERS: &str = "ignoredReferrers";
+const UPDATED_AT: &str = "updatedAt";
+
+/// A tenant's settings; a tenant that never set any has the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantSettings {
+    /// Normalised hosts (`domain::campaign::normalize_ignored_domain`):
+    /// a referrer from one of them, or a subdomain, is no referral.
+    pub ignored_referrers: Vec<String>,
+    /// When a setting last changed (`None`: never).
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn from_item(item: &Item) -> TenantSettings {
+    let ignored_referrers = item
+        .get(IGNORED_REFERRERS)
+        .and_then(Value::as_array)
+        .map(|domains| domains.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let updated_at = item.get(UPDATED_AT).and_then(Value::as_str).and_then(|at| at.parse().ok());
+    TenantSettings { ignored_referrers, updated_at }
+}
+
+pub async fn get(store: &dyn Store, tenant_id: &str) -> Result<TenantSettings, StoreError> {
+    Ok(store.get(&keys::tenant_settings(tenant_id)).await?.as_ref().map(from_item).unwrap_or_default())
+}
+
+/// Replaces the tenant's ignored referrer domains (already normalised).
+pub async fn set_ignored_referrers(
+    store: &dyn Store,
+    tenant_id: &str,
+    domains: &[String],
+    now: DateTime<Utc>,
+) -> Result<TenantSettings, StoreError> {
+    let mut set = Item::new();
+    set.insert(IGNORED_REFERRERS.into(), Value::from(domains.to_vec()));
+    set.insert(UPDATED_AT.into(), Value::from(crate::domain::event::rfc3339::format(&now)));
+    store
+        .transact(vec![WriteOp::Update {
+            key: keys::tenant_settings(tenant_id),
+            add: Vec::new(),
+            set,
+            condition: Condition::Always,
+        }])
+        .await?;
+    get(store, tenant_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn a_tenant_without_settings_has_the_defaults_and_a_set_list_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        assert_eq!(get(&store, "t1").await.unwrap(), TenantSettings::default());
+        let now: DateTime<Utc> = "2026-12-02T10:00:00Z".parse().unwrap();
+        let domains = vec!["paypal.com".to_owned(), "shop.example".to_owned()];
+        let set = set_ignored_referrers(&store, "t1", &domains, now).await.unwrap();
+        assert_eq!(set, TenantSettings { ignored_referrers: domains, updated_at: Some(now) });
+        assert_eq!(get(&store, "t1").await.unwrap(), set);
+        assert_eq!(get(&store, "t2").await.unwrap(), TenantSettings::default(), "per tenant");
+        let cleared = set_ignored_referrers(&store, "t1", &[], now).await.unwrap();
+        assert!(cleared.ignored_referrers.is_empty());
+    }
+}
