@@ -147,10 +147,10 @@ pub async fn summary_between(
     let mut variants: BTreeMap<String, Tally> = BTreeMap::new();
     let Split { whole, edges } = split(start, end);
     if let Some((first, last)) = whole {
-        add_whole_hours(store, tenant_id, &overall_scope, first, last, &mut overall).await?;
+        add_whole_hours(store, unions, tenant_id, &overall_scope, first, last, &mut overall).await?;
         for name in &names {
             let tally = variants.entry(name.clone()).or_default();
-            add_whole_hours(store, tenant_id, &variant_scope(name), first, last, tally).await?;
+            add_whole_hours(store, unions, tenant_id, &variant_scope(name), first, last, tally).await?;
         }
     }
     for (from, to) in edges {
@@ -194,9 +194,11 @@ fn count_edge_event(tally: &mut Tally, user_id: &str, conversion: bool) {
     }
 }
 
-/// Adds a scope's whole hours `first..=last` to `tally`.
+/// Adds a scope's whole hours `first..=last` to `tally`: its buckets, and
+/// the sketches its users' union needs besides what `unions` remembers.
 async fn add_whole_hours(
     store: &dyn Store,
+    unions: &SketchUnions,
     tenant_id: &str,
     scope: &Scope,
     first: i64,
@@ -210,7 +212,8 @@ async fn add_whole_hours(
     }
     for (kind, stored) in [(Membership::Seen, &mut tally.seen), (Membership::Converted, &mut tally.converted)]
     {
-        *stored = stored_in_hours(store, tenant_id, scope, kind, first, last).await?;
+        let reuse = |partition: &str, days: &[(String, i64)]| unions.reusable(partition, days);
+        *stored = stored_in_hours(store, tenant_id, scope, kind, first, last, reuse).await?;
     }
     Ok(())
 }

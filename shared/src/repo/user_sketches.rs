@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::two_generations::TwoGenerations;
 use crate::domain::counting::{membership_kinds, scopes};
-use crate::domain::distinct::{UserSketch, coupon_of, cover};
+use crate::domain::distinct::{UserSketch, UserUnion, coupon_of, cover};
 use crate::domain::event::Event;
 use crate::store::keys::{self, Membership, Period, ScopeRef};
 use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp, query_all};
@@ -35,7 +35,8 @@ const VERSION: &str = "v";
 const CACHE_CAPACITY: usize = 512;
 /// Sketches a merge holds in memory at once.
 const SKETCHES_PER_PART: usize = 256;
-/// Sketch writes per transaction: about 11 KiB each when dense.
+/// Sketch writes per transaction: about 11 KiB each when dense (a day's
+/// with its version marker, two writes).
 const WRITES_PER_TRANSACTION: usize = 25;
 /// Rounds of re-reading sketches another writer changed meanwhile.
 const MAX_ATTEMPTS: usize = 8;
@@ -157,8 +158,9 @@ async fn merge_part(
         }
         let mut working: Vec<Cached> = working.into_iter().map(Option::unwrap_or_default).collect();
 
-        // Apply each sketch's users; what changed is written.
-        let mut writes: Vec<(usize, WriteOp)> = Vec::new();
+        // Apply each sketch's users; what changed is written (a day
+        // sketch with its version marker, in the same transaction).
+        let mut writes: Vec<(usize, Vec<WriteOp>)> = Vec::new();
         for (at, ((key, coupons), entry)) in pending.iter().zip(&mut working).enumerate() {
             let mut changed = false;
             for &coupon in coupons {
@@ -176,14 +178,20 @@ async fn merge_part(
             let mut item = Item::new();
             item.insert(SKETCH.to_owned(), Value::from(entry.sketch.to_stored()));
             item.insert(VERSION.to_owned(), Value::from(entry.version));
-            writes.push((at, WriteOp::Put { key: key.clone(), item, condition }));
+            let mut ops = vec![WriteOp::Put { key: key.clone(), item, condition }];
+            if let Some(marker) = keys::day_sketch_version(key) {
+                let mut item = Item::new();
+                item.insert(VERSION.to_owned(), Value::from(entry.version));
+                ops.push(WriteOp::Put { key: marker, item, condition: Condition::Always });
+            }
+            writes.push((at, ops));
         }
 
         // On any other failure, nothing of this attempt goes back into the
         // cache: what was not written must not look written.
         let mut raced = vec![false; pending.len()];
         for chunk in writes.chunks(WRITES_PER_TRANSACTION) {
-            match store.transact(chunk.iter().map(|(_, op)| op.clone()).collect()).await {
+            match store.transact(chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect()).await {
                 Ok(()) => {}
                 // Another process wrote some of these: read them again.
                 Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
@@ -215,6 +223,7 @@ pub fn hour_number(at: &DateTime<Utc>) -> i64 {
 }
 
 /// One stored sketch item, as a range read finds it.
+#[derive(Clone)]
 pub struct StoredSketch {
     pub sk: String,
     pub version: i64,
@@ -227,15 +236,29 @@ pub struct StoredSketch {
 pub struct RangeSketches {
     /// The scope's sketches partition.
     pub partition: String,
-    /// The day sketches of the whole UTC days in the range, oldest first.
+    /// Sort key and version of each day sketch of the range's whole UTC
+    /// days, from their version markers, oldest first (day sketches
+    /// written before markers existed have none).
+    pub day_versions: Vec<(String, i64)>,
+    /// How many of `day_versions` `start` holds already.
+    pub reused: usize,
+    /// The union the range starts from: remembered for its first
+    /// `reused` days ([`super::sketch_unions`]), else empty.
+    pub start: UserUnion,
+    /// The day sketches after those, oldest first.
     pub days: Vec<StoredSketch>,
+    /// Day sketches before the reused ones that have no version marker.
+    pub unmarked: Vec<String>,
     /// The hour sketches of the hours outside those days.
     pub hours: Vec<String>,
 }
 
 /// [`RangeSketches`] of a scope's `kind` users in the hours `first..=last`
-/// (hours since the Unix epoch). The union is left to the caller
-/// ([`super::sketch_unions`]), which can spread that CPU work over threads.
+/// (hours since the Unix epoch). `reuse` is shown the partition and the
+/// day versions and may answer a union of the first days (and how many);
+/// only the day sketches after those are read. The union itself is left
+/// to the caller ([`super::sketch_unions`]), which can spread that CPU
+/// work over threads.
 pub async fn stored_in_hours<'a>(
     store: &dyn Store,
     tenant_id: &str,
@@ -243,23 +266,55 @@ pub async fn stored_in_hours<'a>(
     kind: Membership,
     first: i64,
     last: i64,
+    reuse: impl FnOnce(&str, &[(String, i64)]) -> Option<(usize, UserUnion)>,
 ) -> Result<RangeSketches, StoreError> {
     let partition = keys::sketches_partition(tenant_id, scope);
     let covered = cover(first, last);
-    let read = |period: Period, from: String, to: String| {
-        let prefix = keys::sketches_prefix(kind, period);
-        let range = SortRange::Between(format!("{prefix}{from}"), format!("{prefix}{to}"));
-        query_all(store, Query::partition(partition.clone()).range(range))
+    let read = |from: String, to: String, after: Option<String>| {
+        let range = SortRange::Between(from, to);
+        query_all(store, Query::partition(partition.clone()).range(range).start_after(after))
     };
     let mut stored = RangeSketches::default();
     if let Some((from, to)) = covered.days {
-        for (key, item) in read(Period::Day, keys::day_numbered(from), keys::day_numbered(to)).await? {
+        let prefix = keys::sketches_prefix(kind, Period::Day);
+        let from = format!("{prefix}{}", keys::day_numbered(from));
+        let to = format!("{prefix}{}", keys::day_numbered(to));
+        let markers =
+            read(keys::day_sketch_version_sk(&from), keys::day_sketch_version_sk(&to), None).await?;
+        stored.day_versions = markers
+            .into_iter()
+            .filter_map(|(key, item)| {
+                let version = item.get(VERSION).and_then(Value::as_i64).unwrap_or(0);
+                Some((keys::day_sketch_of_version(&key.sk)?.to_owned(), version))
+            })
+            .collect();
+        if let Some((reused, start)) = reuse(&partition, &stored.day_versions) {
+            (stored.reused, stored.start) = (reused, start);
+            // Days before the first marked one can hold only sketches
+            // stored before markers existed, which no remembered union has.
+            let first_marked = &stored.day_versions[0].0;
+            if *first_marked != from {
+                for (key, item) in read(from.clone(), first_marked.clone(), None).await? {
+                    if key.sk != *first_marked {
+                        stored.unmarked.push(sketch_and_version(&key, item)?.0);
+                    }
+                }
+            }
+        }
+        // Every day sketch after the reused ones, marked or not.
+        let after = stored.reused.checked_sub(1).map(|last| stored.day_versions[last].0.clone());
+        for (key, item) in read(from, to, after).await? {
             let (sketch, version) = sketch_and_version(&key, item)?;
             stored.days.push(StoredSketch { sk: key.sk, version, sketch });
         }
     }
     for (from, to) in covered.hours {
-        for (key, item) in read(Period::Hour, keys::hour_numbered(from), keys::hour_numbered(to)).await? {
+        let prefix = keys::sketches_prefix(kind, Period::Hour);
+        let (from, to) = (
+            format!("{prefix}{}", keys::hour_numbered(from)),
+            format!("{prefix}{}", keys::hour_numbered(to)),
+        );
+        for (key, item) in read(from, to, None).await? {
             stored.hours.push(sketch_and_version(&key, item)?.0);
         }
     }
@@ -300,7 +355,7 @@ mod tests {
         first: i64,
         last: i64,
     ) -> Result<u64, StoreError> {
-        let stored = stored_in_hours(store, "t", ScopeRef::Tenant, kind, first, last).await?;
+        let stored = stored_in_hours(store, "t", ScopeRef::Tenant, kind, first, last, |_, _| None).await?;
         Ok(crate::repo::sketch_unions::SketchUnions::default().union_of(&stored).unwrap().users())
     }
 
@@ -369,5 +424,90 @@ mod tests {
         let first = hour_number(&start);
         assert_eq!(users_in_hours(&store, Membership::Seen, first, first + 599).await.unwrap(), 600);
         assert_eq!(users_in_hours(&store, Membership::Seen, first + 10, first + 59).await.unwrap(), 50);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_range_reads_only_the_day_sketches_a_remembered_union_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let cache = SketchCache::default();
+        let on = |day: u32, user: u32| {
+            event(&format!("u{user}"), EventType::PageView, &format!("2026-11-0{day}T10:00:00Z"))
+        };
+        let events: Vec<Event> =
+            (1..=3).flat_map(|day| (0..50).map(move |user| on(day, day * 100 + user))).collect();
+        merge(&store, &cache, updates_for(&events)).await.unwrap();
+        let first = hour_number(&"2026-11-01T00:00:00Z".parse().unwrap());
+        let unions = crate::repo::sketch_unions::SketchUnions::default();
+        let read = || {
+            let reuse = |partition: &str, days: &[(String, i64)]| unions.reusable(partition, days);
+            stored_in_hours(&store, "t", ScopeRef::Tenant, Membership::Seen, first, first + 71, reuse)
+        };
+        let cold = read().await.unwrap();
+        assert_eq!(
+            (cold.day_versions.len(), cold.reused, cold.days.len()),
+            (3, 0, 3),
+            "every day has a marker"
+        );
+        assert_eq!(unions.union_of(&cold).unwrap().users(), 150);
+        let warm = read().await.unwrap();
+        assert_eq!((warm.reused, warm.days.len()), (2, 1), "only the latest day's registers are read");
+        assert_eq!(unions.union_of(&warm).unwrap().users(), 150);
+        // A late event on the first day: its marker's version moved.
+        merge(&store, &cache, updates_for(&[on(1, 999)])).await.unwrap();
+        let late = read().await.unwrap();
+        assert_eq!((late.reused, late.days.len()), (0, 3));
+        assert_eq!(unions.union_of(&late).unwrap().users(), 151);
+    }
+
+    #[tokio::test]
+    async fn a_day_sketch_stored_before_markers_is_read_whatever_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let cache = SketchCache::default();
+        let on = |day: u32, user: u32| {
+            event(&format!("u{user}"), EventType::PageView, &format!("2026-11-0{day}T10:00:00Z"))
+        };
+        let events: Vec<Event> =
+            (2..=4).flat_map(|day| (0..50).map(move |user| on(day, day * 100 + user))).collect();
+        merge(&store, &cache, updates_for(&events)).await.unwrap();
+        // Day 1 as a version before markers stored it: a sketch, no marker.
+        let mut old = UserSketch::default();
+        (0..10).for_each(|user| {
+            old.add(coupon_of(&format!("old{user}")));
+        });
+        let mut item = Item::new();
+        item.insert(SKETCH.into(), Value::from(old.to_stored()));
+        item.insert(VERSION.into(), Value::from(1));
+        let partition = keys::sketches_partition("t", ScopeRef::Tenant);
+        let key = keys::sketch(&partition, Membership::Seen, Period::Day, "2026-11-01");
+        store.transact(vec![WriteOp::Put { key, item, condition: Condition::NotExists }]).await.unwrap();
+
+        let unions = crate::repo::sketch_unions::SketchUnions::default();
+        let day_one = hour_number(&"2026-11-01T00:00:00Z".parse().unwrap());
+        let users = |first: i64| {
+            let unions = &unions;
+            let store = &store;
+            async move {
+                let reuse = |partition: &str, days: &[(String, i64)]| unions.reusable(partition, days);
+                let stored = stored_in_hours(
+                    store,
+                    "t",
+                    ScopeRef::Tenant,
+                    Membership::Seen,
+                    first,
+                    day_one + 95,
+                    reuse,
+                )
+                .await
+                .unwrap();
+                (stored.reused, unions.union_of(&stored).unwrap().users())
+            }
+        };
+        // Days 2–4, twice: the union of days 2 and 3 is remembered, keyed
+        // by day 2, the first marked day of days 1–4 too.
+        assert_eq!(users(day_one + 24).await, (0, 150));
+        assert_eq!(users(day_one + 24).await, (2, 150));
+        assert_eq!(users(day_one).await, (2, 160), "day 1 is read beside the remembered union");
     }
 }

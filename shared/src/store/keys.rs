@@ -368,6 +368,30 @@ pub fn sketches_prefix(kind: Membership, period: Period) -> &'static str {
     }
 }
 
+/// Sort-key prefix of the version markers of day sketches: the marker of
+/// a day sketch is its sort key after this, in the same partition.
+const DAY_SKETCH_VERSION: &str = "V#";
+
+/// The version marker of a day sketch (`None` for an hour's): a small item
+/// holding the sketch's version, written with it, so that a range read
+/// learns which days changed without reading their registers.
+pub fn day_sketch_version(sketch: &Key) -> Option<Key> {
+    let is_day = [Membership::Seen, Membership::Converted]
+        .iter()
+        .any(|&kind| sketch.sk.starts_with(sketches_prefix(kind, Period::Day)));
+    is_day.then(|| Key::new(sketch.pk.clone(), join(&[DAY_SKETCH_VERSION, &sketch.sk])))
+}
+
+/// The sort key of the version marker of the day sketch sorted at `sk`.
+pub fn day_sketch_version_sk(sk: &str) -> String {
+    join(&[DAY_SKETCH_VERSION, sk])
+}
+
+/// The day sketch's sort key of a version marker's.
+pub fn day_sketch_of_version(version_sk: &str) -> Option<&str> {
+    version_sk.strip_prefix(DAY_SKETCH_VERSION)
+}
+
 /// The sketch of `kind` users of a scope in one period (`when`: its
 /// [`hour`] or [`day`]), under the scope's [`sketches_partition`].
 pub fn sketch(partition: &str, kind: Membership, period: Period, when: &str) -> Key {
