@@ -13,11 +13,11 @@ use chrono::{TimeDelta, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use shared::domain::campaign::CampaignFields;
-use shared::domain::counting;
 use shared::domain::event::{AcceptedTimes, Event, EventAt, EventType, validate_event};
 use shared::domain::experiment::new_experiment;
 use shared::domain::results::compute;
 use shared::domain::summary::Totals;
+use shared::repo::counting::{self, FirstSight};
 
 fn validation(c: &mut Criterion) {
     let now = Utc::now();
@@ -81,7 +81,10 @@ fn events(count: usize) -> Vec<Event> {
 fn aggregation(c: &mut Criterion) {
     let batch = events(10_000);
     // Every user new to every scope: the most work a plan does.
-    let absent: foldhash::HashSet<_> = counting::membership_keys(&batch).into_iter().collect();
+    let absent: foldhash::HashMap<_, _> = counting::membership_keys(&batch)
+        .into_iter()
+        .map(|(key, at)| (key, FirstSight { at, stored: None }))
+        .collect();
     let mut group = c.benchmark_group("plan_writes");
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.sample_size(20);

@@ -306,6 +306,10 @@ mod tests {
             self.keys_checked.fetch_add(keys.len(), Ordering::SeqCst);
             self.inner.exist_before_write(keys).await
         }
+        async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.keys_checked.fetch_add(keys.len(), Ordering::SeqCst);
+            self.inner.read_before_write(keys).await
+        }
         async fn query(&self, query: &Query) -> Result<Page, StoreError> {
             self.inner.query(query).await
         }

@@ -1,11 +1,12 @@
 //! Storing events exactly once.
 
-use foldhash::{HashSet, HashSetExt};
+use chrono::{DateTime, Utc};
+use foldhash::{HashMap, HashSet, HashSetExt};
 
+use super::counting::{self, FirstSight, hour_number, membership_keys};
 use super::known_members::KnownMembers;
 use super::user_sketches::{self, SketchCache};
 use crate::domain::FieldError;
-use crate::domain::counting::{self, membership_keys};
 use crate::domain::event::{Event, EventAt, MAX_PROPERTIES_BYTES, field_name};
 use crate::store::keys;
 use crate::store::limits::{self, MAX_ITEM_BYTES};
@@ -149,23 +150,8 @@ pub async fn store_events_into(
             }
         }
 
-        let wanted = membership_keys(&pending);
-        let is_known = memory.members.known(&wanted);
-        let unknown: Vec<Key> =
-            wanted.into_iter().zip(is_known).filter_map(|(key, known)| (!known).then_some(key)).collect();
-        let found = store.exist_before_write(&unknown).await?;
-        let mut absent = HashSet::new();
-        let mut present = Vec::new();
-        for (key, exists) in unknown.into_iter().zip(found) {
-            if exists {
-                present.push(key);
-            } else {
-                absent.insert(key);
-            }
-        }
-        memory.members.remember(&present);
-
-        let plan = counting::plan(&pending, &absent, store.max_transaction_writes());
+        let sights = first_sights(store, &memory.members, &pending).await?;
+        let plan = counting::plan(&pending, &sights, store.max_transaction_writes());
         let mut committed = 0;
         let mut failure = None;
         for transaction in plan {
@@ -174,7 +160,7 @@ pub async fn store_events_into(
                     committed += transaction.events;
                     report.stored += transaction.events;
                     report.transactions += 1;
-                    memory.members.remember(&transaction.new_members);
+                    memory.members.remember(transaction.first_sights.iter().map(|(key, hour)| (key, *hour)));
                 }
                 Err(err @ (StoreError::ConditionFailed { .. } | StoreError::Conflict)) => {
                     failure = Some(err);
@@ -192,6 +178,45 @@ pub async fn store_events_into(
         }
     }
     Ok(())
+}
+
+/// The memberships `events` change (see [`counting::plan`]): read, unless
+/// remembered with a first-seen hour no later than the batch's earliest
+/// event for them, as returning users' are. What a read finds unchanged is
+/// remembered.
+async fn first_sights(
+    store: &dyn Store,
+    members: &KnownMembers,
+    events: &[Event],
+) -> Result<HashMap<Key, FirstSight>, StoreError> {
+    let wanted = membership_keys(events);
+    let remembered = members.first_hours(wanted.iter().map(|(key, _)| key));
+    let (keys, earliest): (Vec<Key>, Vec<DateTime<Utc>>) = wanted
+        .into_iter()
+        .zip(remembered)
+        .filter(|((_, at), hour)| hour.is_none_or(|hour| hour > hour_number(at)))
+        .map(|(wanted, _)| wanted)
+        .unzip();
+    let found = store.read_before_write(&keys).await?;
+    let mut sights = HashMap::default();
+    let mut unchanged = Vec::new();
+    for ((key, at), item) in keys.into_iter().zip(earliest).zip(found) {
+        let Some(item) = item else {
+            sights.insert(key, FirstSight { at, stored: None });
+            continue;
+        };
+        match counting::stored_sight(&item) {
+            Some(stored) if stored.hour > hour_number(&at) => {
+                sights.insert(key, FirstSight { at, stored: Some(stored) });
+            }
+            Some(stored) => unchanged.push((key, stored.hour)),
+            // A membership without a readable first-seen time keeps its
+            // credit where it is.
+            None => unchanged.push((key, i64::MIN)),
+        }
+    }
+    members.remember(unchanged.iter().map(|(key, hour)| (key, *hour)));
+    Ok(sights)
 }
 
 /// Drops the events whose id markers the store has; returns how many.
@@ -261,7 +286,9 @@ mod tests {
         assert!(refused(&at_budget).is_empty());
         let events = [at_budget];
         let wanted = membership_keys(&events);
-        let absent: HashSet<Key> = wanted.iter().cloned().collect();
+        let absent: HashMap<Key, FirstSight> =
+            wanted.iter().map(|(key, at)| (key.clone(), FirstSight { at: *at, stored: None })).collect();
+        let wanted: Vec<Key> = wanted.into_iter().map(|(key, _)| key).collect();
         let writes: Vec<Key> = counting::plan(&events, &absent, 100)
             .into_iter()
             .flat_map(|transaction| transaction.writes)

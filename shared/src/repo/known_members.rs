@@ -1,33 +1,37 @@
-//! Membership items this process has seen in the store, so the batch writer
-//! need not read them again.
+//! Membership items this process has seen in the store, with the hour of
+//! each one's first-seen time, so the batch writer need not read them again.
 //!
 //! Counting a unique user exactly once means reading, for every event, the
 //! membership items of its user in each scope (four or more per event), and
-//! returning users are the common case. Memberships are never deleted, so
-//! once one is known to exist it stays known: skipping its read changes
-//! nothing in the plan. Keys are remembered once read back as existing, or
-//! once the transaction that created them has committed; never when merely
-//! planned, so a failed transaction cannot leave a false entry.
+//! returning users are the common case. Memberships are never deleted, and
+//! their first-seen time only ever moves earlier, so a remembered hour is
+//! the stored one or later: an event in that hour or after it changes
+//! nothing in the plan, and skipping its read is safe. An earlier event
+//! reads the membership again (its credit may move). Keys are remembered
+//! once read back as existing, or once the transaction that wrote them has
+//! committed; never when merely planned, so a failed transaction cannot
+//! leave a false entry.
 //!
-//! Keys are remembered by a 128-bit SHA-256 prefix (16 bytes instead of a
-//! key's ~80): a collision, which would skip counting a new user, is as
-//! likely as guessing a 128-bit secret, also for a tenant choosing user ids
-//! on purpose. Memory is bounded by two generations: when the current one
-//! is full it becomes the previous one and the oldest is dropped; hits in
-//! the previous generation move forward, so a working set up to one
-//! generation's size stays cached.
+//! Keys are remembered by a 96-bit SHA-256 prefix and hours as `i32`
+//! (16 bytes an entry instead of a key's ~80): a collision, which would
+//! skip counting a new user, is as likely as guessing a 96-bit secret, also
+//! for a tenant choosing user ids on purpose (it would have to hit another
+//! tenant's unknown keys). Memory is bounded by two generations: when the
+//! current one is full it becomes the previous one and the oldest is
+//! dropped; hits in the previous generation move forward, so a working set
+//! up to one generation's size stays cached.
 
-use foldhash::HashSet;
+use foldhash::HashMap;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
 use crate::store::Key;
 
-/// Digests per generation: at most ≈ 4.5 MB of table each.
+/// Entries per generation: at most ≈ 4.5 MB of table each.
 const GENERATION_CAPACITY: usize = 200_000;
 
-type Digest128 = u128;
+type Digest96 = [u8; 12];
 
 pub struct KnownMembers {
     generations: Mutex<Generations>,
@@ -35,31 +39,37 @@ pub struct KnownMembers {
     enabled: bool,
 }
 
+/// First-seen hours (hours since the Unix epoch) by key digest.
 #[derive(Default)]
 struct Generations {
-    current: HashSet<Digest128>,
-    previous: HashSet<Digest128>,
+    current: HashMap<Digest96, i32>,
+    previous: HashMap<Digest96, i32>,
 }
 
 impl Generations {
-    fn insert(&mut self, digest: Digest128, capacity: usize) {
-        if self.current.len() >= capacity {
+    fn insert(&mut self, digest: Digest96, hour: i32, capacity: usize) {
+        if self.current.len() >= capacity && !self.current.contains_key(&digest) {
             self.previous = std::mem::take(&mut self.current);
         }
-        self.current.insert(digest);
+        self.current.insert(digest, hour);
     }
 }
 
-fn digest(key: &Key) -> Digest128 {
+fn digest(key: &Key) -> Digest96 {
     let mut hasher = Sha256::new();
     hasher.update(key.pk.as_bytes());
     // Keys never contain NUL, so this separates pk from sk unambiguously.
     hasher.update([0]);
     hasher.update(key.sk.as_bytes());
     let full = hasher.finalize();
-    let mut prefix = [0u8; 16];
-    prefix.copy_from_slice(&full[..16]);
-    Digest128::from_le_bytes(prefix)
+    let mut prefix = [0u8; 12];
+    prefix.copy_from_slice(&full[..12]);
+    prefix
+}
+
+/// An hour number as stored here (hours of years 0 to 9999 fit an `i32`).
+fn narrow(hour: i64) -> i32 {
+    hour.clamp(i32::MIN.into(), i32::MAX.into()) as i32
 }
 
 impl Default for KnownMembers {
@@ -79,37 +89,41 @@ impl KnownMembers {
         Self { enabled: false, ..Self::with_capacity(1) }
     }
 
-    /// Whether each of `keys` is known to exist, in `keys`' order.
-    pub fn known(&self, keys: &[Key]) -> Vec<bool> {
+    /// The remembered first-seen hour of each of `keys` (`None`: not known
+    /// to exist), in `keys`' order.
+    pub fn first_hours<'a>(&self, keys: impl IntoIterator<Item = &'a Key>) -> Vec<Option<i64>> {
+        let keys = keys.into_iter();
         if !self.enabled {
-            return vec![false; keys.len()];
+            return keys.map(|_| None).collect();
         }
-        let digests: Vec<Digest128> = keys.iter().map(digest).collect();
+        let digests: Vec<Digest96> = keys.map(digest).collect();
         let mut generations = self.generations.lock().expect("known members poisoned");
         digests
             .into_iter()
             .map(|digest| {
-                if generations.current.contains(&digest) {
-                    true
-                } else if generations.previous.remove(&digest) {
-                    generations.insert(digest, self.capacity);
-                    true
+                if let Some(&hour) = generations.current.get(&digest) {
+                    Some(hour.into())
+                } else if let Some(hour) = generations.previous.remove(&digest) {
+                    generations.insert(digest, hour, self.capacity);
+                    Some(hour.into())
                 } else {
-                    false
+                    None
                 }
             })
             .collect()
     }
 
-    /// Records keys that a read found in the store.
-    pub fn remember<'a>(&self, keys: impl IntoIterator<Item = &'a Key>) {
+    /// Records memberships the store holds, each with the hour (number) of
+    /// its first-seen time as read or as just written.
+    pub fn remember<'a>(&self, entries: impl IntoIterator<Item = (&'a Key, i64)>) {
         if !self.enabled {
             return;
         }
-        let digests: Vec<Digest128> = keys.into_iter().map(digest).collect();
+        let entries: Vec<(Digest96, i32)> =
+            entries.into_iter().map(|(key, hour)| (digest(key), narrow(hour))).collect();
         let mut generations = self.generations.lock().expect("known members poisoned");
-        for digest in digests {
-            generations.insert(digest, self.capacity);
+        for (digest, hour) in entries {
+            generations.insert(digest, hour, self.capacity);
         }
     }
 
@@ -135,18 +149,21 @@ mod tests {
     #[test]
     fn remembers_what_it_is_told_and_nothing_else() {
         let known = KnownMembers::default();
-        known.remember([&key(1), &key(2)]);
-        assert_eq!(known.known(&[key(1), key(3), key(2)]), [true, false, true]);
+        known.remember([(&key(1), 10), (&key(2), -5)]);
+        assert_eq!(known.first_hours(&[key(1), key(3), key(2)]), [Some(10), None, Some(-5)]);
+        // A moved first-seen time replaces the remembered one.
+        known.remember([(&key(1), 7)]);
+        assert_eq!(known.first_hours(&[key(1)]), [Some(7)]);
         // pk/sk boundaries matter: ("ab", "c") is not ("a", "bc").
-        known.remember([&Key::new("ab", "c")]);
-        assert_eq!(known.known(&[Key::new("a", "bc")]), [false]);
+        known.remember([(&Key::new("ab", "c"), 1)]);
+        assert_eq!(known.first_hours(&[Key::new("a", "bc")]), [None]);
     }
 
     #[test]
     fn a_disabled_cache_knows_nothing() {
         let known = KnownMembers::disabled();
-        known.remember([&key(1)]);
-        assert_eq!(known.known(&[key(1)]), [false]);
+        known.remember([(&key(1), 1)]);
+        assert_eq!(known.first_hours(&[key(1)]), [None]);
         assert!(known.is_empty());
     }
 
@@ -154,11 +171,11 @@ mod tests {
     fn memory_is_bounded_and_recent_keys_survive() {
         let known = KnownMembers::with_capacity(100);
         for i in 0..1_000 {
-            known.remember([&key(i)]);
+            known.remember([(&key(i), i as i64)]);
             // Key 0 is used all along, so it keeps moving forward.
-            assert_eq!(known.known(&[key(0)]), [true], "after {i}");
+            assert_eq!(known.first_hours(&[key(0)]), [Some(0)], "after {i}");
         }
         assert!(known.len() <= 200, "{}", known.len());
-        assert_eq!(known.known(&[key(999), key(500)]), [true, false]);
+        assert_eq!(known.first_hours(&[key(999), key(500)]), [Some(999), None]);
     }
 }

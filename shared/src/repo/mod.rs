@@ -2,6 +2,7 @@
 //! [`Store`](crate::store::Store) port so every adapter behaves the same.
 
 pub mod counters;
+pub mod counting;
 pub mod events;
 pub mod experiments;
 pub mod idempotency;

@@ -277,4 +277,6 @@ async fn batch_get_answers_in_request_order(store: &dyn Store) {
         "exist_before_write agrees with batch_get"
     );
     assert!(store.exist_before_write(&[]).await.unwrap().is_empty());
+    assert_eq!(store.read_before_write(&keys).await.unwrap(), got, "read_before_write agrees with batch_get");
+    assert!(store.read_before_write(&[]).await.unwrap().is_empty());
 }

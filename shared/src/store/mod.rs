@@ -232,7 +232,13 @@ pub trait Store: Send + Sync + 'static {
     /// conditions catch them, but cost a retry. The embedded store answers
     /// on its writer connection, whose page cache the writes keep warm.
     async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
-        Ok(self.batch_get(keys).await?.into_iter().map(|item| item.is_some()).collect())
+        Ok(self.read_before_write(keys).await?.into_iter().map(|item| item.is_some()).collect())
+    }
+
+    /// The items under `keys`, read as [`Store::exist_before_write`] reads
+    /// them: the memberships whose first-seen times a plan may move.
+    async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.batch_get(keys).await
     }
 
     /// One page of a range query within one partition.

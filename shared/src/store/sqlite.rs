@@ -302,6 +302,22 @@ impl Store for SqliteStore {
         .map_err(internal)?
     }
 
+    async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        let writer = self.writer.clone();
+        // On the writer connection, as `exist_before_write` reads.
+        tokio::task::spawn_blocking(move || {
+            let conn = writer.lock().expect("store writer poisoned");
+            let snapshot = conn.unchecked_transaction().map_err(internal)?;
+            keys.iter().map(|key| get_one(&snapshot, key)).collect()
+        })
+        .await
+        .map_err(internal)?
+    }
+
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let query = query.clone();
         self.read(move |conn| run_query(conn, &query)).await
