@@ -16,7 +16,11 @@
 //! (16 bytes an entry instead of a key's ~80): a collision, which would
 //! skip counting a new user, is as likely as guessing a 96-bit secret, also
 //! for a tenant choosing user ids on purpose (it would have to hit another
-//! tenant's unknown keys). Memory is bounded by two generations: when the
+//! tenant's unknown keys). The table is keyed by the prefix's first 64
+//! bits and holds the other 32 beside the hour: integer keys hash and
+//! compare in a few instructions, where a 12-byte array key made the
+//! lookups a third slower than the writer's whole plan. Two keys sharing
+//! 64 bits overwrite each other, which only costs a read. Memory is bounded by two generations: when the
 //! current one is full it becomes the previous one and the oldest is
 //! dropped; hits in the previous generation move forward, so a working set
 //! up to one generation's size stays cached.
@@ -31,7 +35,8 @@ use crate::store::Key;
 /// Entries per generation: at most ≈ 4.5 MB of table each.
 const GENERATION_CAPACITY: usize = 200_000;
 
-type Digest96 = [u8; 12];
+/// A 96-bit digest: the table key, and the bits checked beside the hour.
+type Digest96 = (u64, u32);
 
 pub struct KnownMembers {
     generations: Mutex<Generations>,
@@ -39,19 +44,31 @@ pub struct KnownMembers {
     enabled: bool,
 }
 
-/// First-seen hours (hours since the Unix epoch) by key digest.
+/// First-seen hours (hours since the Unix epoch) by key digest: the
+/// digest's first 64 bits map to its other 32 and the hour.
 #[derive(Default)]
 struct Generations {
-    current: HashMap<Digest96, i32>,
-    previous: HashMap<Digest96, i32>,
+    current: HashMap<u64, (u32, i32)>,
+    previous: HashMap<u64, (u32, i32)>,
 }
 
 impl Generations {
-    fn insert(&mut self, digest: Digest96, hour: i32, capacity: usize) {
-        if self.current.len() >= capacity && !self.current.contains_key(&digest) {
+    fn insert(&mut self, (high, low): Digest96, hour: i32, capacity: usize) {
+        if self.current.len() >= capacity && !self.current.contains_key(&high) {
             self.previous = std::mem::take(&mut self.current);
         }
-        self.current.insert(digest, hour);
+        self.current.insert(high, (low, hour));
+    }
+
+    /// The hour remembered for `digest`, moving it into the current
+    /// generation if it was in the previous one.
+    fn hour(&mut self, (high, low): Digest96, capacity: usize) -> Option<i32> {
+        if let Some(&(bits, hour)) = self.current.get(&high) {
+            return (bits == low).then_some(hour);
+        }
+        let (bits, hour) = self.previous.remove(&high)?;
+        self.insert((high, bits), hour, capacity);
+        (bits == low).then_some(hour)
     }
 }
 
@@ -62,9 +79,9 @@ fn digest(key: &Key) -> Digest96 {
     hasher.update([0]);
     hasher.update(key.sk.as_bytes());
     let full = hasher.finalize();
-    let mut prefix = [0u8; 12];
-    prefix.copy_from_slice(&full[..12]);
-    prefix
+    let high = u64::from_le_bytes(full[..8].try_into().expect("8 bytes"));
+    let low = u32::from_le_bytes(full[8..12].try_into().expect("4 bytes"));
+    (high, low)
 }
 
 /// An hour number as stored here (hours of years 0 to 9999 fit an `i32`).
@@ -98,19 +115,7 @@ impl KnownMembers {
         }
         let digests: Vec<Digest96> = keys.map(digest).collect();
         let mut generations = self.generations.lock().expect("known members poisoned");
-        digests
-            .into_iter()
-            .map(|digest| {
-                if let Some(&hour) = generations.current.get(&digest) {
-                    Some(hour.into())
-                } else if let Some(hour) = generations.previous.remove(&digest) {
-                    generations.insert(digest, hour, self.capacity);
-                    Some(hour.into())
-                } else {
-                    None
-                }
-            })
-            .collect()
+        digests.into_iter().map(|digest| generations.hour(digest, self.capacity).map(i64::from)).collect()
     }
 
     /// Records memberships the store holds, each with the hour (number) of
