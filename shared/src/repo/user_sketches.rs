@@ -426,17 +426,22 @@ mod tests {
         assert_eq!(users_in_hours(&store, Membership::Seen, first + 10, first + 59).await.unwrap(), 50);
     }
 
+    /// A page view by user `u<user>` on 2026-11-0`<day>` at 10:00.
+    fn page_view_on(day: u32, user: u32) -> Event {
+        event(&format!("u{user}"), EventType::PageView, &format!("2026-11-0{day}T10:00:00Z"))
+    }
+
+    /// Fifty users seen on each of `days` (of November 2026), new each day.
+    fn fifty_new_users_a_day(days: std::ops::RangeInclusive<u32>) -> Vec<Event> {
+        days.flat_map(|day| (0..50).map(move |user| page_view_on(day, day * 100 + user))).collect()
+    }
+
     #[tokio::test]
     async fn a_repeated_range_reads_only_the_day_sketches_a_remembered_union_lacks() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
         let cache = SketchCache::default();
-        let on = |day: u32, user: u32| {
-            event(&format!("u{user}"), EventType::PageView, &format!("2026-11-0{day}T10:00:00Z"))
-        };
-        let events: Vec<Event> =
-            (1..=3).flat_map(|day| (0..50).map(move |user| on(day, day * 100 + user))).collect();
-        merge(&store, &cache, updates_for(&events)).await.unwrap();
+        merge(&store, &cache, updates_for(&fifty_new_users_a_day(1..=3))).await.unwrap();
         let first = hour_number(&"2026-11-01T00:00:00Z".parse().unwrap());
         let unions = crate::repo::sketch_unions::SketchUnions::default();
         let read = || {
@@ -454,7 +459,7 @@ mod tests {
         assert_eq!((warm.reused, warm.days.len()), (2, 1), "only the latest day's registers are read");
         assert_eq!(unions.union_of(&warm).unwrap().users(), 150);
         // A late event on the first day: its marker's version moved.
-        merge(&store, &cache, updates_for(&[on(1, 999)])).await.unwrap();
+        merge(&store, &cache, updates_for(&[page_view_on(1, 999)])).await.unwrap();
         let late = read().await.unwrap();
         assert_eq!((late.reused, late.days.len()), (0, 3));
         assert_eq!(unions.union_of(&late).unwrap().users(), 151);
@@ -465,12 +470,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
         let cache = SketchCache::default();
-        let on = |day: u32, user: u32| {
-            event(&format!("u{user}"), EventType::PageView, &format!("2026-11-0{day}T10:00:00Z"))
-        };
-        let events: Vec<Event> =
-            (2..=4).flat_map(|day| (0..50).map(move |user| on(day, day * 100 + user))).collect();
-        merge(&store, &cache, updates_for(&events)).await.unwrap();
+        merge(&store, &cache, updates_for(&fifty_new_users_a_day(2..=4))).await.unwrap();
         // Day 1 as a version before markers stored it: a sketch, no marker.
         let mut old = UserSketch::default();
         (0..10).for_each(|user| {

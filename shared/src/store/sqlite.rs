@@ -112,6 +112,26 @@ impl SqliteStore {
         .await
         .map_err(internal)?
     }
+
+    /// Runs `f` in one read snapshot on the writer connection, on the
+    /// blocking thread pool: the reads that decide the next write. The
+    /// writer connection's cache holds the pages the last writes touched; a
+    /// pooled reader's is emptied by every commit (WAL mode drops a
+    /// connection's whole cache when the database changed).
+    async fn read_on_writer<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = writer.lock().expect("store writer poisoned");
+            let snapshot = conn.unchecked_transaction().map_err(internal)?;
+            f(&snapshot)
+        })
+        .await
+        .map_err(internal)?
+    }
 }
 
 fn get_one(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -287,19 +307,12 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let keys = keys.to_vec();
-        let writer = self.writer.clone();
-        // The writer connection's cache holds the pages the last writes
-        // touched; a pooled reader's is emptied by every commit (WAL mode
-        // drops a connection's whole cache when the database changed).
-        tokio::task::spawn_blocking(move || {
-            let conn = writer.lock().expect("store writer poisoned");
-            let snapshot = conn.unchecked_transaction().map_err(internal)?;
+        self.read_on_writer(move |snapshot| {
             let mut exists =
                 snapshot.prepare_cached("SELECT 1 FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
             keys.iter().map(|key| exists.exists(params![key.pk, key.sk]).map_err(internal)).collect()
         })
         .await
-        .map_err(internal)?
     }
 
     async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
@@ -307,15 +320,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let keys = keys.to_vec();
-        let writer = self.writer.clone();
-        // On the writer connection, as `exist_before_write` reads.
-        tokio::task::spawn_blocking(move || {
-            let conn = writer.lock().expect("store writer poisoned");
-            let snapshot = conn.unchecked_transaction().map_err(internal)?;
-            keys.iter().map(|key| get_one(&snapshot, key)).collect()
-        })
-        .await
-        .map_err(internal)?
+        self.read_on_writer(move |snapshot| keys.iter().map(|key| get_one(snapshot, key)).collect()).await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
