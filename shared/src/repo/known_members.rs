@@ -19,11 +19,11 @@
 //! tenant's unknown keys). The table is keyed by the prefix's first 64
 //! bits and holds the other 32 beside the hour: integer keys hash and
 //! compare in a few instructions, where a 12-byte array key made the
-//! lookups a third slower than the writer's whole plan. Two keys sharing
-//! 64 bits overwrite each other, which only costs a read. Memory is bounded by two generations: when the
-//! current one is full it becomes the previous one and the oldest is
-//! dropped; hits in the previous generation move forward, so a working set
-//! up to one generation's size stays cached.
+//! lookups cost more than the writer's whole plan. Two keys sharing 64
+//! bits overwrite each other, which only costs a read. Memory is bounded by
+//! two generations: when the current one is full it becomes the previous
+//! one and the oldest is dropped; hits in the previous generation move
+//! forward, so a working set up to one generation's size stays cached.
 
 use foldhash::HashMap;
 use std::sync::Mutex;
