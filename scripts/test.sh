@@ -40,4 +40,4 @@ echo "== dashboard: unit tests, end-to-end in Chromium, bundle budget"
 python3 -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$MOTO_ENDPOINT/moto-api/reset', method='POST'))"
 echo "== black-box suite on BACKEND=aws (DynamoDB and SQS on moto)"
 # faults.rs brings its own emulator and ran above; the rest runs again on moto.
-BLACKBOX_BACKEND=aws cargo test -p blackbox --test api --test counting --test durability --test results
+BLACKBOX_BACKEND=aws cargo test -p blackbox --test api --test campaigns --test counting --test durability --test results

@@ -28,7 +28,9 @@ async fn a_thousand_events_cost_a_few_dozen_requests() {
     let summary = counters::summary(ctx.store.as_ref(), "t-economy", None).await.unwrap();
     assert_eq!(summary.total_events, 1000, "every event counted once");
     assert!(economy.sqs_sends <= 2, "SQS send calls per 1,000 batched events: {economy:?}");
-    assert!(economy.dynamodb_write_requests <= 50, "DynamoDB write requests per 1,000 events: {economy:?}");
+    // 25 transactions before first-touch attribution; each new user's
+    // attribution item and the campaign rows about double them (README).
+    assert!(economy.dynamodb_write_requests <= 60, "DynamoDB write requests per 1,000 events: {economy:?}");
     // Each event is written once with its marker, in a transaction.
     assert!(economy.dynamodb_transactional_items >= 2000, "{economy:?}");
     assert_eq!(economy.dynamodb_standard_items, 0, "{economy:?}");

@@ -17,6 +17,7 @@ use shared::domain::event::{AcceptedTimes, Event, EventAt, EventType, validate_e
 use shared::domain::experiment::new_experiment;
 use shared::domain::results::compute;
 use shared::domain::summary::Totals;
+use shared::repo::attribution;
 use shared::repo::counting::{self, FirstSight};
 
 fn validation(c: &mut Criterion) {
@@ -85,10 +86,27 @@ fn aggregation(c: &mut Criterion) {
         .into_iter()
         .map(|(key, at)| (key, FirstSight { at, stored: None }))
         .collect();
+    // And every user new to attribution.
+    let mut slots = attribution::Slots::default();
+    let mut slot_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for event in &batch {
+        let slot = *slot_of.entry(&event.user_id).or_insert_with(|| {
+            slots.users.push(attribution::UserSlot {
+                key: shared::store::keys::attribution(&event.tenant_id, &event.user_id),
+                digest: attribution::user_digest(&event.tenant_id, &event.user_id),
+                version: None,
+                state: Default::default(),
+                ignored_referrers: Default::default(),
+            });
+            slots.users.len() - 1
+        });
+        slots.of_event.push(Some(slot));
+    }
     let mut group = c.benchmark_group("plan_writes");
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.sample_size(20);
-    group.bench_function("10k events", |b| b.iter(|| counting::plan(black_box(&batch), &absent, 100)));
+    group
+        .bench_function("10k events", |b| b.iter(|| counting::plan(black_box(&batch), &absent, &slots, 100)));
     group.finish();
 }
 

@@ -209,6 +209,8 @@ pub async fn open_counted(
     // users for good (9 of 1,646 in the kill -9 test on moto). Until a
     // serializable emulator can prove it, this backend reads them all.
     ctx.writer_memory.members = KnownMembers::disabled();
+    // The same holds for what users' attribution items hold.
+    ctx.writer_memory.attributions = crate::repo::attribution::KnownAttributions::disabled();
     if let Some(plan) = &resources.usage_plan_id {
         let client = aws_sdk_apigateway::Client::new(&config);
         ctx.key_gateway = std::sync::Arc::new(crate::gateway::apigateway::ApiGatewayKeys::new(client, plan));

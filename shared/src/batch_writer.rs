@@ -272,6 +272,8 @@ mod tests {
     struct Instrumented {
         inner: std::sync::Arc<dyn Store>,
         keys_checked: AtomicUsize,
+        /// Attribution items read (`repo::attribution`), apart from the above.
+        attributions_read: AtomicUsize,
         transactions: AtomicUsize,
         fail_at: Option<usize>,
         max_writes: usize,
@@ -283,6 +285,7 @@ mod tests {
             Self {
                 inner,
                 keys_checked: AtomicUsize::new(0),
+                attributions_read: AtomicUsize::new(0),
                 transactions: AtomicUsize::new(0),
                 fail_at: None,
                 max_writes,
@@ -307,7 +310,9 @@ mod tests {
             self.inner.exist_before_write(keys).await
         }
         async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.keys_checked.fetch_add(keys.len(), Ordering::SeqCst);
+            let attributions = keys.iter().filter(|key| key.pk.starts_with("ATT#")).count();
+            self.attributions_read.fetch_add(attributions, Ordering::SeqCst);
+            self.keys_checked.fetch_add(keys.len() - attributions, Ordering::SeqCst);
             self.inner.read_before_write(keys).await
         }
         async fn query(&self, query: &Query) -> Result<Page, StoreError> {
@@ -569,11 +574,18 @@ mod tests {
         assert!(!memory.members.is_empty());
         // The same users again, with new ids: nothing is read. Their
         // memberships are known, and a first attempt assumes its ids new.
+        // Only the users converting again have their attribution read
+        // (their conversions change it); the others' is known.
+        let converting: std::collections::HashSet<String> =
+            events("second").into_iter().filter(|e| e.is_conversion()).map(|e| e.user_id).collect();
         for tag in ["second", "third"] {
             let before = store.keys_checked.load(Ordering::SeqCst);
+            let attributions_before = store.attributions_read.load(Ordering::SeqCst);
             let again = deliver(&store, &memory, &tagged_bodies(tag)).await;
             assert_eq!(again.report.stored, 120);
             assert_eq!(store.keys_checked.load(Ordering::SeqCst) - before, 0, "{tag}");
+            let attributions = store.attributions_read.load(Ordering::SeqCst) - attributions_before;
+            assert_eq!(attributions, converting.len(), "{tag}");
         }
         let summary = counters::summary(&store, "t", Some("exp")).await.unwrap();
         assert_eq!((summary.total_events, summary.unique_users), (360, 30));

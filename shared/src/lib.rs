@@ -26,4 +26,5 @@ pub mod outbox;
 pub mod queue;
 pub mod repo;
 pub mod store;
+pub mod ttl_cache;
 pub mod wiring;

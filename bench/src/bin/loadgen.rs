@@ -461,6 +461,8 @@ struct ReadLevel {
     /// The first 30-day summary after the data was stored: past days'
     /// unions are not remembered yet.
     range_summary_first_ms: f64,
+    /// The campaign report of the last 30 days, by campaign (200 of them).
+    campaigns: Latency,
     rss_mb: f64,
 }
 
@@ -515,6 +517,10 @@ async fn reads(stack: &LocalStack, levels: &[u64]) -> Reads {
         let (range_summary, range_summary_first_ms) =
             read_latency(&client, &format!("{base}/api/analytics/summary?experimentId={id}&{month}"), &key)
                 .await;
+        let campaigns =
+            read_latency(&client, &format!("{base}/api/analytics/campaigns?groupBy=campaign&{month}"), &key)
+                .await
+                .0;
         let rss_mb = rss_kib(stack.pid()).map_or(0.0, |(now, _)| now as f64 / 1024.0);
         out.push(ReadLevel {
             events_stored: level,
@@ -522,6 +528,7 @@ async fn reads(stack: &LocalStack, levels: &[u64]) -> Reads {
             results,
             range_summary,
             range_summary_first_ms,
+            campaigns,
             rss_mb,
         });
     }
@@ -645,6 +652,12 @@ fn print_table(r: &Report) {
             level.range_summary.p50_ms,
             level.range_summary.p95_ms,
             level.range_summary_first_ms
+        );
+    }
+    for level in &r.reads.levels {
+        println!(
+            "| campaign report, 30 days by campaign, at {} events | p50 {:.2} ms, p95 {:.2} ms | p95 ≤ 30 ms at 1M |",
+            level.events_stored, level.campaigns.p50_ms, level.campaigns.p95_ms
         );
     }
     println!(

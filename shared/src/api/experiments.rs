@@ -9,8 +9,8 @@ use chrono::Utc;
 use http::{HeaderValue, Method, StatusCode, header};
 
 use super::{
-    ApiError, ApiResult, Caller, Request, api_segments, authenticate, expect_method, json_body,
-    json_response, not_found_route, query_params,
+    ApiError, ApiResult, Caller, Request, api_segments, authenticate, csv_response, expect_method, json_body,
+    json_response, not_found_route, query_params, wants_csv,
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
@@ -91,19 +91,7 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
     let mut errors = Vec::new();
     let confidence = bounded(&params, "confidence", DEFAULT_CONFIDENCE, 0.5..=0.999, &mut errors);
     let mde = bounded(&params, "mde", DEFAULT_MDE, 0.001..=10.0, &mut errors);
-    let wants_csv = match params.get("format").map(String::as_str) {
-        None => request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/csv")),
-        Some("csv") => true,
-        Some("json") => false,
-        Some(_) => {
-            errors.push(FieldError::new("format", "must be json or csv"));
-            false
-        }
-    };
+    let wants_csv = wants_csv(request, &params, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -115,14 +103,8 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
     let days_running = Some(((until - started).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0));
     let computed = compute(&experiment, &totals, confidence, mde, days_running);
     if wants_csv {
-        let mut response = http::Response::new(bytes::Bytes::from(to_csv(&computed)));
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-        let disposition = format!("attachment; filename=\"experiment-{}-results.csv\"", keys::part(id));
-        if let Ok(value) = HeaderValue::from_str(&disposition) {
-            headers.insert(header::CONTENT_DISPOSITION, value);
-        }
-        return Ok(response);
+        let filename = format!("experiment-{}-results.csv", keys::part(id));
+        return Ok(csv_response(to_csv(&computed), &filename));
     }
     Ok(json_response(StatusCode::OK, &computed))
 }

@@ -6,6 +6,7 @@
 //! [`Function`]; the local stack serves them all behind one listener.
 
 pub mod admin;
+pub mod campaigns;
 pub mod cors;
 pub mod error;
 pub mod events;
@@ -144,6 +145,39 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Res
     let mut response = http::Response::new(Bytes::from(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Whether a report is asked for as CSV: `format=csv`, or no `format` and
+/// an `Accept` naming `text/csv`. Any other `format` but `json` is an error.
+pub fn wants_csv(
+    request: &Request,
+    params: &HashMap<String, String>,
+    errors: &mut Vec<crate::domain::FieldError>,
+) -> bool {
+    match params.get("format").map(String::as_str) {
+        None => request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/csv")),
+        Some("csv") => true,
+        Some("json") => false,
+        Some(_) => {
+            errors.push(crate::domain::FieldError::new("format", "must be json or csv"));
+            false
+        }
+    }
+}
+
+/// A CSV download named `filename` (already safe to quote).
+pub fn csv_response(csv: String, filename: &str) -> Response {
+    let mut response = http::Response::new(Bytes::from(csv));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
     response
 }
 

@@ -214,6 +214,20 @@ fn ingest_batch() {}
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn summary() {}
 
+#[utoipa::path(get, path = "/api/analytics/campaigns", tag = "analytics", security(("api_key" = [])),
+    params(("groupBy" = Option<String>, Query,
+            description = "channel (default), source, medium, campaign, term, content or source_medium"),
+           ("startDate" = Option<String>, Query, description = "First UTC day (a day, or RFC 3339: its day); default 29 days before endDate"),
+           ("endDate" = Option<String>, Query, description = "Last UTC day, included; default today"),
+           ("attribution" = Option<String>, Query, description = "first (the only one yet)"),
+           ("compare" = Option<String>, Query, description = "previous: also the period of the same length before"),
+           ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, description = "Rows by users, at most 100 plus (other); CSV with format=csv",
+               body = crate::domain::campaign_report::CampaignReport),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn campaigns() {}
+
 #[utoipa::path(get, path = "/api/analytics/timeseries", tag = "analytics", security(("api_key" = [])),
     params(("experimentId" = Option<String>, Query), ("startDate" = Option<String>, Query),
            ("endDate" = Option<String>, Query), ("interval" = Option<Interval>, Query),
@@ -401,7 +415,7 @@ impl Modify for SecuritySchemes {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "campaign-analytics", description = "Multi-tenant campaign analytics and A/B testing API."),
-    paths(health, ingest_one, ingest_batch, summary, timeseries, list_experiments, create_experiment,
+    paths(health, ingest_one, ingest_batch, summary, campaigns, timeseries, list_experiments, create_experiment,
           get_experiment, update_experiment, results, assign, list_keys, create_key, delete_key, create_tenant,
           rotate_key, rebuild_rollups, list_dead_letters, redrive_dead_letters, get_ignored_referrers,
           set_ignored_referrers),
@@ -412,6 +426,9 @@ impl Modify for SecuritySchemes {
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
                        crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,
                        crate::domain::campaign::CampaignFields, crate::domain::campaign::Channel,
+                       crate::domain::campaign_report::CampaignReport, crate::domain::campaign_report::RangeReport,
+                       crate::domain::campaign_report::ReportRow, crate::domain::campaign_report::DayRange,
+                       crate::domain::campaign_report::PreviousPeriod,
                        crate::domain::campaign::Touch)),
     modifiers(&SecuritySchemes),
 )]
@@ -479,6 +496,7 @@ mod tests {
             "/api/events/batch",
             "/api/analytics/summary",
             "/api/analytics/timeseries",
+            "/api/analytics/campaigns",
             "/api/experiments",
             "/api/experiments/{id}",
             "/api/experiments/{id}/results",

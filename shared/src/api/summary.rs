@@ -32,6 +32,10 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
             expect_method(request, &[Method::GET], "GET")?;
             summary(ctx, request).await
         }
+        Some(["analytics", "campaigns"]) => {
+            expect_method(request, &[Method::GET], "GET")?;
+            super::campaigns::report(ctx, request).await
+        }
         Some(["analytics", "timeseries"]) => {
             expect_method(request, &[Method::GET], "GET")?;
             timeseries(ctx, request).await

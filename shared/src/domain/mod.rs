@@ -1,7 +1,9 @@
 //! Pure domain logic: types, validation and arithmetic with no I/O.
 
 pub mod assignment;
+pub mod attribution;
 pub mod campaign;
+pub mod campaign_report;
 pub mod counting;
 pub mod distinct;
 pub mod event;

@@ -256,7 +256,7 @@ pub fn to_csv(results: &ExperimentResults) -> String {
     for v in &results.variants {
         let vs = v.vs_control.clone().unwrap_or_default();
         let fields = [
-            escape(&v.name),
+            csv_field(&v.name),
             v.weight.to_string(),
             v.users.to_string(),
             v.events.to_string(),
@@ -281,7 +281,7 @@ pub fn to_csv(results: &ExperimentResults) -> String {
 }
 
 /// RFC 4180 quoting, and a leading `'` against spreadsheet formula injection.
-fn escape(field: &str) -> String {
+pub(crate) fn csv_field(field: &str) -> String {
     let field = if field.starts_with(['=', '+', '-', '@']) { format!("'{field}") } else { field.to_owned() };
     if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
 }
@@ -359,9 +359,9 @@ mod tests {
 
     #[test]
     fn csv_fields_are_escaped() {
-        assert_eq!(escape("plain"), "plain");
-        assert_eq!(escape("a,b"), "\"a,b\"");
-        assert_eq!(escape("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(escape("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
     }
 }

@@ -21,12 +21,20 @@
 //! membership is put again on condition that `at` still holds what was
 //! read, and one `newUsers` moves from the old hour's bucket to the new
 //! one's, in the same transaction.
+//!
+//! Users a batch changes the first-touch attribution of (`repo::attribution`)
+//! have their attribution item put back, on condition that its version is
+//! the one read, with the campaign rows' `ADD`s, in the transaction of the
+//! events that change them.
 
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashSet, HashSetExt};
 
 use serde_json::{Value, json};
 
+use super::attribution::{self as stored_attribution, Known, Slots};
+use super::known_members::Digest96;
+use crate::domain::attribution::{self, Day, Measure, Row, UserAttribution};
 use crate::domain::counting::{
     CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, USERS, membership_kinds, scopes,
 };
@@ -166,6 +174,13 @@ struct KeyBook<'a> {
     /// Bucket of (scope, hour), by hours since the Unix epoch.
     bucket_ids: HashMap<(usize, i64), AggregateId>,
     aggregates: Vec<Aggregate>,
+    /// Campaign row items of (tenant, row, day), and each row's stored
+    /// fields and digest.
+    row_item_ids: HashMap<(&'a str, usize, Day), usize>,
+    row_items: Vec<(Key, Item)>,
+    /// Each row's index, and its digest and stored fields by index.
+    row_ids: HashMap<Row, usize>,
+    rows: Vec<(String, Value)>,
 }
 
 impl<'a> KeyBook<'a> {
@@ -192,6 +207,30 @@ impl<'a> KeyBook<'a> {
 
     fn membership(&self, scope: usize, kind: Membership, user_id: &str) -> Key {
         keys::membership_in(&self.scopes[scope].memberships_prefix, kind, user_id)
+    }
+
+    /// A campaign row's index in this book.
+    fn row(&mut self, row: Row) -> usize {
+        if let Some(&id) = self.row_ids.get(&row) {
+            return id;
+        }
+        let id = self.rows.len();
+        self.rows.push((stored_attribution::row_id(&row), stored_attribution::row_labels(&row)));
+        self.row_ids.insert(row, id);
+        id
+    }
+
+    /// The campaign row item of the row indexed `row` on `day`.
+    fn row_item(&mut self, tenant_id: &'a str, row: usize, day: Day) -> usize {
+        if let Some(&id) = self.row_item_ids.get(&(tenant_id, row, day)) {
+            return id;
+        }
+        let (row_id, labels) = &self.rows[row];
+        let key = keys::campaign_row(tenant_id, &keys::day_numbered(day), row_id);
+        let id = self.row_items.len();
+        self.row_items.push((key, item_of(stored_attribution::ROW, labels.clone())));
+        self.row_item_ids.insert((tenant_id, row, day), id);
+        id
     }
 
     /// The scope's bucket of the hour numbered `hour` (every scope has
@@ -221,11 +260,26 @@ struct Transaction {
     position: HashMap<AggregateId, usize>,
     first_sights: Vec<(Key, i64)>,
     events: usize,
+    /// Campaign row items and what this transaction adds to each.
+    row_counts: Vec<(usize, HashMap<Measure, i64>)>,
+    row_position: HashMap<usize, usize>,
+    /// The attribution slots whose items this transaction puts.
+    users: Vec<usize>,
+    has_user: HashSet<usize>,
 }
 
 impl Transaction {
     fn size(&self) -> usize {
-        self.writes.len() + self.counts.len()
+        self.writes.len() + self.counts.len() + self.row_counts.len() + self.users.len()
+    }
+
+    fn add_to_row(&mut self, item: usize, measure: Measure, delta: i64) {
+        let next = self.row_counts.len();
+        let at = *self.row_position.entry(item).or_insert(next);
+        if at == next {
+            self.row_counts.push((item, HashMap::default()));
+        }
+        *self.row_counts[at].1.entry(measure).or_default() += delta;
     }
 
     fn add(&mut self, aggregate: AggregateId, count: Count, delta: i64) {
@@ -237,8 +291,43 @@ impl Transaction {
         self.counts[at].1[count as usize] += delta;
     }
 
-    fn finish(self, book: &KeyBook) -> PlannedTransaction {
-        let Transaction { mut writes, counts, first_sights, events, .. } = self;
+    fn finish(
+        self,
+        book: &KeyBook,
+        users: &mut [(Option<i64>, UserAttribution)],
+        slots: &Slots,
+    ) -> PlannedTransaction {
+        let Transaction { mut writes, counts, first_sights, events, row_counts, users: changed, .. } = self;
+        let mut attributions = Vec::with_capacity(changed.len());
+        for slot in changed {
+            let (version, state) = &mut users[slot];
+            let next = version.map_or(1, |v| v + 1);
+            let condition = match version {
+                None => Condition::NotExists,
+                Some(v) => Condition::equals(stored_attribution::VERSION, *v),
+            };
+            let key = slots.users[slot].key.clone();
+            writes.push(WriteOp::Put { key, item: stored_attribution::user_item(state, next), condition });
+            *version = Some(next);
+            if let Some(fact) = Known::of(state) {
+                attributions.push((slots.users[slot].digest, fact));
+            }
+        }
+        for (item, counts) in row_counts {
+            let mut add: Vec<(String, i64)> =
+                counts.into_iter().filter(|(_, n)| *n != 0).map(|(m, n)| (m.attribute(), n)).collect();
+            if add.is_empty() {
+                continue;
+            }
+            add.sort();
+            let (key, labels) = &book.row_items[item];
+            writes.push(WriteOp::Update {
+                key: key.clone(),
+                add,
+                set: labels.clone(),
+                condition: Condition::Always,
+            });
+        }
         for (aggregate, counts) in counts {
             let Aggregate { key, labels, names } = &book.aggregates[aggregate];
             let add: Vec<(String, i64)> = names
@@ -259,7 +348,7 @@ impl Transaction {
                 condition: Condition::Always,
             });
         }
-        PlannedTransaction { writes, first_sights, events }
+        PlannedTransaction { writes, first_sights, events, attributions }
     }
 }
 
@@ -271,6 +360,9 @@ pub struct PlannedTransaction {
     pub first_sights: Vec<(Key, i64)>,
     /// How many events this transaction stores (a prefix of the plan's input).
     pub events: usize,
+    /// The attribution items this transaction puts, with what they then
+    /// hold: true once it has committed.
+    pub attributions: Vec<(Digest96, Known)>,
 }
 
 /// Plans the writes that store and count `events`, which must be distinct
@@ -278,7 +370,10 @@ pub struct PlannedTransaction {
 /// [`membership_keys`] of `events`, that the batch changes: the users new
 /// to a scope, and those whose first-seen time an event of the batch
 /// precedes by an hour or more. Returning users, the common case, need no
-/// membership keys built at all. No transaction exceeds `max_writes` writes.
+/// membership keys built at all. `attribution` holds the users whose
+/// attribution the batch changes ([`stored_attribution::read_changing`]).
+/// No transaction exceeds `max_writes` writes, unless one event alone
+/// needs more (a user active on many days whose first touch moves).
 ///
 /// The sets here hash keys with `foldhash` (seeded per process, like std's
 /// SipHash, so user-chosen ids cannot force collisions): SipHash was a tenth
@@ -286,6 +381,7 @@ pub struct PlannedTransaction {
 pub fn plan(
     events: &[Event],
     sights: &HashMap<Key, FirstSight>,
+    attribution: &Slots,
     max_writes: usize,
 ) -> Vec<PlannedTransaction> {
     let mut book = KeyBook::default();
@@ -295,8 +391,11 @@ pub fn plan(
     // Per event, reused: the counts it adds and the memberships it puts.
     let mut bumps: Vec<(AggregateId, Count, i64)> = Vec::new();
     let mut sighted: Vec<(Key, &FirstSight)> = Vec::new();
+    let mut row_bumps: Vec<(usize, Measure, i64)> = Vec::new();
+    let mut users: Vec<(Option<i64>, UserAttribution)> =
+        attribution.users.iter().map(|slot| (slot.version, slot.state.clone())).collect();
 
-    for event in events {
+    for (index, event) in events.iter().enumerate() {
         bumps.clear();
         sighted.clear();
         for scope in scopes(event) {
@@ -332,18 +431,50 @@ pub fn plan(
             }
         }
 
-        // The event's own puts (its id marker, itself, memberships) and
-        // the aggregates it adds to the transaction must fit in it.
-        let own = 2 + sighted.len();
+        // What the event changes about its user's attribution.
+        row_bumps.clear();
+        let mut attributed = None;
+        if let Some(slot) = attribution.of_event.get(index).copied().flatten() {
+            let user = &attribution.users[slot];
+            let before = &users[slot].1;
+            let mut after = before.clone();
+            let changed = after.add(event.timestamp, stored_attribution::conversion_of(event), || {
+                stored_attribution::touch_row(event, &user.ignored_referrers)
+            });
+            if changed {
+                for (row, changes) in attribution::changes(before, &after) {
+                    let row = book.row(row);
+                    for (day, measure, delta) in changes {
+                        row_bumps.push((book.row_item(&event.tenant_id, row, day), measure, delta));
+                    }
+                }
+                attributed = Some((slot, after));
+            }
+        }
+
+        // The event's own puts (its id marker, itself, memberships, its
+        // user's attribution) and the aggregates it adds to the
+        // transaction must fit in it.
+        let own = 2
+            + sighted.len()
+            + attributed.as_ref().map_or(0, |(slot, _)| usize::from(!current.has_user.contains(slot)));
         let added = bumps
             .iter()
             .enumerate()
             .filter(|&(i, (aggregate, ..))| {
                 !current.position.contains_key(aggregate) && !bumps[..i].iter().any(|(a, ..)| a == aggregate)
             })
-            .count();
+            .count()
+            + row_bumps
+                .iter()
+                .enumerate()
+                .filter(|&(i, (item, ..))| {
+                    !current.row_position.contains_key(item)
+                        && !row_bumps[..i].iter().any(|(x, ..)| x == item)
+                })
+                .count();
         if current.events > 0 && current.size() + own + added > max_writes {
-            transactions.push(std::mem::take(&mut current).finish(&book));
+            transactions.push(std::mem::take(&mut current).finish(&book, &mut users, attribution));
         }
 
         let event_key = keys::event(&event.tenant_id, &event.timestamp, &event.id);
@@ -372,10 +503,19 @@ pub fn plan(
         for &(aggregate, count, delta) in &bumps {
             current.add(aggregate, count, delta);
         }
+        if let Some((slot, after)) = attributed {
+            users[slot].1 = after;
+            if current.has_user.insert(slot) {
+                current.users.push(slot);
+            }
+            for &(item, measure, delta) in &row_bumps {
+                current.add_to_row(item, measure, delta);
+            }
+        }
         current.events += 1;
     }
     if current.events > 0 {
-        transactions.push(current.finish(&book));
+        transactions.push(current.finish(&book, &mut users, attribution));
     }
     transactions
 }
@@ -435,7 +575,7 @@ mod tests {
             event("4", "bob", EventType::PageView, Some("B")),
             event("5", "carol", EventType::Click, None),
         ];
-        let plan = plan(&events, &all_absent(&events), 100);
+        let plan = plan(&events, &all_absent(&events), &Slots::default(), 100);
         assert_eq!(plan.len(), 1);
         let variant_a = counter("t", &Scope::Variant("exp".into(), "A".into()));
         assert_eq!(
@@ -464,7 +604,7 @@ mod tests {
             new_member(keys::membership("t", &variant_a, Membership::Seen, "alice"), at),
             new_member(keys::membership("t", &Scope::Tenant, Membership::Converted, "alice"), at),
         ]);
-        let plan = plan(&events, &absent, 100);
+        let plan = plan(&events, &absent, &Slots::default(), 100);
         let variant_totals = increments(&plan, &counter("t", &variant_a));
         assert_eq!((variant_totals["events"], variant_totals["users"]), (1, 1));
         assert_eq!(variant_totals.get("convertedUsers"), None);
@@ -474,7 +614,7 @@ mod tests {
         let puts = plan[0].writes.iter().filter(|w| matches!(w, WriteOp::Put { .. })).count();
         assert_eq!(puts, 2 + 2, "marker, event and the two new memberships");
         // Nothing absent: a returning user counts only as events.
-        let returning = super::plan(&events, &HashMap::default(), 100);
+        let returning = super::plan(&events, &HashMap::default(), &Slots::default(), 100);
         assert_eq!(increments(&returning, &counter("t", &variant_a)).get("users"), None);
     }
 
@@ -487,8 +627,8 @@ mod tests {
                 event(&i.to_string(), &format!("user{}", i % 40), kind, Some(variant))
             })
             .collect();
-        let whole = plan(&events, &all_absent(&events), usize::MAX);
-        let split = plan(&events, &all_absent(&events), 100);
+        let whole = plan(&events, &all_absent(&events), &Slots::default(), usize::MAX);
+        let split = plan(&events, &all_absent(&events), &Slots::default(), 100);
         assert_eq!(whole.len(), 1);
         assert!(split.len() > 1);
         assert!(split.iter().all(|tx| tx.writes.len() <= 100));
@@ -519,7 +659,7 @@ mod tests {
         let sights = all_absent(&events);
         let seen = keys::membership("t", &Scope::Tenant, Membership::Seen, "alice");
         assert_eq!(sights[&seen].at, early.timestamp);
-        let plan = plan(&events, &sights, 100);
+        let plan = plan(&events, &sights, &Slots::default(), 100);
         let bucket = |hour: &str| keys::bucket("t", ScopeRef::Tenant, hour);
         let (eight, ten) = (bucket("2026-11-01T08"), bucket("2026-11-01T10"));
         assert_eq!(increments(&plan, &eight)["newUsers"], 1);
@@ -541,7 +681,7 @@ mod tests {
             seen.clone(),
             FirstSight { at: earlier.timestamp, stored: Some(stored.clone()) },
         )]);
-        let plan = super::plan(std::slice::from_ref(&earlier), &moved, 100);
+        let plan = super::plan(std::slice::from_ref(&earlier), &moved, &Slots::default(), 100);
         assert_eq!(increments(&plan, &eight)["newUsers"], 1);
         assert_eq!(increments(&plan, &ten)["newUsers"], -1);
         assert_eq!(increments(&plan, &counter("t", &Scope::Tenant)).get("users"), None, "not a new user");

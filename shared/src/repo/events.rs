@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use foldhash::{HashMap, HashSet, HashSetExt};
 
+use super::attribution::{self, KnownAttributions, SETTINGS_TTL};
 use super::counting::{self, FirstSight, hour_number, membership_keys};
 use super::known_members::KnownMembers;
 use super::user_sketches::{self, SketchCache};
@@ -11,6 +12,8 @@ use crate::domain::event::{Event, EventAt, MAX_PROPERTIES_BYTES, field_name};
 use crate::store::keys;
 use crate::store::limits::{self, MAX_ITEM_BYTES};
 use crate::store::{Key, Store, StoreError};
+use crate::ttl_cache::TtlCache;
+use std::sync::Arc;
 
 /// Why the production store could not hold `event` (empty when it can):
 /// its key parts over their budgets in the table design, or properties
@@ -81,12 +84,26 @@ impl WriteReport {
 }
 
 /// What a batch-writer process remembers of the store between batches,
-/// to spare reads: memberships known to exist, and the user sketches it
-/// last read or wrote. Pass the same one to every call a process makes.
-#[derive(Default)]
+/// to spare reads: memberships known to exist, the user sketches it last
+/// read or wrote, what users' attribution items hold, and tenants'
+/// ignored referrers (for the touches of their events). Pass the same one
+/// to every call a process makes.
 pub struct WriterMemory {
     pub members: KnownMembers,
     pub sketches: SketchCache,
+    pub attributions: KnownAttributions,
+    pub ignored_referrers: TtlCache<Arc<Vec<String>>>,
+}
+
+impl Default for WriterMemory {
+    fn default() -> Self {
+        Self {
+            members: KnownMembers::default(),
+            sketches: SketchCache::default(),
+            attributions: KnownAttributions::default(),
+            ignored_referrers: TtlCache::new(SETTINGS_TTL),
+        }
+    }
 }
 
 /// Adds every event's user to the sketches of its hour and day
@@ -151,7 +168,10 @@ pub async fn store_events_into(
         }
 
         let sights = first_sights(store, &memory.members, &pending).await?;
-        let plan = counting::plan(&pending, &sights, store.max_transaction_writes());
+        let attributed =
+            attribution::read_changing(store, &memory.attributions, &memory.ignored_referrers, &pending)
+                .await?;
+        let plan = counting::plan(&pending, &sights, &attributed, store.max_transaction_writes());
         let mut committed = 0;
         let mut failure = None;
         for transaction in plan {
@@ -161,6 +181,7 @@ pub async fn store_events_into(
                     report.stored += transaction.events;
                     report.transactions += 1;
                     memory.members.remember(transaction.first_sights.iter().map(|(key, hour)| (key, *hour)));
+                    memory.attributions.remember(transaction.attributions.iter().copied());
                 }
                 Err(err @ (StoreError::ConditionFailed { .. } | StoreError::Conflict)) => {
                     failure = Some(err);
@@ -289,7 +310,15 @@ mod tests {
         let absent: HashMap<Key, FirstSight> =
             wanted.iter().map(|(key, at)| (key.clone(), FirstSight { at: *at, stored: None })).collect();
         let wanted: Vec<Key> = wanted.into_iter().map(|(key, _)| key).collect();
-        let writes: Vec<Key> = counting::plan(&events, &absent, 100)
+        let slot = attribution::UserSlot {
+            key: keys::attribution(&events[0].tenant_id, &events[0].user_id),
+            digest: attribution::user_digest(&events[0].tenant_id, &events[0].user_id),
+            version: None,
+            state: Default::default(),
+            ignored_referrers: Default::default(),
+        };
+        let slots = attribution::Slots { users: vec![slot], of_event: vec![Some(0)] };
+        let writes: Vec<Key> = counting::plan(&events, &absent, &slots, 100)
             .into_iter()
             .flat_map(|transaction| transaction.writes)
             .map(|write| write.key().clone())

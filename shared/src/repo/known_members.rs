@@ -36,7 +36,7 @@ use crate::store::Key;
 const GENERATION_CAPACITY: usize = 200_000;
 
 /// A 96-bit digest: the table key, and the bits checked beside the hour.
-type Digest96 = (u64, u32);
+pub(crate) type Digest96 = (u64, u32);
 
 pub struct KnownMembers {
     generations: Mutex<Generations>,
@@ -72,7 +72,7 @@ impl Generations {
     }
 }
 
-fn digest(key: &Key) -> Digest96 {
+pub(crate) fn digest(key: &Key) -> Digest96 {
     let mut hasher = Sha256::new();
     hasher.update(key.pk.as_bytes());
     // Keys never contain NUL, so this separates pk from sk unambiguously.

@@ -1,6 +1,7 @@
 //! Repositories: the domain's reads and writes, expressed once over the
 //! [`Store`](crate::store::Store) port so every adapter behaves the same.
 
+pub mod attribution;
 pub mod counters;
 pub mod counting;
 pub mod events;

@@ -440,6 +440,27 @@ pub fn membership_in(prefix: &str, kind: Membership, user_id: &str) -> Key {
     Key::new(pk, tag)
 }
 
+// --- campaign attribution ------------------------------------------------------
+
+/// A user's first touch, active days and conversions (`repo::attribution`).
+pub fn attribution(tenant_id: &str, user_id: &str) -> Key {
+    let mut pk = join(&["ATT#", tenant_id, "#"]);
+    push_part(&mut pk, user_id);
+    Key::new(pk, ONE)
+}
+
+/// The campaign rows of one tenant and UTC day (`YYYY-MM-DD`): a report
+/// reads one partition per day of its range.
+pub fn campaign_day_partition(tenant_id: &str, day: &str) -> String {
+    join(&["CMP#", tenant_id, "#", day])
+}
+
+/// One campaign row of one day, by the row's digest (`repo::attribution::row_id`:
+/// its fields, up to five of 128 characters, would not fit a sort key).
+pub fn campaign_row(tenant_id: &str, day: &str, row_id: &str) -> Key {
+    Key::new(campaign_day_partition(tenant_id, day), row_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,6 +535,8 @@ mod tests {
                 built.push(membership(&tenant, scope, Membership::Seen, &user));
                 built.push(membership(&tenant, scope, Membership::Converted, &user));
             }
+            built.push(attribution(&tenant, &user));
+            built.push(campaign_row(&tenant, &day(&latest), &"f".repeat(32)));
             for key in built {
                 assert!(key.pk.len() <= MAX_PARTITION_KEY_BYTES, "pk of {} bytes", key.pk.len());
                 assert!(
@@ -549,6 +572,7 @@ mod tests {
             Key::new("MEM#t#V#a%23b#c%25#u%231", "C")
         );
         assert_eq!(event_marker("t", "e#1"), Key::new("EID#t#e%231", "-"));
+        assert_eq!(attribution("t", "u#1"), Key::new("ATT#t#u%231", "-"));
         assert_eq!(variant_counters_prefix("a#b"), "V#a%23b#");
     }
 }

@@ -1,0 +1,101 @@
+//! `GET /api/analytics/campaigns?groupBy&startDate&endDate&attribution&compare&format`:
+//! the campaign report — users, new users, conversions, converted users and
+//! revenue by the channel, source, medium, campaign, term or content of
+//! each user's first touch, over whole UTC days, from the daily rollups of
+//! `repo::attribution` (cost in days and rows, not events).
+
+use chrono::Utc;
+use http::StatusCode;
+
+use super::{
+    ApiError, ApiResult, Request, authenticate, csv_response, json_response, query_params, wants_csv,
+};
+use crate::context::AppContext;
+use crate::domain::FieldError;
+use crate::domain::attribution::{Day, GroupBy, day_number};
+use crate::domain::campaign_report::{CampaignReport, DayRange, PreviousPeriod, range_report, to_csv};
+use crate::domain::time_range::parse_range_in;
+use crate::repo::attribution;
+use crate::store::keys;
+
+/// Days a report spans when no `startDate` is given: the last 30, today included.
+pub const DEFAULT_DAYS: i64 = 30;
+/// Days one report may span (each is one query, twice with `compare`).
+pub const MAX_DAYS: i64 = 366;
+
+pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
+    let caller = authenticate(ctx, request).await?;
+    let params = query_params(request)?;
+    let mut errors = Vec::new();
+    let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let group = match param("groupBy") {
+        None => GroupBy::Channel,
+        Some(raw) => GroupBy::parse(raw).unwrap_or_else(|| {
+            errors.push(FieldError::new("groupBy", format!("must be one of {}", GroupBy::NAMES.join(", "))));
+            GroupBy::Channel
+        }),
+    };
+    match param("attribution") {
+        None | Some("first") => {}
+        Some("last") => errors.push(FieldError::new(
+            "attribution",
+            "last-touch attribution is not available yet; first is (the touch of each user's first event with \
+             campaign fields)",
+        )),
+        Some(_) => errors.push(FieldError::new("attribution", "must be first")),
+    }
+    let compare = match param("compare") {
+        None => false,
+        Some("previous") => true,
+        Some(_) => {
+            errors.push(FieldError::new("compare", "must be previous"));
+            false
+        }
+    };
+    match param("tz") {
+        None | Some("UTC") | Some("Etc/UTC") => {}
+        Some(_) => errors.push(FieldError::new("tz", "campaign reports count whole UTC days; use UTC")),
+    }
+    if param("experimentId").is_some() {
+        errors.push(FieldError::new("experimentId", "the campaign × variant report is not available yet"));
+    }
+    let csv = wants_csv(request, &params, &mut errors);
+    let range =
+        parse_range_in(param("startDate"), param("endDate"), chrono_tz::Tz::UTC).unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            Default::default()
+        });
+    let last: Day = day_number(&range.end.unwrap_or_else(Utc::now));
+    let first: Day = range.start.map_or(last - (DEFAULT_DAYS - 1), |start| day_number(&start));
+    if errors.is_empty() && last - first + 1 > MAX_DAYS {
+        errors.push(FieldError::new("startDate", format!("a report spans at most {MAX_DAYS} days")));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+
+    let store = ctx.store.as_ref();
+    let span = last - first + 1;
+    let read_from = if compare { first - span } else { first };
+    let days = attribution::row_days(store, &caller.tenant_id, read_from, last).await?;
+    let current = range_report(&days, group, first, last);
+    let day_text = |day: Day| keys::day_numbered(day);
+    if csv {
+        let filename = format!("campaigns-{}-{}-{}.csv", group.name(), day_text(first), day_text(last));
+        return Ok(csv_response(to_csv(&current), &filename));
+    }
+    let range = |first: Day, last: Day| DayRange { start_date: day_text(first), end_date: day_text(last) };
+    let previous = compare.then(|| PreviousPeriod {
+        range: range(first - span, first - 1),
+        report: range_report(&days, group, first - span, first - 1),
+    });
+    let body = CampaignReport {
+        group_by: group.name().to_owned(),
+        attribution: "first".to_owned(),
+        range: range(first, last),
+        report: current,
+        users_approximate: false,
+        previous,
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}

@@ -1,0 +1,585 @@
+//! First-touch attribution: which campaign row a user's activity counts in,
+//! and what each user adds to the daily rollups a campaign report sums.
+//!
+//! A user's **first touch** is the campaign fields of their earliest event
+//! (in event time) that has any; a user with none is Direct. Everything a
+//! user adds to the report is credited to that one row, so rows sum to the
+//! totals and coarser groupings (a channel, a source) are sums of rows.
+//!
+//! What a user adds is a pure function of the *set* of their events —
+//! [`UserAttribution`]: the first touch, the UTC days they were active, and
+//! their conversions per day — so the order events arrive in changes
+//! nothing. When a late event changes it (an earlier touch, a new day), the
+//! rollups move by the difference of the two states' [`contributions`]
+//! ([`changes`]), in the transaction that stores the event.
+//!
+//! Distinct users over any range of days are exact without a sketch: for
+//! each pair of consecutive active days `(d, d')` of a user (and the last
+//! day, with no next) the user adds one to day `d`'s count for the gap
+//! `d' − d`. A user is active in `[a, b]` exactly when one such pair has
+//! `a ≤ d ≤ b < d'`: the last active day in the range. So a range's users
+//! are read from its days' items alone ([`RowDay::users_through`]).
+//!
+//! [`contributions`]: UserAttribution::contributions
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::campaign::{Channel, NO_MEDIUM, Touch};
+
+/// Days since the Unix epoch, UTC.
+pub type Day = i64;
+
+pub fn day_number(at: &DateTime<Utc>) -> Day {
+    at.timestamp().div_euclid(86_400)
+}
+
+/// What a report shows for a campaign field an event did not have.
+pub const NOT_SET: &str = "(not set)";
+
+/// Revenue is summed in millionths of the unit, as integers, so that sums
+/// are exact and the same in any order.
+pub const REVENUE_SCALE: f64 = 1_000_000.0;
+
+/// A `properties.value` beyond this (in either direction) adds no revenue:
+/// its millionths would not fit the counters.
+pub const MAX_REVENUE_VALUE: f64 = 1e12;
+
+/// The revenue a conversion with these properties adds, in millionths: its
+/// numeric `value` (none, or not a number, adds nothing).
+pub fn revenue_of(properties: &Map<String, Value>) -> i64 {
+    match properties.get("value").and_then(Value::as_f64) {
+        Some(value) if value.is_finite() && value.abs() <= MAX_REVENUE_VALUE => {
+            (value * REVENUE_SCALE).round() as i64
+        }
+        _ => 0,
+    }
+}
+
+/// A campaign report's finest row: the fields of a first touch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Row {
+    pub channel: Channel,
+    pub source: String,
+    pub medium: String,
+    pub campaign: Option<String>,
+    pub term: Option<String>,
+    pub content: Option<String>,
+}
+
+impl Row {
+    pub fn of(touch: &Touch) -> Row {
+        Row {
+            channel: touch.channel(),
+            source: touch.source.clone(),
+            medium: touch.medium.clone(),
+            campaign: touch.campaign.clone(),
+            term: touch.term.clone(),
+            content: touch.content.clone(),
+        }
+    }
+
+    /// The row of users with no touch.
+    pub fn direct() -> Row {
+        Row::of(&Touch::direct())
+    }
+
+    pub fn is_direct(&self) -> bool {
+        self.channel == Channel::Direct && self.medium == NO_MEDIUM
+    }
+}
+
+/// What a campaign report's rows are: one of a row's fields, or source and
+/// medium together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Channel,
+    Source,
+    Medium,
+    Campaign,
+    Term,
+    Content,
+    SourceMedium,
+}
+
+impl GroupBy {
+    pub const NAMES: [&str; 7] =
+        ["channel", "source", "medium", "campaign", "term", "content", "source_medium"];
+
+    pub fn parse(name: &str) -> Option<GroupBy> {
+        Some(match name {
+            "channel" => GroupBy::Channel,
+            "source" => GroupBy::Source,
+            "medium" => GroupBy::Medium,
+            "campaign" => GroupBy::Campaign,
+            "term" => GroupBy::Term,
+            "content" => GroupBy::Content,
+            "source_medium" => GroupBy::SourceMedium,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The report row a first-touch row falls in.
+    pub fn key(self, row: &Row) -> String {
+        let or_not_set = |value: &Option<String>| value.clone().unwrap_or_else(|| NOT_SET.to_owned());
+        match self {
+            GroupBy::Channel => row.channel.as_str().to_owned(),
+            GroupBy::Source => row.source.clone(),
+            GroupBy::Medium => row.medium.clone(),
+            GroupBy::Campaign => or_not_set(&row.campaign),
+            GroupBy::Term => or_not_set(&row.term),
+            GroupBy::Content => or_not_set(&row.content),
+            GroupBy::SourceMedium => format!("{} / {}", row.source, row.medium),
+        }
+    }
+}
+
+/// A user's earliest event with campaign fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstTouch {
+    pub at: DateTime<Utc>,
+    pub row: Row,
+}
+
+/// One day's conversions of one user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayConversions {
+    pub count: i64,
+    /// In millionths ([`REVENUE_SCALE`]).
+    pub revenue: i64,
+}
+
+/// Everything about a user that the campaign rollups depend on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserAttribution {
+    pub first_touch: Option<FirstTouch>,
+    pub active_days: BTreeSet<Day>,
+    pub conversions: BTreeMap<Day, DayConversions>,
+}
+
+/// What a user adds to one day of one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Measure {
+    /// The user's first active day.
+    NewUsers,
+    Conversions,
+    Revenue,
+    /// An active day, by the gap to the user's next one (`None`: the last).
+    Users(Option<i64>),
+    /// A day with a conversion, by the gap to the next such day.
+    ConvertedUsers(Option<i64>),
+}
+
+impl Measure {
+    /// The attribute of a row's day item that holds this measure.
+    pub fn attribute(self) -> String {
+        let gap = |tag: &str, gap: Option<i64>| match gap {
+            Some(gap) => format!("{tag}{gap}"),
+            None => format!("{tag}-"),
+        };
+        match self {
+            Measure::NewUsers => "n".to_owned(),
+            Measure::Conversions => "c".to_owned(),
+            Measure::Revenue => "r".to_owned(),
+            Measure::Users(g) => gap("u", g),
+            Measure::ConvertedUsers(g) => gap("k", g),
+        }
+    }
+
+    /// Inverse of [`Measure::attribute`]; `None` for any other attribute.
+    pub fn of_attribute(name: &str) -> Option<Measure> {
+        let gap = |rest: &str| match rest {
+            "-" => Some(None),
+            digits => digits.parse::<i64>().ok().filter(|gap| *gap > 0).map(Some),
+        };
+        match name {
+            "n" => Some(Measure::NewUsers),
+            "c" => Some(Measure::Conversions),
+            "r" => Some(Measure::Revenue),
+            _ => {
+                let (tag, rest) = name.split_at_checked(1)?;
+                match tag {
+                    "u" => gap(rest).map(Measure::Users),
+                    "k" => gap(rest).map(Measure::ConvertedUsers),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+/// Rollup changes to one row: `delta` to `measure` on `day`.
+pub type RowChanges = (Row, Vec<(Day, Measure, i64)>);
+
+impl UserAttribution {
+    /// Adds one event. `touch` gives the event's campaign fields (`None`
+    /// when it has none, i.e. Direct); it is asked only when the event is
+    /// no later than the first touch known, since deriving it parses URLs.
+    /// `conversion` is the revenue of a conversion, `None` for any other
+    /// event. Returns whether anything changed.
+    pub fn add(
+        &mut self,
+        at: DateTime<Utc>,
+        conversion: Option<i64>,
+        touch: impl FnOnce() -> Option<Row>,
+    ) -> bool {
+        let day = day_number(&at);
+        let mut changed = self.active_days.insert(day);
+        if let Some(revenue) = conversion {
+            let conversions = self.conversions.entry(day).or_default();
+            conversions.count += 1;
+            conversions.revenue += revenue;
+            changed = true;
+        }
+        if self.first_touch.as_ref().is_none_or(|first| at <= first.at)
+            && let Some(row) = touch()
+        {
+            // Ties in time go to the least row, so the order of arrival
+            // never decides.
+            let earlier = match &self.first_touch {
+                None => true,
+                Some(first) => (at, &row) < (first.at, &first.row),
+            };
+            if earlier {
+                self.first_touch = Some(FirstTouch { at, row });
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The row everything this user adds is credited to.
+    pub fn row(&self) -> Row {
+        self.first_touch.as_ref().map_or_else(Row::direct, |first| first.row.clone())
+    }
+
+    /// What this user adds to their row's days.
+    pub fn contributions(&self) -> BTreeMap<(Day, Measure), i64> {
+        let mut out = BTreeMap::new();
+        if let Some(&first) = self.active_days.first() {
+            out.insert((first, Measure::NewUsers), 1);
+        }
+        gaps(self.active_days.iter().copied(), Measure::Users, &mut out);
+        gaps(self.conversions.keys().copied(), Measure::ConvertedUsers, &mut out);
+        for (&day, conversions) in &self.conversions {
+            if conversions.count != 0 {
+                out.insert((day, Measure::Conversions), conversions.count);
+            }
+            if conversions.revenue != 0 {
+                out.insert((day, Measure::Revenue), conversions.revenue);
+            }
+        }
+        out
+    }
+}
+
+fn gaps(
+    days: impl Iterator<Item = Day>,
+    measure: fn(Option<i64>) -> Measure,
+    out: &mut BTreeMap<(Day, Measure), i64>,
+) {
+    let mut days = days.peekable();
+    while let Some(day) = days.next() {
+        let gap = days.peek().map(|next| next - day);
+        *out.entry((day, measure(gap))).or_default() += 1;
+    }
+}
+
+/// The rollup changes that take a user from `old` to `new` (`old`: the
+/// default for a user not stored yet), by row: one row, or two when the
+/// first touch moved.
+pub fn changes(old: &UserAttribution, new: &UserAttribution) -> Vec<RowChanges> {
+    let (old_row, new_row) = (old.row(), new.row());
+    let (before, after) = (old.contributions(), new.contributions());
+    let flat = |counts: BTreeMap<(Day, Measure), i64>, sign: i64| -> Vec<(Day, Measure, i64)> {
+        counts
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|((day, measure), n)| (day, measure, sign * n))
+            .collect()
+    };
+    if old_row != new_row {
+        return vec![(old_row, flat(before, -1)), (new_row, flat(after, 1))];
+    }
+    let mut merged: BTreeMap<(Day, Measure), i64> = after;
+    for (key, n) in before {
+        *merged.entry(key).or_default() -= n;
+    }
+    vec![(new_row, flat(merged, 1))]
+}
+
+/// One row's rollup of one day: what its users added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowDay {
+    pub new_users: i64,
+    pub conversions: i64,
+    pub revenue: i64,
+    pub users: BTreeMap<Option<i64>, i64>,
+    pub converted_users: BTreeMap<Option<i64>, i64>,
+}
+
+impl RowDay {
+    pub fn add(&mut self, measure: Measure, delta: i64) {
+        match measure {
+            Measure::NewUsers => self.new_users += delta,
+            Measure::Conversions => self.conversions += delta,
+            Measure::Revenue => self.revenue += delta,
+            Measure::Users(gap) => *self.users.entry(gap).or_default() += delta,
+            Measure::ConvertedUsers(gap) => *self.converted_users.entry(gap).or_default() += delta,
+        }
+    }
+
+    /// What this day (numbered `day`) adds to a range of days ending on
+    /// `last`, which it is in: its users whose next active day is after
+    /// `last`.
+    pub fn totals_through(&self, day: Day, last: Day) -> RowTotals {
+        let after = |counts: &BTreeMap<Option<i64>, i64>| -> i64 {
+            counts.iter().filter(|(gap, _)| gap.is_none_or(|gap| day + gap > last)).map(|(_, n)| n).sum()
+        };
+        RowTotals {
+            users: after(&self.users),
+            new_users: self.new_users,
+            conversions: self.conversions,
+            converted_users: after(&self.converted_users),
+            revenue: self.revenue,
+        }
+    }
+}
+
+/// A report row's counts over a range of days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowTotals {
+    pub users: i64,
+    pub new_users: i64,
+    pub conversions: i64,
+    pub converted_users: i64,
+    /// In millionths ([`REVENUE_SCALE`]).
+    pub revenue: i64,
+}
+
+impl RowTotals {
+    pub fn absorb(&mut self, other: &RowTotals) {
+        self.users += other.users;
+        self.new_users += other.new_users;
+        self.conversions += other.conversions;
+        self.converted_users += other.converted_users;
+        self.revenue += other.revenue;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn row(source: &str, campaign: Option<&str>) -> Row {
+        let touch = Touch {
+            source: source.into(),
+            medium: "cpc".into(),
+            campaign: campaign.map(str::to_owned),
+            ..Touch::default()
+        };
+        Row::of(&touch)
+    }
+
+    /// One (row, day, measure, delta) per change.
+    pub(crate) fn flat(changes: Vec<RowChanges>) -> Vec<(Row, Day, Measure, i64)> {
+        changes
+            .into_iter()
+            .flat_map(|(row, changes)| changes.into_iter().map(move |(d, m, n)| (row.clone(), d, m, n)))
+            .collect()
+    }
+
+    fn at(day: i64, hour: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(day * 86_400 + hour * 3_600, 0).unwrap()
+    }
+
+    #[test]
+    fn measures_round_trip_through_their_attributes() {
+        for measure in [
+            Measure::NewUsers,
+            Measure::Conversions,
+            Measure::Revenue,
+            Measure::Users(None),
+            Measure::Users(Some(3)),
+            Measure::ConvertedUsers(None),
+            Measure::ConvertedUsers(Some(40)),
+        ] {
+            assert_eq!(Measure::of_attribute(&measure.attribute()), Some(measure));
+        }
+        for other in ["", "u", "u0", "ux", "k-1", "x3", "events"] {
+            assert_eq!(Measure::of_attribute(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn revenue_is_the_numeric_value_in_millionths() {
+        let props = |value: Value| serde_json::json!({"value": value}).as_object().cloned().unwrap();
+        assert_eq!(revenue_of(&props(serde_json::json!(19.99))), 19_990_000);
+        assert_eq!(revenue_of(&props(serde_json::json!(-5))), -5_000_000);
+        assert_eq!(revenue_of(&props(serde_json::json!("19.99"))), 0);
+        assert_eq!(revenue_of(&props(serde_json::json!(2e12))), 0);
+        assert_eq!(revenue_of(&Map::new()), 0);
+    }
+
+    #[test]
+    fn a_late_earlier_touch_moves_everything_the_user_added() {
+        let mut user = UserAttribution::default();
+        assert!(user.add(at(10, 9), None, || None));
+        assert!(user.add(at(11, 9), Some(5_000_000), || Some(row("newsletter", Some("spring")))));
+        let before = user.clone();
+        assert_eq!(before.row(), row("newsletter", Some("spring")));
+        // A page view the day before, tagged, arrives last.
+        assert!(user.add(at(9, 20), None, || Some(row("google", Some("brand")))));
+        assert_eq!(user.row(), row("google", Some("brand")));
+        let changes = flat(changes(&before, &user));
+        let total = |source: &str, measure: Measure| -> i64 {
+            changes.iter().filter(|(r, _, m, _)| r.source == source && *m == measure).map(|c| c.3).sum()
+        };
+        assert_eq!(total("newsletter", Measure::NewUsers), -1);
+        assert_eq!(total("google", Measure::NewUsers), 1);
+        assert_eq!(total("newsletter", Measure::Revenue), -5_000_000);
+        assert_eq!(total("google", Measure::Revenue), 5_000_000);
+        // A later touch, or an event on a known day, changes nothing.
+        let settled = user.clone();
+        assert!(!user.add(at(11, 23), None, || panic!("not asked: later than the first touch")));
+        assert_eq!(user, settled);
+    }
+
+    #[test]
+    fn an_unchanged_row_moves_only_the_difference() {
+        let mut user = UserAttribution::default();
+        user.add(at(3, 1), None, || None);
+        let before = user.clone();
+        user.add(at(5, 1), Some(0), || None);
+        let mut changes = flat(changes(&before, &user));
+        changes.sort();
+        let direct = Row::direct();
+        assert_eq!(
+            changes,
+            vec![
+                (direct.clone(), 3, Measure::Users(None), -1),
+                (direct.clone(), 3, Measure::Users(Some(2)), 1),
+                (direct.clone(), 5, Measure::Conversions, 1),
+                (direct.clone(), 5, Measure::Users(None), 1),
+                (direct, 5, Measure::ConvertedUsers(None), 1),
+            ]
+        );
+    }
+
+    /// One generated event: user, day, hour, conversion revenue, touch.
+    type Generated = (usize, i64, i64, Option<i64>, Option<usize>);
+
+    fn generated() -> impl Strategy<Value = Vec<Generated>> {
+        let event = (0..6usize, 0..12i64, 0..24i64, prop::option::of(0..5i64), prop::option::of(0..4usize));
+        prop::collection::vec(event, 0..60)
+    }
+
+    fn touch_row(touch: usize) -> Row {
+        let rows = [
+            row("google", Some("brand")),
+            row("google", Some("generic")),
+            row("newsletter", None),
+            Row::of(&Touch { source: "facebook".into(), medium: "social".into(), ..Touch::default() }),
+        ];
+        rows[touch].clone()
+    }
+
+    /// Adds events one at a time, in the given order, applying each
+    /// change to a rollup of (row, day) as the batch writer does.
+    fn rollup(events: &[Generated]) -> HashMap<(Row, Day), RowDay> {
+        let mut users: HashMap<usize, UserAttribution> = HashMap::new();
+        let mut days: HashMap<(Row, Day), RowDay> = HashMap::new();
+        for &(user, day, hour, conversion, touch) in events {
+            let state = users.entry(user).or_default();
+            let before = state.clone();
+            state.add(at(day, hour), conversion, || touch.map(touch_row));
+            for (row, day, measure, delta) in flat(changes(&before, state)) {
+                days.entry((row, day)).or_default().add(measure, delta);
+            }
+        }
+        days
+    }
+
+    fn report(
+        days: &HashMap<(Row, Day), RowDay>,
+        group: GroupBy,
+        first: Day,
+        last: Day,
+    ) -> BTreeMap<String, RowTotals> {
+        let mut out: BTreeMap<String, RowTotals> = BTreeMap::new();
+        for ((row, day), counts) in days {
+            if (first..=last).contains(day) {
+                out.entry(group.key(row)).or_default().absorb(&counts.totals_through(*day, last));
+            }
+        }
+        out.retain(|_, totals| *totals != RowTotals::default());
+        out
+    }
+
+    /// The report computed from the events directly.
+    fn brute_force(
+        events: &[Generated],
+        group: GroupBy,
+        first: Day,
+        last: Day,
+    ) -> BTreeMap<String, RowTotals> {
+        let mut by_user: BTreeMap<usize, Vec<&Generated>> = BTreeMap::new();
+        for event in events {
+            by_user.entry(event.0).or_default().push(event);
+        }
+        let mut out: BTreeMap<String, RowTotals> = BTreeMap::new();
+        for events in by_user.values() {
+            let touch = events
+                .iter()
+                .filter_map(|e| e.4.map(|t| (at(e.1, e.2), touch_row(t))))
+                .min()
+                .map_or_else(Row::direct, |(_, row)| row);
+            let in_range: Vec<_> = events.iter().filter(|e| (first..=last).contains(&e.1)).collect();
+            let first_day = events.iter().map(|e| e.1).min().unwrap();
+            let conversions: Vec<_> = in_range.iter().filter_map(|e| e.3).collect();
+            let totals = RowTotals {
+                users: i64::from(!in_range.is_empty()),
+                new_users: i64::from((first..=last).contains(&first_day)),
+                conversions: conversions.len() as i64,
+                converted_users: i64::from(!conversions.is_empty()),
+                revenue: conversions.iter().sum(),
+            };
+            out.entry(group.key(&touch)).or_default().absorb(&totals);
+        }
+        out.retain(|_, totals| *totals != RowTotals::default());
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn rollups_match_a_recount_whatever_the_order_of_arrival(
+            events in generated(),
+            shuffle in any::<u64>(),
+            first in 0..12i64,
+            len in 0..12i64,
+            group in 0..7usize,
+        ) {
+            let group = GroupBy::parse(GroupBy::NAMES[group]).unwrap();
+            let last = first + len;
+            let mut shuffled = events.clone();
+            let mut seed = shuffle;
+            for i in (1..shuffled.len()).rev() {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+            }
+            let expected = brute_force(&events, group, first, last);
+            prop_assert_eq!(&report(&rollup(&events), group, first, last), &expected);
+            prop_assert_eq!(&report(&rollup(&shuffled), group, first, last), &expected);
+        }
+    }
+}

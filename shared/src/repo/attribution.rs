@@ -1,0 +1,402 @@
+//! First-touch attribution in the store (`domain::attribution`): one item
+//! per user holding what the campaign rollups depend on, and one item per
+//! campaign row and UTC day holding what its users add.
+//!
+//! The batch writer reads the items of the users a batch may change
+//! ([`read_changing`]), and `repo::counting::plan` puts each changed one
+//! back — on condition that its version is still the one read — in the
+//! transaction that stores the events changing it, with the rows' `ADD`s:
+//! exactly once, like every other count.
+//!
+//! Most events change nothing (a returning user, on a day already counted,
+//! later than their first touch): [`KnownAttributions`] remembers, per
+//! user, one day their item holds and the time of its first touch, so
+//! such events read nothing on the embedded store. Both only ever stay
+//! true (days are never removed, a first touch only moves earlier).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use foldhash::{HashMap, HashMapExt};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::known_members::Digest96;
+use super::settings;
+use super::two_generations::TwoGenerations;
+use crate::domain::attribution::{
+    Day, DayConversions, FirstTouch, Measure, Row, RowDay, UserAttribution, day_number, revenue_of,
+};
+use crate::domain::campaign::{Channel, touch_of};
+use crate::domain::event::Event;
+use crate::store::keys;
+use crate::store::{Item, Key, Query, Store, StoreError, query_all};
+use crate::ttl_cache::TtlCache;
+
+/// The item's version: every put adds one, on condition it still holds.
+pub const VERSION: &str = "v";
+const TOUCH_AT: &str = "ta";
+const TOUCH_ROW: &str = "tr";
+const DAYS: &str = "d";
+const CONVERSIONS: &str = "c";
+/// A row item's fields, set with every `ADD` (readers need no digest).
+pub const ROW: &str = "row";
+
+/// The fields of a row as stored: `[channel, source, medium, campaign,
+/// term, content]`, absent fields `null`.
+pub fn row_labels(row: &Row) -> Value {
+    json!([row.channel.as_str(), row.source, row.medium, row.campaign, row.term, row.content])
+}
+
+pub fn row_of_labels(labels: &Value) -> Option<Row> {
+    let fields = labels.as_array()?;
+    let text = |i: usize| fields.get(i).and_then(Value::as_str).map(str::to_owned);
+    let channel: Channel = serde_json::from_value(fields.first()?.clone()).ok()?;
+    Some(Row {
+        channel,
+        source: text(1)?,
+        medium: text(2)?,
+        campaign: text(3),
+        term: text(4),
+        content: text(5),
+    })
+}
+
+/// A row's sort key: 128 bits of the SHA-256 of its stored fields.
+pub fn row_id(row: &Row) -> String {
+    let digest = Sha256::digest(row_labels(row).to_string().as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// A user's item, at `version`.
+pub fn user_item(state: &UserAttribution, version: i64) -> Item {
+    let mut item = Item::new();
+    item.insert(VERSION.into(), version.into());
+    if let Some(first) = &state.first_touch {
+        item.insert(TOUCH_AT.into(), keys::sort_time(&first.at).into());
+        item.insert(TOUCH_ROW.into(), row_labels(&first.row));
+    }
+    item.insert(DAYS.into(), state.active_days.iter().copied().collect::<Vec<_>>().into());
+    let conversions: Vec<Value> =
+        state.conversions.iter().map(|(day, c)| json!([day, c.count, c.revenue])).collect();
+    item.insert(CONVERSIONS.into(), conversions.into());
+    item
+}
+
+/// A stored user item's version and state (`None`: not one this code wrote).
+pub fn user_of_item(item: &Item) -> Option<(i64, UserAttribution)> {
+    let version = item.get(VERSION)?.as_i64()?;
+    let first_touch = match (item.get(TOUCH_AT), item.get(TOUCH_ROW)) {
+        (Some(at), Some(row)) => {
+            Some(FirstTouch { at: at.as_str()?.parse().ok()?, row: row_of_labels(row)? })
+        }
+        (None, None) => None,
+        _ => return None,
+    };
+    let active_days = item.get(DAYS)?.as_array()?.iter().map(Value::as_i64).collect::<Option<_>>()?;
+    let conversions = item
+        .get(CONVERSIONS)?
+        .as_array()?
+        .iter()
+        .map(|entry| {
+            let entry = entry.as_array()?;
+            let number = |i: usize| entry.get(i).and_then(Value::as_i64);
+            Some((number(0)?, DayConversions { count: number(1)?, revenue: number(2)? }))
+        })
+        .collect::<Option<_>>()?;
+    Some((version, UserAttribution { first_touch, active_days, conversions }))
+}
+
+/// The first touch an event makes (`None`: it has no campaign fields).
+pub fn touch_row(event: &Event, ignored_referrers: &[String]) -> Option<Row> {
+    let touch = touch_of(&event.properties, ignored_referrers);
+    (!touch.is_direct()).then(|| Row::of(&touch))
+}
+
+/// What adding `event` to a user's state adds: its revenue if it is a
+/// conversion.
+pub fn conversion_of(event: &Event) -> Option<i64> {
+    event.is_conversion().then(|| revenue_of(&event.properties))
+}
+
+/// A user a batch changes: their item as read, and the tenant's ignored
+/// referrers (for the touches of their events).
+pub struct UserSlot {
+    pub key: Key,
+    /// The digest [`KnownAttributions`] knows the user by ([`user_digest`]).
+    pub digest: Digest96,
+    /// `None`: no item yet.
+    pub version: Option<i64>,
+    pub state: UserAttribution,
+    pub ignored_referrers: Arc<Vec<String>>,
+}
+
+/// The users a batch changes, and which of them each event is of.
+#[derive(Default)]
+pub struct Slots {
+    pub users: Vec<UserSlot>,
+    /// By the index of the event in the batch.
+    pub of_event: Vec<Option<usize>>,
+}
+
+/// A user's 96-bit digest: SHA-256 over tenant and user id (as
+/// `KnownMembers` digests keys, and for the same reasons), computed from
+/// the ids without building the item's key, as it is for every event.
+pub fn user_digest(tenant_id: &str, user_id: &str) -> Digest96 {
+    let mut hasher = Sha256::new();
+    hasher.update(tenant_id.as_bytes());
+    // Tenant ids never contain NUL, so this separates the two.
+    hasher.update([0]);
+    hasher.update(user_id.as_bytes());
+    let full = hasher.finalize();
+    let high = u64::from_le_bytes(full[..8].try_into().expect("8 bytes"));
+    let low = u32::from_le_bytes(full[8..12].try_into().expect("4 bytes"));
+    (high, low)
+}
+
+/// What a writer process remembers of users' items: per user (by
+/// [`user_digest`]), a day the item
+/// holds and its first touch's time in microseconds (`i64::MAX`: none).
+pub struct KnownAttributions {
+    table: Mutex<TwoGenerations<u64, (u32, i32, i64)>>,
+    enabled: bool,
+}
+
+const GENERATION_CAPACITY: usize = 200_000;
+
+impl Default for KnownAttributions {
+    fn default() -> Self {
+        Self { table: Mutex::new(TwoGenerations::new(GENERATION_CAPACITY)), enabled: true }
+    }
+}
+
+/// A fact about a stored user item that stays true: it holds `day`, and
+/// its first touch is no later than `touch_at` (µs; `i64::MAX`: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub day: Day,
+    pub touch_at: i64,
+}
+
+impl Known {
+    /// What a stored `state` says (`None`: it holds no day).
+    pub fn of(state: &UserAttribution) -> Option<Known> {
+        let day = *state.active_days.last()?;
+        let touch_at = state.first_touch.as_ref().map_or(i64::MAX, |first| first.at.timestamp_micros());
+        Some(Known { day, touch_at })
+    }
+}
+
+impl KnownAttributions {
+    /// Remembers nothing: every user item is read each time (DynamoDB's
+    /// emulators let reads see uncommitted writes: `aws.rs`).
+    pub fn disabled() -> Self {
+        Self { enabled: false, ..Self::default() }
+    }
+
+    /// What is known of each user, in `users`' order (one lock for all).
+    fn get_all(&self, users: &[Digest96]) -> Vec<Option<Known>> {
+        if !self.enabled {
+            return vec![None; users.len()];
+        }
+        let mut table = self.table.lock().expect("known attributions poisoned");
+        users
+            .iter()
+            .map(|(high, low)| {
+                let &(bits, day, touch_at) = table.get(high)?;
+                (bits == *low).then_some(Known { day: i64::from(day), touch_at })
+            })
+            .collect()
+    }
+
+    pub fn remember(&self, entries: impl IntoIterator<Item = (Digest96, Known)>) {
+        if !self.enabled {
+            return;
+        }
+        let mut table = self.table.lock().expect("known attributions poisoned");
+        for ((high, low), known) in entries {
+            let day = known.day.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+            table.insert(high, (low, day, known.touch_at));
+        }
+    }
+}
+
+/// How long the batch writer trusts a tenant's settings read earlier.
+pub const SETTINGS_TTL: Duration = Duration::from_secs(30);
+
+/// Whether `event` leaves a user's stored state as `known` says it is.
+fn changes_nothing(event: &Event, known: Option<Known>, ignored_referrers: &[String]) -> bool {
+    let Some(known) = known else { return false };
+    day_number(&event.timestamp) == known.day
+        && !event.is_conversion()
+        && (event.timestamp.timestamp_micros() > known.touch_at
+            || touch_row(event, ignored_referrers).is_none())
+}
+
+/// Reads the items of the users `events` may change, and returns those
+/// they do change. Users found unchanged are remembered.
+pub async fn read_changing(
+    store: &dyn Store,
+    known: &KnownAttributions,
+    settings_cache: &TtlCache<Arc<Vec<String>>>,
+    events: &[Event],
+) -> Result<Slots, StoreError> {
+    let mut ignored: HashMap<&str, Arc<Vec<String>>> = HashMap::new();
+    for event in events {
+        if !ignored.contains_key(event.tenant_id.as_str()) {
+            let domains = match settings_cache.get(&event.tenant_id) {
+                Some(domains) => domains,
+                None => {
+                    let domains = Arc::new(settings::get(store, &event.tenant_id).await?.ignored_referrers);
+                    settings_cache.put(event.tenant_id.clone(), domains.clone());
+                    domains
+                }
+            };
+            ignored.insert(&event.tenant_id, domains);
+        }
+    }
+
+    // Users, in order of first appearance (by digest, with one of their
+    // events), and whether any of their events may change them.
+    let mut user_of: HashMap<Digest96, usize> = HashMap::new();
+    let mut digests: Vec<Digest96> = Vec::new();
+    let mut first_events: Vec<&Event> = Vec::new();
+    let mut of_event = Vec::with_capacity(events.len());
+    for event in events {
+        let digest = user_digest(&event.tenant_id, &event.user_id);
+        let index = *user_of.entry(digest).or_insert_with(|| {
+            digests.push(digest);
+            first_events.push(event);
+            digests.len() - 1
+        });
+        of_event.push(index);
+    }
+    let facts = known.get_all(&digests);
+    let mut changing = vec![false; digests.len()];
+    for (event, &index) in events.iter().zip(&of_event) {
+        if !changing[index] {
+            changing[index] = !changes_nothing(event, facts[index], &ignored[event.tenant_id.as_str()]);
+        }
+    }
+    let wanted: Vec<(usize, Key)> = (0..digests.len())
+        .filter(|&index| changing[index])
+        .map(|index| (index, keys::attribution(&first_events[index].tenant_id, &first_events[index].user_id)))
+        .collect();
+    let keys: Vec<Key> = wanted.iter().map(|(_, key)| key.clone()).collect();
+    let found = store.read_before_write(&keys).await?;
+
+    // Which users the batch changes: apply each one's events to what was
+    // read (version, as read, as changed).
+    type Read = (Option<i64>, UserAttribution, UserAttribution);
+    let mut next: Vec<Option<(Key, Read)>> = (0..digests.len()).map(|_| None).collect();
+    for ((index, key), item) in wanted.into_iter().zip(found) {
+        let (version, state) = match item.as_ref().map(user_of_item) {
+            None => (None, UserAttribution::default()),
+            Some(Some((version, state))) => (Some(version), state),
+            // Not an item this code wrote: leave it, and its rows, alone.
+            Some(None) => {
+                tracing::warn!(pk = %key.pk, "unreadable attribution item; its user is not attributed");
+                continue;
+            }
+        };
+        next[index] = Some((key, (version, state.clone(), state)));
+    }
+    for (event, &index) in events.iter().zip(&of_event) {
+        if let Some((_, (_, _, state))) = &mut next[index] {
+            let domains = &ignored[event.tenant_id.as_str()];
+            state.add(event.timestamp, conversion_of(event), || touch_row(event, domains));
+        }
+    }
+    let mut slots = Slots::default();
+    let mut slot_of_user = vec![None; digests.len()];
+    let mut unchanged = Vec::new();
+    for (index, read) in next.into_iter().enumerate() {
+        let Some((key, (version, before, after))) = read else { continue };
+        if before == after {
+            if let Some(fact) = Known::of(&before) {
+                unchanged.push((digests[index], fact));
+            }
+            continue;
+        }
+        slot_of_user[index] = Some(slots.users.len());
+        slots.users.push(UserSlot {
+            key,
+            digest: digests[index],
+            version,
+            state: before,
+            ignored_referrers: ignored
+                .get(first_events[index].tenant_id.as_str())
+                .cloned()
+                .unwrap_or_default(),
+        });
+    }
+    known.remember(unchanged);
+    slots.of_event = of_event.into_iter().map(|index| slot_of_user[index]).collect();
+    Ok(slots)
+}
+
+/// Every row's rollup of each day from `first` to `last` (UTC day numbers).
+pub async fn row_days(
+    store: &dyn Store,
+    tenant_id: &str,
+    first: Day,
+    last: Day,
+) -> Result<Vec<(Day, Row, RowDay)>, StoreError> {
+    let mut out = Vec::new();
+    for day in first..=last {
+        let partition = keys::campaign_day_partition(tenant_id, &keys::day_numbered(day));
+        for (_, item) in query_all(store, Query::partition(partition)).await? {
+            let Some(row) = item.get(ROW).and_then(row_of_labels) else { continue };
+            let mut counts = RowDay::default();
+            for (name, value) in &item {
+                if let (Some(measure), Some(n)) = (Measure::of_attribute(name), value.as_i64()) {
+                    counts.add(measure, n);
+                }
+            }
+            out.push((day, row, counts));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::campaign::Touch;
+
+    #[test]
+    fn user_items_round_trip() {
+        let mut state = UserAttribution::default();
+        let touch = Touch {
+            source: "google".into(),
+            medium: "cpc".into(),
+            campaign: Some("brand".into()),
+            ..Touch::default()
+        };
+        state.add("2026-11-01T10:00:00.123456Z".parse().unwrap(), Some(19_990_000), || Some(Row::of(&touch)));
+        state.add("2026-11-03T10:00:00Z".parse().unwrap(), None, || None);
+        let item = user_item(&state, 7);
+        assert_eq!(user_of_item(&item), Some((7, state)));
+        assert_eq!(
+            user_of_item(&user_item(&UserAttribution::default(), 1)),
+            Some((1, UserAttribution::default()))
+        );
+        assert_eq!(row_of_labels(&row_labels(&Row::direct())), Some(Row::direct()));
+        assert_eq!(row_id(&Row::direct()).len(), 32);
+        assert_ne!(row_id(&Row::direct()), row_id(&Row::of(&touch)));
+    }
+
+    #[test]
+    fn known_facts_are_remembered_by_key_and_only_when_enabled() {
+        let (alice, bob) = (user_digest("t", "alice"), user_digest("t", "bob"));
+        let fact = Known { day: 20_000, touch_at: 5 };
+        let known = KnownAttributions::default();
+        known.remember([(alice, fact)]);
+        assert_eq!(known.get_all(&[alice, bob]), [Some(fact), None]);
+        // Tenant and user are kept apart: ("ta", "b") is not ("t", "ab").
+        assert_ne!(user_digest("ta", "b"), user_digest("t", "ab"));
+        let off = KnownAttributions::disabled();
+        off.remember([(alice, fact)]);
+        assert_eq!(off.get_all(&[alice]), [None]);
+    }
+}

@@ -1,0 +1,278 @@
+//! The campaign report against a brute-force recount of a generated data
+//! set: UTM properties, tagged landing URLs, ad click ids, referrers
+//! (search, social, other sites, the site's own pages), direct visits,
+//! users who come direct first and tagged later, late earlier touches that
+//! move a user's first touch, revenue, and a redelivered batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use blackbox::{Lcg, Stack};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const DAY: i64 = 86_400;
+
+/// How a generated event came, and the row the generator means it to count
+/// in: (channel, source, medium, campaign).
+struct Touch {
+    properties: Value,
+    row: Option<[&'static str; 4]>,
+}
+
+fn touch(rng: &mut Lcg) -> Touch {
+    let (properties, row) = match rng.below(10) {
+        0 => (
+            json!({"utm_source": " Newsletter", "utm_medium": "EMAIL", "utm_campaign": "Spring Sale"}),
+            Some(["Email", "newsletter", "email", "spring sale"]),
+        ),
+        1 => (
+            json!({"url": "https://shop.example/l?utm_source=google&utm_medium=cpc&utm_campaign=brand"}),
+            Some(["Paid Search", "google", "cpc", "brand"]),
+        ),
+        2 => (
+            json!({"url": "https://shop.example/l?utm_source=google&utm_medium=cpc&utm_campaign=generic"}),
+            Some(["Paid Search", "google", "cpc", "generic"]),
+        ),
+        3 => (
+            json!({"url": "https://shop.example/p?gclid=Cj0KCQ"}),
+            Some(["Paid Search", "google", "cpc", "(not set)"]),
+        ),
+        4 => (
+            json!({"url": "https://shop.example/p", "referrer": "https://www.google.co.uk/search?q=shoes"}),
+            Some(["Organic Search", "google", "organic", "(not set)"]),
+        ),
+        5 => (
+            json!({"url": "https://shop.example/p", "referrer": "https://m.facebook.com/"}),
+            Some(["Organic Social", "facebook", "social", "(not set)"]),
+        ),
+        6 => (
+            json!({"url": "https://shop.example/p", "referrer": "https://blog.example.org/post"}),
+            Some(["Referral", "blog.example.org", "referral", "(not set)"]),
+        ),
+        // Moving within the site, or typing the address: direct.
+        7 => (json!({"url": "https://shop.example/cart", "referrer": "https://shop.example/p"}), None),
+        _ => (json!({"url": "https://shop.example/"}), None),
+    };
+    Touch { properties, row }
+}
+
+struct Generated {
+    id: String,
+    user: String,
+    conversion: bool,
+    /// Revenue in cents the conversion's `value` carries (0: none, or not a number).
+    cents: i64,
+    /// Seconds since 2026-11-01T00:00:00Z.
+    at: i64,
+    touch: Touch,
+}
+
+fn timestamp(at: i64) -> String {
+    let (days, secs) = (at.div_euclid(DAY), at.rem_euclid(DAY));
+    format!("2026-11-{:02}T{:02}:{:02}:{:02}Z", days + 1, secs / 3600, (secs / 60) % 60, secs % 60)
+}
+
+fn generate(count: usize, users: u64) -> Vec<Generated> {
+    let mut rng = Lcg::new(11);
+    let mut taken: BTreeSet<(String, i64)> = BTreeSet::new();
+    (0..count)
+        .map(|i| {
+            let user = format!("user-{}", rng.below(users));
+            // Users whose number ends in 0, 3, 6 or 9 come direct for their first week.
+            let mut at = rng.below(14 * DAY as u64) as i64;
+            while !taken.insert((user.clone(), at)) {
+                at += 1;
+            }
+            let mut touch = touch(&mut rng);
+            if user.ends_with(['0', '3', '6', '9']) && at < 7 * DAY {
+                touch = Touch { properties: json!({}), row: None };
+            }
+            let conversion = rng.below(6) == 0;
+            let cents = if conversion { [0, 1050, 299, 10_000][rng.below(4) as usize] } else { 0 };
+            Generated { id: format!("c-{i}"), user, conversion, cents, at: at + 3 * 3600, touch }
+        })
+        .collect()
+}
+
+/// For every fourth user, a tagged page view three hours before their
+/// first event, arriving after everything else: their first touch moves.
+fn late_touches(events: &[Generated]) -> Vec<Generated> {
+    let mut first: BTreeMap<&str, i64> = BTreeMap::new();
+    for event in events {
+        let at = first.entry(&event.user).or_insert(event.at);
+        *at = (*at).min(event.at);
+    }
+    first
+        .iter()
+        .step_by(4)
+        .enumerate()
+        .map(|(i, (user, at))| Generated {
+            id: format!("late-{i}"),
+            user: (*user).to_owned(),
+            conversion: false,
+            cents: 0,
+            at: at - 3 * 3600,
+            touch: Touch {
+                properties: json!({"utm_source": "partner", "utm_medium": "affiliate", "utm_campaign": "late"}),
+                row: Some(["Affiliates", "partner", "affiliate", "late"]),
+            },
+        })
+        .collect()
+}
+
+fn body(event: &Generated) -> Value {
+    let mut properties = event.touch.properties.as_object().cloned().unwrap_or_default();
+    if event.conversion {
+        match event.cents {
+            0 => properties.insert("value".into(), json!("not a number")),
+            cents => properties.insert("value".into(), json!(cents as f64 / 100.0)),
+        };
+    }
+    json!({
+        "eventId": event.id,
+        "userId": event.user,
+        "eventType": if event.conversion { "CONVERSION" } else { "PAGE_VIEW" },
+        "properties": properties,
+        "timestamp": timestamp(event.at),
+    })
+}
+
+/// What the report should say for days `first..=last` (0 = 2026-11-01),
+/// grouped by the row field at `field` (0 channel … 3 campaign, 4 source / medium).
+fn recount(events: &[Generated], field: usize, first: i64, last: i64) -> BTreeMap<String, [i64; 5]> {
+    let mut by_user: BTreeMap<&str, Vec<&Generated>> = BTreeMap::new();
+    for event in events {
+        by_user.entry(&event.user).or_default().push(event);
+    }
+    let mut rows: BTreeMap<String, [i64; 5]> = BTreeMap::new();
+    for events in by_user.values() {
+        let row = events
+            .iter()
+            .filter_map(|e| e.touch.row.map(|row| (e.at, row)))
+            .min()
+            .map_or(["Direct", "(direct)", "(none)", "(not set)"], |(_, row)| row);
+        let key = if field == 4 { format!("{} / {}", row[1], row[2]) } else { row[field].to_owned() };
+        let day = |e: &Generated| e.at.div_euclid(DAY);
+        let in_range: Vec<&&Generated> = events.iter().filter(|e| (first..=last).contains(&day(e))).collect();
+        let conversions: Vec<&&&Generated> = in_range.iter().filter(|e| e.conversion).collect();
+        let counts = rows.entry(key).or_default();
+        counts[0] += i64::from(!in_range.is_empty());
+        counts[1] += i64::from((first..=last).contains(&events.iter().map(|e| day(e)).min().unwrap()));
+        counts[2] += conversions.len() as i64;
+        counts[3] += i64::from(!conversions.is_empty());
+        counts[4] += conversions.iter().map(|e| e.cents).sum::<i64>();
+    }
+    rows.retain(|_, counts| counts.iter().any(|n| *n != 0));
+    rows
+}
+
+fn rows_of(reply: &Value) -> BTreeMap<String, [i64; 5]> {
+    reply["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            let n = |name: &str| row[name].as_i64().unwrap_or_else(|| panic!("{name} of {row}"));
+            let cents = (row["revenue"].as_f64().unwrap() * 100.0).round() as i64;
+            let key = row["key"].as_str().unwrap().to_owned();
+            (key, [n("users"), n("newUsers"), n("conversions"), n("convertedUsers"), cents])
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_campaign_report_matches_a_brute_force_recount() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let (_, other_key) = stack.tenant("globex").await;
+    // moto's transactions are slow: a smaller data set checks the same.
+    let (count, users) = if blackbox::aws_backend() { (900, 120) } else { (5000, 500) };
+    let mut events = generate(count, users);
+    for chunk in events.chunks(500) {
+        let batch: Vec<Value> = chunk.iter().map(body).collect();
+        let reply = stack.post("/api/events/batch", &key, json!({"events": batch})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    }
+    stack.wait_for_events(&key, "/api/analytics/summary", events.len() as u64).await;
+    let late = late_touches(&events);
+    assert!(late.len() > 20, "{}", late.len());
+    let redelivered: Vec<Value> = events[..500].iter().map(body).collect();
+    for batch in [late.iter().map(body).collect::<Vec<_>>(), redelivered] {
+        let reply = stack.post("/api/events/batch", &key, json!({"events": batch})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    }
+    events.extend(late);
+    stack.wait_for_events(&key, "/api/analytics/summary", events.len() as u64).await;
+    stack.wait_for_events(&key, "/api/analytics/summary", events.len() as u64).await;
+
+    let date = |day: i64| format!("2026-11-{:02}", day + 1);
+    let groups = ["channel", "source", "medium", "campaign", "source_medium"];
+    let fields = [0, 1, 2, 3, 4];
+    // Every day alone, the whole data, and ranges across the week boundary.
+    let mut ranges: Vec<(i64, i64)> = (0..14).map(|d| (d, d)).collect();
+    ranges.extend([(0, 13), (0, 6), (5, 9), (7, 13), (2, 11)]);
+    for (first, last) in ranges {
+        for (group, &field) in groups.iter().zip(&fields) {
+            let path = format!(
+                "/api/analytics/campaigns?groupBy={group}&startDate={}&endDate={}",
+                date(first),
+                date(last)
+            );
+            let reply = stack.get(&path, &key).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+            let expected = recount(&events, field, first, last);
+            assert_eq!(rows_of(&reply.body), expected, "{path}");
+            // Rows sum to the totals: each user counts in one row.
+            let totals = &reply.body["totals"];
+            let users: i64 = expected.values().map(|c| c[0]).sum();
+            assert_eq!(totals["users"], json!(users), "{path}");
+            assert_eq!(reply.body["usersApproximate"], json!(false));
+        }
+    }
+
+    // The previous period, beside the current one.
+    let reply = stack
+        .get("/api/analytics/campaigns?groupBy=campaign&startDate=2026-11-08&endDate=2026-11-14&compare=previous", &key)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["previous"]["range"], json!({"startDate": "2026-11-01", "endDate": "2026-11-07"}));
+    assert_eq!(rows_of(&reply.body["previous"]), recount(&events, 3, 0, 6));
+
+    // CSV: a header, the rows, the totals.
+    let csv = stack
+        .get(
+            "/api/analytics/campaigns?groupBy=channel&startDate=2026-11-01&endDate=2026-11-14&format=csv",
+            &key,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = csv.body.as_str().expect("CSV text");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "key,users,newUsers,conversions,convertedUsers,conversionRate,revenue");
+    assert_eq!(lines.len(), 1 + recount(&events, 0, 0, 13).len() + 1, "{text}");
+    assert!(lines.last().unwrap().starts_with("(total),"));
+
+    // Another tenant's report is empty, not the first tenant's.
+    let other =
+        stack.get("/api/analytics/campaigns?startDate=2026-11-01&endDate=2026-11-14", &other_key).await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.body["rows"], json!([]));
+    assert_eq!(other.body["totals"]["users"], json!(0));
+
+    // Bad parameters: a 400 naming each.
+    for (query, field) in [
+        ("groupBy=country", "groupBy"),
+        ("attribution=last", "attribution"),
+        ("tz=Europe%2FParis", "tz"),
+        ("startDate=2025-01-01&endDate=2026-11-14", "startDate"),
+        ("startDate=2026-11-10&endDate=2026-11-01", "startDate"),
+        ("format=xml", "format"),
+        ("compare=yesterday", "compare"),
+    ] {
+        let reply = stack.get(&format!("/api/analytics/campaigns?{query}"), &key).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {:?}", reply.body);
+        assert_eq!(reply.error_code(), "validation_failed", "{query}");
+        assert_eq!(reply.body["details"][0]["field"], field, "{query}: {:?}", reply.body);
+    }
+}
