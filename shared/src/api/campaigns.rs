@@ -79,12 +79,19 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let read_from = if compare { first - span } else { first };
     let days = attribution::row_days(store, &caller.tenant_id, read_from, last).await?;
     let current = range_report(&days, group, first, last);
-    let day_text = |day: Day| keys::day_numbered(day);
     if csv {
-        let filename = format!("campaigns-{}-{}-{}.csv", group.name(), day_text(first), day_text(last));
+        let filename = format!(
+            "campaigns-{}-{}-{}.csv",
+            group.name(),
+            keys::day_numbered(first),
+            keys::day_numbered(last)
+        );
         return Ok(csv_response(to_csv(&current), &filename));
     }
-    let range = |first: Day, last: Day| DayRange { start_date: day_text(first), end_date: day_text(last) };
+    let range = |first: Day, last: Day| DayRange {
+        start_date: keys::day_numbered(first),
+        end_date: keys::day_numbered(last),
+    };
     let previous = compare.then(|| PreviousPeriod {
         range: range(first - span, first - 1),
         report: range_report(&days, group, first - span, first - 1),

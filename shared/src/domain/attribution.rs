@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::campaign::{Channel, NO_MEDIUM, Touch};
+use super::campaign::{Channel, Touch};
 
 /// Days since the Unix epoch, UTC.
 pub type Day = i64;
@@ -84,10 +84,6 @@ impl Row {
     /// The row of users with no touch.
     pub fn direct() -> Row {
         Row::of(&Touch::direct())
-    }
-
-    pub fn is_direct(&self) -> bool {
-        self.channel == Channel::Direct && self.medium == NO_MEDIUM
     }
 }
 

@@ -21,7 +21,7 @@ use foldhash::{HashMap, HashMapExt};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::known_members::Digest96;
+use super::known_members::{Digest96, digest_of};
 use super::settings;
 use super::two_generations::TwoGenerations;
 use crate::domain::attribution::{
@@ -143,15 +143,8 @@ pub struct Slots {
 /// `KnownMembers` digests keys, and for the same reasons), computed from
 /// the ids without building the item's key, as it is for every event.
 pub fn user_digest(tenant_id: &str, user_id: &str) -> Digest96 {
-    let mut hasher = Sha256::new();
-    hasher.update(tenant_id.as_bytes());
-    // Tenant ids never contain NUL, so this separates the two.
-    hasher.update([0]);
-    hasher.update(user_id.as_bytes());
-    let full = hasher.finalize();
-    let high = u64::from_le_bytes(full[..8].try_into().expect("8 bytes"));
-    let low = u32::from_le_bytes(full[8..12].try_into().expect("4 bytes"));
-    (high, low)
+    // Tenant ids never contain NUL.
+    digest_of(tenant_id.as_bytes(), user_id.as_bytes())
 }
 
 /// What a writer process remembers of users' items: per user (by

@@ -73,11 +73,17 @@ impl Generations {
 }
 
 pub(crate) fn digest(key: &Key) -> Digest96 {
-    let mut hasher = Sha256::new();
-    hasher.update(key.pk.as_bytes());
     // Keys never contain NUL, so this separates pk from sk unambiguously.
+    digest_of(key.pk.as_bytes(), key.sk.as_bytes())
+}
+
+/// The 96-bit SHA-256 prefix of two byte strings joined by a NUL (which
+/// neither may contain, so that distinct pairs never share the input).
+pub(crate) fn digest_of(first: &[u8], second: &[u8]) -> Digest96 {
+    let mut hasher = Sha256::new();
+    hasher.update(first);
     hasher.update([0]);
-    hasher.update(key.sk.as_bytes());
+    hasher.update(second);
     let full = hasher.finalize();
     let high = u64::from_le_bytes(full[..8].try_into().expect("8 bytes"));
     let low = u32::from_le_bytes(full[8..12].try_into().expect("4 bytes"));
