@@ -140,6 +140,17 @@ fn body(event: &Generated) -> Value {
 /// What the report should say for days `first..=last` (0 = 2026-11-01),
 /// grouped by the row field at `field` (0 channel … 3 campaign, 4 source / medium).
 fn recount(events: &[Generated], field: usize, first: i64, last: i64) -> BTreeMap<String, [i64; 5]> {
+    recount_where(events, field, first, last, |_| true)
+}
+
+/// [`recount`] of the users whose first-touch row `keep` keeps: a drill-down.
+fn recount_where(
+    events: &[Generated],
+    field: usize,
+    first: i64,
+    last: i64,
+    keep: impl Fn(&[&str; 4]) -> bool,
+) -> BTreeMap<String, [i64; 5]> {
     let mut by_user: BTreeMap<&str, Vec<&Generated>> = BTreeMap::new();
     for event in events {
         by_user.entry(&event.user).or_default().push(event);
@@ -151,6 +162,9 @@ fn recount(events: &[Generated], field: usize, first: i64, last: i64) -> BTreeMa
             .filter_map(|e| e.touch.row.map(|row| (e.at, row)))
             .min()
             .map_or(["Direct", "(direct)", "(none)", "(not set)"], |(_, row)| row);
+        if !keep(&row) {
+            continue;
+        }
         let key = if field == 4 { format!("{} / {}", row[1], row[2]) } else { row[field].to_owned() };
         let day = |e: &Generated| e.at.div_euclid(DAY);
         let in_range: Vec<&&Generated> = events.iter().filter(|e| (first..=last).contains(&day(e))).collect();
@@ -238,6 +252,53 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
     assert_eq!(reply.body["previous"]["range"], json!({"startDate": "2026-11-01", "endDate": "2026-11-07"}));
     assert_eq!(rows_of(&reply.body["previous"]), recount(&events, 3, 0, 6));
 
+    // Drill-down: channel, then source / medium, filter the rows.
+    for (first, last) in [(0, 13), (3, 9)] {
+        let path = format!(
+            "/api/analytics/campaigns?groupBy=campaign&channel=Paid%20Search&startDate={}&endDate={}",
+            date(first),
+            date(last)
+        );
+        let reply = stack.get(&path, &key).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+        let expected = recount_where(&events, 3, first, last, |row| row[0] == "Paid Search");
+        if (first, last) == (0, 13) {
+            assert_eq!(expected.len(), 3, "brand, generic, (not set)");
+        }
+        assert_eq!(rows_of(&reply.body), expected, "{path}");
+        let path = format!("{path}&source_medium=blog.example.org%20%2F%20referral&groupBy=source");
+        let reply = stack.get(&path, &key).await;
+        assert_eq!(reply.body["rows"], json!([]), "{path}: Paid Search has no referral");
+    }
+    let reply = stack
+        .get(
+            "/api/analytics/campaigns?groupBy=medium&source=google&startDate=2026-11-01&endDate=2026-11-14",
+            &key,
+        )
+        .await;
+    let expected = recount_where(&events, 2, 0, 13, |row| row[1] == "google");
+    assert_eq!(rows_of(&reply.body), expected);
+    assert_eq!(expected.keys().collect::<Vec<_>>(), ["cpc", "organic"]);
+
+    // The daily series: each channel's users on each day, as each day alone counts them.
+    let reply = stack
+        .get(
+            "/api/analytics/campaigns?groupBy=channel&startDate=2026-11-01&endDate=2026-11-14&interval=day",
+            &key,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let series = reply.body["series"].as_array().expect("series");
+    assert_eq!(series.len(), 14);
+    for (day, entry) in series.iter().enumerate() {
+        let expected = recount(&events, 0, day as i64, day as i64);
+        let users: BTreeMap<String, i64> =
+            expected.iter().filter(|(_, c)| c[0] != 0).map(|(k, c)| (k.clone(), c[0])).collect();
+        assert_eq!(entry["date"], json!(date(day as i64)));
+        assert_eq!(entry["users"], json!(users), "day {day}");
+        assert_eq!(entry["totalUsers"], json!(users.values().sum::<i64>()), "day {day}");
+    }
+
     // CSV: a header, the rows, the totals.
     let csv = stack
         .get(
@@ -269,6 +330,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
         ("startDate=2026-11-10&endDate=2026-11-01", "startDate"),
         ("format=xml", "format"),
         ("compare=yesterday", "compare"),
+        ("interval=hour", "interval"),
     ] {
         let reply = stack.get(&format!("/api/analytics/campaigns?{query}"), &key).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {:?}", reply.body);

@@ -178,6 +178,73 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assertNoConsoleErrors(since);
   });
 
+  it('campaigns: channels, drill-down to campaigns, sorting, comparison, chart and CSV match the API', async () => {
+    const since = consoleErrors.length;
+    const end = new Date().toISOString().slice(0, 10);
+    const start = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
+    const report = async (query) =>
+      (await api('GET', `/api/analytics/campaigns?startDate=${start}&endDate=${end}&${query}`)).json;
+    const byChannel = await report('groupBy=channel');
+    // Every demo user is in exactly one row: their first touch.
+    assert.equal(byChannel.totals.users, 2000);
+    for (const channel of ['Direct', 'Organic Search', 'Paid Search', 'Email', 'Paid Social', 'Organic Social', 'Referral']) {
+      assert.ok(byChannel.rows.some((r) => r.key === channel && r.users > 0), `the demo has ${channel} users`);
+    }
+    const shown = async () =>
+      page.locator('[data-testid=campaign-row]').evaluateAll((rows) =>
+        rows.map((r) => ({ key: r.dataset.key, users: Number(r.querySelector('[data-col=users]').firstChild.textContent.replaceAll(',', '')) })),
+      );
+    const expectRows = async (want, what) =>
+      poll(async () => JSON.stringify(await shown()) === JSON.stringify(want.map((r) => ({ key: r.key, users: r.users }))), what);
+
+    await goto('#/campaigns');
+    await page.locator('h1', { hasText: 'Campaigns' }).waitFor();
+    await expectRows(byChannel.rows, 'the channel rows of the API, most users first');
+    assert.match(await page.locator('[data-testid=campaign-totals]').innerText(), /Total\s+2,000/);
+    await page.locator('[data-testid=line-chart] canvas').waitFor({ timeout: 15_000 });
+
+    // Sorting: a click on the sorted column (users, most first) reverses it; then by name.
+    await page.click('[data-testid=campaign-sort-users]');
+    await expectRows([...byChannel.rows].sort((a, b) => a.users - b.users || a.key.localeCompare(b.key)), 'rows by users, ascending');
+    await page.click('[data-testid=campaign-sort-key]');
+    const names = (await shown()).map((r) => r.key);
+    assert.deepEqual(names, [...names].sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base' })));
+
+    // Drill down: Paid Search → google / cpc → its campaigns.
+    await page.click('[data-testid=campaign-drill] >> text="Paid Search"');
+    const bySourceMedium = await report('groupBy=source_medium&channel=Paid%20Search');
+    assert.equal(bySourceMedium.totals.users, byChannel.rows.find((r) => r.key === 'Paid Search').users);
+    await page.click('[data-testid=campaign-sort-users]');
+    await expectRows(bySourceMedium.rows, 'source / medium rows of Paid Search');
+    assert.match(await page.locator('[data-testid=campaign-breadcrumbs]').innerText(), /All channels › Paid Search/);
+    await page.click('[data-testid=campaign-drill] >> text="google / cpc"');
+    const byCampaign = await report('groupBy=campaign&channel=Paid%20Search&source_medium=google%20%2F%20cpc');
+    assert.deepEqual(byCampaign.rows.map((r) => r.key).sort(), ['black-friday', 'brand']);
+    await expectRows(byCampaign.rows, 'campaign rows of google / cpc');
+    assert.equal(await page.locator('[data-testid=campaign-drill]').count(), 0, 'campaigns are the last level');
+    // Revenue of the demo conversions (49 or 99 each) shows with cents.
+    const revenue = byCampaign.totals.revenue;
+    assert.ok(revenue > 0, 'the demo conversions carry a value');
+    assert.match(await page.locator('[data-testid=campaign-totals] [data-col=revenue]').innerText(), new RegExp(revenue.toLocaleString('en-US', { minimumFractionDigits: 2 })));
+
+    // Back to all channels through the trail; compare with the previous period (no demo data then: every row is new).
+    await page.click('[data-testid=campaign-breadcrumbs] >> text="All channels"');
+    await expectRows(byChannel.rows, 'the channel rows again');
+    await page.check('[data-testid=compare]');
+    await poll(async () => (await page.locator('[data-testid=campaign-totals] [data-testid=delta]').count()) === 6, 'changes in the totals row');
+    const deltas = await page.locator('[data-testid=campaign-totals] [data-testid=delta]').allInnerTexts();
+    assert.deepEqual(deltas, Array(6).fill('new'));
+
+    // CSV: a header, one line per row, then the totals.
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=campaigns-csv]')]);
+    assert.match(download.suggestedFilename(), /^campaigns-channel-.*\.csv$/);
+    const lines = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+    assert.equal(lines[0], 'key,users,newUsers,conversions,convertedUsers,conversionRate,revenue');
+    assert.equal(lines.length, 1 + byChannel.rows.length + 1);
+    assert.match(lines.at(-1), /^\(total\),2000,/);
+    assertNoConsoleErrors(since);
+  });
+
   it('experiments: the seeded experiment is listed', async () => {
     const since = consoleErrors.length;
     await goto('#/experiments');
@@ -540,6 +607,7 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     try {
       for (const [name, hash, ready] of [
         ['overview', '#/', '[data-testid=metric-events]'],
+        ['campaigns', '#/campaigns/Paid%20Search', '[data-testid=campaign-row]'],
         ['experiments', '#/experiments', '[data-testid=experiment-name]'],
         ['experiment', `#/experiments/${seededId}`, '[data-testid=experiment-title]'],
         ['new-experiment', '#/experiments/new', '#f-name'],
@@ -562,6 +630,7 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     const since = consoleErrors.length;
     const pages = [
       ['overview', '#/', '[data-testid=metric-events]'],
+      ['campaigns', '#/campaigns', '[data-testid=campaign-row]'],
       ['experiments', '#/experiments', '[data-testid=experiment-name]'],
       ['experiment', `#/experiments/${seededId}`, '[data-testid=experiment-title]'],
       ['new-experiment', '#/experiments/new', '#f-name'],

@@ -5,6 +5,7 @@ import { AppContext } from './context';
 import { href, navigate, useRoute, type Route } from './lib/router';
 import { KEYS, readStorage, writeStorage } from './lib/storage';
 import { initialTheme, saveTheme, type Theme } from './lib/theme';
+import { CampaignsPage } from './pages/Campaigns';
 import { ConnectPage } from './pages/Connect';
 import { ExperimentPage } from './pages/Experiment';
 import { ExperimentForm } from './pages/ExperimentForm';
@@ -98,6 +99,9 @@ function Shell({ apiBaseUrl }: { apiBaseUrl: string }) {
               <a href={href({ name: 'overview' })} aria-current={route.name === 'overview' ? 'page' : undefined}>
                 Overview
               </a>
+              <a href={href({ name: 'campaigns', path: [] })} aria-current={route.name === 'campaigns' ? 'page' : undefined}>
+                Campaigns
+              </a>
               <a href={href({ name: 'experiments' })} aria-current={route.name.includes('experiment') ? 'page' : undefined}>
                 Experiments
               </a>
@@ -132,6 +136,8 @@ function titleOf(route: Route): string {
   switch (route.name) {
     case 'overview':
       return 'Overview';
+    case 'campaigns':
+      return 'Campaigns';
     case 'experiments':
       return 'Experiments';
     case 'new-experiment':
@@ -154,6 +160,8 @@ function Page({ route }: { route: Route }) {
     case 'overview':
     case 'connect':
       return <OverviewPage />;
+    case 'campaigns':
+      return <CampaignsPage path={route.path} />;
     case 'experiments':
       return <ExperimentsPage />;
     case 'new-experiment':

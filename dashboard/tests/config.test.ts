@@ -56,6 +56,11 @@ describe('hash routes', () => {
     expect(parseHash('#/experiments/abc%20d')).toEqual({ name: 'experiment', id: 'abc d' });
     expect(parseHash('#/experiments/abc/edit')).toEqual({ name: 'edit-experiment', id: 'abc' });
     expect(parseHash('#/connect')).toEqual({ name: 'connect' });
+    expect(parseHash('#/campaigns')).toEqual({ name: 'campaigns', path: [] });
+    expect(parseHash('#/campaigns/Paid%20Search/google%20%2F%20cpc')).toEqual({ name: 'campaigns', path: ['Paid Search', 'google / cpc'] });
+    expect(parseHash('#/campaigns/a/b/c')).toEqual({ name: 'not-found', path: '/campaigns/a/b/c' });
+    expect(href({ name: 'campaigns', path: [] })).toBe('#/campaigns');
+    expect(parseHash(href({ name: 'campaigns', path: ['Paid Search', 'google / cpc'] }))).toEqual({ name: 'campaigns', path: ['Paid Search', 'google / cpc'] });
     expect(parseHash('#/nope')).toEqual({ name: 'not-found', path: '/nope' });
     expect(href({ name: 'experiment', id: 'abc d' })).toBe('#/experiments/abc%20d');
     expect(parseHash(href({ name: 'edit-experiment', id: 'x/y' }))).toEqual({ name: 'edit-experiment', id: 'x/y' });

@@ -56,15 +56,26 @@ pub async fn seed(ctx: &AppContext) -> Result<bool, SeedError> {
 }
 
 /// Deterministic traffic: control converts about 10% of users, the green
-/// button about 13%.
+/// button about 13%; users arrive from campaigns, search, social and
+/// referrals, and conversions carry a `value` (revenue).
 fn demo_events(experiment_id: &str, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(20_261_129);
     let span = (to - from).num_seconds().max(1);
     let mut events = Vec::new();
-    let mut push = |user: &str, kind: EventType, variant: &str, at: chrono::DateTime<Utc>| {
+    // Campaign fields draw from their own generator, so the experiment's
+    // traffic stays what it was before they were added.
+    let mut arrivals = StdRng::seed_from_u64(20_261_203);
+    let mut push = |user: &str,
+                    kind: EventType,
+                    variant: &str,
+                    at: chrono::DateTime<Utc>,
+                    extra: &[(&str, serde_json::Value)]| {
         let mut properties = Map::new();
         properties.insert("experimentId".into(), json!(experiment_id));
         properties.insert("variant".into(), json!(variant));
+        for (key, value) in extra {
+            properties.insert((*key).into(), value.clone());
+        }
         events.push(Event {
             id: format!("demo-{}", events.len()),
             tenant_id: DEMO_TENANT_ID.into(),
@@ -80,17 +91,43 @@ fn demo_events(experiment_id: &str, from: chrono::DateTime<Utc>, to: chrono::Dat
         let user_id = format!("demo-user-{user:04}");
         let (variant, rate) = if user % 2 == 0 { ("control", 0.10) } else { ("green-button", 0.13) };
         let mut at = from + Duration::seconds(rng.random_range(0..span));
-        for _ in 0..rng.random_range(1..=3) {
-            push(&user_id, EventType::PageView, variant, at.min(to));
+        let landing = landing_page(&mut arrivals);
+        for view in 0..rng.random_range(1..=3) {
+            let page = if view == 0 {
+                landing.clone()
+            } else {
+                vec![("url", json!("https://shop.example/pricing"))]
+            };
+            push(&user_id, EventType::PageView, variant, at.min(to), &page);
             at += Duration::seconds(rng.random_range(5..120));
         }
         if rng.random_bool(0.4) {
-            push(&user_id, EventType::Click, variant, at.min(to));
+            push(&user_id, EventType::Click, variant, at.min(to), &[]);
             at += Duration::seconds(rng.random_range(5..300));
         }
         if rng.random_bool(rate) {
-            push(&user_id, EventType::Conversion, variant, at.min(to));
+            let plan = if arrivals.random_bool(0.3) { 99 } else { 49 };
+            push(&user_id, EventType::Conversion, variant, at.min(to), &[("value", json!(plan))]);
         }
     }
     events
+}
+
+/// Where a demo user's first page view came from, as a web page reports
+/// it (`url` with UTM tags or a click id, `referrer`), for the campaign
+/// report: a mix of direct, search, paid search, social, email and referral.
+fn landing_page(rng: &mut StdRng) -> Vec<(&'static str, serde_json::Value)> {
+    let url = |query: &str| ("url", json!(format!("https://shop.example/{query}")));
+    let referrer = |from: &str| ("referrer", json!(from));
+    match rng.random_range(0..100) {
+        0..25 => vec![url("")],
+        25..45 => vec![url(""), referrer("https://www.google.com/")],
+        45..50 => vec![url(""), referrer("https://www.bing.com/")],
+        50..62 => vec![url("?utm_source=google&utm_medium=cpc&utm_campaign=black-friday&gclid=demo")],
+        62..68 => vec![url("?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=shop")],
+        68..78 => vec![url("?utm_source=newsletter&utm_medium=email&utm_campaign=november-digest")],
+        78..86 => vec![url("?utm_source=facebook&utm_medium=paid_social&utm_campaign=black-friday")],
+        86..93 => vec![url(""), referrer("https://t.co/abc")],
+        _ => vec![url(""), referrer("https://blog.example.org/best-shops")],
+    }
 }

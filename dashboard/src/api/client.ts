@@ -2,7 +2,7 @@
 // polite retries of 429 after the server's Retry-After.
 
 import type {
-  ApiKeyInfo, Assignment, CreatedKey, CreateExperiment, CreateKey, Experiment, FieldError, PatchExperiment, Results, Status, Summary,
+  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Experiment, FieldError, PatchExperiment, Results, Status, Summary,
   Timeseries,
 } from './types';
 
@@ -82,6 +82,18 @@ export function buildUrl(baseUrl: string, path: string, query?: Query): string {
 export interface RawResponse {
   response: Response;
   text: string;
+}
+
+/** A campaign query as URL parameters: the filters are named like the groupings. */
+export function campaignParams(q: CampaignQuery): Query {
+  return {
+    ...q.filters,
+    groupBy: q.groupBy,
+    startDate: q.startDate,
+    endDate: q.endDate,
+    compare: q.compare ? 'previous' : undefined,
+    interval: q.interval,
+  };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -164,6 +176,16 @@ export class ApiClient {
 
   timeseries(q: { experimentId?: string; startDate?: string; endDate?: string; interval?: 'day' | 'hour'; tz?: string }) {
     return this.json<Timeseries>('GET', '/api/analytics/timeseries', q).then((r) => r.data);
+  }
+
+  /** The campaign report over whole UTC days. */
+  campaigns(q: CampaignQuery) {
+    return this.json<CampaignReport>('GET', '/api/analytics/campaigns', campaignParams(q)).then((r) => r.data);
+  }
+
+  async campaignsCsv(q: CampaignQuery): Promise<string> {
+    const { text } = await this.raw('GET', '/api/analytics/campaigns', { ...campaignParams(q), format: 'csv' }, undefined, 'text/csv');
+    return text;
   }
 
   /** One page, newest first; `next` is the cursor of the following page. */

@@ -158,3 +158,55 @@ export interface CreateKey {
 export interface CreatedKey extends ApiKeyInfo {
   key: string;
 }
+
+/** What a campaign report's rows are. */
+export type CampaignGroup = 'channel' | 'source' | 'medium' | 'campaign' | 'term' | 'content' | 'source_medium';
+
+/** One row of `GET /api/analytics/campaigns` (users credited to their first touch). */
+export interface CampaignRow {
+  key: string;
+  users: number;
+  newUsers: number;
+  conversions: number;
+  convertedUsers: number;
+  conversionRate: number;
+  revenue: number;
+}
+
+export interface CampaignRange {
+  rows: CampaignRow[];
+  totals: CampaignRow;
+  truncated: boolean;
+}
+
+export interface CampaignSeriesDay {
+  date: string;
+  users: Record<string, number>;
+  totalUsers: number;
+}
+
+export interface CampaignReport extends CampaignRange {
+  groupBy: CampaignGroup;
+  attribution: 'first';
+  range: DateRangeBody;
+  usersApproximate: boolean;
+  previous?: CampaignRange & { range: DateRangeBody };
+  series?: CampaignSeriesDay[];
+}
+
+export interface DateRangeBody {
+  startDate: string;
+  endDate: string;
+}
+
+/** Drill-down filters: a grouping's name and the row key to keep. */
+export type CampaignFilters = Partial<Record<CampaignGroup, string>>;
+
+export interface CampaignQuery {
+  groupBy: CampaignGroup;
+  startDate: string;
+  endDate: string;
+  compare?: boolean;
+  interval?: 'day';
+  filters?: CampaignFilters;
+}

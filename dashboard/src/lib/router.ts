@@ -3,6 +3,8 @@ import { useEffect, useState } from 'preact/hooks';
 
 export type Route =
   | { name: 'overview' }
+  /** `path`: the drill-down keys chosen so far (channel, then source / medium). */
+  | { name: 'campaigns'; path: string[] }
   | { name: 'experiments' }
   | { name: 'new-experiment' }
   | { name: 'experiment'; id: string }
@@ -17,6 +19,7 @@ export function parseHash(hash: string): Route {
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'overview')) return { name: 'overview' };
   if (parts[0] === 'connect' && parts.length === 1) return { name: 'connect' };
   if (parts[0] === 'keys' && parts.length === 1) return { name: 'keys' };
+  if (parts[0] === 'campaigns' && parts.length <= 3) return { name: 'campaigns', path: parts.slice(1) };
   if (parts[0] === 'experiments') {
     if (parts.length === 1) return { name: 'experiments' };
     if (parts.length === 2 && parts[1] === 'new') return { name: 'new-experiment' };
@@ -32,6 +35,8 @@ export function href(route: Route): string {
       return '#/';
     case 'connect':
       return '#/connect';
+    case 'campaigns':
+      return ['#/campaigns', ...route.path.map(encodeURIComponent)].join('/');
     case 'experiments':
       return '#/experiments';
     case 'new-experiment':

@@ -1,9 +1,10 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useMemo } from 'preact/hooks';
 import type { Summary, Timeseries } from '../api/types';
 import { LineChart, type ChartSeries } from '../components/Chart';
+import { RangePicker, useDateRange } from '../components/RangePicker';
 import { Empty, ErrorState, Loading } from '../components/States';
 import { useApp } from '../context';
-import { browserTimeZone, lastDays, validateRange, type DateRange, type RangePreset } from '../lib/dates';
+import { browserTimeZone } from '../lib/dates';
 import { formatNumber, formatPercent } from '../lib/format';
 import { SERIES_COLORS } from '../lib/theme';
 import { bucketTimes } from '../lib/timeseries';
@@ -33,39 +34,18 @@ export function formatUsers(users: number, approximate: boolean): string {
   return approximate && users > 0 ? `≈ ${formatNumber(users)}` : formatNumber(users);
 }
 
-const PRESETS: { value: RangePreset; label: string }[] = [
-  { value: '7', label: 'Last 7 days' },
-  { value: '30', label: 'Last 30 days' },
-  { value: '90', label: 'Last 90 days' },
-  { value: 'custom', label: 'Custom' },
-];
-
 export function OverviewPage() {
   const { api, theme } = useApp();
-  const [preset, setPreset] = useState<RangePreset>('30');
-  const [custom, setCustom] = useState<DateRange>(() => lastDays(30));
-  const [applied, setApplied] = useState<DateRange>(() => lastDays(30));
-  const [customError, setCustomError] = useState<string | null>(null);
-
-  const range = preset === 'custom' ? applied : lastDays(Number(preset));
   // The browser's days, on both sides: the API counts the same ones.
   const tz = browserTimeZone();
+  const dates = useDateRange(tz);
+  const range = dates.range;
   const [summary, reloadSummary] = useAsync(() => api.summary({ ...range, tz }), [api, range.startDate, range.endDate]);
   const [series, reloadSeries] = useAsync(
     () => api.timeseries({ ...range, interval: 'day', tz }),
     [api, range.startDate, range.endDate],
   );
 
-  const choose = (p: RangePreset) => {
-    setPreset(p);
-    setCustomError(null);
-  };
-  const applyCustom = (e: Event) => {
-    e.preventDefault();
-    const err = validateRange(custom);
-    setCustomError(err);
-    if (!err) setApplied({ ...custom });
-  };
   const refresh = () => {
     reloadSummary();
     reloadSeries();
@@ -80,38 +60,7 @@ export function OverviewPage() {
           Refresh
         </button>
       </div>
-      <div class="toolbar" role="group" aria-label="Date range">
-        <div class="segmented">
-          {PRESETS.map((p) => (
-            <button key={p.value} type="button" class="button" aria-pressed={preset === p.value} onClick={() => choose(p.value)}>
-              {p.label}
-            </button>
-          ))}
-        </div>
-        {preset === 'custom' && (
-          <form class="custom-range" onSubmit={applyCustom} noValidate>
-            <label>
-              From
-              <input type="date" value={custom.startDate} onInput={(e) => setCustom({ ...custom, startDate: (e.target as HTMLInputElement).value })} />
-            </label>
-            <label>
-              To
-              <input type="date" value={custom.endDate} onInput={(e) => setCustom({ ...custom, endDate: (e.target as HTMLInputElement).value })} />
-            </label>
-            <button type="submit" class="button button-primary">
-              Apply
-            </button>
-            {customError && (
-              <p class="field-error" role="alert">
-                {customError}
-              </p>
-            )}
-          </form>
-        )}
-        <span class="muted range-label">
-          {range.startDate} – {range.endDate} (UTC)
-        </span>
-      </div>
+      <RangePicker state={dates} zone={tz ?? 'UTC'} />
 
       {summary.status === 'error' && !m ? (
         <ErrorState error={summary.error} onRetry={reloadSummary} title="Could not load the summary" />

@@ -1,4 +1,5 @@
-//! `GET /api/analytics/campaigns?groupBy&startDate&endDate&attribution&compare&format`:
+//! `GET /api/analytics/campaigns?groupBy&startDate&endDate&attribution&compare&interval&format`
+//! and drill-down filters named like the groupings (`channel=Paid Search&source_medium=google / cpc`):
 //! the campaign report — users, new users, conversions, converted users and
 //! revenue by the channel, source, medium, campaign, term or content of
 //! each user's first touch, over whole UTC days, from the daily rollups of
@@ -12,14 +13,17 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
-use crate::domain::attribution::{Day, GroupBy, day_number};
-use crate::domain::campaign_report::{CampaignReport, DayRange, PreviousPeriod, range_report, to_csv};
+use crate::domain::attribution::{Day, GroupBy, day_date, day_number};
+use crate::domain::campaign_report::{
+    CampaignReport, DayRange, PreviousPeriod, RowFilter, daily_series, range_report, to_csv,
+};
 use crate::domain::time_range::parse_range_in;
 use crate::repo::attribution;
-use crate::store::keys;
 
 /// Days a report spans when no `startDate` is given: the last 30, today included.
 pub const DEFAULT_DAYS: i64 = 30;
+/// The longest drill-down key: a `source / medium` of two 128-character fields.
+pub const MAX_FILTER_CHARS: usize = 300;
 /// Days one report may span (each is one query, twice with `compare`).
 pub const MAX_DAYS: i64 = 366;
 
@@ -59,6 +63,24 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     if param("experimentId").is_some() {
         errors.push(FieldError::new("experimentId", "the campaign × variant report is not available yet"));
     }
+    let mut filter = RowFilter::default();
+    for grouping in GroupBy::ALL {
+        if let Some(key) = param(grouping.name()) {
+            if key.chars().count() > MAX_FILTER_CHARS {
+                errors
+                    .push(FieldError::new(grouping.name(), format!("at most {MAX_FILTER_CHARS} characters")));
+            }
+            filter.0.push((grouping, key.to_owned()));
+        }
+    }
+    let daily = match param("interval") {
+        None => false,
+        Some("day") => true,
+        Some(_) => {
+            errors.push(FieldError::new("interval", "must be day"));
+            false
+        }
+    };
     let csv = wants_csv(request, &params, &mut errors);
     let range =
         parse_range_in(param("startDate"), param("endDate"), chrono_tz::Tz::UTC).unwrap_or_else(|mut e| {
@@ -78,24 +100,17 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let span = last - first + 1;
     let read_from = if compare { first - span } else { first };
     let days = attribution::row_days(store, &caller.tenant_id, read_from, last).await?;
-    let current = range_report(&days, group, first, last);
+    let current = range_report(&days, group, &filter, first, last);
     if csv {
-        let filename = format!(
-            "campaigns-{}-{}-{}.csv",
-            group.name(),
-            keys::day_numbered(first),
-            keys::day_numbered(last)
-        );
+        let filename = format!("campaigns-{}-{}-{}.csv", group.name(), day_date(first), day_date(last));
         return Ok(csv_response(to_csv(&current), &filename));
     }
-    let range = |first: Day, last: Day| DayRange {
-        start_date: keys::day_numbered(first),
-        end_date: keys::day_numbered(last),
-    };
+    let range = |first: Day, last: Day| DayRange { start_date: day_date(first), end_date: day_date(last) };
     let previous = compare.then(|| PreviousPeriod {
         range: range(first - span, first - 1),
-        report: range_report(&days, group, first - span, first - 1),
+        report: range_report(&days, group, &filter, first - span, first - 1),
     });
+    let series = daily.then(|| daily_series(&days, group, &filter, &current, first, last));
     let body = CampaignReport {
         group_by: group.name().to_owned(),
         attribution: "first".to_owned(),
@@ -103,6 +118,7 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
         report: current,
         users_approximate: false,
         previous,
+        series,
     };
     Ok(json_response(StatusCode::OK, &body))
 }

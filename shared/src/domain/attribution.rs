@@ -36,6 +36,11 @@ pub fn day_number(at: &DateTime<Utc>) -> Day {
     at.timestamp().div_euclid(86_400)
 }
 
+/// The day's date, `YYYY-MM-DD`, as reports show it.
+pub fn day_date(day: Day) -> String {
+    DateTime::from_timestamp(day.saturating_mul(86_400), 0).unwrap_or_default().format("%Y-%m-%d").to_string()
+}
+
 /// What a report shows for a campaign field an event did not have.
 pub const NOT_SET: &str = "(not set)";
 
@@ -101,6 +106,15 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
+    pub const ALL: [GroupBy; 7] = [
+        GroupBy::Channel,
+        GroupBy::Source,
+        GroupBy::Medium,
+        GroupBy::Campaign,
+        GroupBy::Term,
+        GroupBy::Content,
+        GroupBy::SourceMedium,
+    ];
     pub const NAMES: [&str; 7] =
         ["channel", "source", "medium", "campaign", "term", "content", "source_medium"];
 
@@ -397,6 +411,14 @@ pub(crate) mod tests {
 
     fn at(day: i64, hour: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(day * 86_400 + hour * 3_600, 0).unwrap()
+    }
+
+    #[test]
+    fn every_grouping_is_named_and_parsed_back() {
+        for group in GroupBy::ALL {
+            assert_eq!(GroupBy::parse(group.name()), Some(group));
+        }
+        assert_eq!(GroupBy::parse("country"), None);
     }
 
     #[test]
