@@ -30,7 +30,7 @@ use crate::domain::attribution::{
 use crate::domain::campaign::{Channel, touch_of};
 use crate::domain::event::Event;
 use crate::store::keys;
-use crate::store::{Item, Key, Query, Store, StoreError, query_all};
+use crate::store::{Condition, Item, Key, Query, Store, StoreError, WriteOp, query_all};
 use crate::ttl_cache::TtlCache;
 
 /// The item's version: every put adds one, on condition it still holds.
@@ -41,6 +41,12 @@ const DAYS: &str = "d";
 const CONVERSIONS: &str = "c";
 /// A row item's fields, set with every `ADD` (readers need no digest).
 pub const ROW: &str = "row";
+/// The row writes of a change too large for one transaction, still to do
+/// ([`Journal`]).
+const JOURNAL: &str = "j";
+/// How many journal steps one call to [`finish_journal`] takes at most
+/// before it gives up (each step is a transaction of up to 99 row writes).
+const MAX_JOURNAL_STEPS: usize = 1_000;
 
 /// The fields of a row as stored: `[channel, source, medium, campaign,
 /// term, content]`, absent fields `null`.
@@ -64,13 +70,100 @@ pub fn row_of_labels(labels: &Value) -> Option<Row> {
 
 /// A row's sort key: 128 bits of the SHA-256 of its stored fields.
 pub fn row_id(row: &Row) -> String {
-    let digest = Sha256::digest(row_labels(row).to_string().as_bytes());
-    hex::encode(&digest[..16])
+    row_id_of_labels(&row_labels(row))
+}
+
+fn row_id_of_labels(labels: &Value) -> String {
+    hex::encode(&Sha256::digest(labels.to_string().as_bytes())[..16])
+}
+
+/// Row writes a user's change still owes, kept on the user's item: a
+/// change whose row writes do not fit one transaction (a first touch that
+/// moves a user active on many days: two row items per day) commits its
+/// first part with the events and the item, which then holds the rest;
+/// each later step puts the item back, on condition of its version, with
+/// the next part. Readers of the item finish it first, so nothing is ever
+/// planned over an unfinished change, and a step that commits twice is
+/// impossible (the version moved).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Journal {
+    pub tenant_id: String,
+    pub writes: Vec<OwedRowWrite>,
+}
+
+/// A row write a [`Journal`] owes: the row's stored fields
+/// ([`row_labels`]), the day, and what to add to the row's item that day.
+pub type OwedRowWrite = (Value, Day, Vec<(String, i64)>);
+
+impl Journal {
+    fn to_value(&self) -> Value {
+        // Rows once each (a move has two), writes by row index.
+        let mut rows: Vec<&Value> = Vec::new();
+        let writes: Vec<Value> = self
+            .writes
+            .iter()
+            .map(|(labels, day, add)| {
+                let index = rows.iter().position(|row| *row == labels).unwrap_or_else(|| {
+                    rows.push(labels);
+                    rows.len() - 1
+                });
+                json!([index, day, add])
+            })
+            .collect();
+        json!({"t": self.tenant_id, "r": rows, "w": writes})
+    }
+
+    fn of_value(value: &Value) -> Option<Journal> {
+        let rows = value.get("r")?.as_array()?;
+        let writes = value
+            .get("w")?
+            .as_array()?
+            .iter()
+            .map(|write| {
+                let write = write.as_array()?;
+                let labels = rows.get(usize::try_from(write.first()?.as_u64()?).ok()?)?.clone();
+                let day = write.get(1)?.as_i64()?;
+                let add = write
+                    .get(2)?
+                    .as_array()?
+                    .iter()
+                    .map(|pair| Some((pair.get(0)?.as_str()?.to_owned(), pair.get(1)?.as_i64()?)))
+                    .collect::<Option<Vec<_>>>()?;
+                Some((labels, day, add))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Journal { tenant_id: value.get("t")?.as_str()?.to_owned(), writes })
+    }
+
+    /// The `ADD`s of writes `range` to their row items.
+    pub fn row_writes(&self, range: std::ops::Range<usize>) -> Vec<WriteOp> {
+        self.writes[range]
+            .iter()
+            .map(|(labels, day, add)| WriteOp::Update {
+                key: keys::campaign_row(
+                    &self.tenant_id,
+                    &keys::day_numbered(*day),
+                    &row_id_of_labels(labels),
+                ),
+                add: add.clone(),
+                set: Item::from_iter([(ROW.to_owned(), labels.clone())]),
+                condition: Condition::Always,
+            })
+            .collect()
+    }
 }
 
 /// A user's item, at `version`.
 pub fn user_item(state: &UserAttribution, version: i64) -> Item {
+    user_item_owing(state, version, None)
+}
+
+/// A user's item, at `version`, owing the writes of `journal` (if any).
+pub fn user_item_owing(state: &UserAttribution, version: i64, journal: Option<&Journal>) -> Item {
     let mut item = Item::new();
+    if let Some(journal) = journal.filter(|journal| !journal.writes.is_empty()) {
+        item.insert(JOURNAL.into(), journal.to_value());
+    }
     item.insert(VERSION.into(), version.into());
     if let Some(first) = &state.first_touch {
         item.insert(TOUCH_AT.into(), keys::sort_time(&first.at).into());
@@ -105,6 +198,45 @@ pub fn user_of_item(item: &Item) -> Option<(i64, UserAttribution)> {
         })
         .collect::<Option<_>>()?;
     Some((version, UserAttribution { first_touch, active_days, conversions }))
+}
+
+fn has_journal(item: &Item) -> bool {
+    item.contains_key(JOURNAL)
+}
+
+/// Does the writes the user item at `key` still owes ([`Journal`]), step
+/// by step, each on condition of the version it read (another writer may
+/// be finishing it too: a step that lost the race is read again). Returns
+/// the item as it then is (`None`: there is none).
+pub async fn finish_journal(store: &dyn Store, key: &Key) -> Result<Option<Item>, StoreError> {
+    let per_step = store.max_transaction_writes().saturating_sub(1).max(1);
+    for _ in 0..MAX_JOURNAL_STEPS {
+        let Some(item) = store.read_before_write(std::slice::from_ref(key)).await?.pop().flatten() else {
+            return Ok(None);
+        };
+        if !has_journal(&item) {
+            return Ok(Some(item));
+        }
+        let (Some(journal), Some((version, state))) =
+            (item.get(JOURNAL).and_then(Journal::of_value), user_of_item(&item))
+        else {
+            tracing::warn!(pk = %key.pk, "unreadable attribution journal; its writes are left undone");
+            return Ok(Some(item));
+        };
+        let now = per_step.min(journal.writes.len());
+        let rest = Journal { tenant_id: journal.tenant_id.clone(), writes: journal.writes[now..].to_vec() };
+        let mut writes = journal.row_writes(0..now);
+        writes.push(WriteOp::Put {
+            key: key.clone(),
+            item: user_item_owing(&state, version + 1, Some(&rest)),
+            condition: Condition::equals(VERSION, version),
+        });
+        match store.transact(writes).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Conflict)
 }
 
 /// The first touch an event makes (`None`: it has no campaign fields).
@@ -276,7 +408,13 @@ pub async fn read_changing(
         .map(|index| (index, keys::attribution(&first_events[index].tenant_id, &first_events[index].user_id)))
         .collect();
     let keys: Vec<Key> = wanted.iter().map(|(_, key)| key.clone()).collect();
-    let found = store.read_before_write(&keys).await?;
+    let mut found = store.read_before_write(&keys).await?;
+    // Nothing is planned over a change still owing writes: finish it first.
+    for (key, item) in keys.iter().zip(&mut found) {
+        if item.as_ref().is_some_and(has_journal) {
+            *item = finish_journal(store, key).await?;
+        }
+    }
 
     // Which users the batch changes: apply each one's events to what was
     // read (version, as read, as changed).
@@ -354,6 +492,11 @@ pub async fn row_days(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    use chrono::{DateTime, Utc};
+
     use super::*;
     use crate::domain::campaign::Touch;
 
@@ -377,6 +520,174 @@ mod tests {
         assert_eq!(row_of_labels(&row_labels(&Row::direct())), Some(Row::direct()));
         assert_eq!(row_id(&Row::direct()).len(), 32);
         assert_ne!(row_id(&Row::direct()), row_id(&Row::of(&touch)));
+    }
+
+    #[test]
+    fn journals_round_trip_on_the_user_item() {
+        let state = UserAttribution::default();
+        let labels = row_labels(&Row::direct());
+        let journal = Journal {
+            tenant_id: "t".into(),
+            writes: vec![
+                (labels.clone(), 20_000, vec![("u1".into(), -1)]),
+                (row_labels(&Row::of(&Touch { source: "x".into(), ..Touch::default() })), 20_000, vec![]),
+                (labels, 20_001, vec![("n".into(), 1), ("u-".into(), 1)]),
+            ],
+        };
+        let item = user_item_owing(&state, 3, Some(&journal));
+        assert_eq!(item.get(JOURNAL).and_then(Journal::of_value), Some(journal.clone()));
+        assert_eq!(user_of_item(&item), Some((3, state.clone())));
+        // Two rows, stored once each.
+        assert_eq!(item[JOURNAL]["r"].as_array().unwrap().len(), 2);
+        let writes = journal.row_writes(1..3);
+        assert_eq!(writes.len(), 2);
+        assert_eq!(writes[1].key(), &keys::campaign_row("t", "2024-10-05", &row_id(&Row::direct())));
+        // An empty journal is no journal.
+        let empty = Journal { tenant_id: "t".into(), writes: vec![] };
+        assert!(!has_journal(&user_item_owing(&state, 3, Some(&empty))));
+    }
+
+    /// A store that takes at most 100 writes per transaction (DynamoDB's
+    /// limit), counts journal steps and refused conditions, and, once
+    /// armed, fails the first journal step it is asked for (a writer
+    /// stopping between a change's steps).
+    struct StepsMayFail {
+        inner: Arc<dyn Store>,
+        armed: AtomicBool,
+        steps: AtomicUsize,
+        refused: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for StepsMayFail {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
+            self.inner.exist_before_write(keys).await
+        }
+        async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.read_before_write(keys).await
+        }
+        async fn query(&self, query: &crate::store::Query) -> Result<crate::store::Page, StoreError> {
+            self.inner.query(query).await
+        }
+        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+            let journal_step = writes.iter().any(|w| w.key().pk.starts_with("ATT#"))
+                && !writes.iter().any(|w| w.key().pk.starts_with("EID#"));
+            if journal_step {
+                self.steps.fetch_add(1, SeqCst);
+                if self.armed.swap(false, SeqCst) {
+                    return Err(StoreError::Unavailable("stopped between steps (injected)".into()));
+                }
+            }
+            crate::store::validate_transaction(&writes, self.max_transaction_writes())?;
+            let result = self.inner.transact(writes).await;
+            if let Err(StoreError::ConditionFailed { .. }) = result {
+                self.refused.fetch_add(1, SeqCst);
+            }
+            result
+        }
+        fn max_transaction_writes(&self) -> usize {
+            100
+        }
+    }
+
+    /// A user active on 60 days whose first touch earlier events move:
+    /// two row items a day, over 120 row writes, more than a transaction
+    /// holds. Each move commits in steps, the user's later events in the
+    /// same batch follow without a re-plan, a writer that stops between
+    /// steps is finished by the redelivery, and the rows are exactly what
+    /// the user adds.
+    async fn a_move_too_large_for_one_transaction_commits_in_steps(inner: Arc<dyn Store>) {
+        use crate::domain::event::EventType;
+        use crate::repo::events::{WriterMemory, store_events};
+        let store = StepsMayFail { inner, armed: false.into(), steps: 0.into(), refused: 0.into() };
+        let tenant = format!("t-{}", uuid::Uuid::now_v7());
+        let event = |id: &str, kind: EventType, at: DateTime<Utc>, properties: Value| Event {
+            id: id.into(),
+            tenant_id: tenant.clone(),
+            user_id: "loyal".into(),
+            event_type: kind,
+            experiment_id: None,
+            variant: None,
+            properties: properties.as_object().cloned().unwrap_or_default(),
+            timestamp: at,
+        };
+        let day_one: DateTime<Utc> = "2026-09-01T12:00:00Z".parse().unwrap();
+        let day = |d: i64| day_one + chrono::Duration::days(d);
+        let mut all: Vec<Event> =
+            (0..60).map(|d| event(&format!("day-{d}"), EventType::PageView, day(d), json!({}))).collect();
+        let memory = WriterMemory { attributions: KnownAttributions::disabled(), ..WriterMemory::default() };
+        store_events(&store, &memory, all.clone()).await.unwrap();
+        let tagged = |campaign: &str| json!({"url": format!("https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign={campaign}")});
+
+        // A move, then a conversion of the same user, in one batch.
+        let moved = vec![
+            event("brand", EventType::PageView, day(-1), tagged("brand")),
+            event("bought", EventType::Conversion, day(60), json!({"value": 19.99})),
+        ];
+        store_events(&store, &memory, moved.clone()).await.unwrap();
+        assert!(store.steps.load(SeqCst) >= 1, "the move took journal steps");
+        assert_eq!(store.refused.load(SeqCst), 0, "the conversion followed without a re-plan");
+        all.extend(moved);
+
+        // Another move; the writer stops after its first transaction, and
+        // the redelivery finishes it.
+        let earliest = event("spring", EventType::PageView, day(-2), tagged("spring"));
+        store.armed.store(true, SeqCst);
+        assert!(store_events(&store, &memory, vec![earliest.clone()]).await.is_err());
+        let again = store_events(&store, &memory, vec![earliest.clone()]).await.unwrap();
+        assert_eq!((again.stored, again.duplicates), (0, 1));
+        all.push(earliest);
+
+        let mut expected = UserAttribution::default();
+        for e in &all {
+            expected.add(e.timestamp, conversion_of(e), || touch_row(e, &[]));
+        }
+        assert_eq!(expected.row().campaign.as_deref(), Some("spring"));
+        let mut want: Vec<(Day, Row, RowDay)> = Vec::new();
+        for ((day, measure), n) in expected.contributions() {
+            match want.iter_mut().find(|(d, ..)| *d == day) {
+                Some((.., counts)) => counts.add(measure, n),
+                None => {
+                    let mut counts = RowDay::default();
+                    counts.add(measure, n);
+                    want.push((day, expected.row(), counts));
+                }
+            }
+        }
+        let first = day_number(&day(-2));
+        let mut got = row_days(&store, &tenant, first, first + 63).await.unwrap();
+        // The rows the moves emptied hold zeros only.
+        got.retain(|(.., counts)| {
+            counts.new_users != 0 || counts.users.values().any(|n| *n != 0) || counts.conversions != 0
+        });
+        got.sort_by_key(|(day, ..)| *day);
+        assert_eq!(got.len(), 63);
+        assert_eq!(got, want);
+        // And the user's item owes nothing.
+        let item = store.get(&keys::attribution(&tenant, "loyal")).await.unwrap().unwrap();
+        assert!(!has_journal(&item));
+    }
+
+    #[tokio::test]
+    async fn embedded_a_move_too_large_for_one_transaction_commits_in_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap();
+        a_move_too_large_for_one_transaction_commits_in_steps(Arc::new(store)).await;
+    }
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn dynamodb_a_move_too_large_for_one_transaction_commits_in_steps() {
+        a_move_too_large_for_one_transaction_commits_in_steps(
+            crate::aws::testing::fresh_context().await.store,
+        )
+        .await;
     }
 
     #[test]

@@ -178,6 +178,8 @@ struct KeyBook<'a> {
     /// fields and digest.
     row_item_ids: HashMap<(&'a str, usize, Day), usize>,
     row_items: Vec<(Key, Item)>,
+    /// The (tenant, row, day) of each row item, by index.
+    row_item_of: Vec<(&'a str, usize, Day)>,
     /// Each row's index, and its digest and stored fields by index.
     row_ids: HashMap<Row, usize>,
     rows: Vec<(String, Value)>,
@@ -229,6 +231,7 @@ impl<'a> KeyBook<'a> {
         let key = keys::campaign_row(tenant_id, &keys::day_numbered(day), row_id);
         let id = self.row_items.len();
         self.row_items.push((key, item_of(stored_attribution::ROW, labels.clone())));
+        self.row_item_of.push((tenant_id, row, day));
         self.row_item_ids.insert((tenant_id, row, day), id);
         id
     }
@@ -291,14 +294,45 @@ impl Transaction {
         self.counts[at].1[count as usize] += delta;
     }
 
+    /// The transaction's writes. Only a transaction of one event can need
+    /// more than `max_writes` (the plan starts another before any event
+    /// would take one over): a first touch that moves a user active on
+    /// many days. The row writes past the limit then go into the user's
+    /// item as a journal ([`stored_attribution::Journal`]), done after.
     fn finish(
         self,
         book: &KeyBook,
         users: &mut [(Option<i64>, UserAttribution)],
         slots: &Slots,
+        max_writes: usize,
     ) -> PlannedTransaction {
         let Transaction { mut writes, counts, first_sights, events, row_counts, users: changed, .. } = self;
+        let mut row_adds: Vec<(usize, Vec<(String, i64)>)> = Vec::with_capacity(row_counts.len());
+        for (item, counts) in row_counts {
+            let mut add: Vec<(String, i64)> =
+                counts.into_iter().filter(|(_, n)| *n != 0).map(|(m, n)| (m.attribute(), n)).collect();
+            if !add.is_empty() {
+                add.sort();
+                row_adds.push((item, add));
+            }
+        }
+        let aggregate_writes = aggregate_writes(book, counts);
+        let total = writes.len() + changed.len() + row_adds.len() + aggregate_writes.len();
+        let mut journal = None;
+        if total > max_writes && changed.len() == 1 {
+            let owed = row_adds.split_off(row_adds.len() - (total - max_writes).min(row_adds.len()));
+            let tenant_id = owed.first().map_or("", |(item, _)| book.row_item_of[*item].0).to_owned();
+            let writes = owed
+                .into_iter()
+                .map(|(item, add)| {
+                    let (_, row, day) = book.row_item_of[item];
+                    (book.rows[row].1.clone(), day, add)
+                })
+                .collect();
+            journal = Some(stored_attribution::Journal { tenant_id, writes });
+        }
         let mut attributions = Vec::with_capacity(changed.len());
+        let mut journaled = Vec::new();
         for slot in changed {
             let (version, state) = &mut users[slot];
             let next = version.map_or(1, |v| v + 1);
@@ -307,19 +341,27 @@ impl Transaction {
                 Some(v) => Condition::equals(stored_attribution::VERSION, *v),
             };
             let key = slots.users[slot].key.clone();
-            writes.push(WriteOp::Put { key, item: stored_attribution::user_item(state, next), condition });
-            *version = Some(next);
-            if let Some(fact) = Known::of(state) {
-                attributions.push((slots.users[slot].digest, fact));
+            let item = stored_attribution::user_item_owing(state, next, journal.as_ref());
+            match &journal {
+                // Each step of the journal puts the item again, one version
+                // up, with up to `max_writes - 1` row writes (as
+                // `finish_journal` does them), before any later transaction
+                // of this plan runs.
+                Some(journal) => {
+                    journaled.push(key.clone());
+                    let steps = journal.writes.len().div_ceil(max_writes.saturating_sub(1).max(1));
+                    *version = Some(next + steps as i64);
+                }
+                None => {
+                    *version = Some(next);
+                    if let Some(fact) = Known::of(state) {
+                        attributions.push((slots.users[slot].digest, fact));
+                    }
+                }
             }
+            writes.push(WriteOp::Put { key, item, condition });
         }
-        for (item, counts) in row_counts {
-            let mut add: Vec<(String, i64)> =
-                counts.into_iter().filter(|(_, n)| *n != 0).map(|(m, n)| (m.attribute(), n)).collect();
-            if add.is_empty() {
-                continue;
-            }
-            add.sort();
+        for (item, add) in row_adds {
             let (key, labels) = &book.row_items[item];
             writes.push(WriteOp::Update {
                 key: key.clone(),
@@ -328,28 +370,35 @@ impl Transaction {
                 condition: Condition::Always,
             });
         }
-        for (aggregate, counts) in counts {
-            let Aggregate { key, labels, names } = &book.aggregates[aggregate];
-            let add: Vec<(String, i64)> = names
-                .iter()
-                .zip(counts)
-                .filter(|(_, count)| *count != 0)
-                .map(|(name, count)| ((*name).to_owned(), count))
-                .collect();
-            // A bucket one user's credit left and another's reached, with
-            // none of its events here, has nothing to write.
-            if add.is_empty() && labels.is_empty() {
-                continue;
-            }
-            writes.push(WriteOp::Update {
-                key: key.clone(),
-                add,
-                set: labels.clone(),
-                condition: Condition::Always,
-            });
-        }
-        PlannedTransaction { writes, first_sights, events, attributions }
+        writes.extend(aggregate_writes);
+        PlannedTransaction { writes, first_sights, events, attributions, journaled }
     }
+}
+
+/// The `ADD`s of a transaction's counts to their aggregates.
+fn aggregate_writes(book: &KeyBook, counts: Vec<(AggregateId, [i64; 4])>) -> Vec<WriteOp> {
+    let mut writes = Vec::with_capacity(counts.len());
+    for (aggregate, counts) in counts {
+        let Aggregate { key, labels, names } = &book.aggregates[aggregate];
+        let add: Vec<(String, i64)> = names
+            .iter()
+            .zip(counts)
+            .filter(|(_, count)| *count != 0)
+            .map(|(name, count)| ((*name).to_owned(), count))
+            .collect();
+        // A bucket one user's credit left and another's reached, with
+        // none of its events here, has nothing to write.
+        if add.is_empty() && labels.is_empty() {
+            continue;
+        }
+        writes.push(WriteOp::Update {
+            key: key.clone(),
+            add,
+            set: labels.clone(),
+            condition: Condition::Always,
+        });
+    }
+    writes
 }
 
 #[derive(Debug)]
@@ -363,6 +412,9 @@ pub struct PlannedTransaction {
     /// The attribution items this transaction puts, with what they then
     /// hold: true once it has committed.
     pub attributions: Vec<(Digest96, Known)>,
+    /// The user items it leaves owing row writes
+    /// ([`stored_attribution::finish_journal`] them once it has committed).
+    pub journaled: Vec<Key>,
 }
 
 /// Plans the writes that store and count `events`, which must be distinct
@@ -474,7 +526,12 @@ pub fn plan(
                 })
                 .count();
         if current.events > 0 && current.size() + own + added > max_writes {
-            transactions.push(std::mem::take(&mut current).finish(&book, &mut users, attribution));
+            transactions.push(std::mem::take(&mut current).finish(
+                &book,
+                &mut users,
+                attribution,
+                max_writes,
+            ));
         }
 
         let event_key = keys::event(&event.tenant_id, &event.timestamp, &event.id);
@@ -515,7 +572,7 @@ pub fn plan(
         current.events += 1;
     }
     if current.events > 0 {
-        transactions.push(current.finish(&book, &mut users, attribution));
+        transactions.push(current.finish(&book, &mut users, attribution, max_writes));
     }
     transactions
 }

@@ -182,6 +182,13 @@ pub async fn store_events_into(
                     report.transactions += 1;
                     memory.members.remember(transaction.first_sights.iter().map(|(key, hour)| (key, *hour)));
                     memory.attributions.remember(transaction.attributions.iter().copied());
+                    // A change too large for one transaction owes the rest
+                    // of its row writes; if this writer stops first, the
+                    // redelivery's first attempt reads the user (journaled
+                    // users are not remembered) and finishes them.
+                    for key in &transaction.journaled {
+                        attribution::finish_journal(store, key).await?;
+                    }
                 }
                 Err(err @ (StoreError::ConditionFailed { .. } | StoreError::Conflict)) => {
                     failure = Some(err);
