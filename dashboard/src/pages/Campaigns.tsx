@@ -1,15 +1,15 @@
 import { useMemo, useState } from 'preact/hooks';
-import { errorMessage } from '../api/client';
 import type { CampaignReport, CampaignRow } from '../api/types';
 import { LineChart, type ChartSeries } from '../components/Chart';
 import { RangePicker, useDateRange } from '../components/RangePicker';
 import { Empty, ErrorState, Loading } from '../components/States';
-import { useToast } from '../components/Toasts';
+import { SortHeader } from '../components/SortHeader';
 import { useApp } from '../context';
 import {
   chartLines, COLUMNS, daySeconds, deltaOf, formatDelta, levelOf, OTHER_ROW, sortCampaignRows, type CampaignColumn, type SortDir,
 } from '../lib/campaigns';
-import { downloadText, slug } from '../lib/csv';
+import { slug } from '../lib/csv';
+import { useCsvDownload } from '../lib/useCsvDownload';
 import { formatNumber, formatPercent } from '../lib/format';
 import { href } from '../lib/router';
 import { SERIES_COLORS } from '../lib/theme';
@@ -26,13 +26,12 @@ function cell(column: Exclude<CampaignColumn, 'key'>, row: CampaignRow): string 
 /** The campaign report: users by the channel, source / medium and campaign of their first touch. */
 export function CampaignsPage({ path }: { path: string[] }) {
   const { api, theme } = useApp();
-  const toast = useToast();
   // The report counts whole UTC days.
   const dates = useDateRange('UTC');
   const range = dates.range;
   const [compare, setCompare] = useState(false);
   const [sort, setSort] = useState<{ column: CampaignColumn; dir: SortDir }>({ column: 'users', dir: 'desc' });
-  const [downloading, setDownloading] = useState(false);
+  const [downloading, download] = useCsvDownload();
   const { level, filters, canDrill } = levelOf(path);
   const query = { groupBy: level.groupBy, ...range, filters, compare, interval: 'day' as const };
   const [report, reload] = useAsync(() => api.campaigns(query), [api, range.startDate, range.endDate, compare, path.join('\u0000')]);
@@ -44,18 +43,13 @@ export function CampaignsPage({ path }: { path: string[] }) {
   const onSort = (column: CampaignColumn) =>
     setSort((s) => (s.column === column ? { column, dir: s.dir === 'asc' ? 'desc' : 'asc' } : { column, dir: column === 'key' ? 'asc' : 'desc' }));
 
-  const downloadCsv = async () => {
-    setDownloading(true);
-    try {
-      const csv = await api.campaignsCsv({ ...query, compare: false, interval: undefined });
-      const where = path.length ? '-' + slug(path.join(' ')) : '';
-      downloadText(`campaigns-${level.groupBy}${where}-${range.startDate}-${range.endDate}.csv`, csv);
-      toast.success('Campaign report downloaded as CSV.');
-    } catch (err) {
-      toast.error(`Could not download the CSV: ${errorMessage(err)}`);
-    } finally {
-      setDownloading(false);
-    }
+  const downloadCsv = () => {
+    const where = path.length ? '-' + slug(path.join(' ')) : '';
+    return download(
+      () => api.campaignsCsv({ ...query, compare: false, interval: undefined }),
+      `campaigns-${level.groupBy}${where}-${range.startDate}-${range.endDate}.csv`,
+      'Campaign report downloaded as CSV.',
+    );
   };
 
   return (
@@ -121,18 +115,16 @@ export function CampaignsPage({ path }: { path: string[] }) {
                   <thead>
                     <tr>
                       {COLUMNS.map((c) => (
-                        <th
+                        <SortHeader
                           key={c.key}
-                          class={c.key === 'key' ? undefined : 'num'}
-                          aria-sort={sort.column === c.key ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}
+                          sorted={sort.column === c.key}
+                          dir={sort.dir}
+                          numeric={c.key !== 'key'}
+                          onSort={() => onSort(c.key)}
+                          testId={`campaign-sort-${c.key}`}
                         >
-                          <button type="button" class="sort-button" onClick={() => onSort(c.key)} data-testid={`campaign-sort-${c.key}`}>
-                            {c.key === 'key' ? level.label : c.label}
-                            <span class="sort-icon" aria-hidden="true">
-                              {sort.column === c.key ? (sort.dir === 'asc' ? '▲' : '▼') : '↕'}
-                            </span>
-                          </button>
-                        </th>
+                          {c.key === 'key' ? level.label : c.label}
+                        </SortHeader>
                       ))}
                     </tr>
                   </thead>

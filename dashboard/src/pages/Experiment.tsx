@@ -7,7 +7,8 @@ import { IntervalPlot, type IntervalRow } from '../components/IntervalPlot';
 import { Empty, ErrorState, Loading, SignificanceBadge, StatusBadge } from '../components/States';
 import { useToast } from '../components/Toasts';
 import { useApp } from '../context';
-import { downloadText, slug } from '../lib/csv';
+import { slug } from '../lib/csv';
+import { useCsvDownload } from '../lib/useCsvDownload';
 import { browserTimeZone, dayIn, daysBetween, toDay } from '../lib/dates';
 import { DASH, formatDateTime, formatInterval, formatLift, formatNumber, formatPercent, formatPValue, intervalKnown } from '../lib/format';
 import { href } from '../lib/router';
@@ -48,7 +49,7 @@ export function ExperimentPage({ id }: { id: string }) {
   const [results, reloadResults] = useAsync(() => api.results(id, { confidence, mde }), [api, id, confidence, mde]);
   const [moving, setMoving] = useState<Status | null>(null);
   const [busy, setBusy] = useState(false);
-  const [downloading, setDownloading] = useState(false);
+  const [downloading, download] = useCsvDownload();
 
   const experiment = override ?? (exp.status !== 'error' ? exp.data : undefined);
 
@@ -81,18 +82,8 @@ export function ExperimentPage({ id }: { id: string }) {
     }
   };
 
-  const downloadCsv = async () => {
-    setDownloading(true);
-    try {
-      const csv = await api.resultsCsv(experiment.id, { confidence, mde });
-      downloadText(`${slug(experiment.name)}-results.csv`, csv);
-      toast.success('Results downloaded as CSV.');
-    } catch (err) {
-      toast.error(`Could not download the CSV: ${errorMessage(err)}`);
-    } finally {
-      setDownloading(false);
-    }
-  };
+  const downloadCsv = () =>
+    download(() => api.resultsCsv(experiment.id, { confidence, mde }), `${slug(experiment.name)}-results.csv`, 'Results downloaded as CSV.');
 
   return (
     <section class="page">

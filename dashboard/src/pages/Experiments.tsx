@@ -4,6 +4,7 @@ import { STATUSES, type Experiment, type Results, type Status } from '../api/typ
 import { ConfirmDialog } from '../components/Dialog';
 import { Empty, ErrorState, Loading, SignificanceBadge, StatusBadge } from '../components/States';
 import { useToast } from '../components/Toasts';
+import { SortHeader } from '../components/SortHeader';
 import { useApp } from '../context';
 import { useDebounced } from '../lib/debounce';
 import { DASH, formatLift, formatNumber, formatPercent, formatPValue, plural } from '../lib/format';
@@ -245,18 +246,16 @@ export function ExperimentsPage() {
                     />
                   </th>
                   {COLUMNS.map((c) => (
-                    <th
+                    <SortHeader
                       key={c.key}
-                      class={c.numeric ? 'num' : undefined}
-                      aria-sort={sortKey === c.key ? (sortDir === 'asc' ? 'ascending' : 'descending') : 'none'}
+                      sorted={sortKey === c.key}
+                      dir={sortDir}
+                      numeric={c.numeric}
+                      onSort={() => onSort(c.key)}
+                      testId={`sort-${c.key}`}
                     >
-                      <button type="button" class="sort-button" onClick={() => onSort(c.key)} data-testid={`sort-${c.key}`}>
-                        {c.label}
-                        <span class="sort-icon" aria-hidden="true">
-                          {sortKey === c.key ? (sortDir === 'asc' ? '▲' : '▼') : '↕'}
-                        </span>
-                      </button>
-                    </th>
+                      {c.label}
+                    </SortHeader>
                   ))}
                 </tr>
               </thead>
