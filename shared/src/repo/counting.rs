@@ -424,8 +424,10 @@ pub struct PlannedTransaction {
 /// precedes by an hour or more. Returning users, the common case, need no
 /// membership keys built at all. `attribution` holds the users whose
 /// attribution the batch changes ([`stored_attribution::read_changing`]).
-/// No transaction exceeds `max_writes` writes, unless one event alone
-/// needs more (a user active on many days whose first touch moves).
+/// No transaction exceeds `max_writes` writes: when one event alone needs
+/// more (a user active on many days whose first touch moves), the row
+/// writes past it go into the user's item as a journal
+/// (`PlannedTransaction::journaled`), done in steps once it has committed.
 ///
 /// The sets here hash keys with `foldhash` (seeded per process, like std's
 /// SipHash, so user-chosen ids cannot force collisions): SipHash was a tenth
