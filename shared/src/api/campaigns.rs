@@ -27,6 +27,19 @@ pub const MAX_FILTER_CHARS: usize = 300;
 /// Days one report may span (each is one query, twice with `compare`).
 pub const MAX_DAYS: i64 = 366;
 
+/// Whether an option with one accepted value (`compare=previous`) is on;
+/// any other value is an error naming it.
+fn switched_on(value: Option<&str>, name: &str, on: &str, errors: &mut Vec<FieldError>) -> bool {
+    match value {
+        None => false,
+        Some(value) if value == on => true,
+        Some(_) => {
+            errors.push(FieldError::new(name, format!("must be {on}")));
+            false
+        }
+    }
+}
+
 pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
     let params = query_params(request)?;
@@ -48,14 +61,7 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
         )),
         Some(_) => errors.push(FieldError::new("attribution", "must be first")),
     }
-    let compare = match param("compare") {
-        None => false,
-        Some("previous") => true,
-        Some(_) => {
-            errors.push(FieldError::new("compare", "must be previous"));
-            false
-        }
-    };
+    let compare = switched_on(param("compare"), "compare", "previous", &mut errors);
     match param("tz") {
         None | Some("UTC") | Some("Etc/UTC") => {}
         Some(_) => errors.push(FieldError::new("tz", "campaign reports count whole UTC days; use UTC")),
@@ -73,14 +79,7 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
             filter.0.push((grouping, key.to_owned()));
         }
     }
-    let daily = match param("interval") {
-        None => false,
-        Some("day") => true,
-        Some(_) => {
-            errors.push(FieldError::new("interval", "must be day"));
-            false
-        }
-    };
+    let daily = switched_on(param("interval"), "interval", "day", &mut errors);
     let csv = wants_csv(request, &params, &mut errors);
     let range =
         parse_range_in(param("startDate"), param("endDate"), chrono_tz::Tz::UTC).unwrap_or_else(|mut e| {
