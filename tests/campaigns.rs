@@ -2,7 +2,9 @@
 //! set: UTM properties, tagged landing URLs, ad click ids, referrers
 //! (search, social, other sites, the site's own pages), direct visits,
 //! users who come direct first and tagged later, late earlier touches that
-//! move a user's first touch, revenue, and a redelivered batch.
+//! move a user's first touch, revenue, and a redelivered batch; and the
+//! campaign × variant cross-tab of an experiment whose events some users
+//! have in both variants.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,6 +67,8 @@ struct Generated {
     /// Seconds since 2026-11-01T00:00:00Z.
     at: i64,
     touch: Touch,
+    /// The variant of the experiment the event is tagged with, if any.
+    variant: Option<&'static str>,
 }
 
 fn timestamp(at: i64) -> String {
@@ -89,7 +93,15 @@ fn generate(count: usize, users: u64) -> Vec<Generated> {
             }
             let conversion = rng.below(6) == 0;
             let cents = if conversion { [0, 1050, 299, 10_000][rng.below(4) as usize] } else { 0 };
-            Generated { id: format!("c-{i}"), user, conversion, cents, at: at + 3 * 3600, touch }
+            // A user's variant by their number; a quarter of events
+            // untagged, and one in ten tagged with the other variant.
+            let even = user.ends_with(['0', '2', '4', '6', '8']);
+            let variant = match rng.below(20) {
+                0..5 => None,
+                5..7 => Some(if even { "treatment" } else { "control" }),
+                _ => Some(if even { "control" } else { "treatment" }),
+            };
+            Generated { id: format!("c-{i}"), user, conversion, cents, at: at + 3 * 3600, touch, variant }
         })
         .collect()
 }
@@ -116,9 +128,13 @@ fn late_touches(events: &[Generated]) -> Vec<Generated> {
                 properties: json!({"utm_source": "partner", "utm_medium": "affiliate", "utm_campaign": "late"}),
                 row: Some(["Affiliates", "partner", "affiliate", "late"]),
             },
+            variant: None,
         })
         .collect()
 }
+
+/// The experiment generated events are tagged with.
+const EXPERIMENT: &str = "exp-landing";
 
 fn body(event: &Generated) -> Value {
     let mut properties = event.touch.properties.as_object().cloned().unwrap_or_default();
@@ -128,13 +144,83 @@ fn body(event: &Generated) -> Value {
             cents => properties.insert("value".into(), json!(cents as f64 / 100.0)),
         };
     }
-    json!({
+    let mut body = json!({
         "eventId": event.id,
         "userId": event.user,
         "eventType": if event.conversion { "CONVERSION" } else { "PAGE_VIEW" },
         "properties": properties,
         "timestamp": timestamp(event.at),
-    })
+    });
+    if let Some(variant) = event.variant {
+        body["properties"]["experimentId"] = json!(EXPERIMENT);
+        body["properties"]["variant"] = json!(variant);
+    }
+    body
+}
+
+/// The first-touch row of each user: (channel, source, medium, campaign).
+fn first_touches(events: &[Generated]) -> BTreeMap<&str, [&'static str; 4]> {
+    let mut first: BTreeMap<&str, (i64, [&'static str; 4])> = BTreeMap::new();
+    for event in events {
+        if let Some(row) = event.touch.row {
+            let entry = first.entry(&event.user).or_insert((event.at, row));
+            *entry = (*entry).min((event.at, row));
+        }
+    }
+    let direct = ["Direct", "(direct)", "(none)", "(not set)"];
+    events
+        .iter()
+        .map(|e| (e.user.as_str(), first.get(e.user.as_str()).map_or(direct, |(_, row)| *row)))
+        .collect()
+}
+
+/// What the cross-tab should say for days `first..=last` grouped by the row
+/// field at `field`: by (row key, variant), [users, conversions, converted
+/// users, revenue in cents] of the events tagged with the variant.
+fn recount_variants(
+    events: &[Generated],
+    field: usize,
+    first: i64,
+    last: i64,
+) -> BTreeMap<(String, String), [i64; 4]> {
+    let rows = first_touches(events);
+    let mut by_cell: BTreeMap<(String, String, &str), Vec<&Generated>> = BTreeMap::new();
+    for event in events {
+        let Some(variant) = event.variant else { continue };
+        if !(first..=last).contains(&event.at.div_euclid(DAY)) {
+            continue;
+        }
+        let row = rows[event.user.as_str()];
+        let key = if field == 4 { format!("{} / {}", row[1], row[2]) } else { row[field].to_owned() };
+        by_cell.entry((key, variant.to_owned(), &event.user)).or_default().push(event);
+    }
+    let mut cells: BTreeMap<(String, String), [i64; 4]> = BTreeMap::new();
+    for ((key, variant, _), events) in by_cell {
+        let conversions: Vec<&&Generated> = events.iter().filter(|e| e.conversion).collect();
+        let counts = cells.entry((key, variant)).or_default();
+        counts[0] += 1;
+        counts[1] += conversions.len() as i64;
+        counts[2] += i64::from(!conversions.is_empty());
+        counts[3] += conversions.iter().map(|e| e.cents).sum::<i64>();
+    }
+    cells
+}
+
+/// The cross-tab of a reply: its rows' non-empty variant cells.
+fn variants_of(reply: &Value) -> BTreeMap<(String, String), [i64; 4]> {
+    let mut cells = BTreeMap::new();
+    for row in reply["rows"].as_array().expect("rows") {
+        let key = row["key"].as_str().unwrap();
+        for (variant, cell) in row["variants"].as_object().unwrap_or_else(|| panic!("variants of {row}")) {
+            let n = |name: &str| cell[name].as_i64().unwrap_or_else(|| panic!("{name} of {cell}"));
+            let cents = (cell["revenue"].as_f64().unwrap() * 100.0).round() as i64;
+            let counts = [n("users"), n("conversions"), n("convertedUsers"), cents];
+            if counts != [0; 4] {
+                cells.insert((key.to_owned(), variant.clone()), counts);
+            }
+        }
+    }
+    cells
 }
 
 /// What the report should say for days `first..=last` (0 = 2026-11-01),
@@ -244,6 +330,91 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
         }
     }
 
+    // The campaign × variant cross-tab: each row's users in each variant.
+    for (first, last) in [(0, 13), (5, 9), (7, 7)] {
+        for (group, &field) in groups.iter().zip(&fields) {
+            let path = format!(
+                "/api/analytics/campaigns?groupBy={group}&experimentId={EXPERIMENT}&startDate={}&endDate={}",
+                date(first),
+                date(last)
+            );
+            let reply = stack.get(&path, &key).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+            assert_eq!(rows_of(&reply.body), recount(&events, field, first, last), "{path}");
+            let expected = recount_variants(&events, field, first, last);
+            assert_eq!(variants_of(&reply.body), expected, "{path}");
+            for (variant, column) in [("control", 0), ("treatment", 0), ("treatment", 3)] {
+                let sum: i64 =
+                    expected.iter().filter(|((_, v), _)| v == variant).map(|(_, c)| c[column]).sum();
+                let total = &reply.body["totals"]["variants"][variant];
+                let got = if column == 0 {
+                    total["users"].as_i64().unwrap()
+                } else {
+                    (total["revenue"].as_f64().unwrap() * 100.0).round() as i64
+                };
+                assert_eq!(got, sum, "{path}: {variant} totals");
+            }
+        }
+    }
+    let both = recount_variants(&events, 0, 0, 13);
+    let users_in_both: i64 = both.iter().filter(|((_, v), _)| v == "control").map(|(_, c)| c[0]).sum::<i64>()
+        + both.iter().filter(|((_, v), _)| v == "treatment").map(|(_, c)| c[0]).sum::<i64>();
+    assert!(users_in_both > users as i64, "some users are in both variants: {users_in_both}");
+    // The previous period has variants too; CSV has five columns per variant.
+    let reply = stack
+        .get(
+            &format!("/api/analytics/campaigns?groupBy=campaign&experimentId={EXPERIMENT}&startDate=2026-11-08&endDate=2026-11-14&compare=previous"),
+            &key,
+        )
+        .await;
+    assert_eq!(variants_of(&reply.body["previous"]), recount_variants(&events, 3, 0, 6));
+    let csv = stack
+        .get(
+            &format!("/api/analytics/campaigns?groupBy=channel&experimentId={EXPERIMENT}&startDate=2026-11-01&endDate=2026-11-14&format=csv"),
+            &key,
+        )
+        .await;
+    let text = csv.body.as_str().expect("CSV text");
+    assert!(
+        text.starts_with(
+            "key,users,newUsers,conversions,convertedUsers,conversionRate,revenue,control users,"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.lines().next().unwrap().split(',').count(), 7 + 2 * 5);
+    // A created experiment shows every one of its variants, used or not;
+    // another tenant sees no cells of this one's experiment.
+    let created = stack
+        .post(
+            "/api/experiments",
+            &key,
+            json!({"name": "unused", "variants": ["A", "B", "C"], "status": "ACTIVE"}),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let reply = stack
+        .get(
+            &format!("/api/analytics/campaigns?experimentId={id}&startDate=2026-11-01&endDate=2026-11-14"),
+            &key,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["totals"]["variants"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["A", "B", "C"]
+    );
+    assert_eq!(reply.body["totals"]["variants"]["A"]["users"], json!(0));
+    let other = stack
+        .get(
+            &format!(
+                "/api/analytics/campaigns?experimentId={EXPERIMENT}&startDate=2026-11-01&endDate=2026-11-14"
+            ),
+            &other_key,
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.body["totals"]["variants"], json!({}));
+
     // The previous period, beside the current one.
     let reply = stack
         .get("/api/analytics/campaigns?groupBy=campaign&startDate=2026-11-08&endDate=2026-11-14&compare=previous", &key)
@@ -331,6 +502,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
         ("format=xml", "format"),
         ("compare=yesterday", "compare"),
         ("interval=hour", "interval"),
+        (&*format!("experimentId={}", "x".repeat(129)), "experimentId"),
     ] {
         let reply = stack.get(&format!("/api/analytics/campaigns?{query}"), &key).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {:?}", reply.body);

@@ -434,6 +434,45 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assertNoConsoleErrors(since);
   });
 
+  it('experiment page: the campaign × variant table matches the API, by channel and by campaign, with CSV', async () => {
+    const since = consoleErrors.length;
+    await goto(`#/experiments/${seededId}`);
+    await page.locator('[data-testid=experiment-title]', { hasText: SEEDED }).waitFor();
+    const experiment = (await api('GET', `/api/experiments/${seededId}`)).json;
+    const day = (iso) => new Date(iso).toISOString().slice(0, 10);
+    const today = new Date().toISOString().slice(0, 10);
+    const start = day(experiment.startDate ?? experiment.createdAt);
+    const report = async (groupBy) =>
+      (await api('GET', `/api/analytics/campaigns?groupBy=${groupBy}&experimentId=${encodeURIComponent(seededId)}&startDate=${start < today ? start : today}&endDate=${today}`)).json;
+    const shown = async () =>
+      page.locator('[data-testid=crosstab-row]').evaluateAll((rows) =>
+        rows.map((r) => ({
+          key: r.dataset.key,
+          users: Object.fromEntries([...r.querySelectorAll('[data-col=users]')].map((td) => [td.dataset.variant, Number(td.textContent.replaceAll(',', ''))])),
+        })),
+      );
+    const expected = (body) =>
+      body.rows
+        .filter((r) => Object.values(r.variants).some((c) => c.users > 0))
+        .map((r) => ({ key: r.key, users: Object.fromEntries(['control', 'green-button'].map((n) => [n, r.variants[n].users])) }));
+    for (const groupBy of ['channel', 'campaign']) {
+      if (groupBy !== 'channel') await page.selectOption('[data-testid=crosstab-group]', groupBy);
+      const body = await report(groupBy);
+      assert.deepEqual(Object.keys(body.totals.variants).sort(), ['control', 'green-button']);
+      assert.ok(body.totals.variants.control.users > 0 && body.totals.variants['green-button'].users > 0, 'both variants have users');
+      const want = expected(body);
+      assert.ok(want.length >= 3, `several ${groupBy} rows: ${JSON.stringify(want)}`);
+      await poll(async () => JSON.stringify(await shown()) === JSON.stringify(want), `the ${groupBy} × variant cells of the API`);
+      const totals = await page.locator('[data-testid=crosstab-totals]').innerText();
+      assert.match(totals, new RegExp(body.totals.variants.control.users.toLocaleString('en-US')));
+    }
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=crosstab-csv]')]);
+    const lines = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+    assert.match(lines[0], /,control users,.*,green-button users,/);
+    assert.match(lines.at(-1), /^\(total\),/);
+    assertNoConsoleErrors(since);
+  });
+
   it('experiment page: CSV download has a header and one row per variant (needs results?format=csv)', async () => {
     const since = consoleErrors.length;
     await goto(`#/experiments/${seededId}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { campaignParams } from '../src/api/client';
 import type { CampaignRow, CampaignSeriesDay } from '../src/api/types';
-import { chartLines, deltaOf, formatDelta, levelOf, OTHER_ROW, sortCampaignRows } from '../src/lib/campaigns';
+import { chartLines, crossTabVariants, deltaOf, formatDelta, levelOf, OTHER_ROW, sortCampaignRows } from '../src/lib/campaigns';
 
 const row = (key: string, users: number, extra: Partial<CampaignRow> = {}): CampaignRow => ({
   key,
@@ -44,6 +44,17 @@ describe('campaign drill-down', () => {
       interval: 'day',
     });
     expect(campaignParams({ groupBy: 'channel', startDate: 'a', endDate: 'b' }).compare).toBeUndefined();
+    expect(campaignParams({ groupBy: 'channel', startDate: 'a', endDate: 'b', experimentId: 'exp 1' }).experimentId).toBe('exp 1');
+  });
+});
+
+describe('campaign × variant table', () => {
+  const cell = (users: number) => ({ users, conversions: 0, convertedUsers: 0, conversionRate: 0, revenue: 0 });
+  it("shows the experiment's variants in order, then any other the data has", () => {
+    const totals = row('(total)', 3, { variants: { zeta: cell(1), control: cell(1), alpha: cell(1) } });
+    expect(crossTabVariants(totals, ['control', 'treatment'])).toEqual(['control', 'treatment', 'alpha', 'zeta']);
+    expect(crossTabVariants(undefined, ['control'])).toEqual(['control']);
+    expect(crossTabVariants(row('(total)', 0), [])).toEqual([]);
   });
 });
 

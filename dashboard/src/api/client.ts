@@ -93,6 +93,7 @@ export function campaignParams(q: CampaignQuery): Query {
     endDate: q.endDate,
     compare: q.compare ? 'previous' : undefined,
     interval: q.interval,
+    experimentId: q.experimentId,
   };
 }
 

@@ -171,6 +171,17 @@ export interface CampaignRow {
   convertedUsers: number;
   conversionRate: number;
   revenue: number;
+  /** With `experimentId`: the row's users in each variant (events tagged with it). */
+  variants?: Record<string, CampaignVariantCell>;
+}
+
+/** One row's users in one variant over the range. */
+export interface CampaignVariantCell {
+  users: number;
+  conversions: number;
+  convertedUsers: number;
+  conversionRate: number;
+  revenue: number;
 }
 
 export interface CampaignRange {
@@ -209,4 +220,6 @@ export interface CampaignQuery {
   compare?: boolean;
   interval?: 'day';
   filters?: CampaignFilters;
+  /** The campaign × variant cross-tab of this experiment. */
+  experimentId?: string;
 }

@@ -103,3 +103,9 @@ export function chartLines(
 export function daySeconds(date: string): number {
   return Date.parse(date + 'T00:00:00Z') / 1000;
 }
+
+/** The variant columns of a cross-tab: the experiment's variants in their order, then any other the data has. */
+export function crossTabVariants(totals: CampaignRow | undefined, experimentVariants: readonly string[]): string[] {
+  const seen = Object.keys(totals?.variants ?? {});
+  return [...experimentVariants, ...seen.filter((name) => !experimentVariants.includes(name)).sort()];
+}

@@ -15,6 +15,13 @@ export function formatNumber(n: number | null | undefined): string {
 }
 
 /** A rate in [0, 1] as a percentage: 0.1234 → "12.34%" (digits = fraction digits). */
+const money = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** An amount with cents (revenue), in no currency. */
+export function formatMoney(n: number): string {
+  return money.format(n);
+}
+
 export function formatPercent(rate: number | null | undefined, digits = 2): string {
   if (!isNum(rate)) return DASH;
   const pct = rate * 100;

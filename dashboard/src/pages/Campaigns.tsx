@@ -10,16 +10,14 @@ import {
 } from '../lib/campaigns';
 import { slug } from '../lib/csv';
 import { useCsvDownload } from '../lib/useCsvDownload';
-import { formatNumber, formatPercent } from '../lib/format';
+import { formatMoney, formatNumber, formatPercent } from '../lib/format';
 import { href } from '../lib/router';
 import { SERIES_COLORS } from '../lib/theme';
 import { useAsync } from '../lib/useAsync';
 
-const money = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-
 function cell(column: Exclude<CampaignColumn, 'key'>, row: CampaignRow): string {
   if (column === 'conversionRate') return formatPercent(row.users > 0 ? row.conversionRate : null);
-  if (column === 'revenue') return money.format(row.revenue);
+  if (column === 'revenue') return formatMoney(row.revenue);
   return formatNumber(row[column]);
 }
 

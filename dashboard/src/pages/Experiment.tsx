@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/client';
-import type { Assignment, Experiment, Results, Status, Timeseries } from '../api/types';
+import type { Assignment, CampaignGroup, CampaignRow, Experiment, Results, Status, Timeseries } from '../api/types';
 import { LineChart, type ChartSeries } from '../components/Chart';
 import { ConfirmDialog } from '../components/Dialog';
 import { IntervalPlot, type IntervalRow } from '../components/IntervalPlot';
@@ -10,7 +10,8 @@ import { useApp } from '../context';
 import { slug } from '../lib/csv';
 import { useCsvDownload } from '../lib/useCsvDownload';
 import { browserTimeZone, dayIn, daysBetween, toDay } from '../lib/dates';
-import { DASH, formatDateTime, formatInterval, formatLift, formatNumber, formatPercent, formatPValue, intervalKnown } from '../lib/format';
+import { crossTabVariants, LEVELS, OTHER_ROW } from '../lib/campaigns';
+import { DASH, formatDateTime, formatInterval, formatLift, formatMoney, formatNumber, formatPercent, formatPValue, intervalKnown } from '../lib/format';
 import { href } from '../lib/router';
 import { canMove } from '../lib/table';
 import { SERIES_COLORS } from '../lib/theme';
@@ -144,6 +145,7 @@ export function ExperimentPage({ id }: { id: string }) {
 
       <ResultsSection state={results} onRetry={reloadResults} />
       <CumulativeSection experiment={experiment} />
+      <CampaignCrossTab experiment={experiment} />
       <AssignmentTester experiment={experiment} />
 
       {moving && (
@@ -349,6 +351,110 @@ function CumulativeSection({ experiment }: { experiment: Experiment }) {
         <LineChart x={chart.x} series={chart.series} theme={theme} ariaLabel="Cumulative conversion rate per variant over time" yFormat={(v) => formatPercent(v, 1)} daily={win.interval === 'day'} />
       )}
     </div>
+  );
+}
+
+/** Users of each variant by the channel, source / medium or campaign of their first touch (UTC days of the experiment's window). */
+function CampaignCrossTab({ experiment }: { experiment: Experiment }) {
+  const { api } = useApp();
+  const win = seriesWindow(experiment, new Date(), 'UTC');
+  const [groupBy, setGroupBy] = useState<CampaignGroup>('channel');
+  const [downloading, download] = useCsvDownload();
+  const query = { groupBy, startDate: win.startDate, endDate: win.endDate, experimentId: experiment.id };
+  const [state, reload] = useAsync(() => api.campaigns(query), [api, experiment.id, groupBy, win.startDate, win.endDate]);
+  const data = state.data;
+  const names = crossTabVariants(data?.totals, experiment.variants.map((v) => v.name));
+  const rows = (data?.rows ?? []).filter((r) => names.some((n) => (r.variants?.[n]?.users ?? 0) > 0));
+  const downloadCsv = () =>
+    download(() => api.campaignsCsv(query), `${slug(experiment.name)}-by-${groupBy}-${win.startDate}-${win.endDate}.csv`, 'Campaign × variant table downloaded as CSV.');
+  return (
+    <div class="card" data-testid="campaign-crosstab">
+      <div class="card-header">
+        <h2>By campaign</h2>
+        <div class="header-actions">
+          <label class="inline-label">
+            Rows
+            <select value={groupBy} onChange={(e) => setGroupBy((e.target as HTMLSelectElement).value as CampaignGroup)} data-testid="crosstab-group">
+              {LEVELS.map((l) => (
+                <option key={l.groupBy} value={l.groupBy}>
+                  {l.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" class="button" onClick={downloadCsv} disabled={downloading || !data} data-testid="crosstab-csv">
+            {downloading ? 'Preparing…' : 'CSV'}
+          </button>
+        </div>
+      </div>
+      <p class="muted small">
+        Each variant's users (with an event tagged with it) by their first touch, {win.startDate} to {win.endDate} (UTC days).
+      </p>
+      {state.status === 'error' && !data ? (
+        <ErrorState error={state.error} onRetry={reload} title="Could not load the campaign table" />
+      ) : !data ? (
+        <Loading label="Loading the campaign table…" />
+      ) : rows.length === 0 ? (
+        <Empty>No users of this experiment in this window yet.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="table" data-testid="crosstab-table">
+            <thead>
+              <tr>
+                <th rowSpan={2}>{LEVELS.find((l) => l.groupBy === groupBy)?.label}</th>
+                {names.map((n) => (
+                  <th key={n} colSpan={3} class="crosstab-variant">
+                    {n}
+                  </th>
+                ))}
+              </tr>
+              <tr>
+                {names.map((n) => [
+                  <th key={`${n}-u`} class="num">Users</th>,
+                  <th key={`${n}-r`} class="num">Conv. rate</th>,
+                  <th key={`${n}-v`} class="num">Revenue</th>,
+                ])}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.key} data-testid="crosstab-row" data-key={r.key}>
+                  <th scope="row">{r.key === OTHER_ROW ? 'Other' : r.key}</th>
+                  <CrossTabCells row={r} names={names} />
+                </tr>
+              ))}
+            </tbody>
+            <tfoot>
+              <tr data-testid="crosstab-totals">
+                <th scope="row">Total</th>
+                <CrossTabCells row={data.totals} names={names} />
+              </tr>
+            </tfoot>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function CrossTabCells({ row, names }: { row: CampaignRow; names: string[] }) {
+  return (
+    <>
+      {names.map((n) => {
+        const c = row.variants?.[n];
+        return [
+          <td key={`${n}-u`} class="num" data-variant={n} data-col="users">
+            {formatNumber(c?.users ?? 0)}
+          </td>,
+          <td key={`${n}-r`} class="num">
+            {formatPercent(c && c.users > 0 ? c.conversionRate : null)}
+          </td>,
+          <td key={`${n}-v`} class="num">
+            {formatMoney(c?.revenue ?? 0)}
+          </td>,
+        ];
+      })}
+    </>
   );
 }
 

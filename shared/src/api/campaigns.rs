@@ -1,8 +1,8 @@
-//! `GET /api/analytics/campaigns?groupBy&startDate&endDate&attribution&compare&interval&format`
+//! `GET /api/analytics/campaigns?groupBy&startDate&endDate&attribution&compare&interval&format&experimentId`
 //! and drill-down filters named like the groupings (`channel=Paid Search&source_medium=google / cpc`):
 //! the campaign report — users, new users, conversions, converted users and
 //! revenue by the channel, source, medium, campaign, term or content of
-//! each user's first touch, over whole UTC days, from the daily rollups of
+//! each user's first touch (with `experimentId`, split by variant too), over whole UTC days, from the daily rollups of
 //! `repo::attribution` (cost in days and rows, not events).
 
 use chrono::Utc;
@@ -15,10 +15,11 @@ use crate::context::AppContext;
 use crate::domain::FieldError;
 use crate::domain::attribution::{Day, GroupBy, day_date, day_number};
 use crate::domain::campaign_report::{
-    CampaignReport, DayRange, PreviousPeriod, RowFilter, daily_series, range_report, to_csv,
+    CampaignReport, DayRange, PreviousPeriod, RowFilter, add_variants, daily_series, range_report, to_csv,
 };
+use crate::domain::event::MAX_TAG_CHARS;
 use crate::domain::time_range::parse_range_in;
-use crate::repo::attribution;
+use crate::repo::{attribution, experiments};
 
 /// Days a report spans when no `startDate` is given: the last 30, today included.
 pub const DEFAULT_DAYS: i64 = 30;
@@ -66,8 +67,9 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
         None | Some("UTC") | Some("Etc/UTC") => {}
         Some(_) => errors.push(FieldError::new("tz", "campaign reports count whole UTC days; use UTC")),
     }
-    if param("experimentId").is_some() {
-        errors.push(FieldError::new("experimentId", "the campaign × variant report is not available yet"));
+    let experiment_id = param("experimentId");
+    if experiment_id.is_some_and(|id| id.chars().count() > MAX_TAG_CHARS) {
+        errors.push(FieldError::new("experimentId", format!("at most {MAX_TAG_CHARS} characters")));
     }
     let mut filter = RowFilter::default();
     for grouping in GroupBy::ALL {
@@ -99,7 +101,26 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let span = last - first + 1;
     let read_from = if compare { first - span } else { first };
     let days = attribution::row_days(store, &caller.tenant_id, read_from, last).await?;
-    let current = range_report(&days, group, &filter, first, last);
+    // With an experiment: its arms' cells, and its variants' names (an id
+    // no experiment has shows the variants its tagged events have).
+    let arms = match experiment_id {
+        None => None,
+        Some(id) => {
+            let cells = attribution::arm_row_days(store, &caller.tenant_id, id, read_from, last).await?;
+            let experiment = experiments::get(store, &caller.tenant_id, id).await?;
+            let names: Vec<String> =
+                experiment.map(|e| e.variants.into_iter().map(|v| v.name).collect()).unwrap_or_default();
+            Some((cells, names))
+        }
+    };
+    let report_of = |first: Day, last: Day| {
+        let mut report = range_report(&days, group, &filter, first, last);
+        if let Some((cells, names)) = &arms {
+            add_variants(&mut report, cells, names, group, &filter, first, last);
+        }
+        report
+    };
+    let current = report_of(first, last);
     if csv {
         let filename = format!("campaigns-{}-{}-{}.csv", group.name(), day_date(first), day_date(last));
         return Ok(csv_response(to_csv(&current), &filename));
@@ -107,7 +128,7 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let range = |first: Day, last: Day| DayRange { start_date: day_date(first), end_date: day_date(last) };
     let previous = compare.then(|| PreviousPeriod {
         range: range(first - span, first - 1),
-        report: range_report(&days, group, &filter, first - span, first - 1),
+        report: report_of(first - span, first - 1),
     });
     let series = daily.then(|| daily_series(&days, group, &filter, &current, first, last));
     let body = CampaignReport {

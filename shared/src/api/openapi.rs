@@ -222,6 +222,8 @@ fn summary() {}
            ("attribution" = Option<String>, Query, description = "first (the only one yet)"),
            ("compare" = Option<String>, Query, description = "previous: also the period of the same length before"),
            ("interval" = Option<String>, Query, description = "day: also `series`, each row's users on each day"),
+           ("experimentId" = Option<String>, Query,
+            description = "Also `variants` on each row and the totals: the row's users with events tagged with each variant of this experiment (the campaign × variant cross-tab)"),
            ("channel" = Option<String>, Query, description = "Drill-down: only rows of this channel (a row key of groupBy=channel)"),
            ("source" = Option<String>, Query, description = "Drill-down: only this source"),
            ("medium" = Option<String>, Query, description = "Drill-down: only this medium"),
@@ -437,6 +439,7 @@ impl Modify for SecuritySchemes {
                        crate::domain::campaign_report::CampaignReport, crate::domain::campaign_report::RangeReport,
                        crate::domain::campaign_report::ReportRow, crate::domain::campaign_report::DayRange,
                        crate::domain::campaign_report::PreviousPeriod, crate::domain::campaign_report::SeriesDay,
+                       crate::domain::campaign_report::VariantCell,
                        crate::domain::campaign::Touch)),
     modifiers(&SecuritySchemes),
 )]

@@ -20,6 +20,10 @@
 //! `a ≤ d ≤ b < d'`: the last active day in the range. So a range's users
 //! are read from its days' items alone ([`RowDay::users_through`]).
 //!
+//! The campaign × variant cross-tab is the same arithmetic per experiment
+//! arm: a user's events tagged with an arm give that arm's active days and
+//! conversions, which go to the arm's [`Cell`] of the user's row.
+//!
 //! [`contributions`]: UserAttribution::contributions
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -165,12 +169,40 @@ pub struct DayConversions {
     pub revenue: i64,
 }
 
+/// One arm of an experiment: the events tagged with its `experimentId` and
+/// `variant`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Arm {
+    pub experiment_id: String,
+    pub variant: String,
+}
+
+/// A user's activity in one arm: days with a tagged event, and the tagged
+/// conversions of each day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArmActivity {
+    pub active_days: BTreeSet<Day>,
+    pub conversions: BTreeMap<Day, DayConversions>,
+}
+
+/// Where a user's rollups go: their row, or their row's cell of one arm
+/// (the campaign × variant cross-tab). An arm's cells hold what the user's
+/// events tagged with that arm add, credited to the same first touch, so
+/// a user moved to another row moves in every arm too.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cell {
+    pub row: Row,
+    pub arm: Option<Arm>,
+}
+
 /// Everything about a user that the campaign rollups depend on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserAttribution {
     pub first_touch: Option<FirstTouch>,
     pub active_days: BTreeSet<Day>,
     pub conversions: BTreeMap<Day, DayConversions>,
+    /// What the user did in each experiment arm they have tagged events in.
+    pub arms: BTreeMap<Arm, ArmActivity>,
 }
 
 /// What a user adds to one day of one row.
@@ -224,8 +256,50 @@ impl Measure {
     }
 }
 
-/// Rollup changes to one row: `delta` to `measure` on `day`.
-pub type RowChanges = (Row, Vec<(Day, Measure, i64)>);
+/// Rollup changes to one cell: `delta` to `measure` on `day`.
+pub type RowChanges = (Cell, Vec<(Day, Measure, i64)>);
+
+/// Adds a day's event to `days` and `conversions`; whether they changed.
+fn add_activity(
+    days: &mut BTreeSet<Day>,
+    conversions: &mut BTreeMap<Day, DayConversions>,
+    day: Day,
+    conversion: Option<i64>,
+) -> bool {
+    let mut changed = days.insert(day);
+    if let Some(revenue) = conversion {
+        let day_conversions = conversions.entry(day).or_default();
+        day_conversions.count += 1;
+        day_conversions.revenue += revenue;
+        changed = true;
+    }
+    changed
+}
+
+/// What days of activity and conversions add to a cell: users and
+/// converted users by gap, conversions and revenue (and, for a row, the
+/// new user on the first day).
+fn activity_contributions(
+    days: &BTreeSet<Day>,
+    conversions: &BTreeMap<Day, DayConversions>,
+    new_user: bool,
+) -> BTreeMap<(Day, Measure), i64> {
+    let mut out = BTreeMap::new();
+    if new_user && let Some(&first) = days.first() {
+        out.insert((first, Measure::NewUsers), 1);
+    }
+    gaps(days.iter().copied(), Measure::Users, &mut out);
+    gaps(conversions.keys().copied(), Measure::ConvertedUsers, &mut out);
+    for (&day, day_conversions) in conversions {
+        if day_conversions.count != 0 {
+            out.insert((day, Measure::Conversions), day_conversions.count);
+        }
+        if day_conversions.revenue != 0 {
+            out.insert((day, Measure::Revenue), day_conversions.revenue);
+        }
+    }
+    out
+}
 
 impl UserAttribution {
     /// Adds one event. `touch` gives the event's campaign fields (`None`
@@ -239,14 +313,8 @@ impl UserAttribution {
         conversion: Option<i64>,
         touch: impl FnOnce() -> Option<Row>,
     ) -> bool {
-        let day = day_number(&at);
-        let mut changed = self.active_days.insert(day);
-        if let Some(revenue) = conversion {
-            let conversions = self.conversions.entry(day).or_default();
-            conversions.count += 1;
-            conversions.revenue += revenue;
-            changed = true;
-        }
+        let mut changed =
+            add_activity(&mut self.active_days, &mut self.conversions, day_number(&at), conversion);
         if self.first_touch.as_ref().is_none_or(|first| at <= first.at)
             && let Some(row) = touch()
         {
@@ -264,6 +332,29 @@ impl UserAttribution {
         changed
     }
 
+    /// Adds one event tagged with an experiment's arm (after [`add`]ing it):
+    /// its day, and its revenue if it is a conversion. Whether anything
+    /// changed.
+    ///
+    /// [`add`]: UserAttribution::add
+    pub fn add_tagged(&mut self, at: DateTime<Utc>, arm: (&str, &str), conversion: Option<i64>) -> bool {
+        let day = day_number(&at);
+        let (experiment_id, variant) = arm;
+        // Looked up by reference first: most tagged events find their arm.
+        let activity = match self
+            .arms
+            .iter_mut()
+            .find(|(arm, _)| arm.experiment_id == experiment_id && arm.variant == variant)
+        {
+            Some((_, activity)) => activity,
+            None => self
+                .arms
+                .entry(Arm { experiment_id: experiment_id.to_owned(), variant: variant.to_owned() })
+                .or_default(),
+        };
+        add_activity(&mut activity.active_days, &mut activity.conversions, day, conversion)
+    }
+
     /// The row everything this user adds is credited to.
     pub fn row(&self) -> Row {
         self.first_touch.as_ref().map_or_else(Row::direct, |first| first.row.clone())
@@ -271,21 +362,17 @@ impl UserAttribution {
 
     /// What this user adds to their row's days.
     pub fn contributions(&self) -> BTreeMap<(Day, Measure), i64> {
-        let mut out = BTreeMap::new();
-        if let Some(&first) = self.active_days.first() {
-            out.insert((first, Measure::NewUsers), 1);
-        }
-        gaps(self.active_days.iter().copied(), Measure::Users, &mut out);
-        gaps(self.conversions.keys().copied(), Measure::ConvertedUsers, &mut out);
-        for (&day, conversions) in &self.conversions {
-            if conversions.count != 0 {
-                out.insert((day, Measure::Conversions), conversions.count);
-            }
-            if conversions.revenue != 0 {
-                out.insert((day, Measure::Revenue), conversions.revenue);
-            }
-        }
-        out
+        activity_contributions(&self.active_days, &self.conversions, true)
+    }
+
+    /// What this user adds to their row's cell of each arm.
+    pub fn arm_contributions(&self) -> BTreeMap<&Arm, BTreeMap<(Day, Measure), i64>> {
+        self.arms
+            .iter()
+            .map(|(arm, activity)| {
+                (arm, activity_contributions(&activity.active_days, &activity.conversions, false))
+            })
+            .collect()
     }
 }
 
@@ -302,11 +389,11 @@ fn gaps(
 }
 
 /// The rollup changes that take a user from `old` to `new` (`old`: the
-/// default for a user not stored yet), by row: one row, or two when the
-/// first touch moved.
+/// default for a user not stored yet), by cell: the row's, and one per arm
+/// that changed; when the first touch moved, everything leaves the old
+/// row's cells for the new row's.
 pub fn changes(old: &UserAttribution, new: &UserAttribution) -> Vec<RowChanges> {
     let (old_row, new_row) = (old.row(), new.row());
-    let (before, after) = (old.contributions(), new.contributions());
     let flat = |counts: BTreeMap<(Day, Measure), i64>, sign: i64| -> Vec<(Day, Measure, i64)> {
         counts
             .into_iter()
@@ -314,14 +401,34 @@ pub fn changes(old: &UserAttribution, new: &UserAttribution) -> Vec<RowChanges> 
             .map(|((day, measure), n)| (day, measure, sign * n))
             .collect()
     };
+    let cell = |row: &Row, arm: Option<&Arm>| Cell { row: row.clone(), arm: arm.cloned() };
+    let (before_arms, after_arms) = (old.arm_contributions(), new.arm_contributions());
     if old_row != new_row {
-        return vec![(old_row, flat(before, -1)), (new_row, flat(after, 1))];
+        let mut out = vec![
+            (cell(&old_row, None), flat(old.contributions(), -1)),
+            (cell(&new_row, None), flat(new.contributions(), 1)),
+        ];
+        out.extend(
+            before_arms.into_iter().map(|(arm, counts)| (cell(&old_row, Some(arm)), flat(counts, -1))),
+        );
+        out.extend(after_arms.into_iter().map(|(arm, counts)| (cell(&new_row, Some(arm)), flat(counts, 1))));
+        return out;
     }
-    let mut merged: BTreeMap<(Day, Measure), i64> = after;
-    for (key, n) in before {
-        *merged.entry(key).or_default() -= n;
+    let difference = |before: BTreeMap<(Day, Measure), i64>, mut after: BTreeMap<(Day, Measure), i64>| {
+        for (key, n) in before {
+            *after.entry(key).or_default() -= n;
+        }
+        flat(after, 1)
+    };
+    let mut out = vec![(cell(&new_row, None), difference(old.contributions(), new.contributions()))];
+    for (arm, after) in after_arms {
+        // Arms are never removed: every arm before is one after.
+        let before = before_arms.get(arm).cloned().unwrap_or_default();
+        if before != after {
+            out.push((cell(&new_row, Some(arm)), difference(before, after)));
+        }
     }
-    vec![(new_row, flat(merged, 1))]
+    out
 }
 
 /// One row's rollup of one day: what its users added.
@@ -401,11 +508,12 @@ pub(crate) mod tests {
         Row::of(&touch)
     }
 
-    /// One (row, day, measure, delta) per change.
+    /// One (row, day, measure, delta) per change to a row's own cell.
     pub(crate) fn flat(changes: Vec<RowChanges>) -> Vec<(Row, Day, Measure, i64)> {
         changes
             .into_iter()
-            .flat_map(|(row, changes)| changes.into_iter().map(move |(d, m, n)| (row.clone(), d, m, n)))
+            .filter(|(cell, _)| cell.arm.is_none())
+            .flat_map(|(cell, changes)| changes.into_iter().map(move |(d, m, n)| (cell.row.clone(), d, m, n)))
             .collect()
     }
 
@@ -578,6 +686,120 @@ pub(crate) mod tests {
         out
     }
 
+    /// `events` in an order drawn from `seed`.
+    fn shuffled<T: Clone>(events: &[T], mut seed: u64) -> Vec<T> {
+        let mut out = events.to_vec();
+        for i in (1..out.len()).rev() {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            out.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        out
+    }
+
+    /// One generated event with an arm: as [`Generated`], and the variant
+    /// (of experiment `e`) it is tagged with, if any.
+    type Tagged = (Generated, Option<usize>);
+
+    fn tagged() -> impl Strategy<Value = Vec<Tagged>> {
+        let event = (0..6usize, 0..12i64, 0..24i64, prop::option::of(0..5i64), prop::option::of(0..4usize));
+        prop::collection::vec((event, prop::option::of(0..2usize)), 0..60)
+    }
+
+    const VARIANTS: [&str; 2] = ["control", "treatment"];
+
+    /// Each arm cell's (row key, variant) totals over `first..=last`, from
+    /// the changes of adding `events` one at a time.
+    fn arm_report(
+        events: &[Tagged],
+        group: GroupBy,
+        first: Day,
+        last: Day,
+    ) -> BTreeMap<(String, String), RowTotals> {
+        let mut users: HashMap<usize, UserAttribution> = HashMap::new();
+        let mut days: HashMap<(Cell, Day), RowDay> = HashMap::new();
+        for &((user, day, hour, conversion, touch), variant) in events {
+            let state = users.entry(user).or_default();
+            let before = state.clone();
+            state.add(at(day, hour), conversion, || touch.map(touch_row));
+            if let Some(variant) = variant {
+                state.add_tagged(at(day, hour), ("e", VARIANTS[variant]), conversion);
+            }
+            for (cell, changes) in changes(&before, state) {
+                for (day, measure, delta) in changes {
+                    days.entry((cell.clone(), day)).or_default().add(measure, delta);
+                }
+            }
+        }
+        let mut out: BTreeMap<(String, String), RowTotals> = BTreeMap::new();
+        for ((cell, day), counts) in &days {
+            if let Some(arm) = &cell.arm
+                && (first..=last).contains(day)
+            {
+                let key = (group.key(&cell.row), arm.variant.clone());
+                out.entry(key).or_default().absorb(&counts.totals_through(*day, last));
+            }
+        }
+        out.retain(|_, totals| *totals != RowTotals::default());
+        out
+    }
+
+    /// The same, from the events directly: a user counts in a variant's
+    /// cell of their first touch's row when they have an event tagged with
+    /// it in the range; conversions count when tagged.
+    fn arm_brute_force(
+        events: &[Tagged],
+        group: GroupBy,
+        first: Day,
+        last: Day,
+    ) -> BTreeMap<(String, String), RowTotals> {
+        let mut by_user: BTreeMap<usize, Vec<&Tagged>> = BTreeMap::new();
+        for event in events {
+            by_user.entry(event.0.0).or_default().push(event);
+        }
+        let mut out: BTreeMap<(String, String), RowTotals> = BTreeMap::new();
+        for events in by_user.values() {
+            let touch = events
+                .iter()
+                .filter_map(|(e, _)| e.4.map(|t| (at(e.1, e.2), touch_row(t))))
+                .min()
+                .map_or_else(Row::direct, |(_, row)| row);
+            for (index, variant) in VARIANTS.iter().enumerate() {
+                let in_range: Vec<_> = events
+                    .iter()
+                    .filter(|(e, v)| *v == Some(index) && (first..=last).contains(&e.1))
+                    .collect();
+                let conversions: Vec<_> = in_range.iter().filter_map(|(e, _)| e.3).collect();
+                let totals = RowTotals {
+                    users: i64::from(!in_range.is_empty()),
+                    new_users: 0,
+                    conversions: conversions.len() as i64,
+                    converted_users: i64::from(!conversions.is_empty()),
+                    revenue: conversions.iter().sum(),
+                };
+                out.entry((group.key(&touch), (*variant).to_owned())).or_default().absorb(&totals);
+            }
+        }
+        out.retain(|_, totals| *totals != RowTotals::default());
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn arm_cells_match_a_recount_whatever_the_order_of_arrival(
+            events in tagged(),
+            shuffle in any::<u64>(),
+            first in 0..12i64,
+            len in 0..12i64,
+            group in 0..7usize,
+        ) {
+            let group = GroupBy::ALL[group];
+            let last = first + len;
+            let expected = arm_brute_force(&events, group, first, last);
+            prop_assert_eq!(&arm_report(&events, group, first, last), &expected);
+            prop_assert_eq!(&arm_report(&shuffled(&events, shuffle), group, first, last), &expected);
+        }
+    }
+
     proptest! {
         #[test]
         fn rollups_match_a_recount_whatever_the_order_of_arrival(
@@ -589,12 +811,7 @@ pub(crate) mod tests {
         ) {
             let group = GroupBy::parse(GroupBy::NAMES[group]).unwrap();
             let last = first + len;
-            let mut shuffled = events.clone();
-            let mut seed = shuffle;
-            for i in (1..shuffled.len()).rev() {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                shuffled.swap(i, (seed >> 33) as usize % (i + 1));
-            }
+            let shuffled = shuffled(&events, shuffle);
             let expected = brute_force(&events, group, first, last);
             prop_assert_eq!(&report(&rollup(&events), group, first, last), &expected);
             prop_assert_eq!(&report(&rollup(&shuffled), group, first, last), &expected);

@@ -2,6 +2,8 @@
 //! (`attribution::RowDay`) summed over a range of days and grouped by a
 //! campaign field, as `GET /api/analytics/campaigns` answers it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::attribution::{Day, GroupBy, REVENUE_SCALE, Row, RowDay, RowTotals, day_date};
@@ -26,6 +28,41 @@ pub struct ReportRow {
     pub conversion_rate: f64,
     /// The sum of numeric `properties.value` of those conversions.
     pub revenue: f64,
+    /// With `experimentId`: this row's users in each variant of the
+    /// experiment (the campaign × variant cross-tab).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variants: Option<BTreeMap<String, VariantCell>>,
+}
+
+/// One row's users in one variant over the range: users with an event
+/// tagged with the variant in the range, credited to their first touch.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantCell {
+    pub users: i64,
+    /// Tagged CONVERSION events in the range.
+    pub conversions: i64,
+    /// Users with a tagged conversion in the range.
+    pub converted_users: i64,
+    /// `convertedUsers / users` (0 without users).
+    pub conversion_rate: f64,
+    pub revenue: f64,
+}
+
+fn rate(part: i64, whole: i64) -> f64 {
+    if whole > 0 { part as f64 / whole as f64 } else { 0.0 }
+}
+
+impl VariantCell {
+    fn of(totals: &RowTotals) -> VariantCell {
+        VariantCell {
+            users: totals.users,
+            conversions: totals.conversions,
+            converted_users: totals.converted_users,
+            conversion_rate: rate(totals.converted_users, totals.users),
+            revenue: totals.revenue as f64 / REVENUE_SCALE,
+        }
+    }
 }
 
 impl ReportRow {
@@ -36,12 +73,9 @@ impl ReportRow {
             new_users: totals.new_users,
             conversions: totals.conversions,
             converted_users: totals.converted_users,
-            conversion_rate: if totals.users > 0 {
-                totals.converted_users as f64 / totals.users as f64
-            } else {
-                0.0
-            },
+            conversion_rate: rate(totals.converted_users, totals.users),
             revenue: totals.revenue as f64 / REVENUE_SCALE,
+            variants: None,
         }
     }
 }
@@ -136,6 +170,54 @@ pub fn range_report(
     }
 }
 
+/// An experiment's arm cells of some days: (day, row, variant, rollup).
+pub type ArmDays = [(Day, Row, String, RowDay)];
+
+/// Adds each row's (and the totals') variants to `report`, from the arm
+/// cells of days `first..=last` that `filter` keeps by `group`: rows summed
+/// into `(other)` are summed there too. Every name of `variants` (the
+/// experiment's, when it is one) is shown, with zeros if it has no users.
+pub fn add_variants(
+    report: &mut RangeReport,
+    arm_days: &ArmDays,
+    variants: &[String],
+    group: GroupBy,
+    filter: &RowFilter,
+    first: Day,
+    last: Day,
+) {
+    let shown: std::collections::HashSet<&str> =
+        report.rows.iter().map(|row| row.key.as_str()).filter(|key| *key != OTHER_ROW).collect();
+    let mut by_key: std::collections::HashMap<String, BTreeMap<String, RowTotals>> = Default::default();
+    let mut totals: BTreeMap<String, RowTotals> =
+        variants.iter().map(|name| (name.clone(), RowTotals::default())).collect();
+    for (day, row, variant, counts) in arm_days {
+        if !(first..=last).contains(day) || !filter.keeps(row) {
+            continue;
+        }
+        let counted = counts.totals_through(*day, last);
+        let key = group.key(row);
+        let key = if shown.contains(key.as_str()) { key } else { OTHER_ROW.to_owned() };
+        by_key.entry(key).or_default().entry(variant.clone()).or_default().absorb(&counted);
+        totals.entry(variant.clone()).or_default().absorb(&counted);
+    }
+    // Variants seen only in cells whose users all moved away show nothing.
+    totals.retain(|name, counted| variants.contains(name) || *counted != RowTotals::default());
+    let cells = |counts: Option<&BTreeMap<String, RowTotals>>| -> BTreeMap<String, VariantCell> {
+        totals
+            .keys()
+            .map(|name| {
+                let counted = counts.and_then(|counts| counts.get(name)).copied().unwrap_or_default();
+                (name.clone(), VariantCell::of(&counted))
+            })
+            .collect()
+    };
+    for row in &mut report.rows {
+        row.variants = Some(cells(by_key.get(&row.key)));
+    }
+    report.totals.variants = Some(cells(Some(&totals)));
+}
+
 /// One day of `interval=day`: each shown row's users active that day (rows
 /// summed into `(other)` in the report are summed here too).
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -185,11 +267,24 @@ pub fn daily_series(
     series
 }
 
-/// The report as CSV: one line per row, then the totals.
+/// The report as CSV: one line per row, then the totals; with variants,
+/// five more columns per variant (`<variant> users`, …).
 pub fn to_csv(report: &RangeReport) -> String {
-    let mut csv = String::from("key,users,newUsers,conversions,convertedUsers,conversionRate,revenue\n");
+    let variants: Vec<&String> = report.totals.variants.iter().flat_map(|cells| cells.keys()).collect();
+    let mut header =
+        vec!["key", "users", "newUsers", "conversions", "convertedUsers", "conversionRate", "revenue"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+    for name in &variants {
+        for column in ["users", "conversions", "convertedUsers", "conversionRate", "revenue"] {
+            header.push(csv_field(&format!("{name} {column}")));
+        }
+    }
+    let mut csv = header.join(",");
+    csv.push('\n');
     for row in report.rows.iter().chain([&report.totals]) {
-        let fields = [
+        let mut fields = vec![
             csv_field(&row.key),
             row.users.to_string(),
             row.new_users.to_string(),
@@ -198,6 +293,17 @@ pub fn to_csv(report: &RangeReport) -> String {
             row.conversion_rate.to_string(),
             row.revenue.to_string(),
         ];
+        for name in &variants {
+            let cell = row.variants.as_ref().and_then(|cells| cells.get(*name));
+            let cell = cell.cloned().unwrap_or_else(|| VariantCell::of(&RowTotals::default()));
+            fields.extend([
+                cell.users.to_string(),
+                cell.conversions.to_string(),
+                cell.converted_users.to_string(),
+                cell.conversion_rate.to_string(),
+                cell.revenue.to_string(),
+            ]);
+        }
         csv.push_str(&fields.join(","));
         csv.push('\n');
     }
@@ -317,6 +423,72 @@ mod tests {
         let empty = range_report(&days, GroupBy::Campaign, &nothing, 3, 3);
         assert!(empty.rows.is_empty());
         assert_eq!(empty.totals.users, 0);
+    }
+
+    /// The arm cells one user adds, as `(day, row, variant, counts)` lines.
+    fn arm_rollups_of(user: &UserAttribution) -> Vec<(Day, Row, String, RowDay)> {
+        let mut out = Vec::new();
+        for (cell, changes) in changes(&UserAttribution::default(), user) {
+            let Some(arm) = cell.arm else { continue };
+            for (day, measure, n) in changes {
+                let mut counts = RowDay::default();
+                counts.add(measure, n);
+                out.push((day, cell.row.clone(), arm.variant.clone(), counts));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn variants_split_each_row_and_other_and_the_totals() {
+        let at = |d: i64| chrono::DateTime::from_timestamp(d * 86_400 + 60, 0).unwrap();
+        let mut users = Vec::new();
+        for (campaign_name, variant, converts) in
+            [("spring", "A", true), ("spring", "B", false), ("spring", "B", false), ("autumn", "A", true)]
+        {
+            let mut user = user_on(&[3], campaign(campaign_name));
+            let revenue = converts.then_some(10_000_000);
+            if converts {
+                user.add(at(3), revenue, || None);
+            }
+            user.add_tagged(at(3), ("exp", variant), revenue);
+            users.push(user);
+        }
+        // A user tagged on day 2 only: outside the range.
+        let mut early = user_on(&[2, 3], campaign("autumn"));
+        early.add_tagged(at(2), ("exp", "B"), None);
+        users.push(early);
+        let days: Vec<_> = users.iter().flat_map(rollups_of).collect();
+        let arm_days: Vec<_> = users.iter().flat_map(arm_rollups_of).collect();
+        let all = RowFilter::default();
+        let mut report = range_report(&days, GroupBy::Campaign, &all, 3, 3);
+        let names = ["A".to_owned(), "B".to_owned(), "C".to_owned()];
+        add_variants(&mut report, &arm_days, &names, GroupBy::Campaign, &all, 3, 3);
+        let cell = |row: &ReportRow, name: &str| {
+            let cell = &row.variants.as_ref().unwrap()[name];
+            (cell.users, cell.converted_users, cell.revenue)
+        };
+        assert_eq!(report.rows[0].key, "spring");
+        assert_eq!(cell(&report.rows[0], "A"), (1, 1, 10.0));
+        assert_eq!(cell(&report.rows[0], "B"), (2, 0, 0.0));
+        assert_eq!(cell(&report.rows[0], "C"), (0, 0, 0.0));
+        assert_eq!(cell(&report.rows[1], "B"), (0, 0, 0.0));
+        assert_eq!(cell(&report.totals, "A"), (2, 2, 20.0));
+        assert_eq!(report.totals.variants.as_ref().unwrap()["B"].conversion_rate, 0.0);
+        // With autumn summed into (other), its variants are there.
+        let mut top_one = range_report(&days, GroupBy::Campaign, &all, 3, 3);
+        top_one.rows.truncate(1);
+        top_one.rows.push(ReportRow::of(OTHER_ROW.to_owned(), &RowTotals::default()));
+        add_variants(&mut top_one, &arm_days, &[], GroupBy::Campaign, &all, 2, 3);
+        assert_eq!(cell(&top_one.rows[1], "A"), (1, 1, 10.0));
+        assert_eq!(cell(&top_one.rows[1], "B"), (1, 0, 0.0));
+        assert!(!top_one.totals.variants.as_ref().unwrap().contains_key("C"));
+        let csv = to_csv(&top_one);
+        assert!(csv.starts_with(
+            "key,users,newUsers,conversions,convertedUsers,conversionRate,revenue,A users,A conversions,\
+             A convertedUsers,A conversionRate,A revenue,B users,"
+        ));
+        assert!(csv.contains("\n(other),0,0,0,0,0,0,1,1,1,1,10,1,0,0,0,0\n"), "{csv}");
     }
 
     #[test]

@@ -25,7 +25,8 @@ use super::known_members::{Digest96, digest_of};
 use super::settings;
 use super::two_generations::TwoGenerations;
 use crate::domain::attribution::{
-    Day, DayConversions, FirstTouch, Measure, Row, RowDay, UserAttribution, day_number, revenue_of,
+    Arm, ArmActivity, Cell, Day, DayConversions, FirstTouch, Measure, Row, RowDay, UserAttribution,
+    day_number, revenue_of,
 };
 use crate::domain::campaign::{Channel, touch_of};
 use crate::domain::event::Event;
@@ -39,6 +40,8 @@ const TOUCH_AT: &str = "ta";
 const TOUCH_ROW: &str = "tr";
 const DAYS: &str = "d";
 const CONVERSIONS: &str = "c";
+/// The user's experiment arms: `[[experimentId, variant, days, conversions]]`.
+const ARMS: &str = "x";
 /// A row item's fields, set with every `ADD` (readers need no digest).
 pub const ROW: &str = "row";
 /// The row writes of a change too large for one transaction, still to do
@@ -68,6 +71,28 @@ pub fn row_of_labels(labels: &Value) -> Option<Row> {
     })
 }
 
+/// A cell's stored fields: its row's ([`row_labels`]), then, for an arm's
+/// cell, the experiment id and variant.
+pub fn cell_labels(cell: &Cell) -> Value {
+    let mut labels = row_labels(&cell.row);
+    if let (Some(arm), Some(fields)) = (&cell.arm, labels.as_array_mut()) {
+        fields.extend([Value::from(arm.experiment_id.as_str()), Value::from(arm.variant.as_str())]);
+    }
+    labels
+}
+
+pub fn cell_of_labels(labels: &Value) -> Option<Cell> {
+    let row = row_of_labels(labels)?;
+    let fields = labels.as_array()?;
+    let arm = match (fields.get(6).and_then(Value::as_str), fields.get(7).and_then(Value::as_str)) {
+        (Some(experiment_id), Some(variant)) => {
+            Some(Arm { experiment_id: experiment_id.to_owned(), variant: variant.to_owned() })
+        }
+        _ => None,
+    };
+    Some(Cell { row, arm })
+}
+
 /// A row's sort key: 128 bits of the SHA-256 of its stored fields.
 pub fn row_id(row: &Row) -> String {
     row_id_of_labels(&row_labels(row))
@@ -75,6 +100,27 @@ pub fn row_id(row: &Row) -> String {
 
 fn row_id_of_labels(labels: &Value) -> String {
     hex::encode(&Sha256::digest(labels.to_string().as_bytes())[..16])
+}
+
+/// The item of the cell with stored fields `labels` on `day`: a row's in
+/// the tenant's day partition, an arm's in its experiment's.
+pub fn cell_key(tenant_id: &str, day: Day, labels: &Value) -> Key {
+    cell_key_with_id(tenant_id, day, labels, &cell_id(labels))
+}
+
+/// [`cell_key`], with the cell's digest ([`cell_id`]) computed already.
+pub fn cell_key_with_id(tenant_id: &str, day: Day, labels: &Value, id: &str) -> Key {
+    let date = keys::day_numbered(day);
+    match labels.get(6).and_then(Value::as_str) {
+        Some(experiment_id) => keys::campaign_arm_row(tenant_id, experiment_id, &date, id),
+        None => keys::campaign_row(tenant_id, &date, id),
+    }
+}
+
+/// A cell's sort key: 128 bits of the SHA-256 of its stored fields (for a
+/// row's own cell, [`row_id`]).
+pub fn cell_id(labels: &Value) -> String {
+    row_id_of_labels(labels)
 }
 
 /// Row writes a user's change still owes, kept on the user's item: a
@@ -91,8 +137,8 @@ pub struct Journal {
     pub writes: Vec<OwedRowWrite>,
 }
 
-/// A row write a [`Journal`] owes: the row's stored fields
-/// ([`row_labels`]), the day, and what to add to the row's item that day.
+/// A row write a [`Journal`] owes: the cell's stored fields
+/// ([`cell_labels`]), the day, and what to add to the cell's item that day.
 pub type OwedRowWrite = (Value, Day, Vec<(String, i64)>);
 
 impl Journal {
@@ -140,11 +186,7 @@ impl Journal {
         self.writes[range]
             .iter()
             .map(|(labels, day, add)| WriteOp::Update {
-                key: keys::campaign_row(
-                    &self.tenant_id,
-                    &keys::day_numbered(*day),
-                    &row_id_of_labels(labels),
-                ),
+                key: cell_key(&self.tenant_id, *day, labels),
                 add: add.clone(),
                 set: Item::from_iter([(ROW.to_owned(), labels.clone())]),
                 condition: Condition::Always,
@@ -170,10 +212,39 @@ pub fn user_item_owing(state: &UserAttribution, version: i64, journal: Option<&J
         item.insert(TOUCH_ROW.into(), row_labels(&first.row));
     }
     item.insert(DAYS.into(), state.active_days.iter().copied().collect::<Vec<_>>().into());
-    let conversions: Vec<Value> =
-        state.conversions.iter().map(|(day, c)| json!([day, c.count, c.revenue])).collect();
-    item.insert(CONVERSIONS.into(), conversions.into());
+    item.insert(CONVERSIONS.into(), conversions_value(&state.conversions));
+    if !state.arms.is_empty() {
+        let arms: Vec<Value> = state
+            .arms
+            .iter()
+            .map(|(arm, activity)| {
+                let days: Vec<Day> = activity.active_days.iter().copied().collect();
+                json!([arm.experiment_id, arm.variant, days, conversions_value(&activity.conversions)])
+            })
+            .collect();
+        item.insert(ARMS.into(), arms.into());
+    }
     item
+}
+
+fn conversions_value(conversions: &std::collections::BTreeMap<Day, DayConversions>) -> Value {
+    conversions.iter().map(|(day, c)| json!([day, c.count, c.revenue])).collect::<Vec<_>>().into()
+}
+
+fn conversions_of_value(value: &Value) -> Option<std::collections::BTreeMap<Day, DayConversions>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|entry| {
+            let entry = entry.as_array()?;
+            let number = |i: usize| entry.get(i).and_then(Value::as_i64);
+            Some((number(0)?, DayConversions { count: number(1)?, revenue: number(2)? }))
+        })
+        .collect()
+}
+
+fn days_of_value(value: &Value) -> Option<std::collections::BTreeSet<Day>> {
+    value.as_array()?.iter().map(Value::as_i64).collect()
 }
 
 /// A stored user item's version and state (`None`: not one this code wrote).
@@ -186,18 +257,25 @@ pub fn user_of_item(item: &Item) -> Option<(i64, UserAttribution)> {
         (None, None) => None,
         _ => return None,
     };
-    let active_days = item.get(DAYS)?.as_array()?.iter().map(Value::as_i64).collect::<Option<_>>()?;
-    let conversions = item
-        .get(CONVERSIONS)?
-        .as_array()?
-        .iter()
-        .map(|entry| {
-            let entry = entry.as_array()?;
-            let number = |i: usize| entry.get(i).and_then(Value::as_i64);
-            Some((number(0)?, DayConversions { count: number(1)?, revenue: number(2)? }))
-        })
-        .collect::<Option<_>>()?;
-    Some((version, UserAttribution { first_touch, active_days, conversions }))
+    let active_days = days_of_value(item.get(DAYS)?)?;
+    let conversions = conversions_of_value(item.get(CONVERSIONS)?)?;
+    let arms = match item.get(ARMS) {
+        None => Default::default(),
+        Some(arms) => arms
+            .as_array()?
+            .iter()
+            .map(|entry| {
+                let text = |i: usize| entry.get(i).and_then(Value::as_str).map(str::to_owned);
+                let arm = Arm { experiment_id: text(0)?, variant: text(1)? };
+                let activity = ArmActivity {
+                    active_days: days_of_value(entry.get(2)?)?,
+                    conversions: conversions_of_value(entry.get(3)?)?,
+                };
+                Some((arm, activity))
+            })
+            .collect::<Option<_>>()?,
+    };
+    Some((version, UserAttribution { first_touch, active_days, conversions, arms }))
 }
 
 fn has_journal(item: &Item) -> bool {
@@ -251,6 +329,28 @@ pub fn conversion_of(event: &Event) -> Option<i64> {
     event.is_conversion().then(|| revenue_of(&event.properties))
 }
 
+/// The experiment arm an event is tagged with (both fields, or none).
+pub fn arm_of(event: &Event) -> Option<(&str, &str)> {
+    Some((event.experiment_id.as_deref()?, event.variant.as_deref()?))
+}
+
+/// Adds `event` to its user's `state` (touches derived with the tenant's
+/// `ignored_referrers`); whether anything changed.
+pub fn add_event(state: &mut UserAttribution, event: &Event, ignored_referrers: &[String]) -> bool {
+    let conversion = conversion_of(event);
+    let changed = state.add(event.timestamp, conversion, || touch_row(event, ignored_referrers));
+    match arm_of(event) {
+        Some(arm) => state.add_tagged(event.timestamp, arm, conversion) | changed,
+        None => changed,
+    }
+}
+
+/// A 64-bit hash of an arm, never 0, for [`Known`] (kept in memory only).
+fn arm_hash((experiment_id, variant): (&str, &str)) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0).hash_one((experiment_id, variant)).max(1)
+}
+
 /// A user a batch changes: their item as read, and the tenant's ignored
 /// referrers (for the touches of their events).
 pub struct UserSlot {
@@ -280,10 +380,10 @@ pub fn user_digest(tenant_id: &str, user_id: &str) -> Digest96 {
 }
 
 /// What a writer process remembers of users' items: per user (by
-/// [`user_digest`]), a day the item
-/// holds and its first touch's time in microseconds (`i64::MAX`: none).
+/// [`user_digest`]), a day the item holds, its first touch's time in
+/// microseconds (`i64::MAX`: none) and an arm holding that day.
 pub struct KnownAttributions {
-    table: Mutex<TwoGenerations<u64, (u32, i32, i64)>>,
+    table: Mutex<TwoGenerations<u64, (u32, i32, i64, u64)>>,
     enabled: bool,
 }
 
@@ -295,12 +395,14 @@ impl Default for KnownAttributions {
     }
 }
 
-/// A fact about a stored user item that stays true: it holds `day`, and
-/// its first touch is no later than `touch_at` (µs; `i64::MAX`: none).
+/// A fact about a stored user item that stays true: it holds `day`, its
+/// first touch is no later than `touch_at` (µs; `i64::MAX`: none), and the
+/// arm hashed `arm` (`arm_hash`; 0: none) holds `day` too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Known {
     pub day: Day,
     pub touch_at: i64,
+    pub arm: u64,
 }
 
 impl Known {
@@ -308,7 +410,12 @@ impl Known {
     pub fn of(state: &UserAttribution) -> Option<Known> {
         let day = *state.active_days.last()?;
         let touch_at = state.first_touch.as_ref().map_or(i64::MAX, |first| first.at.timestamp_micros());
-        Some(Known { day, touch_at })
+        let arm = state
+            .arms
+            .iter()
+            .find(|(_, activity)| activity.active_days.contains(&day))
+            .map_or(0, |(arm, _)| arm_hash((&arm.experiment_id, &arm.variant)));
+        Some(Known { day, touch_at, arm })
     }
 }
 
@@ -328,8 +435,8 @@ impl KnownAttributions {
         users
             .iter()
             .map(|(high, low)| {
-                let &(bits, day, touch_at) = table.get(high)?;
-                (bits == *low).then_some(Known { day: i64::from(day), touch_at })
+                let &(bits, day, touch_at, arm) = table.get(high)?;
+                (bits == *low).then_some(Known { day: i64::from(day), touch_at, arm })
             })
             .collect()
     }
@@ -341,7 +448,7 @@ impl KnownAttributions {
         let mut table = self.table.lock().expect("known attributions poisoned");
         for ((high, low), known) in entries {
             let day = known.day.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
-            table.insert(high, (low, day, known.touch_at));
+            table.insert(high, (low, day, known.touch_at, known.arm));
         }
     }
 }
@@ -354,6 +461,7 @@ fn changes_nothing(event: &Event, known: Option<Known>, ignored_referrers: &[Str
     let Some(known) = known else { return false };
     day_number(&event.timestamp) == known.day
         && !event.is_conversion()
+        && arm_of(event).is_none_or(|arm| arm_hash(arm) == known.arm)
         && (event.timestamp.timestamp_micros() > known.touch_at
             || touch_row(event, ignored_referrers).is_none())
 }
@@ -434,8 +542,7 @@ pub async fn read_changing(
     }
     for (event, &index) in events.iter().zip(&of_event) {
         if let Some((_, (_, _, state))) = &mut next[index] {
-            let domains = &ignored[event.tenant_id.as_str()];
-            state.add(event.timestamp, conversion_of(event), || touch_row(event, domains));
+            add_event(state, event, &ignored[event.tenant_id.as_str()]);
         }
     }
     let mut slots = Slots::default();
@@ -476,16 +583,46 @@ pub async fn row_days(
     let mut out = Vec::new();
     for day in first..=last {
         let partition = keys::campaign_day_partition(tenant_id, &keys::day_numbered(day));
-        for (_, item) in query_all(store, Query::partition(partition)).await? {
-            let Some(row) = item.get(ROW).and_then(row_of_labels) else { continue };
-            let mut counts = RowDay::default();
-            for (name, value) in &item {
-                if let (Some(measure), Some(n)) = (Measure::of_attribute(name), value.as_i64()) {
-                    counts.add(measure, n);
-                }
-            }
-            out.push((day, row, counts));
+        for (cell, counts) in cell_days(store, partition).await? {
+            out.push((day, cell.row, counts));
         }
+    }
+    Ok(out)
+}
+
+/// Every row's cells of `experiment_id`'s arms on each day from `first` to
+/// `last`: (day, row, variant, rollup).
+pub async fn arm_row_days(
+    store: &dyn Store,
+    tenant_id: &str,
+    experiment_id: &str,
+    first: Day,
+    last: Day,
+) -> Result<Vec<(Day, Row, String, RowDay)>, StoreError> {
+    let mut out = Vec::new();
+    for day in first..=last {
+        let partition = keys::campaign_arm_day_partition(tenant_id, experiment_id, &keys::day_numbered(day));
+        for (cell, counts) in cell_days(store, partition).await? {
+            if let Some(arm) = cell.arm {
+                out.push((day, cell.row, arm.variant, counts));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The cells of one day partition and their rollups.
+async fn cell_days(store: &dyn Store, partition: String) -> Result<Vec<(Cell, RowDay)>, StoreError> {
+    let mut out = Vec::new();
+    for (_, item) in query_all(store, Query::partition(partition)).await? {
+        let Some(cell) = item.get(ROW).and_then(cell_of_labels) else { continue };
+        let mut counts = RowDay::default();
+        for (name, value) in &item {
+            if let (Some(measure), Some(n)) = (Measure::of_attribute(name), value.as_i64()) {
+                counts.add(measure, n);
+            }
+        }
+        out.push((cell, counts));
     }
     Ok(out)
 }
@@ -512,7 +649,19 @@ mod tests {
         state.add("2026-11-01T10:00:00.123456Z".parse().unwrap(), Some(19_990_000), || Some(Row::of(&touch)));
         state.add("2026-11-03T10:00:00Z".parse().unwrap(), None, || None);
         let item = user_item(&state, 7);
-        assert_eq!(user_of_item(&item), Some((7, state)));
+        assert!(!item.contains_key(ARMS));
+        assert_eq!(user_of_item(&item), Some((7, state.clone())));
+        state.add_tagged("2026-11-03T10:00:00Z".parse().unwrap(), ("exp#1", "B"), Some(5));
+        state.add_tagged("2026-11-04T10:00:00Z".parse().unwrap(), ("exp#1", "A"), None);
+        assert_eq!(user_of_item(&user_item(&state, 8)), Some((8, state)));
+        let cell = Cell {
+            row: Row::of(&touch),
+            arm: Some(Arm { experiment_id: "exp#1".into(), variant: "B".into() }),
+        };
+        assert_eq!(cell_of_labels(&cell_labels(&cell)), Some(cell.clone()));
+        assert_eq!(cell_key("t", 20_000, &cell_labels(&cell)).pk, "CMX#t#exp%231#2024-10-04");
+        let own = Cell { arm: None, ..cell };
+        assert_eq!(cell_id(&cell_labels(&own)), row_id(&own.row));
         assert_eq!(
             user_of_item(&user_item(&UserAttribution::default(), 1)),
             Some((1, UserAttribution::default()))
@@ -596,9 +745,21 @@ mod tests {
         }
     }
 
-    /// A user active on 60 days whose first touch earlier events move:
-    /// two row items a day, over 120 row writes, more than a transaction
-    /// holds. Each move commits in steps, the user's later events in the
+    /// What contributions add to each day, in day order.
+    fn by_day(contributions: &std::collections::BTreeMap<(Day, Measure), i64>) -> Vec<(Day, RowDay)> {
+        let mut out: Vec<(Day, RowDay)> = Vec::new();
+        for (&(day, measure), &n) in contributions {
+            if out.last().is_none_or(|(d, _)| *d != day) {
+                out.push((day, RowDay::default()));
+            }
+            out.last_mut().expect("just pushed").1.add(measure, n);
+        }
+        out
+    }
+
+    /// A user active on 60 days, in an experiment's arm, whose first touch
+    /// earlier events move: two row items a day and two arm cells, over
+    /// 240 row writes, more than a transaction holds. Each move commits in steps, the user's later events in the
     /// same batch follow without a re-plan, a writer that stops between
     /// steps is finished by the redelivery, and the rows are exactly what
     /// the user adds.
@@ -612,8 +773,8 @@ mod tests {
             tenant_id: tenant.clone(),
             user_id: "loyal".into(),
             event_type: kind,
-            experiment_id: None,
-            variant: None,
+            experiment_id: Some("exp".into()),
+            variant: Some("A".into()),
             properties: properties.as_object().cloned().unwrap_or_default(),
             timestamp: at,
         };
@@ -646,20 +807,13 @@ mod tests {
 
         let mut expected = UserAttribution::default();
         for e in &all {
-            expected.add(e.timestamp, conversion_of(e), || touch_row(e, &[]));
+            add_event(&mut expected, e, &[]);
         }
         assert_eq!(expected.row().campaign.as_deref(), Some("spring"));
-        let mut want: Vec<(Day, Row, RowDay)> = Vec::new();
-        for ((day, measure), n) in expected.contributions() {
-            match want.iter_mut().find(|(d, ..)| *d == day) {
-                Some((.., counts)) => counts.add(measure, n),
-                None => {
-                    let mut counts = RowDay::default();
-                    counts.add(measure, n);
-                    want.push((day, expected.row(), counts));
-                }
-            }
-        }
+        let want: Vec<(Day, Row, RowDay)> = by_day(&expected.contributions())
+            .into_iter()
+            .map(|(day, counts)| (day, expected.row(), counts))
+            .collect();
         let first = day_number(&day(-2));
         let mut got = row_days(&store, &tenant, first, first + 63).await.unwrap();
         // The rows the moves emptied hold zeros only.
@@ -667,6 +821,17 @@ mod tests {
             counts.new_users != 0 || counts.users.values().any(|n| *n != 0) || counts.conversions != 0
         });
         got.sort_by_key(|(day, ..)| *day);
+        assert_eq!(got.len(), 63);
+        assert_eq!(got, want);
+        // The arm's cells moved with the row.
+        let mut got = arm_row_days(&store, &tenant, "exp", first, first + 63).await.unwrap();
+        got.retain(|(.., counts)| counts.users.values().any(|n| *n != 0) || counts.conversions != 0);
+        got.sort_by_key(|(day, ..)| *day);
+        let arm = Arm { experiment_id: "exp".into(), variant: "A".into() };
+        let want: Vec<(Day, Row, String, RowDay)> = by_day(&expected.arm_contributions()[&arm])
+            .into_iter()
+            .map(|(day, counts)| (day, expected.row(), "A".to_owned(), counts))
+            .collect();
         assert_eq!(got.len(), 63);
         assert_eq!(got, want);
         // And the user's item owes nothing.
@@ -691,9 +856,38 @@ mod tests {
     }
 
     #[test]
+    fn an_event_in_an_arm_the_known_day_lacks_is_read() {
+        let event = |experiment: Option<&str>, variant: Option<&str>| Event {
+            id: "e1".into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            event_type: crate::domain::event::EventType::PageView,
+            experiment_id: experiment.map(str::to_owned),
+            variant: variant.map(str::to_owned),
+            properties: Default::default(),
+            timestamp: "2026-11-01T10:00:00Z".parse().unwrap(),
+        };
+        let mut state = UserAttribution::default();
+        assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &[]));
+        let known = Known::of(&state);
+        assert_ne!(known.unwrap().arm, 0);
+        // The same arm, or none, on the known day: nothing to read.
+        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &[]));
+        assert!(changes_nothing(&event(None, None), known, &[]));
+        assert!(changes_nothing(&event(Some("exp"), None), known, &[]));
+        // Another variant, or another experiment: the item changes.
+        assert!(!changes_nothing(&event(Some("exp"), Some("B")), known, &[]));
+        assert!(!changes_nothing(&event(Some("other"), Some("A")), known, &[]));
+        let mut moved = state.clone();
+        assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &[]));
+        assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &[]));
+        assert_eq!(moved.arms.len(), 2);
+    }
+
+    #[test]
     fn known_facts_are_remembered_by_key_and_only_when_enabled() {
         let (alice, bob) = (user_digest("t", "alice"), user_digest("t", "bob"));
-        let fact = Known { day: 20_000, touch_at: 5 };
+        let fact = Known { day: 20_000, touch_at: 5, arm: 9 };
         let known = KnownAttributions::default();
         known.remember([(alice, fact)]);
         assert_eq!(known.get_all(&[alice, bob]), [Some(fact), None]);

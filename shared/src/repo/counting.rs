@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 
 use super::attribution::{self as stored_attribution, Known, Slots};
 use super::known_members::Digest96;
-use crate::domain::attribution::{self, Day, Measure, Row, UserAttribution};
+use crate::domain::attribution::{self, Cell, Day, Measure, UserAttribution};
 use crate::domain::counting::{
     CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, USERS, membership_kinds, scopes,
 };
@@ -180,8 +180,8 @@ struct KeyBook<'a> {
     row_items: Vec<(Key, Item)>,
     /// The (tenant, row, day) of each row item, by index.
     row_item_of: Vec<(&'a str, usize, Day)>,
-    /// Each row's index, and its digest and stored fields by index.
-    row_ids: HashMap<Row, usize>,
+    /// Each cell's index, and its digest and stored fields by index.
+    row_ids: HashMap<Cell, usize>,
     rows: Vec<(String, Value)>,
 }
 
@@ -211,24 +211,25 @@ impl<'a> KeyBook<'a> {
         keys::membership_in(&self.scopes[scope].memberships_prefix, kind, user_id)
     }
 
-    /// A campaign row's index in this book.
-    fn row(&mut self, row: Row) -> usize {
-        if let Some(&id) = self.row_ids.get(&row) {
+    /// A campaign cell's index in this book.
+    fn row(&mut self, cell: Cell) -> usize {
+        if let Some(&id) = self.row_ids.get(&cell) {
             return id;
         }
         let id = self.rows.len();
-        self.rows.push((stored_attribution::row_id(&row), stored_attribution::row_labels(&row)));
-        self.row_ids.insert(row, id);
+        let labels = stored_attribution::cell_labels(&cell);
+        self.rows.push((stored_attribution::cell_id(&labels), labels));
+        self.row_ids.insert(cell, id);
         id
     }
 
-    /// The campaign row item of the row indexed `row` on `day`.
+    /// The campaign cell item of the cell indexed `row` on `day`.
     fn row_item(&mut self, tenant_id: &'a str, row: usize, day: Day) -> usize {
         if let Some(&id) = self.row_item_ids.get(&(tenant_id, row, day)) {
             return id;
         }
         let (row_id, labels) = &self.rows[row];
-        let key = keys::campaign_row(tenant_id, &keys::day_numbered(day), row_id);
+        let key = stored_attribution::cell_key_with_id(tenant_id, day, labels, row_id);
         let id = self.row_items.len();
         self.row_items.push((key, item_of(stored_attribution::ROW, labels.clone())));
         self.row_item_of.push((tenant_id, row, day));
@@ -492,10 +493,7 @@ pub fn plan(
             let user = &attribution.users[slot];
             let before = &users[slot].1;
             let mut after = before.clone();
-            let changed = after.add(event.timestamp, stored_attribution::conversion_of(event), || {
-                stored_attribution::touch_row(event, &user.ignored_referrers)
-            });
-            if changed {
+            if stored_attribution::add_event(&mut after, event, &user.ignored_referrers) {
                 for (row, changes) in attribution::changes(before, &after) {
                     let row = book.row(row);
                     for (day, measure, delta) in changes {

@@ -461,6 +461,21 @@ pub fn campaign_row(tenant_id: &str, day: &str, row_id: &str) -> Key {
     Key::new(campaign_day_partition(tenant_id, day), row_id)
 }
 
+/// The campaign cells of one experiment's arms, for one tenant and UTC day
+/// (the campaign × variant cross-tab): one query per day, like the rows'.
+pub fn campaign_arm_day_partition(tenant_id: &str, experiment_id: &str, day: &str) -> String {
+    let mut pk = join(&["CMX#", tenant_id, "#"]);
+    push_part(&mut pk, experiment_id);
+    pk.push('#');
+    pk.push_str(day);
+    pk
+}
+
+/// One row's cell of one arm on one day, by the digest of its fields.
+pub fn campaign_arm_row(tenant_id: &str, experiment_id: &str, day: &str, cell_id: &str) -> Key {
+    Key::new(campaign_arm_day_partition(tenant_id, experiment_id, day), cell_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
