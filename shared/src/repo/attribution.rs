@@ -381,9 +381,10 @@ pub fn user_digest(tenant_id: &str, user_id: &str) -> Digest96 {
 
 /// What a writer process remembers of users' items: per user (by
 /// [`user_digest`]), a day the item holds, its first touch's time in
-/// microseconds (`i64::MAX`: none) and an arm holding that day.
+/// microseconds (`i64::MAX`: none) and up to [`KNOWN_ARMS`] arms holding
+/// that day.
 pub struct KnownAttributions {
-    table: Mutex<TwoGenerations<u64, (u32, i32, i64, u64)>>,
+    table: Mutex<TwoGenerations<u64, (u32, i32, i64, [u64; KNOWN_ARMS])>>,
     enabled: bool,
 }
 
@@ -395,14 +396,19 @@ impl Default for KnownAttributions {
     }
 }
 
+/// How many arms holding a user's known day are remembered: a user's
+/// events on one day are mostly of one arm, but may be of a few (several
+/// experiments, or a user seen in more than one variant).
+pub const KNOWN_ARMS: usize = 3;
+
 /// A fact about a stored user item that stays true: it holds `day`, its
 /// first touch is no later than `touch_at` (µs; `i64::MAX`: none), and the
-/// arm hashed `arm` (`arm_hash`; 0: none) holds `day` too.
+/// arms hashed `arms` (`arm_hash`; 0: none) hold `day` too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Known {
     pub day: Day,
     pub touch_at: i64,
-    pub arm: u64,
+    pub arms: [u64; KNOWN_ARMS],
 }
 
 impl Known {
@@ -410,12 +416,12 @@ impl Known {
     pub fn of(state: &UserAttribution) -> Option<Known> {
         let day = *state.active_days.last()?;
         let touch_at = state.first_touch.as_ref().map_or(i64::MAX, |first| first.at.timestamp_micros());
-        let arm = state
-            .arms
-            .iter()
-            .find(|(_, activity)| activity.active_days.contains(&day))
-            .map_or(0, |(arm, _)| arm_hash((&arm.experiment_id, &arm.variant)));
-        Some(Known { day, touch_at, arm })
+        let mut arms = [0; KNOWN_ARMS];
+        let holding = state.arms.iter().filter(|(_, activity)| activity.active_days.contains(&day));
+        for (slot, (arm, _)) in arms.iter_mut().zip(holding) {
+            *slot = arm_hash((&arm.experiment_id, &arm.variant));
+        }
+        Some(Known { day, touch_at, arms })
     }
 }
 
@@ -435,8 +441,8 @@ impl KnownAttributions {
         users
             .iter()
             .map(|(high, low)| {
-                let &(bits, day, touch_at, arm) = table.get(high)?;
-                (bits == *low).then_some(Known { day: i64::from(day), touch_at, arm })
+                let &(bits, day, touch_at, arms) = table.get(high)?;
+                (bits == *low).then_some(Known { day: i64::from(day), touch_at, arms })
             })
             .collect()
     }
@@ -448,7 +454,7 @@ impl KnownAttributions {
         let mut table = self.table.lock().expect("known attributions poisoned");
         for ((high, low), known) in entries {
             let day = known.day.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
-            table.insert(high, (low, day, known.touch_at, known.arm));
+            table.insert(high, (low, day, known.touch_at, known.arms));
         }
     }
 }
@@ -461,7 +467,7 @@ fn changes_nothing(event: &Event, known: Option<Known>, ignored_referrers: &[Str
     let Some(known) = known else { return false };
     day_number(&event.timestamp) == known.day
         && !event.is_conversion()
-        && arm_of(event).is_none_or(|arm| arm_hash(arm) == known.arm)
+        && arm_of(event).is_none_or(|arm| known.arms.contains(&arm_hash(arm)))
         && (event.timestamp.timestamp_micros() > known.touch_at
             || touch_row(event, ignored_referrers).is_none())
 }
@@ -870,7 +876,7 @@ mod tests {
         let mut state = UserAttribution::default();
         assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &[]));
         let known = Known::of(&state);
-        assert_ne!(known.unwrap().arm, 0);
+        assert_eq!(known.unwrap().arms.iter().filter(|hash| **hash != 0).count(), 1);
         // The same arm, or none, on the known day: nothing to read.
         assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &[]));
         assert!(changes_nothing(&event(None, None), known, &[]));
@@ -882,12 +888,25 @@ mod tests {
         assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &[]));
         assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &[]));
         assert_eq!(moved.arms.len(), 2);
+        // Both are known once the item holds both; a fourth arm of the day
+        // is past what is remembered, and read.
+        let known = Known::of(&moved);
+        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &[]));
+        assert!(changes_nothing(&event(Some("exp"), Some("B")), known, &[]));
+        for variant in ["C", "D"] {
+            add_event(&mut moved, &event(Some("exp"), Some(variant)), &[]);
+        }
+        let known = Known::of(&moved);
+        let read = ["A", "B", "C", "D"]
+            .iter()
+            .filter(|v| !changes_nothing(&event(Some("exp"), Some(v)), known, &[]));
+        assert_eq!(read.count(), 1);
     }
 
     #[test]
     fn known_facts_are_remembered_by_key_and_only_when_enabled() {
         let (alice, bob) = (user_digest("t", "alice"), user_digest("t", "bob"));
-        let fact = Known { day: 20_000, touch_at: 5, arm: 9 };
+        let fact = Known { day: 20_000, touch_at: 5, arms: [9, 0, 0] };
         let known = KnownAttributions::default();
         known.remember([(alice, fact)]);
         assert_eq!(known.get_all(&[alice, bob]), [Some(fact), None]);
