@@ -463,6 +463,8 @@ struct ReadLevel {
     range_summary_first_ms: f64,
     /// The campaign report of the last 30 days, by campaign (200 of them).
     campaigns: Latency,
+    /// The same with the experiment's campaign × variant cross-tab.
+    campaigns_by_variant: Latency,
     rss_mb: f64,
 }
 
@@ -521,6 +523,13 @@ async fn reads(stack: &LocalStack, levels: &[u64]) -> Reads {
             read_latency(&client, &format!("{base}/api/analytics/campaigns?groupBy=campaign&{month}"), &key)
                 .await
                 .0;
+        let campaigns_by_variant = read_latency(
+            &client,
+            &format!("{base}/api/analytics/campaigns?groupBy=campaign&experimentId={id}&{month}"),
+            &key,
+        )
+        .await
+        .0;
         let rss_mb = rss_kib(stack.pid()).map_or(0.0, |(now, _)| now as f64 / 1024.0);
         out.push(ReadLevel {
             events_stored: level,
@@ -529,6 +538,7 @@ async fn reads(stack: &LocalStack, levels: &[u64]) -> Reads {
             range_summary,
             range_summary_first_ms,
             campaigns,
+            campaigns_by_variant,
             rss_mb,
         });
     }
@@ -658,6 +668,12 @@ fn print_table(r: &Report) {
         println!(
             "| campaign report, 30 days by campaign, at {} events | p50 {:.2} ms, p95 {:.2} ms | p95 ≤ 30 ms at 1M |",
             level.events_stored, level.campaigns.p50_ms, level.campaigns.p95_ms
+        );
+    }
+    for level in &r.reads.levels {
+        println!(
+            "| campaign × variant report, 30 days by campaign, at {} events | p50 {:.2} ms, p95 {:.2} ms | — |",
+            level.events_stored, level.campaigns_by_variant.p50_ms, level.campaigns_by_variant.p95_ms
         );
     }
     println!(
