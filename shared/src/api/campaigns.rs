@@ -2,8 +2,9 @@
 //! and drill-down filters named like the groupings (`channel=Paid Search&source_medium=google / cpc`):
 //! the campaign report — users, new users, conversions, converted users and
 //! revenue by the channel, source, medium, campaign, term or content of
-//! each user's first touch (with `experimentId`, split by variant too), over whole UTC days, from the daily rollups of
-//! `repo::attribution` (cost in days and rows, not events).
+//! each user's first touch (with `experimentId`, split by variant too),
+//! over whole UTC days, from the daily rollups of `repo::attribution`
+//! (cost in days and rows, not events).
 
 use chrono::Utc;
 use http::StatusCode;
