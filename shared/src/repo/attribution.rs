@@ -379,12 +379,16 @@ pub fn user_digest(tenant_id: &str, user_id: &str) -> Digest96 {
     digest_of(tenant_id.as_bytes(), user_id.as_bytes())
 }
 
+/// One user's entry: the digest's low 32 bits (the high 64 are the key),
+/// then [`Known`]'s day, first touch time and arm hashes.
+type Remembered = (u32, i32, i64, [u64; KNOWN_ARMS]);
+
 /// What a writer process remembers of users' items: per user (by
 /// [`user_digest`]), a day the item holds, its first touch's time in
 /// microseconds (`i64::MAX`: none) and up to [`KNOWN_ARMS`] arms holding
 /// that day.
 pub struct KnownAttributions {
-    table: Mutex<TwoGenerations<u64, (u32, i32, i64, [u64; KNOWN_ARMS])>>,
+    table: Mutex<TwoGenerations<u64, Remembered>>,
     enabled: bool,
 }
 
