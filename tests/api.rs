@@ -211,6 +211,34 @@ async fn campaign_fields_are_derived_at_ingest_with_the_tenants_ignored_referrer
     assert_eq!(stack.get("/api/settings/ignored-referrers", publishable).await.status, StatusCode::FORBIDDEN);
     let deleted = stack.request(Method::DELETE, "/api/settings/ignored-referrers", Some(&key), None).await;
     assert_eq!(deleted.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Custom dimensions: declared per tenant, checked, kept beside the
+    // ignored referrers.
+    let none = stack.get("/api/dimensions", &key).await;
+    assert_eq!((none.status, none.body["keys"].clone()), (StatusCode::OK, json!([])));
+    let put = async |keys: Value| {
+        stack.request(Method::PUT, "/api/dimensions", Some(&key), Some(&json!({"keys": keys}))).await
+    };
+    let declared = put(json!(["device", "Plan"])).await;
+    assert_eq!(declared.status, StatusCode::OK, "{:?}", declared.body);
+    assert_eq!(declared.body["keys"], json!(["device", "Plan"]));
+    for (keys, field) in [
+        (json!(["a", "b", "c", "d", "e", "f"]), "keys"),
+        (json!(["ok", ""]), "keys[1]"),
+        (json!("device"), "keys"),
+    ] {
+        let bad = put(keys.clone()).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{keys}: {:?}", bad.body);
+        assert_eq!(bad.body["details"][0]["field"], field, "{keys}");
+    }
+    let now = stack.get("/api/dimensions", &key).await;
+    assert_eq!(now.body["keys"], json!(["device", "Plan"]), "a refused list changes nothing");
+    assert_eq!(stack.get("/api/settings/ignored-referrers", &key).await.body["domains"], set.body["domains"]);
+    assert_eq!(stack.get("/api/dimensions", &other).await.body["keys"], json!([]), "per tenant");
+    assert_eq!(stack.get("/api/dimensions", publishable).await.status, StatusCode::FORBIDDEN);
+    let reply = stack.get("/api/analytics/campaigns?groupBy=property:Plan", &key).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["groupBy"], "property:Plan");
 }
 
 fn uuid_version(id: &str) -> Option<char> {

@@ -2,14 +2,15 @@
 //! set: UTM properties, tagged landing URLs, ad click ids, referrers
 //! (search, social, other sites, the site's own pages), direct visits,
 //! users who come direct first and tagged later, late earlier touches that
-//! move a user's first touch, revenue, and a redelivered batch; and the
+//! move a user's first touch, revenue, and a redelivered batch; the
 //! campaign × variant cross-tab of an experiment whose events some users
-//! have in both variants.
+//! have in both variants; and a custom dimension (`device`) whose values
+//! some users have several of.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use blackbox::{Lcg, Stack};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
@@ -69,6 +70,17 @@ struct Generated {
     touch: Touch,
     /// The variant of the experiment the event is tagged with, if any.
     variant: Option<&'static str>,
+    /// The `device` property as sent, if any.
+    device: Option<&'static str>,
+}
+
+/// The `device` values generated events carry, as sent (case and spaces
+/// vary; the report shows them trimmed and lowercased).
+const DEVICES: [Option<&str>; 5] = [Some("Mobile"), Some("mobile "), Some("desktop"), Some(" TABLET"), None];
+
+/// A device's row in the report.
+fn device_key(device: Option<&str>) -> String {
+    device.map_or("(not set)".to_owned(), |d| d.trim().to_lowercase())
 }
 
 fn timestamp(at: i64) -> String {
@@ -101,7 +113,19 @@ fn generate(count: usize, users: u64) -> Vec<Generated> {
                 5..7 => Some(if even { "treatment" } else { "control" }),
                 _ => Some(if even { "control" } else { "treatment" }),
             };
-            Generated { id: format!("c-{i}"), user, conversion, cents, at: at + 3 * 3600, touch, variant }
+            // Mostly one device per user, now and then another.
+            let number: usize = user["user-".len()..].parse().unwrap_or_default();
+            let device = DEVICES[if i % 9 == 0 { (number + i) % 5 } else { number % 5 }];
+            Generated {
+                id: format!("c-{i}"),
+                user,
+                conversion,
+                cents,
+                at: at + 3 * 3600,
+                touch,
+                variant,
+                device,
+            }
         })
         .collect()
 }
@@ -129,6 +153,7 @@ fn late_touches(events: &[Generated]) -> Vec<Generated> {
                 row: Some(["Affiliates", "partner", "affiliate", "late"]),
             },
             variant: None,
+            device: None,
         })
         .collect()
 }
@@ -155,7 +180,46 @@ fn body(event: &Generated) -> Value {
         body["properties"]["experimentId"] = json!(EXPERIMENT);
         body["properties"]["variant"] = json!(variant);
     }
+    if let Some(device) = event.device {
+        body["properties"]["device"] = json!(device);
+    }
     body
+}
+
+/// What `groupBy=property:device` should say for days `first..=last` of
+/// the users whose first-touch row `keep` keeps: by device, [users, new
+/// users, conversions, converted users, revenue in cents] of the events
+/// with that device; a user is new under the devices of their first day.
+fn recount_devices(
+    events: &[Generated],
+    first: i64,
+    last: i64,
+    keep: impl Fn(&[&str; 4]) -> bool,
+) -> BTreeMap<String, [i64; 5]> {
+    let rows = first_touches(events);
+    let day = |e: &Generated| e.at.div_euclid(DAY);
+    let mut first_day: BTreeMap<&str, i64> = BTreeMap::new();
+    for event in events {
+        let entry = first_day.entry(&event.user).or_insert(day(event));
+        *entry = (*entry).min(day(event));
+    }
+    let mut by_cell: BTreeMap<(String, &str), Vec<&Generated>> = BTreeMap::new();
+    for event in events {
+        if (first..=last).contains(&day(event)) && keep(&rows[event.user.as_str()]) {
+            by_cell.entry((device_key(event.device), &event.user)).or_default().push(event);
+        }
+    }
+    let mut out: BTreeMap<String, [i64; 5]> = BTreeMap::new();
+    for ((device, user), events) in by_cell {
+        let conversions: Vec<&&Generated> = events.iter().filter(|e| e.conversion).collect();
+        let counts = out.entry(device).or_default();
+        counts[0] += 1;
+        counts[1] += i64::from(events.iter().any(|e| day(e) == first_day[user]));
+        counts[2] += conversions.len() as i64;
+        counts[3] += i64::from(!conversions.is_empty());
+        counts[4] += conversions.iter().map(|e| e.cents).sum::<i64>();
+    }
+    out
 }
 
 /// The first-touch row of each user: (channel, source, medium, campaign).
@@ -285,6 +349,11 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
     let stack = Stack::start().await;
     let (_, key) = stack.tenant("acme").await;
     let (_, other_key) = stack.tenant("globex").await;
+    // Two custom dimensions, before any event: `plan` no event has.
+    let keys = json!({"keys": ["device", "plan", "device"]});
+    let declared = stack.request(Method::PUT, "/api/dimensions", Some(&key), Some(&keys)).await;
+    assert_eq!(declared.status, StatusCode::OK, "{:?}", declared.body);
+    assert_eq!(declared.body["keys"], json!(["device", "plan"]));
     // moto's transactions are slow: a smaller data set checks the same.
     let (count, users) = if blackbox::aws_backend() { (900, 120) } else { (5000, 500) };
     let mut events = generate(count, users);
@@ -492,9 +561,56 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
     assert_eq!(other.body["rows"], json!([]));
     assert_eq!(other.body["totals"]["users"], json!(0));
 
+    // By a custom dimension: a row per device, a user counting under each
+    // device their events in the range had; totals count each user once.
+    for (first, last) in [(0, 13), (0, 0), (5, 9), (13, 13)] {
+        let path = format!(
+            "/api/analytics/campaigns?groupBy=property:device&startDate={}&endDate={}",
+            date(first),
+            date(last)
+        );
+        let reply = stack.get(&path, &key).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+        assert_eq!(reply.body["groupBy"], json!("property:device"));
+        assert_eq!(rows_of(&reply.body), recount_devices(&events, first, last, |_| true), "{path}");
+        let totals: Vec<i64> = recount(&events, 0, first, last).values().map(|c| c[0]).collect();
+        assert_eq!(reply.body["totals"]["users"], json!(totals.iter().sum::<i64>()), "{path}");
+    }
+    let all = recount_devices(&events, 0, 13, |_| true);
+    assert_eq!(all.keys().collect::<Vec<_>>(), ["(not set)", "desktop", "mobile", "tablet"]);
+    assert!(all.values().map(|c| c[0]).sum::<i64>() > users as i64, "some users have two devices");
+    // Drilled down to a channel, with the previous period and a daily series.
+    let reply = stack
+        .get("/api/analytics/campaigns?groupBy=property:device&channel=Paid%20Search&startDate=2026-11-08&endDate=2026-11-14&compare=previous&interval=day", &key)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let paid = |row: &[&str; 4]| row[0] == "Paid Search";
+    assert_eq!(rows_of(&reply.body), recount_devices(&events, 7, 13, paid));
+    assert_eq!(rows_of(&reply.body["previous"]), recount_devices(&events, 0, 6, paid));
+    for (offset, entry) in reply.body["series"].as_array().expect("series").iter().enumerate() {
+        let day = 7 + offset as i64;
+        let expected = recount_devices(&events, day, day, paid);
+        let users: BTreeMap<String, i64> = expected.iter().map(|(k, c)| (k.clone(), c[0])).collect();
+        assert_eq!(entry["users"], json!(users), "day {day}");
+        let distinct: i64 = recount_where(&events, 0, day, day, paid).values().map(|c| c[0]).sum();
+        assert_eq!(entry["totalUsers"], json!(distinct), "day {day}");
+    }
+    // A declared dimension no event has: everyone is (not set).
+    let reply = stack
+        .get("/api/analytics/campaigns?groupBy=property:plan&startDate=2026-11-01&endDate=2026-11-14", &key)
+        .await;
+    let users: i64 = recount(&events, 0, 0, 13).values().map(|c| c[0]).sum();
+    assert_eq!(rows_of(&reply.body).keys().collect::<Vec<_>>(), ["(not set)"]);
+    assert_eq!(reply.body["rows"][0]["users"], json!(users));
+    // Another tenant has declared no dimension.
+    let other = stack.get("/api/analytics/campaigns?groupBy=property:device", &other_key).await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST, "{:?}", other.body);
+
     // Bad parameters: a 400 naming each.
     for (query, field) in [
         ("groupBy=country", "groupBy"),
+        ("groupBy=property:country", "groupBy"),
+        ("groupBy=property:device&experimentId=exp-landing", "experimentId"),
         ("attribution=last", "attribution"),
         ("tz=Europe%2FParis", "tz"),
         ("startDate=2025-01-01&endDate=2026-11-14", "startDate"),

@@ -32,6 +32,8 @@ ROUTES = {
     ("DELETE", "/keys/{id}", "AdminFunction", "key"),
     ("GET", "/settings/ignored-referrers", "AdminFunction", "key"),
     ("PUT", "/settings/ignored-referrers", "AdminFunction", "key"),
+    ("GET", "/dimensions", "AdminFunction", "key"),
+    ("PUT", "/dimensions", "AdminFunction", "key"),
     ("GET", "/health", "HealthFunction", "open"),
     ("GET", "/openapi.json", "HealthFunction", "open"),
     ("GET", "/docs", "HealthFunction", "open"),
@@ -275,6 +277,9 @@ def test_admin_routes_invoke_the_admin_function_which_api_gateway_may_invoke(res
     settings = resources["SettingsInvokePermission"]["Properties"]
     assert ref_target(settings["FunctionName"]) == "AdminFunction"
     assert sub_string(settings["SourceArn"]).endswith(":${Api}/*/*/settings/*")
+    dimensions = resources["DimensionsInvokePermission"]["Properties"]
+    assert ref_target(dimensions["FunctionName"]) == "AdminFunction"
+    assert sub_string(dimensions["SourceArn"]).endswith(":${Api}/*/*/dimensions")
 
 
 def test_no_cors_mock_and_gateway_errors_carry_the_dashboard_origin(resources):
@@ -351,6 +356,7 @@ def test_usage_plan_throttles_every_keyed_method_like_the_local_stack(template, 
         "experiments": "experiments",
         "keys": "experiments",
         "settings": "experiments",
+        "dimensions": "experiments",
     }
     local = local_throttle_defaults()
     for key, limits in stage["Throttle"].items():

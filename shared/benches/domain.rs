@@ -96,7 +96,7 @@ fn aggregation(c: &mut Criterion) {
                 digest: attribution::user_digest(&event.tenant_id, &event.user_id),
                 version: None,
                 state: Default::default(),
-                ignored_referrers: Default::default(),
+                settings: Default::default(),
             });
             slots.users.len() - 1
         });

@@ -97,6 +97,10 @@ fn route() -> impl Strategy<Value = (Method, String)> {
         (Method::POST, "/api/events/batch"),
         (Method::GET, "/api/analytics/summary"),
         (Method::GET, "/api/analytics/timeseries"),
+        (Method::GET, "/api/analytics/campaigns"),
+        (Method::PUT, "/api/dimensions"),
+        (Method::PUT, "/api/settings/ignored-referrers"),
+        (Method::GET, "/api/keys"),
         (Method::GET, "/api/experiments"),
         (Method::POST, "/api/experiments"),
         (Method::GET, "/api/experiments/{id}"),
@@ -152,6 +156,10 @@ fn query() -> impl Strategy<Value = String> {
         Just("limit"),
         Just("cursor"),
         Just("controlVariant"),
+        Just("groupBy"),
+        Just("compare"),
+        Just("channel"),
+        Just("tz"),
     ];
     prop::collection::vec((name, nasty_text()), 0..5).prop_map(|pairs| {
         pairs.into_iter().map(|(k, v)| format!("{k}={}", percent_encode(&v))).collect::<Vec<_>>().join("&")

@@ -2,21 +2,24 @@
 //! and drill-down filters named like the groupings (`channel=Paid Search&source_medium=google / cpc`):
 //! the campaign report — users, new users, conversions, converted users and
 //! revenue by the channel, source, medium, campaign, term or content of
-//! each user's first touch (with `experimentId`, split by variant too),
-//! over whole UTC days, from the daily rollups of `repo::attribution`
-//! (cost in days and rows, not events).
+//! each user's first touch (with `experimentId`, split by variant too), or
+//! by the values of a custom dimension (`groupBy=property:<key>`), over
+//! whole UTC days, from the daily rollups of `repo::attribution` (cost in
+//! days and rows, not events).
 
 use chrono::Utc;
 use http::StatusCode;
 
+use super::settings;
 use super::{
     ApiError, ApiResult, Request, authenticate, csv_response, json_response, query_params, wants_csv,
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
-use crate::domain::attribution::{Day, GroupBy, day_date, day_number};
+use crate::domain::attribution::{Day, GroupBy, SegmentKind, day_date, day_number};
 use crate::domain::campaign_report::{
-    CampaignReport, DayRange, PreviousPeriod, RowFilter, add_variants, daily_series, range_report, to_csv,
+    CampaignReport, DayRange, PreviousPeriod, RowFilter, add_variants, daily_series, property_report,
+    property_series, range_report, to_csv,
 };
 use crate::domain::event::MAX_TAG_CHARS;
 use crate::domain::time_range::parse_range_in;
@@ -28,6 +31,16 @@ pub const DEFAULT_DAYS: i64 = 30;
 pub const MAX_FILTER_CHARS: usize = 300;
 /// Days one report may span (each is one query, twice with `compare`).
 pub const MAX_DAYS: i64 = 366;
+/// How `groupBy` names a custom dimension: `property:<key>`.
+pub const PROPERTY_PREFIX: &str = "property:";
+
+/// What the rows of a report are.
+enum Grouping {
+    /// A campaign field of each user's first touch.
+    Field(GroupBy),
+    /// The values of a custom dimension (its property key).
+    Property(String),
+}
 
 /// Whether an option with one accepted value (`compare=previous`) is on;
 /// any other value is an error naming it.
@@ -47,12 +60,31 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let params = query_params(request)?;
     let mut errors = Vec::new();
     let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    let group = match param("groupBy") {
-        None => GroupBy::Channel,
-        Some(raw) => GroupBy::parse(raw).unwrap_or_else(|| {
-            errors.push(FieldError::new("groupBy", format!("must be one of {}", GroupBy::NAMES.join(", "))));
-            GroupBy::Channel
-        }),
+    let grouping = match param("groupBy") {
+        None => Grouping::Field(GroupBy::Channel),
+        Some(raw) => match (GroupBy::parse(raw), raw.strip_prefix(PROPERTY_PREFIX)) {
+            (Some(group), _) => Grouping::Field(group),
+            (None, Some(key)) => {
+                let declared = settings::cached(ctx, &caller.tenant_id).await?.dimensions;
+                if !declared.iter().any(|known| known == key) {
+                    let declared = if declared.is_empty() { "none".to_owned() } else { declared.join(", ") };
+                    errors.push(FieldError::new(
+                        "groupBy",
+                        format!(
+                            "{key:?} is not a declared dimension (declared: {declared}; PUT /api/dimensions)"
+                        ),
+                    ));
+                }
+                Grouping::Property(key.to_owned())
+            }
+            (None, None) => {
+                errors.push(FieldError::new(
+                    "groupBy",
+                    format!("must be one of {}, or {PROPERTY_PREFIX}<dimension>", GroupBy::NAMES.join(", ")),
+                ));
+                Grouping::Field(GroupBy::Channel)
+            }
+        },
     };
     match param("attribution") {
         None | Some("first") => {}
@@ -71,6 +103,12 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let experiment_id = param("experimentId");
     if experiment_id.is_some_and(|id| id.chars().count() > MAX_TAG_CHARS) {
         errors.push(FieldError::new("experimentId", format!("at most {MAX_TAG_CHARS} characters")));
+    }
+    if experiment_id.is_some() && matches!(grouping, Grouping::Property(_)) {
+        errors.push(FieldError::new(
+            "experimentId",
+            "the campaign × variant cross-tab groups by campaign fields, not by a dimension",
+        ));
     }
     let mut filter = RowFilter::default();
     for grouping in GroupBy::ALL {
@@ -107,23 +145,57 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let arms = match experiment_id {
         None => None,
         Some(id) => {
-            let cells = attribution::arm_row_days(store, &caller.tenant_id, id, read_from, last).await?;
+            let cells = attribution::segment_row_days(
+                store,
+                &caller.tenant_id,
+                SegmentKind::Variant,
+                id,
+                read_from,
+                last,
+            )
+            .await?;
             let experiment = experiments::get(store, &caller.tenant_id, id).await?;
             let names: Vec<String> =
                 experiment.map(|e| e.variants.into_iter().map(|v| v.name).collect()).unwrap_or_default();
             Some((cells, names))
         }
     };
-    let report_of = |first: Day, last: Day| {
-        let mut report = range_report(&days, group, &filter, first, last);
-        if let Some((cells, names)) = &arms {
-            add_variants(&mut report, cells, names, group, &filter, first, last);
+    // With a dimension: its values' cells.
+    let values = match &grouping {
+        Grouping::Field(_) => Vec::new(),
+        Grouping::Property(key) => {
+            attribution::segment_row_days(
+                store,
+                &caller.tenant_id,
+                SegmentKind::Property,
+                key,
+                read_from,
+                last,
+            )
+            .await?
         }
-        report
+    };
+    let report_of = |first: Day, last: Day| match &grouping {
+        Grouping::Property(_) => property_report(&days, &values, &filter, first, last),
+        Grouping::Field(group) => {
+            let mut report = range_report(&days, *group, &filter, first, last);
+            if let Some((cells, names)) = &arms {
+                add_variants(&mut report, cells, names, *group, &filter, first, last);
+            }
+            report
+        }
     };
     let current = report_of(first, last);
+    let group_name = match &grouping {
+        Grouping::Field(group) => group.name().to_owned(),
+        Grouping::Property(key) => format!("{PROPERTY_PREFIX}{key}"),
+    };
     if csv {
-        let filename = format!("campaigns-{}-{}-{}.csv", group.name(), day_date(first), day_date(last));
+        let file_group = match &grouping {
+            Grouping::Field(group) => group.name(),
+            Grouping::Property(_) => "property",
+        };
+        let filename = format!("campaigns-{file_group}-{}-{}.csv", day_date(first), day_date(last));
         return Ok(csv_response(to_csv(&current), &filename));
     }
     let range = |first: Day, last: Day| DayRange { start_date: day_date(first), end_date: day_date(last) };
@@ -131,9 +203,12 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
         range: range(first - span, first - 1),
         report: report_of(first - span, first - 1),
     });
-    let series = daily.then(|| daily_series(&days, group, &filter, &current, first, last));
+    let series = daily.then(|| match &grouping {
+        Grouping::Property(_) => property_series(&days, &values, &filter, &current, first, last),
+        Grouping::Field(group) => daily_series(&days, *group, &filter, &current, first, last),
+    });
     let body = CampaignReport {
-        group_by: group.name().to_owned(),
+        group_by: group_name,
         attribution: "first".to_owned(),
         range: range(first, last),
         report: current,

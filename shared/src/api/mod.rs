@@ -84,8 +84,9 @@ pub fn function_for(path: &str) -> Option<Function> {
         Some("health" | "openapi.json" | "docs") => Some(Function::Health),
         // A tenant's own keys are served beside the admin routes: that
         // function registers keys with the gateway (API Gateway on AWS).
-        // Its settings too: the function that writes tenant items.
-        Some("admin" | "keys" | "settings") => Some(Function::Admin),
+        // Its settings too (dimensions are one): the function that writes
+        // tenant items.
+        Some("admin" | "keys" | "settings" | "dimensions") => Some(Function::Admin),
         _ => None,
     }
 }
@@ -133,7 +134,7 @@ async fn route(ctx: &AppContext, function: Function, request: Request) -> Respon
         Function::Admin => match api_segments(request.uri().path()).as_ref().and_then(|s| s.first().copied())
         {
             Some("keys") => keys::handle(ctx, &request).await,
-            Some("settings") => settings::handle(ctx, &request).await,
+            Some("settings" | "dimensions") => settings::handle(ctx, &request).await,
             _ => admin::handle(ctx, &request).await,
         },
     };
@@ -362,6 +363,7 @@ mod tests {
         assert_eq!(function_for("/api/admin/tenants"), Some(Function::Admin));
         assert_eq!(function_for("/api/keys/k1"), Some(Function::Admin));
         assert_eq!(function_for("/api/settings/ignored-referrers"), Some(Function::Admin));
+        assert_eq!(function_for("/api/dimensions"), Some(Function::Admin));
         assert_eq!(function_for("/apix/health"), None);
         assert_eq!(function_for("/api/nothing"), None);
         assert_eq!(function_for("/"), None);

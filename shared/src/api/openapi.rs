@@ -216,14 +216,14 @@ fn summary() {}
 
 #[utoipa::path(get, path = "/api/analytics/campaigns", tag = "analytics", security(("api_key" = [])),
     params(("groupBy" = Option<String>, Query,
-            description = "channel (default), source, medium, campaign, term, content or source_medium"),
+            description = "channel (default), source, medium, campaign, term, content or source_medium; or property:<key>, a declared custom dimension (PUT /api/dimensions): a row per value, a user counting in each value their events had, totals each user once"),
            ("startDate" = Option<String>, Query, description = "First UTC day (a day, or RFC 3339: its day); default 29 days before endDate"),
            ("endDate" = Option<String>, Query, description = "Last UTC day, included; default today"),
            ("attribution" = Option<String>, Query, description = "first (the only one yet)"),
            ("compare" = Option<String>, Query, description = "previous: also the period of the same length before"),
            ("interval" = Option<String>, Query, description = "day: also `series`, each row's users on each day"),
            ("experimentId" = Option<String>, Query,
-            description = "Also `variants` on each row and the totals: the row's users with events tagged with each variant of this experiment (the campaign × variant cross-tab)"),
+            description = "Also `variants` on each row and the totals: the row's users with events tagged with each variant of this experiment (the campaign × variant cross-tab); not with groupBy=property:<key>"),
            ("channel" = Option<String>, Query, description = "Drill-down: only rows of this channel (a row key of groupBy=channel)"),
            ("source" = Option<String>, Query, description = "Drill-down: only this source"),
            ("medium" = Option<String>, Query, description = "Drill-down: only this medium"),
@@ -406,6 +406,40 @@ fn get_ignored_referrers() {}
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn set_ignored_referrers() {}
 
+/// `PUT /api/dimensions`: the list replaces the last one.
+#[derive(Serialize, ToSchema)]
+pub struct DimensionsInput {
+    /// At most 5 property names (1 to 128 characters, case-sensitive):
+    /// events counted from now on keep each one's value (trimmed,
+    /// lowercased, at most 128 characters; numbers and booleans as text;
+    /// `(not set)` without it) for `groupBy=property:<key>`.
+    pub keys: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Dimensions {
+    pub keys: Vec<String>,
+    /// When a setting last changed; `null` if never set.
+    #[schema(format = DateTime)]
+    pub updated_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/dimensions", tag = "settings", security(("api_key" = [])),
+    responses((status = 200, description = "The tenant's custom dimensions", body = Dimensions),
+              (status = 401, body = ErrorBody), (status = 403, description = "An ingest key", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn get_dimensions() {}
+
+#[utoipa::path(put, path = "/api/dimensions", tag = "settings", request_body = DimensionsInput,
+    security(("api_key" = [])),
+    responses((status = 200, description = "The new list; events counted from now on use it (other processes \
+                                            within 30 seconds)", body = Dimensions),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, description = "An ingest key", body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn set_dimensions() {}
+
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -428,13 +462,14 @@ impl Modify for SecuritySchemes {
     paths(health, ingest_one, ingest_batch, summary, campaigns, timeseries, list_experiments, create_experiment,
           get_experiment, update_experiment, results, assign, list_keys, create_key, delete_key, create_tenant,
           rotate_key, rebuild_rollups, list_dead_letters, redrive_dead_letters, get_ignored_referrers,
-          set_ignored_referrers),
+          set_ignored_referrers, get_dimensions, set_dimensions),
     components(schemas(ErrorBody, ErrorDetail, Event, AcceptedEvent, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
                        ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
                        crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,
+                       DimensionsInput, Dimensions,
                        crate::domain::campaign::CampaignFields, crate::domain::campaign::Channel,
                        crate::domain::campaign_report::CampaignReport, crate::domain::campaign_report::RangeReport,
                        crate::domain::campaign_report::ReportRow, crate::domain::campaign_report::DayRange,
@@ -520,6 +555,7 @@ mod tests {
             "/api/keys",
             "/api/keys/{id}",
             "/api/settings/ignored-referrers",
+            "/api/dimensions",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is documented");
         }

@@ -1,7 +1,9 @@
 //! A tenant's settings: `GET|PUT /api/settings/ignored-referrers`, the
 //! referrer domains ingest does not count as referrals (payment
-//! providers, the tenant's own other domains). Served by the admin
-//! function beside `/api/keys`; only a `full` key reaches them.
+//! providers, the tenant's own other domains), and `GET|PUT
+//! /api/dimensions`, the custom dimensions the campaign rollups keep.
+//! Served by the admin function beside `/api/keys`; only a `full` key
+//! reaches them.
 
 use chrono::Utc;
 use http::{Method, StatusCode};
@@ -12,6 +14,7 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::campaign::parse_ignored_referrers;
+use crate::domain::dimensions::parse_dimensions;
 use crate::repo::settings::{self, TenantSettings};
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
@@ -36,6 +39,22 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
             };
             Ok(json_response(StatusCode::OK, &ignored_referrers(&settings)))
         }
+        Some(["dimensions"]) => {
+            expect_method(request, &[Method::GET, Method::PUT], "GET, PUT")?;
+            let caller = authenticate(ctx, request).await?;
+            let settings = if request.method() == Method::PUT {
+                let keys = parse_dimensions(&json_body(request)?).map_err(ApiError::validation)?;
+                let settings =
+                    settings::set_dimensions(ctx.store.as_ref(), &caller.tenant_id, &keys, Utc::now())
+                        .await?;
+                tracing::info!(tenant_id = %caller.tenant_id, dimensions = keys.len(), "dimensions set");
+                ctx.settings_cache.put(caller.tenant_id.clone(), settings.clone());
+                settings
+            } else {
+                settings::get(ctx.store.as_ref(), &caller.tenant_id).await?
+            };
+            Ok(json_response(StatusCode::OK, &dimensions(&settings)))
+        }
         _ => Err(super::not_found_route(request)),
     }
 }
@@ -43,6 +62,13 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
 fn ignored_referrers(settings: &TenantSettings) -> serde_json::Value {
     json!({
         "domains": settings.ignored_referrers,
+        "updatedAt": settings.updated_at.as_ref().map(crate::domain::event::rfc3339::format),
+    })
+}
+
+fn dimensions(settings: &TenantSettings) -> serde_json::Value {
+    json!({
+        "keys": settings.dimensions,
         "updatedAt": settings.updated_at.as_ref().map(crate::domain::event::rfc3339::format),
     })
 }

@@ -20,9 +20,10 @@
 //! `a ≤ d ≤ b < d'`: the last active day in the range. So a range's users
 //! are read from its days' items alone ([`RowDay::users_through`]).
 //!
-//! The campaign × variant cross-tab is the same arithmetic per experiment
-//! arm: a user's events tagged with an arm give that arm's active days and
-//! conversions, which go to the arm's [`Cell`] of the user's row.
+//! The campaign × variant cross-tab and the custom dimensions are the same
+//! arithmetic per [`Segment`]: a user's events tagged with an experiment
+//! arm (or with one value of a dimension) give that segment's active days
+//! and conversions, which go to the segment's [`Cell`] of the user's row.
 //!
 //! [`contributions`]: UserAttribution::contributions
 
@@ -169,30 +170,56 @@ pub struct DayConversions {
     pub revenue: i64,
 }
 
-/// One arm of an experiment: the events tagged with its `experimentId` and
-/// `variant`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Arm {
-    pub experiment_id: String,
-    pub variant: String,
+/// What kind of slice of a user's events a [`Segment`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SegmentKind {
+    /// An experiment arm: `scope` is the `experimentId`, `value` the variant.
+    Variant,
+    /// A custom dimension's value: `scope` is the property key, `value` its
+    /// normalised value (`NOT_SET` for events without it).
+    Property,
 }
 
-/// A user's activity in one arm: days with a tagged event, and the tagged
+/// A slice of a user's events with cells of its own: the events tagged
+/// with one experiment arm, or those with one value of a custom dimension.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Segment {
+    pub kind: SegmentKind,
+    pub scope: String,
+    pub value: String,
+}
+
+impl Segment {
+    pub fn variant(experiment_id: &str, variant: &str) -> Segment {
+        Segment { kind: SegmentKind::Variant, scope: experiment_id.to_owned(), value: variant.to_owned() }
+    }
+
+    pub fn property(key: &str, value: &str) -> Segment {
+        Segment { kind: SegmentKind::Property, scope: key.to_owned(), value: value.to_owned() }
+    }
+
+    fn is(&self, kind: SegmentKind, scope: &str, value: &str) -> bool {
+        self.kind == kind && self.scope == scope && self.value == value
+    }
+}
+
+/// A user's activity in one segment: days with an event in it, and its
 /// conversions of each day.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ArmActivity {
+pub struct Activity {
     pub active_days: BTreeSet<Day>,
     pub conversions: BTreeMap<Day, DayConversions>,
 }
 
-/// Where a user's rollups go: their row, or their row's cell of one arm
-/// (the campaign × variant cross-tab). An arm's cells hold what the user's
-/// events tagged with that arm add, credited to the same first touch, so
-/// a user moved to another row moves in every arm too.
+/// Where a user's rollups go: their row, or their row's cell of one
+/// segment (the campaign × variant cross-tab, a custom dimension's values).
+/// A segment's cells hold what the user's events in it add, credited to
+/// the same first touch, so a user moved to another row moves in every
+/// segment too.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Cell {
     pub row: Row,
-    pub arm: Option<Arm>,
+    pub segment: Option<Segment>,
 }
 
 /// Everything about a user that the campaign rollups depend on.
@@ -201,8 +228,8 @@ pub struct UserAttribution {
     pub first_touch: Option<FirstTouch>,
     pub active_days: BTreeSet<Day>,
     pub conversions: BTreeMap<Day, DayConversions>,
-    /// What the user did in each experiment arm they have tagged events in.
-    pub arms: BTreeMap<Arm, ArmActivity>,
+    /// What the user did in each segment they have events in.
+    pub segments: BTreeMap<Segment, Activity>,
 }
 
 /// What a user adds to one day of one row.
@@ -332,27 +359,34 @@ impl UserAttribution {
         changed
     }
 
-    /// Adds one event tagged with an experiment's arm (after [`add`]ing it):
-    /// its day, and its revenue if it is a conversion. Whether anything
-    /// changed.
+    /// Adds one event of a segment (after [`add`]ing it): its day, and its
+    /// revenue if it is a conversion. Whether anything changed.
     ///
     /// [`add`]: UserAttribution::add
-    pub fn add_tagged(&mut self, at: DateTime<Utc>, arm: (&str, &str), conversion: Option<i64>) -> bool {
+    pub fn add_to_segment(
+        &mut self,
+        at: DateTime<Utc>,
+        kind: SegmentKind,
+        (scope, value): (&str, &str),
+        conversion: Option<i64>,
+    ) -> bool {
         let day = day_number(&at);
-        let (experiment_id, variant) = arm;
-        // Looked up by reference first: most tagged events find their arm.
-        let activity = match self
-            .arms
-            .iter_mut()
-            .find(|(arm, _)| arm.experiment_id == experiment_id && arm.variant == variant)
-        {
+        // Looked up by reference first: most events find their segment.
+        let activity = match self.segments.iter_mut().find(|(segment, _)| segment.is(kind, scope, value)) {
             Some((_, activity)) => activity,
             None => self
-                .arms
-                .entry(Arm { experiment_id: experiment_id.to_owned(), variant: variant.to_owned() })
+                .segments
+                .entry(Segment { kind, scope: scope.to_owned(), value: value.to_owned() })
                 .or_default(),
         };
         add_activity(&mut activity.active_days, &mut activity.conversions, day, conversion)
+    }
+
+    /// [`add_to_segment`] for an experiment arm.
+    ///
+    /// [`add_to_segment`]: UserAttribution::add_to_segment
+    pub fn add_tagged(&mut self, at: DateTime<Utc>, arm: (&str, &str), conversion: Option<i64>) -> bool {
+        self.add_to_segment(at, SegmentKind::Variant, arm, conversion)
     }
 
     /// The row everything this user adds is credited to.
@@ -365,12 +399,17 @@ impl UserAttribution {
         activity_contributions(&self.active_days, &self.conversions, true)
     }
 
-    /// What this user adds to their row's cell of each arm.
-    pub fn arm_contributions(&self) -> BTreeMap<&Arm, BTreeMap<(Day, Measure), i64>> {
-        self.arms
+    /// What this user adds to their row's cell of each segment. A custom
+    /// dimension's value counts the user as new on their first active day
+    /// if they had an event with that value that day.
+    pub fn segment_contributions(&self) -> BTreeMap<&Segment, BTreeMap<(Day, Measure), i64>> {
+        let first_day = self.active_days.first();
+        self.segments
             .iter()
-            .map(|(arm, activity)| {
-                (arm, activity_contributions(&activity.active_days, &activity.conversions, false))
+            .map(|(segment, activity)| {
+                let new_user =
+                    segment.kind == SegmentKind::Property && activity.active_days.first() == first_day;
+                (segment, activity_contributions(&activity.active_days, &activity.conversions, new_user))
             })
             .collect()
     }
@@ -389,8 +428,8 @@ fn gaps(
 }
 
 /// The rollup changes that take a user from `old` to `new` (`old`: the
-/// default for a user not stored yet), by cell: the row's, and one per arm
-/// that changed; when the first touch moved, everything leaves the old
+/// default for a user not stored yet), by cell: the row's, and one per
+/// segment that changed; when the first touch moved, everything leaves the old
 /// row's cells for the new row's.
 pub fn changes(old: &UserAttribution, new: &UserAttribution) -> Vec<RowChanges> {
     let (old_row, new_row) = (old.row(), new.row());
@@ -401,17 +440,23 @@ pub fn changes(old: &UserAttribution, new: &UserAttribution) -> Vec<RowChanges> 
             .map(|((day, measure), n)| (day, measure, sign * n))
             .collect()
     };
-    let cell = |row: &Row, arm: Option<&Arm>| Cell { row: row.clone(), arm: arm.cloned() };
-    let (before_arms, after_arms) = (old.arm_contributions(), new.arm_contributions());
+    let cell = |row: &Row, segment: Option<&Segment>| Cell { row: row.clone(), segment: segment.cloned() };
+    let (before_segments, after_segments) = (old.segment_contributions(), new.segment_contributions());
     if old_row != new_row {
         let mut out = vec![
             (cell(&old_row, None), flat(old.contributions(), -1)),
             (cell(&new_row, None), flat(new.contributions(), 1)),
         ];
         out.extend(
-            before_arms.into_iter().map(|(arm, counts)| (cell(&old_row, Some(arm)), flat(counts, -1))),
+            before_segments
+                .into_iter()
+                .map(|(segment, counts)| (cell(&old_row, Some(segment)), flat(counts, -1))),
         );
-        out.extend(after_arms.into_iter().map(|(arm, counts)| (cell(&new_row, Some(arm)), flat(counts, 1))));
+        out.extend(
+            after_segments
+                .into_iter()
+                .map(|(segment, counts)| (cell(&new_row, Some(segment)), flat(counts, 1))),
+        );
         return out;
     }
     let difference = |before: BTreeMap<(Day, Measure), i64>, mut after: BTreeMap<(Day, Measure), i64>| {
@@ -421,11 +466,11 @@ pub fn changes(old: &UserAttribution, new: &UserAttribution) -> Vec<RowChanges> 
         flat(after, 1)
     };
     let mut out = vec![(cell(&new_row, None), difference(old.contributions(), new.contributions()))];
-    for (arm, after) in after_arms {
-        // Arms are never removed: every arm before is one after.
-        let before = before_arms.get(arm).cloned().unwrap_or_default();
+    for (segment, after) in after_segments {
+        // Segments are never removed: every segment before is one after.
+        let before = before_segments.get(segment).cloned().unwrap_or_default();
         if before != after {
-            out.push((cell(&new_row, Some(arm)), difference(before, after)));
+            out.push((cell(&new_row, Some(segment)), difference(before, after)));
         }
     }
     out
@@ -512,7 +557,7 @@ pub(crate) mod tests {
     pub(crate) fn flat(changes: Vec<RowChanges>) -> Vec<(Row, Day, Measure, i64)> {
         changes
             .into_iter()
-            .filter(|(cell, _)| cell.arm.is_none())
+            .filter(|(cell, _)| cell.segment.is_none())
             .flat_map(|(cell, changes)| changes.into_iter().map(move |(d, m, n)| (cell.row.clone(), d, m, n)))
             .collect()
     }
@@ -707,10 +752,18 @@ pub(crate) mod tests {
 
     const VARIANTS: [&str; 2] = ["control", "treatment"];
 
-    /// Each arm cell's (row key, variant) totals over `first..=last`, from
-    /// the changes of adding `events` one at a time.
-    fn arm_report(
+    /// The value of the dimension `d` the proptests give an event: its
+    /// variant's name, `(not set)` for an untagged event.
+    fn property_value(variant: Option<usize>) -> &'static str {
+        variant.map_or(NOT_SET, |v| VARIANTS[v])
+    }
+
+    /// Each `kind` cell's (row key, variant or property value) totals over
+    /// `first..=last`, from the changes of adding `events` one at a time
+    /// (each tagged event in arm `e`, and every event in dimension `d`).
+    fn segment_report(
         events: &[Tagged],
+        kind: SegmentKind,
         group: GroupBy,
         first: Day,
         last: Day,
@@ -724,6 +777,8 @@ pub(crate) mod tests {
             if let Some(variant) = variant {
                 state.add_tagged(at(day, hour), ("e", VARIANTS[variant]), conversion);
             }
+            let value = property_value(variant);
+            state.add_to_segment(at(day, hour), SegmentKind::Property, ("d", value), conversion);
             for (cell, changes) in changes(&before, state) {
                 for (day, measure, delta) in changes {
                     days.entry((cell.clone(), day)).or_default().add(measure, delta);
@@ -732,10 +787,11 @@ pub(crate) mod tests {
         }
         let mut out: BTreeMap<(String, String), RowTotals> = BTreeMap::new();
         for ((cell, day), counts) in &days {
-            if let Some(arm) = &cell.arm
+            if let Some(segment) = &cell.segment
+                && segment.kind == kind
                 && (first..=last).contains(day)
             {
-                let key = (group.key(&cell.row), arm.variant.clone());
+                let key = (group.key(&cell.row), segment.value.clone());
                 out.entry(key).or_default().absorb(&counts.totals_through(*day, last));
             }
         }
@@ -744,10 +800,13 @@ pub(crate) mod tests {
     }
 
     /// The same, from the events directly: a user counts in a variant's
-    /// cell of their first touch's row when they have an event tagged with
-    /// it in the range; conversions count when tagged.
-    fn arm_brute_force(
+    /// (or value's) cell of their first touch's row when they have an event
+    /// tagged with it in the range; conversions count when tagged. A value
+    /// also counts the user as new when their first event is in the range
+    /// and they had an event with the value that day.
+    fn segment_brute_force(
         events: &[Tagged],
+        kind: SegmentKind,
         group: GroupBy,
         first: Day,
         last: Day,
@@ -763,20 +822,34 @@ pub(crate) mod tests {
                 .filter_map(|(e, _)| e.4.map(|t| (at(e.1, e.2), touch_row(t))))
                 .min()
                 .map_or_else(Row::direct, |(_, row)| row);
-            for (index, variant) in VARIANTS.iter().enumerate() {
-                let in_range: Vec<_> = events
-                    .iter()
-                    .filter(|(e, v)| *v == Some(index) && (first..=last).contains(&e.1))
-                    .collect();
+            let first_day = events.iter().map(|(e, _)| e.1).min();
+            let values: Vec<Option<usize>> = match kind {
+                SegmentKind::Variant => (0..VARIANTS.len()).map(Some).collect(),
+                SegmentKind::Property => vec![None, Some(0), Some(1)],
+            };
+            for value in values {
+                let of_value = |v: &Option<usize>| match kind {
+                    SegmentKind::Variant => *v == value,
+                    SegmentKind::Property => property_value(*v) == property_value(value),
+                };
+                let in_range: Vec<_> =
+                    events.iter().filter(|(e, v)| of_value(v) && (first..=last).contains(&e.1)).collect();
                 let conversions: Vec<_> = in_range.iter().filter_map(|(e, _)| e.3).collect();
+                let new_user = kind == SegmentKind::Property
+                    && first_day.is_some_and(|d| (first..=last).contains(&d))
+                    && in_range.iter().any(|(e, _)| Some(e.1) == first_day);
+                let name = match kind {
+                    SegmentKind::Variant => VARIANTS[value.unwrap_or_default()],
+                    SegmentKind::Property => property_value(value),
+                };
                 let totals = RowTotals {
                     users: i64::from(!in_range.is_empty()),
-                    new_users: 0,
+                    new_users: i64::from(new_user),
                     conversions: conversions.len() as i64,
                     converted_users: i64::from(!conversions.is_empty()),
                     revenue: conversions.iter().sum(),
                 };
-                out.entry((group.key(&touch), (*variant).to_owned())).or_default().absorb(&totals);
+                out.entry((group.key(&touch), name.to_owned())).or_default().absorb(&totals);
             }
         }
         out.retain(|_, totals| *totals != RowTotals::default());
@@ -785,18 +858,20 @@ pub(crate) mod tests {
 
     proptest! {
         #[test]
-        fn arm_cells_match_a_recount_whatever_the_order_of_arrival(
+        fn segment_cells_match_a_recount_whatever_the_order_of_arrival(
             events in tagged(),
             shuffle in any::<u64>(),
             first in 0..12i64,
             len in 0..12i64,
             group in 0..7usize,
+            property in any::<bool>(),
         ) {
             let group = GroupBy::ALL[group];
+            let kind = if property { SegmentKind::Property } else { SegmentKind::Variant };
             let last = first + len;
-            let expected = arm_brute_force(&events, group, first, last);
-            prop_assert_eq!(&arm_report(&events, group, first, last), &expected);
-            prop_assert_eq!(&arm_report(&shuffled(&events, shuffle), group, first, last), &expected);
+            let expected = segment_brute_force(&events, kind, group, first, last);
+            prop_assert_eq!(&segment_report(&events, kind, group, first, last), &expected);
+            prop_assert_eq!(&segment_report(&shuffled(&events, shuffle), kind, group, first, last), &expected);
         }
     }
 

@@ -103,7 +103,8 @@ pub struct DayRange {
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CampaignReport {
-    /// `channel`, `source`, `medium`, `campaign`, `term`, `content` or `source_medium`.
+    /// `channel`, `source`, `medium`, `campaign`, `term`, `content`, `source_medium`
+    /// or `property:<key>`.
     pub group_by: String,
     /// `first`: each user is credited to their first touch.
     pub attribution: String,
@@ -148,14 +149,42 @@ pub fn range_report(
     first: Day,
     last: Day,
 ) -> RangeReport {
+    let kept = days.iter().filter(|(_, row, _)| filter.keeps(row));
+    keyed_report(kept.map(|(day, row, counts)| (*day, group.key(row), counts)), first, last)
+}
+
+/// The report grouped by a custom dimension (`groupBy=property:<key>`):
+/// a row per value, from the dimension's cells (`cells`) that `filter`
+/// keeps; a user with events of two values counts in both rows, so the
+/// totals, each user once, are those of the rows (`days`).
+pub fn property_report(
+    days: &[(Day, Row, RowDay)],
+    cells: &SegmentDays,
+    filter: &RowFilter,
+    first: Day,
+    last: Day,
+) -> RangeReport {
+    let kept = cells.iter().filter(|(_, row, ..)| filter.keeps(row));
+    let mut report =
+        keyed_report(kept.map(|(day, _, value, counts)| (*day, value.clone(), counts)), first, last);
+    report.totals = range_report(days, GroupBy::Channel, filter, first, last).totals;
+    report
+}
+
+/// Sums the `(day, row key, rollup)` entries of days `first..=last`.
+fn keyed_report<'a>(
+    entries: impl Iterator<Item = (Day, String, &'a RowDay)>,
+    first: Day,
+    last: Day,
+) -> RangeReport {
     let mut by_key: std::collections::HashMap<String, RowTotals> = std::collections::HashMap::new();
     let mut totals = RowTotals::default();
-    for (day, row, counts) in days {
-        if !(first..=last).contains(day) || !filter.keeps(row) {
+    for (day, key, counts) in entries {
+        if !(first..=last).contains(&day) {
             continue;
         }
-        let counted = counts.totals_through(*day, last);
-        by_key.entry(group.key(row)).or_default().absorb(&counted);
+        let counted = counts.totals_through(day, last);
+        by_key.entry(key).or_default().absorb(&counted);
         totals.absorb(&counted);
     }
     // Rows whose users all moved to another row add nothing.
@@ -170,8 +199,9 @@ pub fn range_report(
     }
 }
 
-/// An experiment's arm cells of some days: (day, row, variant, rollup).
-pub type ArmDays = [(Day, Row, String, RowDay)];
+/// An experiment's arm cells, or a dimension's value cells, of some days:
+/// (day, row, variant or value, rollup).
+pub type SegmentDays = [(Day, Row, String, RowDay)];
 
 /// Adds each row's (and the totals') variants to `report`, from the arm
 /// cells of days `first..=last` that `filter` keeps by `group`: rows summed
@@ -179,7 +209,7 @@ pub type ArmDays = [(Day, Row, String, RowDay)];
 /// experiment's, when it is one) is shown, with zeros if it has no users.
 pub fn add_variants(
     report: &mut RangeReport,
-    arm_days: &ArmDays,
+    arm_days: &SegmentDays,
     variants: &[String],
     group: GroupBy,
     filter: &RowFilter,
@@ -241,23 +271,52 @@ pub fn daily_series(
     first: Day,
     last: Day,
 ) -> Vec<SeriesDay> {
+    let kept = days.iter().filter(|(_, row, _)| filter.keeps(row));
+    keyed_series(kept.map(|(day, row, counts)| (*day, group.key(row), counts)), report, first, last)
+}
+
+/// [`daily_series`] for a report grouped by a custom dimension
+/// ([`property_report`]): each day's total is its users, each once.
+pub fn property_series(
+    days: &[(Day, Row, RowDay)],
+    cells: &SegmentDays,
+    filter: &RowFilter,
+    report: &RangeReport,
+    first: Day,
+    last: Day,
+) -> Vec<SeriesDay> {
+    let kept = cells.iter().filter(|(_, row, ..)| filter.keeps(row));
+    let mut series =
+        keyed_series(kept.map(|(day, _, value, counts)| (*day, value.clone(), counts)), report, first, last);
+    let totals = daily_series(days, GroupBy::Channel, filter, report, first, last);
+    for (entry, total) in series.iter_mut().zip(totals) {
+        entry.total_users = total.total_users;
+    }
+    series
+}
+
+fn keyed_series<'a>(
+    entries: impl Iterator<Item = (Day, String, &'a RowDay)>,
+    report: &RangeReport,
+    first: Day,
+    last: Day,
+) -> Vec<SeriesDay> {
     let shown: std::collections::HashSet<&str> =
         report.rows.iter().map(|row| row.key.as_str()).filter(|key| *key != OTHER_ROW).collect();
     let mut series: Vec<SeriesDay> = (first..=last)
         .map(|day| SeriesDay { date: day_date(day), users: Default::default(), total_users: 0 })
         .collect();
-    for (day, row, counts) in days {
-        if !(first..=last).contains(day) || !filter.keeps(row) {
+    for (day, key, counts) in entries {
+        if !(first..=last).contains(&day) {
             continue;
         }
         // Every pair that starts on `day` is a user active on `day`.
-        let users = counts.totals_through(*day, *day).users;
+        let users = counts.totals_through(day, day).users;
         if users == 0 {
             continue;
         }
-        let key = group.key(row);
         let key = if shown.contains(key.as_str()) { key } else { OTHER_ROW.to_owned() };
-        let entry = &mut series[(*day - first) as usize];
+        let entry = &mut series[(day - first) as usize];
         *entry.users.entry(key).or_default() += users;
         entry.total_users += users;
     }
@@ -429,14 +488,46 @@ mod tests {
     fn arm_rollups_of(user: &UserAttribution) -> Vec<(Day, Row, String, RowDay)> {
         let mut out = Vec::new();
         for (cell, changes) in changes(&UserAttribution::default(), user) {
-            let Some(arm) = cell.arm else { continue };
+            let Some(arm) = cell.segment else { continue };
             for (day, measure, n) in changes {
                 let mut counts = RowDay::default();
                 counts.add(measure, n);
-                out.push((day, cell.row.clone(), arm.variant.clone(), counts));
+                out.push((day, cell.row.clone(), arm.value.clone(), counts));
             }
         }
         out
+    }
+
+    #[test]
+    fn a_property_report_has_a_row_per_value_and_each_user_once_in_the_totals() {
+        use crate::domain::attribution::SegmentKind::Property;
+        let at = |d: i64| chrono::DateTime::from_timestamp(d * 86_400 + 60, 0).unwrap();
+        // Two devices for the first user, one for the second (who converts).
+        let mut both = user_on(&[3, 4], campaign("spring"));
+        both.add_to_segment(at(3), Property, ("device", "mobile"), None);
+        both.add_to_segment(at(4), Property, ("device", "desktop"), None);
+        let mut one = user_on(&[4], campaign("autumn"));
+        one.add(at(4), Some(5_000_000), || None);
+        one.add_to_segment(at(4), Property, ("device", "mobile"), Some(5_000_000));
+        let users = [both, one];
+        let days: Vec<_> = users.iter().flat_map(rollups_of).collect();
+        let cells: Vec<_> = users.iter().flat_map(arm_rollups_of).collect();
+        let all = RowFilter::default();
+        let report = property_report(&days, &cells, &all, 3, 4);
+        let rows: Vec<(&str, i64, i64, i64)> =
+            report.rows.iter().map(|r| (r.key.as_str(), r.users, r.new_users, r.conversions)).collect();
+        // New users by the value of their first day: mobile for both.
+        assert_eq!(rows, [("mobile", 2, 2, 1), ("desktop", 1, 0, 0)]);
+        assert_eq!((report.totals.users, report.totals.new_users, report.totals.revenue), (2, 2, 5.0));
+        // A drill-down keeps the cells of the rows it keeps.
+        let spring = RowFilter(vec![(GroupBy::Campaign, "spring".into())]);
+        let report = property_report(&days, &cells, &spring, 3, 4);
+        assert_eq!(report.rows.iter().map(|r| r.users).collect::<Vec<_>>(), [1, 1]);
+        assert_eq!(report.totals.users, 1);
+        // Each day's total counts the user on two devices once.
+        let series = property_series(&days, &cells, &all, &property_report(&days, &cells, &all, 3, 4), 3, 4);
+        assert_eq!(series[1].users, BTreeMap::from([("desktop".into(), 1), ("mobile".into(), 1)]));
+        assert_eq!((series[0].total_users, series[1].total_users), (1, 2));
     }
 
     #[test]

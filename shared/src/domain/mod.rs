@@ -5,6 +5,7 @@ pub mod attribution;
 pub mod campaign;
 pub mod campaign_report;
 pub mod counting;
+pub mod dimensions;
 pub mod distinct;
 pub mod event;
 pub mod experiment;

@@ -22,13 +22,14 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::known_members::{Digest96, digest_of};
-use super::settings;
+use super::settings::{self, TenantSettings};
 use super::two_generations::TwoGenerations;
 use crate::domain::attribution::{
-    Arm, ArmActivity, Cell, Day, DayConversions, FirstTouch, Measure, Row, RowDay, UserAttribution,
-    day_number, revenue_of,
+    Activity, Cell, Day, DayConversions, FirstTouch, Measure, Row, RowDay, Segment, SegmentKind,
+    UserAttribution, day_number, revenue_of,
 };
 use crate::domain::campaign::{Channel, touch_of};
+use crate::domain::dimensions;
 use crate::domain::event::Event;
 use crate::store::keys;
 use crate::store::{Condition, Item, Key, Query, Store, StoreError, WriteOp, query_all};
@@ -42,6 +43,11 @@ const DAYS: &str = "d";
 const CONVERSIONS: &str = "c";
 /// The user's experiment arms: `[[experimentId, variant, days, conversions]]`.
 const ARMS: &str = "x";
+/// The user's custom dimension values: `[[key, value, days, conversions]]`.
+const PROPERTIES: &str = "p";
+/// The last stored field of a custom dimension value's cell (after the
+/// row's, the key and the value), telling it from an arm's.
+const PROPERTY_CELL: &str = "p";
 /// A row item's fields, set with every `ADD` (readers need no digest).
 pub const ROW: &str = "row";
 /// The row writes of a change too large for one transaction, still to do
@@ -72,25 +78,42 @@ pub fn row_of_labels(labels: &Value) -> Option<Row> {
 }
 
 /// A cell's stored fields: its row's ([`row_labels`]), then, for an arm's
-/// cell, the experiment id and variant.
+/// cell, the experiment id and variant; for a custom dimension value's,
+/// the key, the value and [`PROPERTY_CELL`].
 pub fn cell_labels(cell: &Cell) -> Value {
     let mut labels = row_labels(&cell.row);
-    if let (Some(arm), Some(fields)) = (&cell.arm, labels.as_array_mut()) {
-        fields.extend([Value::from(arm.experiment_id.as_str()), Value::from(arm.variant.as_str())]);
+    if let (Some(segment), Some(fields)) = (&cell.segment, labels.as_array_mut()) {
+        fields.extend([Value::from(segment.scope.as_str()), Value::from(segment.value.as_str())]);
+        if segment.kind == SegmentKind::Property {
+            fields.push(Value::from(PROPERTY_CELL));
+        }
     }
     labels
+}
+
+/// A cell's segment kind, from its stored fields (`None`: a row's own).
+fn segment_kind_of_labels(labels: &Value) -> Option<SegmentKind> {
+    labels.get(6)?;
+    Some(match labels.get(8).and_then(Value::as_str) {
+        Some(PROPERTY_CELL) => SegmentKind::Property,
+        _ => SegmentKind::Variant,
+    })
 }
 
 pub fn cell_of_labels(labels: &Value) -> Option<Cell> {
     let row = row_of_labels(labels)?;
     let fields = labels.as_array()?;
-    let arm = match (fields.get(6).and_then(Value::as_str), fields.get(7).and_then(Value::as_str)) {
-        (Some(experiment_id), Some(variant)) => {
-            Some(Arm { experiment_id: experiment_id.to_owned(), variant: variant.to_owned() })
+    let segment = match (
+        segment_kind_of_labels(labels),
+        fields.get(6).and_then(Value::as_str),
+        fields.get(7).and_then(Value::as_str),
+    ) {
+        (Some(kind), Some(scope), Some(value)) => {
+            Some(Segment { kind, scope: scope.to_owned(), value: value.to_owned() })
         }
         _ => None,
     };
-    Some(Cell { row, arm })
+    Some(Cell { row, segment })
 }
 
 /// A row's sort key: 128 bits of the SHA-256 of its stored fields.
@@ -103,7 +126,8 @@ fn row_id_of_labels(labels: &Value) -> String {
 }
 
 /// The item of the cell with stored fields `labels` on `day`: a row's in
-/// the tenant's day partition, an arm's in its experiment's.
+/// the tenant's day partition, an arm's in its experiment's, a dimension
+/// value's in its dimension's.
 pub fn cell_key(tenant_id: &str, day: Day, labels: &Value) -> Key {
     cell_key_with_id(tenant_id, day, labels, &cell_id(labels))
 }
@@ -111,9 +135,12 @@ pub fn cell_key(tenant_id: &str, day: Day, labels: &Value) -> Key {
 /// [`cell_key`], with the cell's digest ([`cell_id`]) computed already.
 pub fn cell_key_with_id(tenant_id: &str, day: Day, labels: &Value, id: &str) -> Key {
     let date = keys::day_numbered(day);
-    match labels.get(6).and_then(Value::as_str) {
-        Some(experiment_id) => keys::campaign_arm_row(tenant_id, experiment_id, &date, id),
-        None => keys::campaign_row(tenant_id, &date, id),
+    match (segment_kind_of_labels(labels), labels.get(6).and_then(Value::as_str)) {
+        (Some(SegmentKind::Variant), Some(experiment_id)) => {
+            keys::campaign_arm_row(tenant_id, experiment_id, &date, id)
+        }
+        (Some(SegmentKind::Property), Some(key)) => keys::campaign_property_row(tenant_id, key, &date, id),
+        _ => keys::campaign_row(tenant_id, &date, id),
     }
 }
 
@@ -213,16 +240,19 @@ pub fn user_item_owing(state: &UserAttribution, version: i64, journal: Option<&J
     }
     item.insert(DAYS.into(), state.active_days.iter().copied().collect::<Vec<_>>().into());
     item.insert(CONVERSIONS.into(), conversions_value(&state.conversions));
-    if !state.arms.is_empty() {
-        let arms: Vec<Value> = state
-            .arms
+    for (kind, attribute) in [(SegmentKind::Variant, ARMS), (SegmentKind::Property, PROPERTIES)] {
+        let segments: Vec<Value> = state
+            .segments
             .iter()
-            .map(|(arm, activity)| {
+            .filter(|(segment, _)| segment.kind == kind)
+            .map(|(segment, activity)| {
                 let days: Vec<Day> = activity.active_days.iter().copied().collect();
-                json!([arm.experiment_id, arm.variant, days, conversions_value(&activity.conversions)])
+                json!([segment.scope, segment.value, days, conversions_value(&activity.conversions)])
             })
             .collect();
-        item.insert(ARMS.into(), arms.into());
+        if !segments.is_empty() {
+            item.insert(attribute.into(), segments.into());
+        }
     }
     item
 }
@@ -259,23 +289,19 @@ pub fn user_of_item(item: &Item) -> Option<(i64, UserAttribution)> {
     };
     let active_days = days_of_value(item.get(DAYS)?)?;
     let conversions = conversions_of_value(item.get(CONVERSIONS)?)?;
-    let arms = match item.get(ARMS) {
-        None => Default::default(),
-        Some(arms) => arms
-            .as_array()?
-            .iter()
-            .map(|entry| {
-                let text = |i: usize| entry.get(i).and_then(Value::as_str).map(str::to_owned);
-                let arm = Arm { experiment_id: text(0)?, variant: text(1)? };
-                let activity = ArmActivity {
-                    active_days: days_of_value(entry.get(2)?)?,
-                    conversions: conversions_of_value(entry.get(3)?)?,
-                };
-                Some((arm, activity))
-            })
-            .collect::<Option<_>>()?,
-    };
-    Some((version, UserAttribution { first_touch, active_days, conversions, arms }))
+    let mut segments = std::collections::BTreeMap::new();
+    for (kind, attribute) in [(SegmentKind::Variant, ARMS), (SegmentKind::Property, PROPERTIES)] {
+        for entry in item.get(attribute).map(Value::as_array).unwrap_or(Some(&Vec::new()))? {
+            let text = |i: usize| entry.get(i).and_then(Value::as_str).map(str::to_owned);
+            let segment = Segment { kind, scope: text(0)?, value: text(1)? };
+            let activity = Activity {
+                active_days: days_of_value(entry.get(2)?)?,
+                conversions: conversions_of_value(entry.get(3)?)?,
+            };
+            segments.insert(segment, activity);
+        }
+    }
+    Some((version, UserAttribution { first_touch, active_days, conversions, segments }))
 }
 
 fn has_journal(item: &Item) -> bool {
@@ -335,24 +361,30 @@ pub fn arm_of(event: &Event) -> Option<(&str, &str)> {
 }
 
 /// Adds `event` to its user's `state` (touches derived with the tenant's
-/// `ignored_referrers`); whether anything changed.
-pub fn add_event(state: &mut UserAttribution, event: &Event, ignored_referrers: &[String]) -> bool {
+/// ignored referrers, dimension values of the tenant's dimensions);
+/// whether anything changed.
+pub fn add_event(state: &mut UserAttribution, event: &Event, settings: &TenantSettings) -> bool {
     let conversion = conversion_of(event);
-    let changed = state.add(event.timestamp, conversion, || touch_row(event, ignored_referrers));
-    match arm_of(event) {
-        Some(arm) => state.add_tagged(event.timestamp, arm, conversion) | changed,
-        None => changed,
+    let mut changed =
+        state.add(event.timestamp, conversion, || touch_row(event, &settings.ignored_referrers));
+    if let Some(arm) = arm_of(event) {
+        changed |= state.add_to_segment(event.timestamp, SegmentKind::Variant, arm, conversion);
     }
+    for key in &settings.dimensions {
+        let value = dimensions::value_of(&event.properties, key);
+        changed |= state.add_to_segment(event.timestamp, SegmentKind::Property, (key, &value), conversion);
+    }
+    changed
 }
 
-/// A 64-bit hash of an arm, never 0, for [`Known`] (kept in memory only).
-fn arm_hash((experiment_id, variant): (&str, &str)) -> u64 {
+/// A 64-bit hash of a segment, never 0, for [`Known`] (kept in memory only).
+fn segment_hash(kind: SegmentKind, scope: &str, value: &str) -> u64 {
     use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0).hash_one((experiment_id, variant)).max(1)
+    foldhash::fast::FixedState::with_seed(0).hash_one((kind, scope, value)).max(1)
 }
 
-/// A user a batch changes: their item as read, and the tenant's ignored
-/// referrers (for the touches of their events).
+/// A user a batch changes: their item as read, and the tenant's settings
+/// (ignored referrers for the touches of their events, dimensions).
 pub struct UserSlot {
     pub key: Key,
     /// The digest [`KnownAttributions`] knows the user by ([`user_digest`]).
@@ -360,7 +392,7 @@ pub struct UserSlot {
     /// `None`: no item yet.
     pub version: Option<i64>,
     pub state: UserAttribution,
-    pub ignored_referrers: Arc<Vec<String>>,
+    pub settings: Arc<TenantSettings>,
 }
 
 /// The users a batch changes, and which of them each event is of.
@@ -380,13 +412,13 @@ pub fn user_digest(tenant_id: &str, user_id: &str) -> Digest96 {
 }
 
 /// One user's entry: the digest's low 32 bits (the high 64 are the key),
-/// then [`Known`]'s day, first touch time and arm hashes.
-type Remembered = (u32, i32, i64, [u64; KNOWN_ARMS]);
+/// then [`Known`]'s day, first touch time and segment hashes.
+type Remembered = (u32, i32, i64, [u64; KNOWN_SEGMENTS]);
 
 /// What a writer process remembers of users' items: per user (by
 /// [`user_digest`]), a day the item holds, its first touch's time in
-/// microseconds (`i64::MAX`: none) and up to [`KNOWN_ARMS`] arms holding
-/// that day.
+/// microseconds (`i64::MAX`: none) and up to [`KNOWN_SEGMENTS`] segments
+/// holding that day.
 pub struct KnownAttributions {
     table: Mutex<TwoGenerations<u64, Remembered>>,
     enabled: bool,
@@ -400,19 +432,20 @@ impl Default for KnownAttributions {
     }
 }
 
-/// How many arms holding a user's known day are remembered: a user's
+/// How many segments holding a user's known day are remembered: a user's
 /// events on one day are mostly of one arm, but may be of a few (several
-/// experiments, or a user seen in more than one variant).
-pub const KNOWN_ARMS: usize = 3;
+/// experiments, a user seen in more than one variant, a dimension or two).
+/// An event of a segment not remembered reads its user's item.
+pub const KNOWN_SEGMENTS: usize = 3;
 
 /// A fact about a stored user item that stays true: it holds `day`, its
 /// first touch is no later than `touch_at` (µs; `i64::MAX`: none), and the
-/// arms hashed `arms` (`arm_hash`; 0: none) hold `day` too.
+/// segments hashed `segments` (`segment_hash`; 0: none) hold `day` too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Known {
     pub day: Day,
     pub touch_at: i64,
-    pub arms: [u64; KNOWN_ARMS],
+    pub segments: [u64; KNOWN_SEGMENTS],
 }
 
 impl Known {
@@ -420,12 +453,12 @@ impl Known {
     pub fn of(state: &UserAttribution) -> Option<Known> {
         let day = *state.active_days.last()?;
         let touch_at = state.first_touch.as_ref().map_or(i64::MAX, |first| first.at.timestamp_micros());
-        let mut arms = [0; KNOWN_ARMS];
-        let holding = state.arms.iter().filter(|(_, activity)| activity.active_days.contains(&day));
-        for (slot, (arm, _)) in arms.iter_mut().zip(holding) {
-            *slot = arm_hash((&arm.experiment_id, &arm.variant));
+        let mut segments = [0; KNOWN_SEGMENTS];
+        let holding = state.segments.iter().filter(|(_, activity)| activity.active_days.contains(&day));
+        for (slot, (segment, _)) in segments.iter_mut().zip(holding) {
+            *slot = segment_hash(segment.kind, &segment.scope, &segment.value);
         }
-        Some(Known { day, touch_at, arms })
+        Some(Known { day, touch_at, segments })
     }
 }
 
@@ -445,8 +478,8 @@ impl KnownAttributions {
         users
             .iter()
             .map(|(high, low)| {
-                let &(bits, day, touch_at, arms) = table.get(high)?;
-                (bits == *low).then_some(Known { day: i64::from(day), touch_at, arms })
+                let &(bits, day, touch_at, segments) = table.get(high)?;
+                (bits == *low).then_some(Known { day: i64::from(day), touch_at, segments })
             })
             .collect()
     }
@@ -458,7 +491,7 @@ impl KnownAttributions {
         let mut table = self.table.lock().expect("known attributions poisoned");
         for ((high, low), known) in entries {
             let day = known.day.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
-            table.insert(high, (low, day, known.touch_at, known.arms));
+            table.insert(high, (low, day, known.touch_at, known.segments));
         }
     }
 }
@@ -467,13 +500,20 @@ impl KnownAttributions {
 pub const SETTINGS_TTL: Duration = Duration::from_secs(30);
 
 /// Whether `event` leaves a user's stored state as `known` says it is.
-fn changes_nothing(event: &Event, known: Option<Known>, ignored_referrers: &[String]) -> bool {
+fn changes_nothing(event: &Event, known: Option<Known>, settings: &TenantSettings) -> bool {
     let Some(known) = known else { return false };
+    let remembered =
+        |kind, scope: &str, value: &str| known.segments.contains(&segment_hash(kind, scope, value));
     day_number(&event.timestamp) == known.day
         && !event.is_conversion()
-        && arm_of(event).is_none_or(|arm| known.arms.contains(&arm_hash(arm)))
+        && arm_of(event)
+            .is_none_or(|(experiment_id, variant)| remembered(SegmentKind::Variant, experiment_id, variant))
+        && settings
+            .dimensions
+            .iter()
+            .all(|key| remembered(SegmentKind::Property, key, &dimensions::value_of(&event.properties, key)))
         && (event.timestamp.timestamp_micros() > known.touch_at
-            || touch_row(event, ignored_referrers).is_none())
+            || touch_row(event, &settings.ignored_referrers).is_none())
 }
 
 /// Reads the items of the users `events` may change, and returns those
@@ -481,21 +521,21 @@ fn changes_nothing(event: &Event, known: Option<Known>, ignored_referrers: &[Str
 pub async fn read_changing(
     store: &dyn Store,
     known: &KnownAttributions,
-    settings_cache: &TtlCache<Arc<Vec<String>>>,
+    settings_cache: &TtlCache<Arc<TenantSettings>>,
     events: &[Event],
 ) -> Result<Slots, StoreError> {
-    let mut ignored: HashMap<&str, Arc<Vec<String>>> = HashMap::new();
+    let mut settings_of: HashMap<&str, Arc<TenantSettings>> = HashMap::new();
     for event in events {
-        if !ignored.contains_key(event.tenant_id.as_str()) {
-            let domains = match settings_cache.get(&event.tenant_id) {
-                Some(domains) => domains,
+        if !settings_of.contains_key(event.tenant_id.as_str()) {
+            let tenant_settings = match settings_cache.get(&event.tenant_id) {
+                Some(tenant_settings) => tenant_settings,
                 None => {
-                    let domains = Arc::new(settings::get(store, &event.tenant_id).await?.ignored_referrers);
-                    settings_cache.put(event.tenant_id.clone(), domains.clone());
-                    domains
+                    let tenant_settings = Arc::new(settings::get(store, &event.tenant_id).await?);
+                    settings_cache.put(event.tenant_id.clone(), tenant_settings.clone());
+                    tenant_settings
                 }
             };
-            ignored.insert(&event.tenant_id, domains);
+            settings_of.insert(&event.tenant_id, tenant_settings);
         }
     }
 
@@ -518,7 +558,7 @@ pub async fn read_changing(
     let mut changing = vec![false; digests.len()];
     for (event, &index) in events.iter().zip(&of_event) {
         if !changing[index] {
-            changing[index] = !changes_nothing(event, facts[index], &ignored[event.tenant_id.as_str()]);
+            changing[index] = !changes_nothing(event, facts[index], &settings_of[event.tenant_id.as_str()]);
         }
     }
     let wanted: Vec<(usize, Key)> = (0..digests.len())
@@ -552,7 +592,7 @@ pub async fn read_changing(
     }
     for (event, &index) in events.iter().zip(&of_event) {
         if let Some((_, (_, _, state))) = &mut next[index] {
-            add_event(state, event, &ignored[event.tenant_id.as_str()]);
+            add_event(state, event, &settings_of[event.tenant_id.as_str()]);
         }
     }
     let mut slots = Slots::default();
@@ -572,10 +612,7 @@ pub async fn read_changing(
             digest: digests[index],
             version,
             state: before,
-            ignored_referrers: ignored
-                .get(first_events[index].tenant_id.as_str())
-                .cloned()
-                .unwrap_or_default(),
+            settings: settings_of.get(first_events[index].tenant_id.as_str()).cloned().unwrap_or_default(),
         });
     }
     known.remember(unchanged);
@@ -600,21 +637,27 @@ pub async fn row_days(
     Ok(out)
 }
 
-/// Every row's cells of `experiment_id`'s arms on each day from `first` to
-/// `last`: (day, row, variant, rollup).
-pub async fn arm_row_days(
+/// Every row's cells of one experiment's arms (`kind` Variant, `scope` the
+/// experiment id) or of one custom dimension's values (Property, the key)
+/// on each day from `first` to `last`: (day, row, variant or value, rollup).
+pub async fn segment_row_days(
     store: &dyn Store,
     tenant_id: &str,
-    experiment_id: &str,
+    kind: SegmentKind,
+    scope: &str,
     first: Day,
     last: Day,
 ) -> Result<Vec<(Day, Row, String, RowDay)>, StoreError> {
     let mut out = Vec::new();
     for day in first..=last {
-        let partition = keys::campaign_arm_day_partition(tenant_id, experiment_id, &keys::day_numbered(day));
+        let date = keys::day_numbered(day);
+        let partition = match kind {
+            SegmentKind::Variant => keys::campaign_arm_day_partition(tenant_id, scope, &date),
+            SegmentKind::Property => keys::campaign_property_day_partition(tenant_id, scope, &date),
+        };
         for (cell, counts) in cell_days(store, partition).await? {
-            if let Some(arm) = cell.arm {
-                out.push((day, cell.row, arm.variant, counts));
+            if let Some(segment) = cell.segment.filter(|segment| segment.kind == kind) {
+                out.push((day, cell.row, segment.value, counts));
             }
         }
     }
@@ -663,14 +706,25 @@ mod tests {
         assert_eq!(user_of_item(&item), Some((7, state.clone())));
         state.add_tagged("2026-11-03T10:00:00Z".parse().unwrap(), ("exp#1", "B"), Some(5));
         state.add_tagged("2026-11-04T10:00:00Z".parse().unwrap(), ("exp#1", "A"), None);
-        assert_eq!(user_of_item(&user_item(&state, 8)), Some((8, state)));
-        let cell = Cell {
-            row: Row::of(&touch),
-            arm: Some(Arm { experiment_id: "exp#1".into(), variant: "B".into() }),
-        };
+        assert_eq!(user_of_item(&user_item(&state, 8)), Some((8, state.clone())));
+        // A dimension value named like an arm is another segment.
+        let at = "2026-11-04T11:00:00Z".parse().unwrap();
+        state.add_to_segment(at, SegmentKind::Property, ("exp#1", "A"), Some(3));
+        assert_eq!(state.segments.len(), 3);
+        let item = user_item(&state, 9);
+        assert_eq!(
+            (item[ARMS].as_array().unwrap().len(), item[PROPERTIES].as_array().unwrap().len()),
+            (2, 1)
+        );
+        assert_eq!(user_of_item(&item), Some((9, state)));
+        let cell = Cell { row: Row::of(&touch), segment: Some(Segment::variant("exp#1", "B")) };
         assert_eq!(cell_of_labels(&cell_labels(&cell)), Some(cell.clone()));
         assert_eq!(cell_key("t", 20_000, &cell_labels(&cell)).pk, "CMX#t#exp%231#2024-10-04");
-        let own = Cell { arm: None, ..cell };
+        let property = Cell { row: Row::of(&touch), segment: Some(Segment::property("exp#1", "B")) };
+        assert_eq!(cell_of_labels(&cell_labels(&property)), Some(property.clone()));
+        assert_eq!(cell_key("t", 20_000, &cell_labels(&property)).pk, "CMD#t#exp%231#2024-10-04");
+        assert_ne!(cell_id(&cell_labels(&property)), cell_id(&cell_labels(&cell)));
+        let own = Cell { segment: None, ..cell };
         assert_eq!(cell_id(&cell_labels(&own)), row_id(&own.row));
         assert_eq!(
             user_of_item(&user_item(&UserAttribution::default(), 1)),
@@ -817,7 +871,7 @@ mod tests {
 
         let mut expected = UserAttribution::default();
         for e in &all {
-            add_event(&mut expected, e, &[]);
+            add_event(&mut expected, e, &TenantSettings::default());
         }
         assert_eq!(expected.row().campaign.as_deref(), Some("spring"));
         let want: Vec<(Day, Row, RowDay)> = by_day(&expected.contributions())
@@ -834,11 +888,12 @@ mod tests {
         assert_eq!(got.len(), 63);
         assert_eq!(got, want);
         // The arm's cells moved with the row.
-        let mut got = arm_row_days(&store, &tenant, "exp", first, first + 63).await.unwrap();
+        let mut got =
+            segment_row_days(&store, &tenant, SegmentKind::Variant, "exp", first, first + 63).await.unwrap();
         got.retain(|(.., counts)| counts.users.values().any(|n| *n != 0) || counts.conversions != 0);
         got.sort_by_key(|(day, ..)| *day);
-        let arm = Arm { experiment_id: "exp".into(), variant: "A".into() };
-        let want: Vec<(Day, Row, String, RowDay)> = by_day(&expected.arm_contributions()[&arm])
+        let arm = Segment::variant("exp", "A");
+        let want: Vec<(Day, Row, String, RowDay)> = by_day(&expected.segment_contributions()[&arm])
             .into_iter()
             .map(|(day, counts)| (day, expected.row(), "A".to_owned(), counts))
             .collect();
@@ -877,40 +932,73 @@ mod tests {
             properties: Default::default(),
             timestamp: "2026-11-01T10:00:00Z".parse().unwrap(),
         };
+        let plain = TenantSettings::default();
         let mut state = UserAttribution::default();
-        assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &[]));
+        assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &plain));
         let known = Known::of(&state);
-        assert_eq!(known.unwrap().arms.iter().filter(|hash| **hash != 0).count(), 1);
+        assert_eq!(known.unwrap().segments.iter().filter(|hash| **hash != 0).count(), 1);
         // The same arm, or none, on the known day: nothing to read.
-        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &[]));
-        assert!(changes_nothing(&event(None, None), known, &[]));
-        assert!(changes_nothing(&event(Some("exp"), None), known, &[]));
+        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &plain));
+        assert!(changes_nothing(&event(None, None), known, &plain));
+        assert!(changes_nothing(&event(Some("exp"), None), known, &plain));
         // Another variant, or another experiment: the item changes.
-        assert!(!changes_nothing(&event(Some("exp"), Some("B")), known, &[]));
-        assert!(!changes_nothing(&event(Some("other"), Some("A")), known, &[]));
+        assert!(!changes_nothing(&event(Some("exp"), Some("B")), known, &plain));
+        assert!(!changes_nothing(&event(Some("other"), Some("A")), known, &plain));
         let mut moved = state.clone();
-        assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &[]));
-        assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &[]));
-        assert_eq!(moved.arms.len(), 2);
+        assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &plain));
+        assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &plain));
+        assert_eq!(moved.segments.len(), 2);
         // Both are known once the item holds both; a fourth arm of the day
         // is past what is remembered, and read.
         let known = Known::of(&moved);
-        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &[]));
-        assert!(changes_nothing(&event(Some("exp"), Some("B")), known, &[]));
+        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &plain));
+        assert!(changes_nothing(&event(Some("exp"), Some("B")), known, &plain));
         for variant in ["C", "D"] {
-            add_event(&mut moved, &event(Some("exp"), Some(variant)), &[]);
+            add_event(&mut moved, &event(Some("exp"), Some(variant)), &plain);
         }
         let known = Known::of(&moved);
         let read = ["A", "B", "C", "D"]
             .iter()
-            .filter(|v| !changes_nothing(&event(Some("exp"), Some(v)), known, &[]));
+            .filter(|v| !changes_nothing(&event(Some("exp"), Some(v)), known, &plain));
         assert_eq!(read.count(), 1);
+    }
+
+    #[test]
+    fn an_event_with_a_dimension_value_the_known_day_lacks_is_read() {
+        let event = |properties: serde_json::Value| Event {
+            id: "e1".into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            event_type: crate::domain::event::EventType::PageView,
+            experiment_id: None,
+            variant: None,
+            properties: properties.as_object().cloned().unwrap_or_default(),
+            timestamp: "2026-11-01T10:00:00Z".parse().unwrap(),
+        };
+        let settings = TenantSettings { dimensions: vec!["device".into()], ..TenantSettings::default() };
+        let mut state = UserAttribution::default();
+        assert!(add_event(&mut state, &event(json!({"device": "Mobile"})), &settings));
+        assert_eq!(state.segments.keys().next(), Some(&Segment::property("device", "mobile")));
+        let known = Known::of(&state);
+        // The same value (as normalised) on the known day: nothing to read.
+        assert!(changes_nothing(&event(json!({"device": " MOBILE"})), known, &settings));
+        // Another value, or none (`(not set)`), changes the item.
+        assert!(!changes_nothing(&event(json!({"device": "desktop"})), known, &settings));
+        assert!(!changes_nothing(&event(json!({})), known, &settings));
+        assert!(add_event(&mut state, &event(json!({})), &settings));
+        assert!(
+            state.segments.contains_key(&Segment::property("device", crate::domain::attribution::NOT_SET))
+        );
+        // A tenant without the dimension keeps no value.
+        let mut plain = UserAttribution::default();
+        add_event(&mut plain, &event(json!({"device": "mobile"})), &TenantSettings::default());
+        assert!(plain.segments.is_empty());
     }
 
     #[test]
     fn known_facts_are_remembered_by_key_and_only_when_enabled() {
         let (alice, bob) = (user_digest("t", "alice"), user_digest("t", "bob"));
-        let fact = Known { day: 20_000, touch_at: 5, arms: [9, 0, 0] };
+        let fact = Known { day: 20_000, touch_at: 5, segments: [9, 0, 0] };
         let known = KnownAttributions::default();
         known.remember([(alice, fact)]);
         assert_eq!(known.get_all(&[alice, bob]), [Some(fact), None]);

@@ -6,6 +6,7 @@ use foldhash::{HashMap, HashSet, HashSetExt};
 use super::attribution::{self, KnownAttributions, SETTINGS_TTL};
 use super::counting::{self, FirstSight, hour_number, membership_keys};
 use super::known_members::KnownMembers;
+use super::settings::TenantSettings;
 use super::user_sketches::{self, SketchCache};
 use crate::domain::FieldError;
 use crate::domain::event::{Event, EventAt, MAX_PROPERTIES_BYTES, field_name};
@@ -86,13 +87,14 @@ impl WriteReport {
 /// What a batch-writer process remembers of the store between batches,
 /// to spare reads: memberships known to exist, the user sketches it last
 /// read or wrote, what users' attribution items hold, and tenants'
-/// ignored referrers (for the touches of their events). Pass the same one
+/// settings (ignored referrers for the touches of their events, custom
+/// dimensions). Pass the same one
 /// to every call a process makes.
 pub struct WriterMemory {
     pub members: KnownMembers,
     pub sketches: SketchCache,
     pub attributions: KnownAttributions,
-    pub ignored_referrers: TtlCache<Arc<Vec<String>>>,
+    pub settings: TtlCache<Arc<TenantSettings>>,
 }
 
 impl Default for WriterMemory {
@@ -101,7 +103,7 @@ impl Default for WriterMemory {
             members: KnownMembers::default(),
             sketches: SketchCache::default(),
             attributions: KnownAttributions::default(),
-            ignored_referrers: TtlCache::new(SETTINGS_TTL),
+            settings: TtlCache::new(SETTINGS_TTL),
         }
     }
 }
@@ -169,8 +171,7 @@ pub async fn store_events_into(
 
         let sights = first_sights(store, &memory.members, &pending).await?;
         let attributed =
-            attribution::read_changing(store, &memory.attributions, &memory.ignored_referrers, &pending)
-                .await?;
+            attribution::read_changing(store, &memory.attributions, &memory.settings, &pending).await?;
         let plan = counting::plan(&pending, &sights, &attributed, store.max_transaction_writes());
         let mut committed = 0;
         let mut failure = None;
@@ -322,7 +323,7 @@ mod tests {
             digest: attribution::user_digest(&events[0].tenant_id, &events[0].user_id),
             version: None,
             state: Default::default(),
-            ignored_referrers: Default::default(),
+            settings: Default::default(),
         };
         let slots = attribution::Slots { users: vec![slot], of_event: vec![Some(0)] };
         let writes: Vec<Key> = counting::plan(&events, &absent, &slots, 100)

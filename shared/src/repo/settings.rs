@@ -1,7 +1,8 @@
-//! A tenant's settings: what it tells the platform about its sites. Today
-//! the referrer domains ingest ignores when it derives an event's campaign
+//! A tenant's settings: what it tells the platform about its sites. The
+//! referrer domains ingest ignores when it derives an event's campaign
 //! fields (payment providers, the tenant's own other domains), so that a
-//! return from checkout is not a new referral.
+//! return from checkout is not a new referral; and the custom dimensions
+//! (`domain::dimensions`) the campaign rollups keep.
 //!
 //! One item per tenant, each setting an attribute of its own, written with
 //! `SET` so that settings written by different routes never overwrite each
@@ -13,6 +14,7 @@ use serde_json::Value;
 use crate::store::{Condition, Item, Store, StoreError, WriteOp, keys};
 
 const IGNORED_REFERRERS: &str = "ignoredReferrers";
+const DIMENSIONS: &str = "dimensions";
 const UPDATED_AT: &str = "updatedAt";
 
 /// A tenant's settings; a tenant that never set any has the defaults.
@@ -21,18 +23,21 @@ pub struct TenantSettings {
     /// Normalised hosts (`domain::campaign::normalize_ignored_domain`):
     /// a referrer from one of them, or a subdomain, is no referral.
     pub ignored_referrers: Vec<String>,
+    /// The property keys of the tenant's custom dimensions.
+    pub dimensions: Vec<String>,
     /// When a setting last changed (`None`: never).
     pub updated_at: Option<DateTime<Utc>>,
 }
 
 fn from_item(item: &Item) -> TenantSettings {
-    let ignored_referrers = item
-        .get(IGNORED_REFERRERS)
-        .and_then(Value::as_array)
-        .map(|domains| domains.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let texts = |name: &str| -> Vec<String> {
+        item.get(name)
+            .and_then(Value::as_array)
+            .map(|entries| entries.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
     let updated_at = item.get(UPDATED_AT).and_then(Value::as_str).and_then(|at| at.parse().ok());
-    TenantSettings { ignored_referrers, updated_at }
+    TenantSettings { ignored_referrers: texts(IGNORED_REFERRERS), dimensions: texts(DIMENSIONS), updated_at }
 }
 
 pub async fn get(store: &dyn Store, tenant_id: &str) -> Result<TenantSettings, StoreError> {
@@ -46,8 +51,28 @@ pub async fn set_ignored_referrers(
     domains: &[String],
     now: DateTime<Utc>,
 ) -> Result<TenantSettings, StoreError> {
+    set_list(store, tenant_id, IGNORED_REFERRERS, domains, now).await
+}
+
+/// Replaces the tenant's custom dimensions (already checked).
+pub async fn set_dimensions(
+    store: &dyn Store,
+    tenant_id: &str,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<TenantSettings, StoreError> {
+    set_list(store, tenant_id, DIMENSIONS, keys, now).await
+}
+
+async fn set_list(
+    store: &dyn Store,
+    tenant_id: &str,
+    name: &str,
+    list: &[String],
+    now: DateTime<Utc>,
+) -> Result<TenantSettings, StoreError> {
     let mut set = Item::new();
-    set.insert(IGNORED_REFERRERS.into(), Value::from(domains.to_vec()));
+    set.insert(name.into(), Value::from(list.to_vec()));
     set.insert(UPDATED_AT.into(), Value::from(crate::domain::event::rfc3339::format(&now)));
     store
         .transact(vec![WriteOp::Update {
@@ -73,8 +98,14 @@ mod tests {
         let now: DateTime<Utc> = "2026-12-02T10:00:00Z".parse().unwrap();
         let domains = vec!["paypal.com".to_owned(), "shop.example".to_owned()];
         let set = set_ignored_referrers(&store, "t1", &domains, now).await.unwrap();
-        assert_eq!(set, TenantSettings { ignored_referrers: domains, updated_at: Some(now) });
-        assert_eq!(get(&store, "t1").await.unwrap(), set);
+        assert_eq!(
+            set,
+            TenantSettings { ignored_referrers: domains.clone(), dimensions: vec![], updated_at: Some(now) }
+        );
+        let keys = vec!["device".to_owned()];
+        let set = set_dimensions(&store, "t1", &keys, now).await.unwrap();
+        assert_eq!((set.ignored_referrers, set.dimensions), (domains, keys), "each setting keeps the other");
+        assert_eq!(get(&store, "t1").await.unwrap().dimensions, ["device"]);
         assert_eq!(get(&store, "t2").await.unwrap(), TenantSettings::default(), "per tenant");
         let cleared = set_ignored_referrers(&store, "t1", &[], now).await.unwrap();
         assert!(cleared.ignored_referrers.is_empty());

@@ -476,6 +476,22 @@ pub fn campaign_arm_row(tenant_id: &str, experiment_id: &str, day: &str, cell_id
     Key::new(campaign_arm_day_partition(tenant_id, experiment_id, day), cell_id)
 }
 
+/// The campaign cells of one custom dimension's values, for one tenant and
+/// UTC day (`groupBy=property:<key>`): one query per day, like the rows'.
+pub fn campaign_property_day_partition(tenant_id: &str, key: &str, day: &str) -> String {
+    let mut pk = join(&["CMD#", tenant_id, "#"]);
+    push_part(&mut pk, key);
+    pk.push('#');
+    pk.push_str(day);
+    pk
+}
+
+/// One row's cell of one dimension value on one day, by the digest of its
+/// fields.
+pub fn campaign_property_row(tenant_id: &str, key: &str, day: &str, cell_id: &str) -> Key {
+    Key::new(campaign_property_day_partition(tenant_id, key, day), cell_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
