@@ -242,6 +242,28 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assert.equal(lines[0], 'key,users,newUsers,conversions,convertedUsers,conversionRate,revenue');
     assert.equal(lines.length, 1 + byChannel.rows.length + 1);
     assert.match(lines.at(-1), /^\(total\),2000,/);
+
+    // Broken down by the demo's custom dimension (device): the API's rows, each user once in the total.
+    const byKey = (rows) => rows.map((r) => ({ key: r.key, users: r.users })).sort((a, b) => a.key.localeCompare(b.key));
+    const expectRowSet = async (want, what) =>
+      poll(async () => JSON.stringify(byKey(await shown())) === JSON.stringify(byKey(want)), what);
+    const byDevice = await report('groupBy=property:device');
+    assert.deepEqual(byDevice.rows.map((r) => r.key).sort(), ['desktop', 'mobile', 'tablet']);
+    assert.equal(byDevice.totals.users, 2000);
+    await page.selectOption('[data-testid=campaign-breakdown]', 'device');
+    await expectRowSet(byDevice.rows, 'the device rows of the API');
+    assert.match(await page.locator('[data-testid=campaign-totals]').innerText(), /Total\s+2,000/);
+    await page.locator('[data-testid=breakdown-note]').waitFor();
+    assert.equal(await page.locator('[data-testid=campaign-drill]').count(), 0, 'devices are not drilled into');
+    await screenshot('campaigns-by-device');
+    // Back to the campaign fields, into Paid Search, then its users' devices.
+    await page.selectOption('[data-testid=campaign-breakdown]', '');
+    await page.click('[data-testid=campaign-drill] >> text="Paid Search"');
+    await page.selectOption('[data-testid=campaign-breakdown]', 'device');
+    const paidDevices = await report('groupBy=property:device&channel=Paid%20Search');
+    await expectRowSet(paidDevices.rows, 'the device rows of Paid Search');
+    assert.equal(paidDevices.totals.users, byChannel.rows.find((r) => r.key === 'Paid Search').users);
+    await page.selectOption('[data-testid=campaign-breakdown]', '');
     assertNoConsoleErrors(since);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { campaignParams } from '../src/api/client';
 import type { CampaignRow, CampaignSeriesDay } from '../src/api/types';
-import { chartLines, crossTabVariants, deltaOf, formatDelta, levelOf, OTHER_ROW, sortCampaignRows } from '../src/lib/campaigns';
+import { chartLines, crossTabVariants, deltaOf, formatDelta, levelOf, OTHER_ROW, sortCampaignRows, viewOf } from '../src/lib/campaigns';
 
 const row = (key: string, users: number, extra: Partial<CampaignRow> = {}): CampaignRow => ({
   key,
@@ -23,6 +23,16 @@ describe('campaign drill-down', () => {
       filters: { channel: 'Paid Search', source_medium: 'google / cpc' },
       canDrill: false,
     });
+  });
+
+  it('breaks a level down by a custom dimension, keeping its filters, with no further drill-down', () => {
+    expect(viewOf(['Paid Search'], null)).toEqual({
+      groupBy: 'source_medium', label: 'Source / medium', filters: { channel: 'Paid Search' }, canDrill: true,
+    });
+    expect(viewOf(['Paid Search'], 'device')).toEqual({
+      groupBy: 'property:device', label: 'Device', filters: { channel: 'Paid Search' }, canDrill: false,
+    });
+    expect(viewOf([], 'plan').groupBy).toBe('property:plan');
   });
 
   it('sends the filters as parameters named like the groupings', () => {

@@ -10,11 +10,13 @@ use serde_json::{Map, json};
 use crate::context::AppContext;
 use crate::domain::event::{Event, EventType};
 use crate::domain::experiment::new_experiment;
-use crate::repo::{experiments, tenants};
+use crate::repo::{experiments, settings, tenants};
 
 pub const DEMO_API_KEY: &str = "test-api-key-12345";
 pub const DEMO_TENANT_ID: &str = "demo-tenant";
 pub const DEMO_USERS: usize = 2000;
+/// The demo tenant's custom dimension: each demo user's device.
+pub const DEMO_DIMENSION: &str = "device";
 
 #[derive(Debug, thiserror::Error)]
 #[error("seeding the demo data failed: {0}")]
@@ -48,6 +50,10 @@ pub async fn seed(ctx: &AppContext) -> Result<bool, SeedError> {
     )
     .map_err(|errors| failed(format!("{errors:?}")))?;
     experiments::create(store, DEMO_TENANT_ID, &experiment).await.map_err(failed)?;
+    // Before the events, so the batch writer keeps their devices.
+    settings::set_dimensions(store, DEMO_TENANT_ID, &[DEMO_DIMENSION.to_owned()], now)
+        .await
+        .map_err(failed)?;
 
     let events = demo_events(&experiment.id, started, now);
     ctx.outbox.send(&events).await.map_err(failed)?;
@@ -57,7 +63,8 @@ pub async fn seed(ctx: &AppContext) -> Result<bool, SeedError> {
 
 /// Deterministic traffic: control converts about 10% of users, the green
 /// button about 13%; users arrive from campaigns, search, social and
-/// referrals, and conversions carry a `value` (revenue).
+/// referrals, on a phone, a laptop or a tablet (`device`), and conversions
+/// carry a `value` (revenue).
 fn demo_events(experiment_id: &str, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(20_261_129);
     let span = (to - from).num_seconds().max(1);
@@ -65,12 +72,16 @@ fn demo_events(experiment_id: &str, from: chrono::DateTime<Utc>, to: chrono::Dat
     // Campaign fields draw from their own generator, so the experiment's
     // traffic stays what it was before they were added.
     let mut arrivals = StdRng::seed_from_u64(20_261_203);
+    // And devices from theirs.
+    let mut devices = StdRng::seed_from_u64(20_261_204);
+    let device = std::cell::Cell::new("mobile");
     let mut push = |user: &str,
                     kind: EventType,
                     variant: &str,
                     at: chrono::DateTime<Utc>,
                     extra: &[(&str, serde_json::Value)]| {
         let mut properties = Map::new();
+        properties.insert(DEMO_DIMENSION.into(), json!(device.get()));
         properties.insert("experimentId".into(), json!(experiment_id));
         properties.insert("variant".into(), json!(variant));
         for (key, value) in extra {
@@ -92,6 +103,11 @@ fn demo_events(experiment_id: &str, from: chrono::DateTime<Utc>, to: chrono::Dat
         let (variant, rate) = if user % 2 == 0 { ("control", 0.10) } else { ("green-button", 0.13) };
         let mut at = from + Duration::seconds(rng.random_range(0..span));
         let landing = landing_page(&mut arrivals);
+        device.set(match devices.random_range(0..10) {
+            0..6 => "mobile",
+            6..9 => "desktop",
+            _ => "tablet",
+        });
         for view in 0..rng.random_range(1..=3) {
             let page = if view == 0 {
                 landing.clone()

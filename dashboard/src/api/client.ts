@@ -2,7 +2,7 @@
 // polite retries of 429 after the server's Retry-After.
 
 import type {
-  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Experiment, FieldError, PatchExperiment, Results, Status, Summary,
+  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Dimensions, Experiment, FieldError, PatchExperiment, Results, Status, Summary,
   Timeseries,
 } from './types';
 
@@ -182,6 +182,11 @@ export class ApiClient {
   /** The campaign report over whole UTC days. */
   campaigns(q: CampaignQuery) {
     return this.json<CampaignReport>('GET', '/api/analytics/campaigns', campaignParams(q)).then((r) => r.data);
+  }
+
+  /** The tenant's custom dimensions: what the campaign report can also be broken down by. */
+  dimensions() {
+    return this.json<Dimensions>('GET', '/api/dimensions').then((r) => r.data);
   }
 
   async campaignsCsv(q: CampaignQuery): Promise<string> {

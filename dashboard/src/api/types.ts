@@ -159,8 +159,17 @@ export interface CreatedKey extends ApiKeyInfo {
   key: string;
 }
 
-/** What a campaign report's rows are. */
+/** What a campaign report's rows are: a campaign field of the first touch. */
 export type CampaignGroup = 'channel' | 'source' | 'medium' | 'campaign' | 'term' | 'content' | 'source_medium';
+
+/** A campaign field, or the values of a custom dimension (`property:device`). */
+export type CampaignGroupBy = CampaignGroup | `property:${string}`;
+
+/** `GET /api/dimensions`: the tenant's custom dimensions (property keys). */
+export interface Dimensions {
+  keys: string[];
+  updatedAt: string | null;
+}
 
 /** One row of `GET /api/analytics/campaigns` (users credited to their first touch). */
 export interface CampaignRow {
@@ -197,7 +206,7 @@ export interface CampaignSeriesDay {
 }
 
 export interface CampaignReport extends CampaignRange {
-  groupBy: CampaignGroup;
+  groupBy: CampaignGroupBy;
   attribution: 'first';
   range: DateRangeBody;
   usersApproximate: boolean;
@@ -214,7 +223,7 @@ export interface DateRangeBody {
 export type CampaignFilters = Partial<Record<CampaignGroup, string>>;
 
 export interface CampaignQuery {
-  groupBy: CampaignGroup;
+  groupBy: CampaignGroupBy;
   startDate: string;
   endDate: string;
   compare?: boolean;

@@ -1,7 +1,7 @@
 // The Campaigns page's logic: the drill-down levels (channel → source /
 // medium → campaign), sorting, previous-period deltas and the chart's series.
 
-import type { CampaignFilters, CampaignGroup, CampaignRow, CampaignSeriesDay } from '../api/types';
+import type { CampaignFilters, CampaignGroup, CampaignGroupBy, CampaignRow, CampaignSeriesDay } from '../api/types';
 
 /** The report's `(other)` row: rows past the first hundred, summed. */
 export const OTHER_ROW = '(other)';
@@ -24,6 +24,16 @@ export function levelOf(path: readonly string[]): { level: Level; filters: Campa
   const filters: CampaignFilters = {};
   for (let i = 0; i < depth; i++) filters[LEVELS[i].groupBy] = path[i];
   return { level: LEVELS[depth], filters, canDrill: depth < LEVELS.length - 1 };
+}
+
+/** What a page of the report shows: the rows of the drill-down level of `path`, or, broken down by a custom dimension, that dimension's values among the same users (the last level then). */
+export function viewOf(
+  path: readonly string[],
+  dimension: string | null,
+): { groupBy: CampaignGroupBy; label: string; filters: CampaignFilters; canDrill: boolean } {
+  const { level, filters, canDrill } = levelOf(path);
+  if (!dimension) return { groupBy: level.groupBy, label: level.label, filters, canDrill };
+  return { groupBy: `property:${dimension}`, label: dimension.charAt(0).toUpperCase() + dimension.slice(1), filters, canDrill: false };
 }
 
 export type CampaignColumn = 'key' | 'users' | 'newUsers' | 'conversions' | 'convertedUsers' | 'conversionRate' | 'revenue';

@@ -6,7 +6,7 @@ import { Empty, ErrorState, Loading } from '../components/States';
 import { SortHeader } from '../components/SortHeader';
 import { useApp } from '../context';
 import {
-  chartLines, COLUMNS, daySeconds, deltaOf, formatDelta, levelOf, OTHER_ROW, sortCampaignRows, type CampaignColumn, type SortDir,
+  chartLines, COLUMNS, daySeconds, deltaOf, formatDelta, OTHER_ROW, sortCampaignRows, viewOf, type CampaignColumn, type SortDir,
 } from '../lib/campaigns';
 import { slug } from '../lib/csv';
 import { useCsvDownload } from '../lib/useCsvDownload';
@@ -21,7 +21,7 @@ function cell(column: Exclude<CampaignColumn, 'key'>, row: CampaignRow): string 
   return formatNumber(row[column]);
 }
 
-/** The campaign report: users by the channel, source / medium and campaign of their first touch. */
+/** The campaign report: users by the channel, source / medium and campaign of their first touch, or by a custom dimension. */
 export function CampaignsPage({ path }: { path: string[] }) {
   const { api, theme } = useApp();
   // The report counts whole UTC days.
@@ -30,9 +30,18 @@ export function CampaignsPage({ path }: { path: string[] }) {
   const [compare, setCompare] = useState(false);
   const [sort, setSort] = useState<{ column: CampaignColumn; dir: SortDir }>({ column: 'users', dir: 'desc' });
   const [downloading, download] = useCsvDownload();
-  const { level, filters, canDrill } = levelOf(path);
+  // The tenant's custom dimensions; the report can be broken down by one instead of the next level.
+  const [dimensions] = useAsync(() => api.dimensions(), [api]);
+  const declared = dimensions.data?.keys ?? [];
+  const [dimension, setDimension] = useState<string | null>(null);
+  const breakdown = dimension && declared.includes(dimension) ? dimension : null;
+  const level = viewOf(path, breakdown);
+  const { filters, canDrill } = level;
   const query = { groupBy: level.groupBy, ...range, filters, compare, interval: 'day' as const };
-  const [report, reload] = useAsync(() => api.campaigns(query), [api, range.startDate, range.endDate, compare, path.join('\u0000')]);
+  const [report, reload] = useAsync(
+    () => api.campaigns(query),
+    [api, range.startDate, range.endDate, compare, path.join('\u0000'), level.groupBy],
+  );
 
   const data = report.data;
   const rows = useMemo(() => (data ? sortCampaignRows(data.rows, sort.column, sort.dir) : []), [data, sort]);
@@ -45,7 +54,7 @@ export function CampaignsPage({ path }: { path: string[] }) {
     const where = path.length ? '-' + slug(path.join(' ')) : '';
     return download(
       () => api.campaignsCsv({ ...query, compare: false, interval: undefined }),
-      `campaigns-${level.groupBy}${where}-${range.startDate}-${range.endDate}.csv`,
+      `campaigns-${slug(level.groupBy)}${where}-${range.startDate}-${range.endDate}.csv`,
       'Campaign report downloaded as CSV.',
     );
   };
@@ -71,6 +80,23 @@ export function CampaignsPage({ path }: { path: string[] }) {
           <input type="checkbox" checked={compare} onChange={(e) => setCompare((e.target as HTMLInputElement).checked)} data-testid="compare" />
           Compare with the previous period
         </label>
+        {declared.length > 0 && (
+          <label class="inline-field">
+            Break down by{' '}
+            <select
+              value={breakdown ?? ''}
+              onChange={(e) => setDimension((e.target as HTMLSelectElement).value || null)}
+              data-testid="campaign-breakdown"
+            >
+              <option value="">campaign fields</option>
+              {declared.map((key) => (
+                <option key={key} value={key}>
+                  {key}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
       </RangePicker>
 
       <nav class="breadcrumbs" aria-label="Drill-down" data-testid="campaign-breadcrumbs">
@@ -86,6 +112,11 @@ export function CampaignsPage({ path }: { path: string[] }) {
           </span>
         ))}
       </nav>
+      {breakdown && (
+        <p class="muted small" data-testid="breakdown-note">
+          By {breakdown}: a user counts under each {breakdown} their events in the range had; the total counts each user once.
+        </p>
+      )}
 
       {report.status === 'error' && !data ? (
         <ErrorState error={report.error} onRetry={reload} title="Could not load the campaign report" />
