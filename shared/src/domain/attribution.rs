@@ -180,6 +180,13 @@ pub enum SegmentKind {
     Property,
 }
 
+/// How many values of one custom dimension a user keeps; their events with
+/// any other value count under [`OTHER_VALUE`] (which one a user keeps is
+/// the first seen, so for such users the order of arrival decides).
+pub const MAX_USER_VALUES: usize = 100;
+/// Where a user's dimension values past [`MAX_USER_VALUES`] count.
+pub const OTHER_VALUE: &str = "(other)";
+
 /// A slice of a user's events with cells of its own: the events tagged
 /// with one experiment arm, or those with one value of a custom dimension.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -371,6 +378,17 @@ impl UserAttribution {
         conversion: Option<i64>,
     ) -> bool {
         let day = day_number(&at);
+        // A user's values of one dimension are bounded, so their item is
+        // (DynamoDB's 400 KB): past the bound, new ones count as `(other)`.
+        let value = if kind == SegmentKind::Property
+            && !self.segments.keys().any(|segment| segment.is(kind, scope, value))
+            && self.segments.keys().filter(|segment| segment.kind == kind && segment.scope == scope).count()
+                >= MAX_USER_VALUES
+        {
+            OTHER_VALUE
+        } else {
+            value
+        };
         // Looked up by reference first: most events find their segment.
         let activity = match self.segments.iter_mut().find(|(segment, _)| segment.is(kind, scope, value)) {
             Some((_, activity)) => activity,
@@ -854,6 +872,28 @@ pub(crate) mod tests {
         }
         out.retain(|_, totals| *totals != RowTotals::default());
         out
+    }
+
+    #[test]
+    fn a_users_values_of_one_dimension_are_bounded() {
+        let mut user = UserAttribution::default();
+        for i in 0..MAX_USER_VALUES + 5 {
+            user.add_to_segment(at(1, 1), SegmentKind::Property, ("page", &format!("/p{i}")), None);
+        }
+        user.add_to_segment(at(1, 1), SegmentKind::Property, ("device", "mobile"), None);
+        // A kept value still counts as itself; arms are not bounded.
+        assert!(user.add_to_segment(at(2, 1), SegmentKind::Property, ("page", "/p0"), None));
+        for i in 0..MAX_USER_VALUES + 1 {
+            user.add_tagged(at(1, 1), ("e", &format!("v{i}")), None);
+        }
+        let count = |kind: SegmentKind, scope: &str| {
+            user.segments.keys().filter(|s| s.kind == kind && s.scope == scope).count()
+        };
+        assert_eq!(count(SegmentKind::Property, "page"), MAX_USER_VALUES + 1, "the kept values and (other)");
+        assert!(user.segments.contains_key(&Segment::property("page", OTHER_VALUE)));
+        assert!(!user.segments.contains_key(&Segment::property("page", "/p100")));
+        assert_eq!(count(SegmentKind::Property, "device"), 1, "per dimension");
+        assert_eq!(count(SegmentKind::Variant, "e"), MAX_USER_VALUES + 1);
     }
 
     proptest! {

@@ -115,7 +115,12 @@ pub fn top_rows<T: Default>(
     }
     rows.sort_by(|(a, x), (b, y)| users(y).cmp(&users(x)).then_with(|| a.cmp(b)));
     let rest = rows.split_off(MAX_VARIANT_ROWS);
-    let mut other = T::default();
+    // A row already named `(other)` (a value so named, or a dimension's
+    // overflow) is where the rest go too: one `(other)` row, never two.
+    let mut other = match rows.iter().position(|(key, _)| key == OTHER_ROW) {
+        Some(index) => rows.remove(index).1,
+        None => T::default(),
+    };
     for (_, row) in &rest {
         add(&mut other, row);
     }
@@ -163,6 +168,18 @@ mod tests {
         let few = Summary::new(Totals::default(), rows[..10].to_vec());
         assert!(!few.truncated && !few.variants.contains_key(OTHER_ROW));
         assert!(serde_json::to_value(&few).unwrap().get("truncated").is_none());
+    }
+
+    #[test]
+    fn a_row_named_other_takes_the_rest_instead_of_a_second_one() {
+        let mut rows: Vec<(String, u64)> = (0..120u64).map(|v| (format!("v{v:03}"), 10 + v)).collect();
+        rows.push((OTHER_ROW.to_owned(), 1_000));
+        let total: u64 = rows.iter().map(|(_, n)| n).sum();
+        let (kept, truncated) = top_rows(rows, |n| *n, |sum, n| *sum += n);
+        assert!(truncated);
+        assert_eq!(kept.iter().filter(|(key, _)| key == OTHER_ROW).count(), 1);
+        assert_eq!(kept.len(), MAX_VARIANT_ROWS);
+        assert_eq!(kept.iter().map(|(_, n)| n).sum::<u64>(), total, "nothing is lost");
     }
 
     #[test]
