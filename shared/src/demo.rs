@@ -10,7 +10,8 @@ use serde_json::{Map, json};
 use crate::context::AppContext;
 use crate::domain::event::{Event, EventType};
 use crate::domain::experiment::new_experiment;
-use crate::repo::{experiments, settings, tenants};
+use crate::repo::settings::{self, ListSetting};
+use crate::repo::{experiments, tenants};
 
 pub const DEMO_API_KEY: &str = "test-api-key-12345";
 pub const DEMO_TENANT_ID: &str = "demo-tenant";
@@ -51,7 +52,7 @@ pub async fn seed(ctx: &AppContext) -> Result<bool, SeedError> {
     .map_err(|errors| failed(format!("{errors:?}")))?;
     experiments::create(store, DEMO_TENANT_ID, &experiment).await.map_err(failed)?;
     // Before the events, so the batch writer keeps their devices.
-    settings::set_dimensions(store, DEMO_TENANT_ID, &[DEMO_DIMENSION.to_owned()], now)
+    settings::set_list(store, DEMO_TENANT_ID, ListSetting::Dimensions, &[DEMO_DIMENSION.to_owned()], now)
         .await
         .map_err(failed)?;
 

@@ -29,50 +29,62 @@ pub struct TenantSettings {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// A setting that is a list of names, replaced whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListSetting {
+    /// The referrer domains (already normalised).
+    IgnoredReferrers,
+    /// The custom dimensions' property keys (already checked).
+    Dimensions,
+}
+
+impl ListSetting {
+    fn attribute(self) -> &'static str {
+        match self {
+            ListSetting::IgnoredReferrers => IGNORED_REFERRERS,
+            ListSetting::Dimensions => DIMENSIONS,
+        }
+    }
+}
+
+impl TenantSettings {
+    pub fn list(&self, setting: ListSetting) -> &[String] {
+        match setting {
+            ListSetting::IgnoredReferrers => &self.ignored_referrers,
+            ListSetting::Dimensions => &self.dimensions,
+        }
+    }
+}
+
 fn from_item(item: &Item) -> TenantSettings {
-    let texts = |name: &str| -> Vec<String> {
-        item.get(name)
+    let texts = |setting: ListSetting| -> Vec<String> {
+        item.get(setting.attribute())
             .and_then(Value::as_array)
             .map(|entries| entries.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default()
     };
     let updated_at = item.get(UPDATED_AT).and_then(Value::as_str).and_then(|at| at.parse().ok());
-    TenantSettings { ignored_referrers: texts(IGNORED_REFERRERS), dimensions: texts(DIMENSIONS), updated_at }
+    TenantSettings {
+        ignored_referrers: texts(ListSetting::IgnoredReferrers),
+        dimensions: texts(ListSetting::Dimensions),
+        updated_at,
+    }
 }
 
 pub async fn get(store: &dyn Store, tenant_id: &str) -> Result<TenantSettings, StoreError> {
     Ok(store.get(&keys::tenant_settings(tenant_id)).await?.as_ref().map(from_item).unwrap_or_default())
 }
 
-/// Replaces the tenant's ignored referrer domains (already normalised).
-pub async fn set_ignored_referrers(
+/// Replaces one of the tenant's list settings; the others stay as they are.
+pub async fn set_list(
     store: &dyn Store,
     tenant_id: &str,
-    domains: &[String],
-    now: DateTime<Utc>,
-) -> Result<TenantSettings, StoreError> {
-    set_list(store, tenant_id, IGNORED_REFERRERS, domains, now).await
-}
-
-/// Replaces the tenant's custom dimensions (already checked).
-pub async fn set_dimensions(
-    store: &dyn Store,
-    tenant_id: &str,
-    keys: &[String],
-    now: DateTime<Utc>,
-) -> Result<TenantSettings, StoreError> {
-    set_list(store, tenant_id, DIMENSIONS, keys, now).await
-}
-
-async fn set_list(
-    store: &dyn Store,
-    tenant_id: &str,
-    name: &str,
+    setting: ListSetting,
     list: &[String],
     now: DateTime<Utc>,
 ) -> Result<TenantSettings, StoreError> {
     let mut set = Item::new();
-    set.insert(name.into(), Value::from(list.to_vec()));
+    set.insert(setting.attribute().into(), Value::from(list.to_vec()));
     set.insert(UPDATED_AT.into(), Value::from(crate::domain::event::rfc3339::format(&now)));
     store
         .transact(vec![WriteOp::Update {
@@ -97,17 +109,17 @@ mod tests {
         assert_eq!(get(&store, "t1").await.unwrap(), TenantSettings::default());
         let now: DateTime<Utc> = "2026-12-02T10:00:00Z".parse().unwrap();
         let domains = vec!["paypal.com".to_owned(), "shop.example".to_owned()];
-        let set = set_ignored_referrers(&store, "t1", &domains, now).await.unwrap();
+        let set = set_list(&store, "t1", ListSetting::IgnoredReferrers, &domains, now).await.unwrap();
         assert_eq!(
             set,
             TenantSettings { ignored_referrers: domains.clone(), dimensions: vec![], updated_at: Some(now) }
         );
         let keys = vec!["device".to_owned()];
-        let set = set_dimensions(&store, "t1", &keys, now).await.unwrap();
+        let set = set_list(&store, "t1", ListSetting::Dimensions, &keys, now).await.unwrap();
         assert_eq!((set.ignored_referrers, set.dimensions), (domains, keys), "each setting keeps the other");
         assert_eq!(get(&store, "t1").await.unwrap().dimensions, ["device"]);
         assert_eq!(get(&store, "t2").await.unwrap(), TenantSettings::default(), "per tenant");
-        let cleared = set_ignored_referrers(&store, "t1", &[], now).await.unwrap();
+        let cleared = set_list(&store, "t1", ListSetting::IgnoredReferrers, &[], now).await.unwrap();
         assert!(cleared.ignored_referrers.is_empty());
     }
 }
