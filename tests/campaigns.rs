@@ -387,7 +387,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
                 date(first),
                 date(last)
             );
-            let reply = stack.get(&path, &key).await;
+            let reply = stack.read(&path, &key).await;
             assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
             let expected = recount(&events, field, first, last);
             assert_eq!(rows_of(&reply.body), expected, "{path}");
@@ -407,7 +407,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
                 date(first),
                 date(last)
             );
-            let reply = stack.get(&path, &key).await;
+            let reply = stack.read(&path, &key).await;
             assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
             assert_eq!(rows_of(&reply.body), recount(&events, field, first, last), "{path}");
             let expected = recount_variants(&events, field, first, last);
@@ -431,14 +431,14 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
     assert!(users_in_both > users as i64, "some users are in both variants: {users_in_both}");
     // The previous period has variants too; CSV has five columns per variant.
     let reply = stack
-        .get(
+        .read(
             &format!("/api/analytics/campaigns?groupBy=campaign&experimentId={EXPERIMENT}&startDate=2026-11-08&endDate=2026-11-14&compare=previous"),
             &key,
         )
         .await;
     assert_eq!(variants_of(&reply.body["previous"]), recount_variants(&events, 3, 0, 6));
     let csv = stack
-        .get(
+        .read(
             &format!("/api/analytics/campaigns?groupBy=channel&experimentId={EXPERIMENT}&startDate=2026-11-01&endDate=2026-11-14&format=csv"),
             &key,
         )
@@ -462,7 +462,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
         .await;
     let id = created.body["id"].as_str().unwrap().to_owned();
     let reply = stack
-        .get(
+        .read(
             &format!("/api/analytics/campaigns?experimentId={id}&startDate=2026-11-01&endDate=2026-11-14"),
             &key,
         )
@@ -474,7 +474,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
     );
     assert_eq!(reply.body["totals"]["variants"]["A"]["users"], json!(0));
     let other = stack
-        .get(
+        .read(
             &format!(
                 "/api/analytics/campaigns?experimentId={EXPERIMENT}&startDate=2026-11-01&endDate=2026-11-14"
             ),
@@ -486,7 +486,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
 
     // The previous period, beside the current one.
     let reply = stack
-        .get("/api/analytics/campaigns?groupBy=campaign&startDate=2026-11-08&endDate=2026-11-14&compare=previous", &key)
+        .read("/api/analytics/campaigns?groupBy=campaign&startDate=2026-11-08&endDate=2026-11-14&compare=previous", &key)
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["previous"]["range"], json!({"startDate": "2026-11-01", "endDate": "2026-11-07"}));
@@ -499,7 +499,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
             date(first),
             date(last)
         );
-        let reply = stack.get(&path, &key).await;
+        let reply = stack.read(&path, &key).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
         let expected = recount_where(&events, 3, first, last, |row| row[0] == "Paid Search");
         if (first, last) == (0, 13) {
@@ -507,11 +507,11 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
         }
         assert_eq!(rows_of(&reply.body), expected, "{path}");
         let path = format!("{path}&source_medium=blog.example.org%20%2F%20referral&groupBy=source");
-        let reply = stack.get(&path, &key).await;
+        let reply = stack.read(&path, &key).await;
         assert_eq!(reply.body["rows"], json!([]), "{path}: Paid Search has no referral");
     }
     let reply = stack
-        .get(
+        .read(
             "/api/analytics/campaigns?groupBy=medium&source=google&startDate=2026-11-01&endDate=2026-11-14",
             &key,
         )
@@ -522,7 +522,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
 
     // The daily series: each channel's users on each day, as each day alone counts them.
     let reply = stack
-        .get(
+        .read(
             "/api/analytics/campaigns?groupBy=channel&startDate=2026-11-01&endDate=2026-11-14&interval=day",
             &key,
         )
@@ -541,7 +541,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
 
     // CSV: a header, the rows, the totals.
     let csv = stack
-        .get(
+        .read(
             "/api/analytics/campaigns?groupBy=channel&startDate=2026-11-01&endDate=2026-11-14&format=csv",
             &key,
         )
@@ -556,7 +556,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
 
     // Another tenant's report is empty, not the first tenant's.
     let other =
-        stack.get("/api/analytics/campaigns?startDate=2026-11-01&endDate=2026-11-14", &other_key).await;
+        stack.read("/api/analytics/campaigns?startDate=2026-11-01&endDate=2026-11-14", &other_key).await;
     assert_eq!(other.status, StatusCode::OK);
     assert_eq!(other.body["rows"], json!([]));
     assert_eq!(other.body["totals"]["users"], json!(0));
@@ -569,7 +569,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
             date(first),
             date(last)
         );
-        let reply = stack.get(&path, &key).await;
+        let reply = stack.read(&path, &key).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
         assert_eq!(reply.body["groupBy"], json!("property:device"));
         assert_eq!(rows_of(&reply.body), recount_devices(&events, first, last, |_| true), "{path}");
@@ -581,7 +581,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
     assert!(all.values().map(|c| c[0]).sum::<i64>() > users as i64, "some users have two devices");
     // Drilled down to a channel, with the previous period and a daily series.
     let reply = stack
-        .get("/api/analytics/campaigns?groupBy=property:device&channel=Paid%20Search&startDate=2026-11-08&endDate=2026-11-14&compare=previous&interval=day", &key)
+        .read("/api/analytics/campaigns?groupBy=property:device&channel=Paid%20Search&startDate=2026-11-08&endDate=2026-11-14&compare=previous&interval=day", &key)
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let paid = |row: &[&str; 4]| row[0] == "Paid Search";
@@ -597,13 +597,13 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
     }
     // A declared dimension no event has: everyone is (not set).
     let reply = stack
-        .get("/api/analytics/campaigns?groupBy=property:plan&startDate=2026-11-01&endDate=2026-11-14", &key)
+        .read("/api/analytics/campaigns?groupBy=property:plan&startDate=2026-11-01&endDate=2026-11-14", &key)
         .await;
     let users: i64 = recount(&events, 0, 0, 13).values().map(|c| c[0]).sum();
     assert_eq!(rows_of(&reply.body).keys().collect::<Vec<_>>(), ["(not set)"]);
     assert_eq!(reply.body["rows"][0]["users"], json!(users));
     // Another tenant has declared no dimension.
-    let other = stack.get("/api/analytics/campaigns?groupBy=property:device", &other_key).await;
+    let other = stack.read("/api/analytics/campaigns?groupBy=property:device", &other_key).await;
     assert_eq!(other.status, StatusCode::BAD_REQUEST, "{:?}", other.body);
 
     // Bad parameters: a 400 naming each.
@@ -620,7 +620,7 @@ async fn the_campaign_report_matches_a_brute_force_recount() {
         ("interval=hour", "interval"),
         (&*format!("experimentId={}", "x".repeat(129)), "experimentId"),
     ] {
-        let reply = stack.get(&format!("/api/analytics/campaigns?{query}"), &key).await;
+        let reply = stack.read(&format!("/api/analytics/campaigns?{query}"), &key).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {:?}", reply.body);
         assert_eq!(reply.error_code(), "validation_failed", "{query}");
         assert_eq!(reply.body["details"][0]["field"], field, "{query}: {:?}", reply.body);

@@ -140,7 +140,8 @@ async fn summaries_match_a_brute_force_recount() {
     // Each day of the data alone.
     for day in 1..=12 {
         let date = format!("2026-11-{day:02}");
-        let reply = stack.get(&format!("/api/analytics/summary?startDate={date}&endDate={date}"), &key).await;
+        let reply =
+            stack.read(&format!("/api/analytics/summary?startDate={date}&endDate={date}"), &key).await;
         assert_eq!(reply.status, StatusCode::OK, "{date}: {:?}", reply.body);
         let expected = recount(&events, None, (day - 1) * DAY, day * DAY - 1);
         assert_matches_recount(&reply.body, &expected, true, &date);
@@ -188,7 +189,7 @@ async fn summaries_match_a_brute_force_recount() {
         if let Some(end) = &end {
             query.push(format!("endDate={}", encode(end)));
         }
-        let reply = stack.get(&format!("/api/analytics/summary?{}", query.join("&")), &key).await;
+        let reply = stack.read(&format!("/api/analytics/summary?{}", query.join("&")), &key).await;
         assert_eq!(reply.status, StatusCode::OK, "{query:?}: {:?}", reply.body);
         let ranged = start.is_some() || end.is_some();
         let expected = recount(&events, experiment, from, to);
@@ -207,11 +208,11 @@ async fn summaries_match_a_brute_force_recount() {
         let filter = experiment.map(|e| format!("&experimentId={}", encode(e))).unwrap_or_default();
         let tz_query =
             format!("startDate={start}&endDate={end}&tz={}{filter}", encode(tz).replace('/', "%2F"));
-        let reply = stack.get(&format!("/api/analytics/summary?{tz_query}"), &key).await;
+        let reply = stack.read(&format!("/api/analytics/summary?{tz_query}"), &key).await;
         assert_eq!(reply.status, StatusCode::OK, "{tz_query}: {:?}", reply.body);
         assert_matches_recount(&reply.body, &recount(&events, experiment, from, to), true, &tz_query);
         // The daily series of the same days adds up to the same events.
-        let series = stack.get(&format!("/api/analytics/timeseries?interval=day&{tz_query}"), &key).await;
+        let series = stack.read(&format!("/api/analytics/timeseries?interval=day&{tz_query}"), &key).await;
         assert_eq!(series.status, StatusCode::OK, "{tz_query}: {:?}", series.body);
         assert_eq!(series.body["tz"], tz);
         assert_eq!(series.body["dayEdgesApproximate"], tz == "Asia/Kolkata");
@@ -229,7 +230,7 @@ async fn summaries_match_a_brute_force_recount() {
     // (converted users by their earliest conversion).
     let hours = 12 * 24;
     let series = stack
-        .get("/api/analytics/timeseries?interval=hour&startDate=2026-11-01&endDate=2026-11-12", &key)
+        .read("/api/analytics/timeseries?interval=hour&startDate=2026-11-01&endDate=2026-11-12", &key)
         .await;
     assert_eq!(series.status, StatusCode::OK, "{:?}", series.body);
     let buckets = series.body["buckets"].as_array().unwrap();
@@ -238,7 +239,7 @@ async fn summaries_match_a_brute_force_recount() {
     let got: Vec<u64> = buckets.iter().map(|b| b["newUsers"].as_u64().unwrap()).collect();
     assert_eq!(got, tenant_new, "tenant-wide newUsers by hour");
     let series = stack
-        .get("/api/analytics/timeseries?interval=hour&startDate=2026-11-01&endDate=2026-11-12&experimentId=exp-b", &key)
+        .read("/api/analytics/timeseries?interval=hour&startDate=2026-11-01&endDate=2026-11-12&experimentId=exp-b", &key)
         .await;
     assert_eq!(series.status, StatusCode::OK, "{:?}", series.body);
     let buckets = series.body["buckets"].as_array().unwrap();
@@ -257,7 +258,7 @@ async fn summaries_match_a_brute_force_recount() {
         assert_eq!(got("newConvertedUsers"), converted, "exp-b {variant} newConvertedUsers by hour");
     }
 
-    let unknown = stack.get("/api/analytics/summary?startDate=2026-11-03&tz=Mars%2FOlympus", &key).await;
+    let unknown = stack.read("/api/analytics/summary?startDate=2026-11-03&tz=Mars%2FOlympus", &key).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert_eq!(unknown.body["details"][0]["field"], "tz", "{:?}", unknown.body);
 }
