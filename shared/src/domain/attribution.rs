@@ -378,25 +378,22 @@ impl UserAttribution {
         conversion: Option<i64>,
     ) -> bool {
         let day = day_number(&at);
+        // Looked up by reference first: most events find their segment.
+        if let Some((_, activity)) =
+            self.segments.iter_mut().find(|(segment, _)| segment.is(kind, scope, value))
+        {
+            return add_activity(&mut activity.active_days, &mut activity.conversions, day, conversion);
+        }
         // A user's values of one dimension are bounded, so their item is
         // (DynamoDB's 400 KB): past the bound, new ones count as `(other)`.
-        let value = if kind == SegmentKind::Property
-            && !self.segments.keys().any(|segment| segment.is(kind, scope, value))
+        let full = kind == SegmentKind::Property
             && self.segments.keys().filter(|segment| segment.kind == kind && segment.scope == scope).count()
-                >= MAX_USER_VALUES
-        {
-            OTHER_VALUE
-        } else {
-            value
-        };
-        // Looked up by reference first: most events find their segment.
-        let activity = match self.segments.iter_mut().find(|(segment, _)| segment.is(kind, scope, value)) {
-            Some((_, activity)) => activity,
-            None => self
-                .segments
-                .entry(Segment { kind, scope: scope.to_owned(), value: value.to_owned() })
-                .or_default(),
-        };
+                >= MAX_USER_VALUES;
+        let value = if full { OTHER_VALUE } else { value };
+        let activity = self
+            .segments
+            .entry(Segment { kind, scope: scope.to_owned(), value: value.to_owned() })
+            .or_default();
         add_activity(&mut activity.active_days, &mut activity.conversions, day, conversion)
     }
 

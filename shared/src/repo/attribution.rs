@@ -45,6 +45,9 @@ const CONVERSIONS: &str = "c";
 const ARMS: &str = "x";
 /// The user's custom dimension values: `[[key, value, days, conversions]]`.
 const PROPERTIES: &str = "p";
+/// Where each kind of segment is kept on the user's item.
+const SEGMENT_ATTRIBUTES: [(SegmentKind, &str); 2] =
+    [(SegmentKind::Variant, ARMS), (SegmentKind::Property, PROPERTIES)];
 /// The last stored field of a custom dimension value's cell (after the
 /// row's, the key and the value), telling it from an arm's.
 const PROPERTY_CELL: &str = "p";
@@ -136,11 +139,16 @@ pub fn cell_key(tenant_id: &str, day: Day, labels: &Value) -> Key {
 pub fn cell_key_with_id(tenant_id: &str, day: Day, labels: &Value, id: &str) -> Key {
     let date = keys::day_numbered(day);
     match (segment_kind_of_labels(labels), labels.get(6).and_then(Value::as_str)) {
-        (Some(SegmentKind::Variant), Some(experiment_id)) => {
-            keys::campaign_arm_row(tenant_id, experiment_id, &date, id)
-        }
-        (Some(SegmentKind::Property), Some(key)) => keys::campaign_property_row(tenant_id, key, &date, id),
+        (Some(kind), Some(scope)) => Key::new(segment_partition(tenant_id, kind, scope, &date), id),
         _ => keys::campaign_row(tenant_id, &date, id),
+    }
+}
+
+/// The day partition of one experiment's (or dimension's) cells.
+fn segment_partition(tenant_id: &str, kind: SegmentKind, scope: &str, date: &str) -> String {
+    match kind {
+        SegmentKind::Variant => keys::campaign_arm_day_partition(tenant_id, scope, date),
+        SegmentKind::Property => keys::campaign_property_day_partition(tenant_id, scope, date),
     }
 }
 
@@ -240,7 +248,7 @@ pub fn user_item_owing(state: &UserAttribution, version: i64, journal: Option<&J
     }
     item.insert(DAYS.into(), state.active_days.iter().copied().collect::<Vec<_>>().into());
     item.insert(CONVERSIONS.into(), conversions_value(&state.conversions));
-    for (kind, attribute) in [(SegmentKind::Variant, ARMS), (SegmentKind::Property, PROPERTIES)] {
+    for (kind, attribute) in SEGMENT_ATTRIBUTES {
         let segments: Vec<Value> = state
             .segments
             .iter()
@@ -290,8 +298,12 @@ pub fn user_of_item(item: &Item) -> Option<(i64, UserAttribution)> {
     let active_days = days_of_value(item.get(DAYS)?)?;
     let conversions = conversions_of_value(item.get(CONVERSIONS)?)?;
     let mut segments = std::collections::BTreeMap::new();
-    for (kind, attribute) in [(SegmentKind::Variant, ARMS), (SegmentKind::Property, PROPERTIES)] {
-        for entry in item.get(attribute).map(Value::as_array).unwrap_or(Some(&Vec::new()))? {
+    for (kind, attribute) in SEGMENT_ATTRIBUTES {
+        let entries = match item.get(attribute) {
+            None => &[][..],
+            Some(entries) => entries.as_array()?.as_slice(),
+        };
+        for entry in entries {
             let text = |i: usize| entry.get(i).and_then(Value::as_str).map(str::to_owned);
             let segment = Segment { kind, scope: text(0)?, value: text(1)? };
             let activity = Activity {
@@ -650,11 +662,7 @@ pub async fn segment_row_days(
 ) -> Result<Vec<(Day, Row, String, RowDay)>, StoreError> {
     let mut out = Vec::new();
     for day in first..=last {
-        let date = keys::day_numbered(day);
-        let partition = match kind {
-            SegmentKind::Variant => keys::campaign_arm_day_partition(tenant_id, scope, &date),
-            SegmentKind::Property => keys::campaign_property_day_partition(tenant_id, scope, &date),
-        };
+        let partition = segment_partition(tenant_id, kind, scope, &keys::day_numbered(day));
         for (cell, counts) in cell_days(store, partition).await? {
             if let Some(segment) = cell.segment.filter(|segment| segment.kind == kind) {
                 out.push((day, cell.row, segment.value, counts));

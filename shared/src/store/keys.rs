@@ -462,26 +462,16 @@ pub fn campaign_row(tenant_id: &str, day: &str, row_id: &str) -> Key {
 }
 
 /// The campaign cells of one experiment's arms, for one tenant and UTC day
-/// (the campaign × variant cross-tab): one query per day, like the rows'.
+/// (the campaign × variant cross-tab): one query per day, like the rows';
+/// each cell's sort key is the digest of its fields.
 pub fn campaign_arm_day_partition(tenant_id: &str, experiment_id: &str, day: &str) -> String {
     segment_day_partition("CMX#", tenant_id, experiment_id, day)
-}
-
-/// One row's cell of one arm on one day, by the digest of its fields.
-pub fn campaign_arm_row(tenant_id: &str, experiment_id: &str, day: &str, cell_id: &str) -> Key {
-    Key::new(campaign_arm_day_partition(tenant_id, experiment_id, day), cell_id)
 }
 
 /// The campaign cells of one custom dimension's values, for one tenant and
 /// UTC day (`groupBy=property:<key>`): one query per day, like the rows'.
 pub fn campaign_property_day_partition(tenant_id: &str, key: &str, day: &str) -> String {
     segment_day_partition("CMD#", tenant_id, key, day)
-}
-
-/// One row's cell of one dimension value on one day, by the digest of its
-/// fields.
-pub fn campaign_property_row(tenant_id: &str, key: &str, day: &str, cell_id: &str) -> Key {
-    Key::new(campaign_property_day_partition(tenant_id, key, day), cell_id)
 }
 
 /// `<prefix><tenantId>#<scope>#<day>`, the scope (experiment id, property
