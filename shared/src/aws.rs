@@ -211,6 +211,8 @@ pub async fn open_counted(
     ctx.writer_memory.members = KnownMembers::disabled();
     // The same holds for what users' attribution items hold.
     ctx.writer_memory.attributions = crate::repo::attribution::KnownAttributions::disabled();
+    // And for which values a dimension's day keeps.
+    ctx.writer_memory.day_values = crate::repo::day_values::KnownDayValues::disabled();
     if let Some(plan) = &resources.usage_plan_id {
         let client = aws_sdk_apigateway::Client::new(&config);
         ctx.key_gateway = std::sync::Arc::new(crate::gateway::apigateway::ApiGatewayKeys::new(client, plan));

@@ -21,6 +21,7 @@ use foldhash::{HashMap, HashMapExt};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::day_values::{self, DayValues, KnownDayValues};
 use super::known_members::{Digest96, digest_of};
 use super::settings::{self, TenantSettings};
 use super::two_generations::TwoGenerations;
@@ -373,18 +374,27 @@ pub fn arm_of(event: &Event) -> Option<(&str, &str)> {
 }
 
 /// Adds `event` to its user's `state` (touches derived with the tenant's
-/// ignored referrers, dimension values of the tenant's dimensions);
-/// whether anything changed.
-pub fn add_event(state: &mut UserAttribution, event: &Event, settings: &TenantSettings) -> bool {
+/// ignored referrers, dimension values of the tenant's dimensions, each
+/// counted as `day_values` says); whether anything changed.
+pub fn add_event(
+    state: &mut UserAttribution,
+    event: &Event,
+    settings: &TenantSettings,
+    day_values: &DayValues,
+) -> bool {
     let conversion = conversion_of(event);
     let mut changed =
         state.add(event.timestamp, conversion, || touch_row(event, &settings.ignored_referrers));
     if let Some(arm) = arm_of(event) {
         changed |= state.add_to_segment(event.timestamp, SegmentKind::Variant, arm, conversion);
     }
-    for key in &settings.dimensions {
-        let value = dimensions::value_of(&event.properties, key);
-        changed |= state.add_to_segment(event.timestamp, SegmentKind::Property, (key, &value), conversion);
+    if !settings.dimensions.is_empty() {
+        let day = day_number(&event.timestamp);
+        for key in &settings.dimensions {
+            let value = dimensions::value_of(&event.properties, key);
+            let value = day_values.counted_as(&event.tenant_id, key, day, &value);
+            changed |= state.add_to_segment(event.timestamp, SegmentKind::Property, (key, value), conversion);
+        }
     }
     changed
 }
@@ -411,6 +421,8 @@ pub struct UserSlot {
 #[derive(Default)]
 pub struct Slots {
     pub users: Vec<UserSlot>,
+    /// Which of the batch's dimension values count as `(other)`.
+    pub day_values: DayValues,
     /// By the index of the event in the batch.
     pub of_event: Vec<Option<usize>>,
 }
@@ -533,6 +545,7 @@ fn changes_nothing(event: &Event, known: Option<Known>, settings: &TenantSetting
 pub async fn read_changing(
     store: &dyn Store,
     known: &KnownAttributions,
+    known_values: &KnownDayValues,
     settings_cache: &TtlCache<Arc<TenantSettings>>,
     events: &[Event],
 ) -> Result<Slots, StoreError> {
@@ -602,12 +615,25 @@ pub async fn read_changing(
         };
         next[index] = Some((key, (version, state.clone(), state)));
     }
+    // The dimension values the changed users' events bring: which of them
+    // their days keep is decided (and new ones admitted) first.
+    let mut brought = Vec::new();
     for (event, &index) in events.iter().zip(&of_event) {
-        if let Some((_, (_, _, state))) = &mut next[index] {
-            add_event(state, event, &settings_of[event.tenant_id.as_str()]);
+        if next[index].is_some() {
+            let day = day_number(&event.timestamp);
+            for key in &settings_of[event.tenant_id.as_str()].dimensions {
+                let value = dimensions::value_of(&event.properties, key);
+                brought.push((event.tenant_id.as_str(), key.as_str(), day, value));
+            }
         }
     }
-    let mut slots = Slots::default();
+    let day_values = day_values::admit(store, known_values, brought).await?;
+    for (event, &index) in events.iter().zip(&of_event) {
+        if let Some((_, (_, _, state))) = &mut next[index] {
+            add_event(state, event, &settings_of[event.tenant_id.as_str()], &day_values);
+        }
+    }
+    let mut slots = Slots { day_values, ..Slots::default() };
     let mut slot_of_user = vec![None; digests.len()];
     let mut unchanged = Vec::new();
     for (index, read) in next.into_iter().enumerate() {
@@ -879,7 +905,7 @@ mod tests {
 
         let mut expected = UserAttribution::default();
         for e in &all {
-            add_event(&mut expected, e, &TenantSettings::default());
+            add_event(&mut expected, e, &TenantSettings::default(), &DayValues::default());
         }
         assert_eq!(expected.row().campaign.as_deref(), Some("spring"));
         let want: Vec<(Day, Row, RowDay)> = by_day(&expected.contributions())
@@ -942,7 +968,7 @@ mod tests {
         };
         let plain = TenantSettings::default();
         let mut state = UserAttribution::default();
-        assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &plain));
+        assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &plain, &DayValues::default()));
         let known = Known::of(&state);
         assert_eq!(known.unwrap().segments.iter().filter(|hash| **hash != 0).count(), 1);
         // The same arm, or none, on the known day: nothing to read.
@@ -953,8 +979,8 @@ mod tests {
         assert!(!changes_nothing(&event(Some("exp"), Some("B")), known, &plain));
         assert!(!changes_nothing(&event(Some("other"), Some("A")), known, &plain));
         let mut moved = state.clone();
-        assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &plain));
-        assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &plain));
+        assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &plain, &DayValues::default()));
+        assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &plain, &DayValues::default()));
         assert_eq!(moved.segments.len(), 2);
         // Both are known once the item holds both; a fourth arm of the day
         // is past what is remembered, and read.
@@ -962,7 +988,7 @@ mod tests {
         assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &plain));
         assert!(changes_nothing(&event(Some("exp"), Some("B")), known, &plain));
         for variant in ["C", "D"] {
-            add_event(&mut moved, &event(Some("exp"), Some(variant)), &plain);
+            add_event(&mut moved, &event(Some("exp"), Some(variant)), &plain, &DayValues::default());
         }
         let known = Known::of(&moved);
         let read = ["A", "B", "C", "D"]
@@ -985,7 +1011,7 @@ mod tests {
         };
         let settings = TenantSettings { dimensions: vec!["device".into()], ..TenantSettings::default() };
         let mut state = UserAttribution::default();
-        assert!(add_event(&mut state, &event(json!({"device": "Mobile"})), &settings));
+        assert!(add_event(&mut state, &event(json!({"device": "Mobile"})), &settings, &DayValues::default()));
         assert_eq!(state.segments.keys().next(), Some(&Segment::property("device", "mobile")));
         let known = Known::of(&state);
         // The same value (as normalised) on the known day: nothing to read.
@@ -993,13 +1019,18 @@ mod tests {
         // Another value, or none (`(not set)`), changes the item.
         assert!(!changes_nothing(&event(json!({"device": "desktop"})), known, &settings));
         assert!(!changes_nothing(&event(json!({})), known, &settings));
-        assert!(add_event(&mut state, &event(json!({})), &settings));
+        assert!(add_event(&mut state, &event(json!({})), &settings, &DayValues::default()));
         assert!(
             state.segments.contains_key(&Segment::property("device", crate::domain::attribution::NOT_SET))
         );
         // A tenant without the dimension keeps no value.
         let mut plain = UserAttribution::default();
-        add_event(&mut plain, &event(json!({"device": "mobile"})), &TenantSettings::default());
+        add_event(
+            &mut plain,
+            &event(json!({"device": "mobile"})),
+            &TenantSettings::default(),
+            &DayValues::default(),
+        );
         assert!(plain.segments.is_empty());
     }
 
@@ -1015,5 +1046,82 @@ mod tests {
         let off = KnownAttributions::disabled();
         off.remember([(alice, fact)]);
         assert_eq!(off.get_all(&[alice]), [None]);
+    }
+
+    /// A day keeps its first [`MAX_DAY_VALUES`] values of a dimension; the
+    /// users of the rest count as `(other)` that day, and only that day;
+    /// a redelivery changes nothing.
+    async fn a_day_keeps_at_most_its_first_values_of_a_dimension(store: Arc<dyn Store>) {
+        use crate::domain::attribution::OTHER_VALUE;
+        use crate::domain::event::EventType;
+        use crate::repo::day_values::MAX_DAY_VALUES;
+        use crate::repo::events::{WriterMemory, store_events};
+        let tenant = format!("t-{}", uuid::Uuid::now_v7());
+        let now: DateTime<Utc> = "2026-12-06T00:00:00Z".parse().unwrap();
+        settings::set_list(store.as_ref(), &tenant, settings::ListSetting::Dimensions, &["page".into()], now)
+            .await
+            .unwrap();
+        let day_one: DateTime<Utc> = "2026-11-01T10:00:00Z".parse().unwrap();
+        let event = |user: usize, day: i64, page: &str| Event {
+            id: format!("{user}-{day}"),
+            tenant_id: tenant.clone(),
+            user_id: format!("u{user}"),
+            event_type: EventType::PageView,
+            experiment_id: None,
+            variant: None,
+            properties: json!({"page": page}).as_object().cloned().unwrap(),
+            timestamp: day_one + chrono::Duration::days(day),
+        };
+        let extra = 7;
+        let mut events: Vec<Event> =
+            (0..MAX_DAY_VALUES + extra).map(|i| event(i, 0, &format!("/p{i}"))).collect();
+        // The next day has room again.
+        events.extend((0..3).map(|i| event(MAX_DAY_VALUES + i, 1, &format!("/p{}", MAX_DAY_VALUES + i))));
+        let memory = WriterMemory::default();
+        store_events(store.as_ref(), &memory, events.clone()).await.unwrap();
+        let again = store_events(store.as_ref(), &memory, events.clone()).await.unwrap();
+        assert_eq!((again.stored, again.duplicates), (0, events.len()));
+
+        let first = day_number(&day_one);
+        let cells =
+            segment_row_days(store.as_ref(), &tenant, SegmentKind::Property, "page", first, first + 1)
+                .await
+                .unwrap();
+        let users_of = |day: Day, value: &str| -> i64 {
+            cells
+                .iter()
+                .filter(|(d, _, v, _)| *d == day && v == value)
+                .map(|(_, _, _, counts)| counts.users.values().sum::<i64>())
+                .sum()
+        };
+        let kept: Vec<&String> = cells
+            .iter()
+            .filter(|(d, _, v, _)| *d == first && v != OTHER_VALUE)
+            .map(|(_, _, v, _)| v)
+            .collect();
+        assert_eq!(kept.len(), MAX_DAY_VALUES);
+        // The first to arrive are kept, each with its one user.
+        for i in 0..MAX_DAY_VALUES {
+            assert_eq!(users_of(first, &format!("/p{i}")), 1, "/p{i}");
+        }
+        assert_eq!(users_of(first, OTHER_VALUE), extra as i64);
+        for i in 0..3 {
+            assert_eq!(users_of(first + 1, &format!("/p{}", MAX_DAY_VALUES + i)), 1);
+        }
+        assert_eq!(users_of(first + 1, OTHER_VALUE), 0);
+    }
+
+    #[tokio::test]
+    async fn embedded_a_day_keeps_at_most_its_first_values_of_a_dimension() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap();
+        a_day_keeps_at_most_its_first_values_of_a_dimension(Arc::new(store)).await;
+    }
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn dynamodb_a_day_keeps_at_most_its_first_values_of_a_dimension() {
+        let ctx = crate::aws::testing::fresh_context().await;
+        a_day_keeps_at_most_its_first_values_of_a_dimension(ctx.store).await;
     }
 }

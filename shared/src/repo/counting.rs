@@ -493,7 +493,7 @@ pub fn plan(
             let user = &attribution.users[slot];
             let before = &users[slot].1;
             let mut after = before.clone();
-            if stored_attribution::add_event(&mut after, event, &user.settings) {
+            if stored_attribution::add_event(&mut after, event, &user.settings, &attribution.day_values) {
                 for (row, changes) in attribution::changes(before, &after) {
                     let row = book.row(row);
                     for (day, measure, delta) in changes {

@@ -5,6 +5,7 @@ use foldhash::{HashMap, HashSet, HashSetExt};
 
 use super::attribution::{self, KnownAttributions, SETTINGS_TTL};
 use super::counting::{self, FirstSight, hour_number, membership_keys};
+use super::day_values::KnownDayValues;
 use super::known_members::KnownMembers;
 use super::settings::TenantSettings;
 use super::user_sketches::{self, SketchCache};
@@ -94,6 +95,8 @@ pub struct WriterMemory {
     pub members: KnownMembers,
     pub sketches: SketchCache,
     pub attributions: KnownAttributions,
+    /// Which custom dimension values their days keep (`repo::day_values`).
+    pub day_values: KnownDayValues,
     pub settings: TtlCache<Arc<TenantSettings>>,
 }
 
@@ -103,6 +106,7 @@ impl Default for WriterMemory {
             members: KnownMembers::default(),
             sketches: SketchCache::default(),
             attributions: KnownAttributions::default(),
+            day_values: KnownDayValues::default(),
             settings: TtlCache::new(SETTINGS_TTL),
         }
     }
@@ -170,8 +174,14 @@ pub async fn store_events_into(
         }
 
         let sights = first_sights(store, &memory.members, &pending).await?;
-        let attributed =
-            attribution::read_changing(store, &memory.attributions, &memory.settings, &pending).await?;
+        let attributed = attribution::read_changing(
+            store,
+            &memory.attributions,
+            &memory.day_values,
+            &memory.settings,
+            &pending,
+        )
+        .await?;
         let plan = counting::plan(&pending, &sights, &attributed, store.max_transaction_writes());
         let mut committed = 0;
         let mut failure = None;
@@ -325,7 +335,7 @@ mod tests {
             state: Default::default(),
             settings: Default::default(),
         };
-        let slots = attribution::Slots { users: vec![slot], of_event: vec![Some(0)] };
+        let slots = attribution::Slots { users: vec![slot], of_event: vec![Some(0)], ..Default::default() };
         let writes: Vec<Key> = counting::plan(&events, &absent, &slots, 100)
             .into_iter()
             .flat_map(|transaction| transaction.writes)

@@ -4,6 +4,7 @@
 pub mod attribution;
 pub mod counters;
 pub mod counting;
+pub mod day_values;
 pub mod events;
 pub mod experiments;
 pub mod idempotency;

@@ -474,6 +474,12 @@ pub fn campaign_property_day_partition(tenant_id: &str, key: &str, day: &str) ->
     segment_day_partition("CMD#", tenant_id, key, day)
 }
 
+/// Which values of one custom dimension one UTC day keeps
+/// (`repo::day_values`): one item per tenant, dimension and day.
+pub fn dimension_day_values(tenant_id: &str, key: &str, day: &str) -> Key {
+    Key::new(segment_day_partition("CMV#", tenant_id, key, day), ONE)
+}
+
 /// `<prefix><tenantId>#<scope>#<day>`, the scope (experiment id, property
 /// key) escaped.
 fn segment_day_partition(prefix: &str, tenant_id: &str, scope: &str, day: &str) -> String {
