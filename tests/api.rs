@@ -239,6 +239,40 @@ async fn campaign_fields_are_derived_at_ingest_with_the_tenants_ignored_referrer
     let reply = stack.get("/api/analytics/campaigns?groupBy=property:Plan", &key).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["groupBy"], "property:Plan");
+    assert_eq!(reply.body["timezone"], "UTC");
+
+    // The time zone whose days the campaign rollups count: UTC until set.
+    let utc = stack.get("/api/settings/timezone", &key).await;
+    assert_eq!((utc.status, utc.body["timezone"].clone()), (StatusCode::OK, json!("UTC")));
+    let put = async |body: Value| {
+        stack.request(Method::PUT, "/api/settings/timezone", Some(&key), Some(&body)).await
+    };
+    for body in
+        [json!({"timezone": "Mars/Olympus"}), json!({"timezone": ""}), json!({}), json!({"timezone": 5})]
+    {
+        let bad = put(body.clone()).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{body}: {:?}", bad.body);
+        assert_eq!(bad.body["details"][0]["field"], "timezone", "{body}");
+    }
+    let zoned = put(json!({"timezone": "Asia/Kolkata"})).await;
+    assert_eq!(zoned.status, StatusCode::OK, "{:?}", zoned.body);
+    assert_eq!(zoned.body["timezone"], "Asia/Kolkata");
+    assert!(zoned.body["updatedAt"].is_string());
+    assert_eq!(stack.get("/api/settings/timezone", &key).await.body["timezone"], "Asia/Kolkata");
+    assert_eq!(stack.get("/api/dimensions", &key).await.body["keys"], json!(["device", "Plan"]), "kept");
+    assert_eq!(stack.get("/api/settings/timezone", &other).await.body["timezone"], "UTC", "per tenant");
+    assert_eq!(stack.get("/api/settings/timezone", publishable).await.status, StatusCode::FORBIDDEN);
+    // The report counts the tenant's days, and says so; `tz` may name
+    // that zone only.
+    let reply = stack.get("/api/analytics/campaigns?tz=Asia%2FKolkata", &key).await;
+    assert_eq!((reply.status, reply.body["timezone"].clone()), (StatusCode::OK, json!("Asia/Kolkata")));
+    for tz in ["UTC", "Europe%2FParis", "Nowhere"] {
+        let reply = stack.get(&format!("/api/analytics/campaigns?tz={tz}"), &key).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{tz}: {:?}", reply.body);
+        assert_eq!(reply.body["details"][0]["field"], "tz", "{tz}");
+    }
+    let utc_tenant = stack.get("/api/analytics/campaigns?tz=Etc%2FUTC", &other).await;
+    assert_eq!(utc_tenant.status, StatusCode::OK, "another name of UTC: {:?}", utc_tenant.body);
 }
 
 fn uuid_version(id: &str) -> Option<char> {

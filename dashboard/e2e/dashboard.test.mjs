@@ -202,6 +202,10 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     await expectRows(byChannel.rows, 'the channel rows of the API, most users first');
     assert.match(await page.locator('[data-testid=campaign-totals]').innerText(), /Total\s+2,000/);
     await page.locator('[data-testid=line-chart] canvas').waitFor({ timeout: 15_000 });
+    // The days shown are those of the tenant's report time zone, as the API says.
+    const zone = (await api('GET', '/api/settings/timezone')).json.timezone;
+    assert.equal(byChannel.timezone, zone);
+    assert.match(await page.locator('.range-label').first().innerText(), new RegExp(`${start} – ${end} \\(${zone}\\)`));
 
     // Sorting: a click on the sorted column (users, most first) reverses it; then by name.
     await page.click('[data-testid=campaign-sort-users]');

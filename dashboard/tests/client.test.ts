@@ -137,6 +137,16 @@ describe('ApiClient', () => {
     ]);
   });
 
+  it('reads the report time zone and the dimensions at their settings paths', async () => {
+    const { api, calls } = client([
+      { status: 200, body: { timezone: 'Asia/Kolkata', updatedAt: null } },
+      { status: 200, body: { keys: ['device'], updatedAt: null } },
+    ]);
+    expect((await api.timezone()).timezone).toBe('Asia/Kolkata');
+    expect((await api.dimensions()).keys).toEqual(['device']);
+    expect(calls.map((c) => c.url)).toEqual(['https://api.test/api/settings/timezone', 'https://api.test/api/dimensions']);
+  });
+
   it('lists, creates and revokes keys at /api/keys', async () => {
     const listed = [{ id: 'primary', label: 'primary key', scope: 'full', allowedOrigins: [], createdAt: '2026-11-01T00:00:00Z', lastUsedDay: null }];
     const created = { id: 'k2', label: 'Web shop', scope: 'ingest', allowedOrigins: ['https://shop.example.com'], createdAt: '2026-11-02T00:00:00Z', lastUsedDay: null, key: 'ca_secret' };

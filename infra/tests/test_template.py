@@ -32,6 +32,8 @@ ROUTES = {
     ("DELETE", "/keys/{id}", "AdminFunction", "key"),
     ("GET", "/settings/ignored-referrers", "AdminFunction", "key"),
     ("PUT", "/settings/ignored-referrers", "AdminFunction", "key"),
+    ("GET", "/settings/timezone", "AdminFunction", "key"),
+    ("PUT", "/settings/timezone", "AdminFunction", "key"),
     ("GET", "/dimensions", "AdminFunction", "key"),
     ("PUT", "/dimensions", "AdminFunction", "key"),
     ("GET", "/health", "HealthFunction", "open"),
@@ -335,6 +337,14 @@ def test_routes_match_the_handlers_function_split():
 # ---------------------------------------------------------------- usage plan
 
 
+def settings_attributes():
+    """The attributes repo::settings writes, as its constants name them."""
+    source = (REPO / "shared" / "src" / "repo" / "settings.rs").read_text()
+    found = re.findall(r'^const [A-Z_]+: &str = "(\w+)";', source, re.MULTILINE)
+    assert {"ignoredReferrers", "dimensions", "timezone", "updatedAt"} <= set(found), found
+    return found
+
+
 def local_throttle_defaults():
     source = (REPO / "local" / "src" / "throttle.rs").read_text()
     found = re.findall(r"(\w+): Limit \{ per_second: (\d+), burst: (\d+) \}", source)
@@ -484,7 +494,7 @@ def test_key_use_updates_only_the_last_used_day_of_api_key_items(template):
             assert as_list(settings[0]["Action"]) == ["dynamodb:UpdateItem"], fn
             assert settings[0]["Condition"] == {
                 "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TENANT#*"]},
-                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "ignoredReferrers", "updatedAt"]},
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", *settings_attributes()]},
             }, fn
             updates.remove(settings[0])
         assert len(updates) == 1, fn

@@ -100,6 +100,8 @@ fn route() -> impl Strategy<Value = (Method, String)> {
         (Method::GET, "/api/analytics/campaigns"),
         (Method::PUT, "/api/dimensions"),
         (Method::PUT, "/api/settings/ignored-referrers"),
+        (Method::PUT, "/api/settings/timezone"),
+        (Method::GET, "/api/settings/timezone"),
         (Method::GET, "/api/keys"),
         (Method::GET, "/api/experiments"),
         (Method::POST, "/api/experiments"),

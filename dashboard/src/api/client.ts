@@ -2,7 +2,7 @@
 // polite retries of 429 after the server's Retry-After.
 
 import type {
-  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Dimensions, Experiment, FieldError, PatchExperiment, Results, Status, Summary,
+  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Dimensions, Experiment, ReportTimezone, FieldError, PatchExperiment, Results, Status, Summary,
   Timeseries,
 } from './types';
 
@@ -187,6 +187,11 @@ export class ApiClient {
   /** The tenant's custom dimensions: what the campaign report can also be broken down by. */
   dimensions() {
     return this.json<Dimensions>('GET', '/api/dimensions').then((r) => r.data);
+  }
+
+  /** The tenant's report time zone: the campaign report counts its days. */
+  timezone() {
+    return this.json<ReportTimezone>('GET', '/api/settings/timezone').then((r) => r.data);
   }
 
   async campaignsCsv(q: CampaignQuery): Promise<string> {

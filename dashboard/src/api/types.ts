@@ -171,6 +171,12 @@ export interface Dimensions {
   updatedAt: string | null;
 }
 
+/** `GET /api/settings/timezone`: the IANA zone whose days the campaign report counts. */
+export interface ReportTimezone {
+  timezone: string;
+  updatedAt: string | null;
+}
+
 /** One row of `GET /api/analytics/campaigns` (users credited to their first touch). */
 export interface CampaignRow {
   key: string;
@@ -208,6 +214,8 @@ export interface CampaignSeriesDay {
 export interface CampaignReport extends CampaignRange {
   groupBy: CampaignGroupBy;
   attribution: 'first';
+  /** The tenant's report time zone: the days of `range` and `series`. */
+  timezone: string;
   range: DateRangeBody;
   usersApproximate: boolean;
   previous?: CampaignRange & { range: DateRangeBody };

@@ -24,8 +24,10 @@ function cell(column: Exclude<CampaignColumn, 'key'>, row: CampaignRow): string 
 /** The campaign report: users by the channel, source / medium and campaign of their first touch, or by a custom dimension. */
 export function CampaignsPage({ path }: { path: string[] }) {
   const { api, theme } = useApp();
-  // The report counts whole UTC days.
-  const dates = useDateRange('UTC');
+  // The report counts whole days of the tenant's time zone (UTC until set, and if it cannot be read).
+  const [timezone] = useAsync(() => api.timezone(), [api]);
+  const zone = timezone.data?.timezone ?? (timezone.status === 'error' ? 'UTC' : undefined);
+  const dates = useDateRange(zone ?? 'UTC');
   const range = dates.range;
   const [compare, setCompare] = useState(false);
   const [sort, setSort] = useState<{ column: CampaignColumn; dir: SortDir }>({ column: 'users', dir: 'desc' });
@@ -39,8 +41,9 @@ export function CampaignsPage({ path }: { path: string[] }) {
   const { filters, canDrill } = level;
   const query = { groupBy: level.groupBy, ...range, filters, compare, interval: 'day' as const };
   const [report, reload] = useAsync(
-    () => api.campaigns(query),
-    [api, range.startDate, range.endDate, compare, path.join('\u0000'), level.groupBy],
+    // Until the zone is known, its days are not: wait for it.
+    () => (zone ? api.campaigns(query) : new Promise<CampaignReport>(() => {})),
+    [api, zone, range.startDate, range.endDate, compare, path.join('\u0000'), level.groupBy],
   );
 
   const data = report.data;
@@ -75,7 +78,7 @@ export function CampaignsPage({ path }: { path: string[] }) {
           </button>
         </div>
       </div>
-      <RangePicker state={dates} zone="UTC">
+      <RangePicker state={dates} zone={zone ?? 'UTC'}>
         <label class="checkbox">
           <input type="checkbox" checked={compare} onChange={(e) => setCompare((e.target as HTMLInputElement).checked)} data-testid="compare" />
           Compare with the previous period

@@ -4,10 +4,11 @@
 //! revenue by the channel, source, medium, campaign, term or content of
 //! each user's first touch (with `experimentId`, split by variant too), or
 //! by the values of a custom dimension (`groupBy=property:<key>`), over
-//! whole UTC days, from the daily rollups of `repo::attribution` (cost in
-//! days and rows, not events).
+//! whole days of the tenant's time zone, from the daily rollups of
+//! `repo::attribution` (cost in days and rows, not events).
 
 use chrono::Utc;
+use chrono_tz::Tz;
 use http::StatusCode;
 
 use super::settings;
@@ -16,13 +17,13 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
-use crate::domain::attribution::{Day, GroupBy, SegmentKind, day_date, day_number};
+use crate::domain::attribution::{Day, GroupBy, SegmentKind, day_date, day_number_in};
 use crate::domain::campaign_report::{
     CampaignReport, DayRange, PreviousPeriod, RowFilter, add_variants, daily_series, property_report,
     property_series, range_report, to_csv,
 };
 use crate::domain::event::MAX_TAG_CHARS;
-use crate::domain::time_range::parse_range_in;
+use crate::domain::time_range::{parse_range_in, parse_tz};
 use crate::repo::{attribution, experiments};
 
 /// Days a report spans when no `startDate` is given: the last 30, today included.
@@ -55,17 +56,26 @@ fn switched_on(value: Option<&str>, name: &str, on: &str, errors: &mut Vec<Field
     }
 }
 
+/// Whether two zones are one: the same, or two names of UTC.
+fn same_zone(a: Tz, b: Tz) -> bool {
+    let utc =
+        |zone: Tz| matches!(zone, Tz::UTC | Tz::Etc__UTC | Tz::Etc__UCT | Tz::Etc__Universal | Tz::Etc__Zulu);
+    a == b || (utc(a) && utc(b))
+}
+
 pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let caller = authenticate(ctx, request).await?;
     let params = query_params(request)?;
     let mut errors = Vec::new();
     let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let tenant_settings = settings::cached(ctx, &caller.tenant_id).await?;
+    let zone = tenant_settings.zone();
     let grouping = match param("groupBy") {
         None => Grouping::Field(GroupBy::Channel),
         Some(raw) => match (GroupBy::parse(raw), raw.strip_prefix(PROPERTY_PREFIX)) {
             (Some(group), _) => Grouping::Field(group),
             (None, Some(key)) => {
-                let declared = settings::cached(ctx, &caller.tenant_id).await?.dimensions;
+                let declared = &tenant_settings.dimensions;
                 if !declared.iter().any(|known| known == key) {
                     let declared = if declared.is_empty() { "none".to_owned() } else { declared.join(", ") };
                     errors.push(FieldError::new(
@@ -96,9 +106,20 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
         Some(_) => errors.push(FieldError::new("attribution", "must be first")),
     }
     let compare = switched_on(param("compare"), "compare", "previous", &mut errors);
-    match param("tz") {
-        None | Some("UTC") | Some("Etc/UTC") => {}
-        Some(_) => errors.push(FieldError::new("tz", "campaign reports count whole UTC days; use UTC")),
+    // The rollups count the days of the tenant's time zone: a `tz` may
+    // only name it.
+    match param("tz").map(|raw| parse_tz(Some(raw))) {
+        None => {}
+        Some(Ok(tz)) if same_zone(tz, zone) => {}
+        Some(Ok(_)) => errors.push(FieldError::new(
+            "tz",
+            format!(
+                "campaign reports count the days of the tenant's time zone, {}; change it with PUT \
+                 /api/settings/timezone (it applies to events counted from then on)",
+                zone.name()
+            ),
+        )),
+        Some(Err(error)) => errors.push(error),
     }
     let experiment_id = param("experimentId");
     if experiment_id.is_some_and(|id| id.chars().count() > MAX_TAG_CHARS) {
@@ -122,13 +143,12 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     }
     let daily = switched_on(param("interval"), "interval", "day", &mut errors);
     let csv = wants_csv(request, &params, &mut errors);
-    let range =
-        parse_range_in(param("startDate"), param("endDate"), chrono_tz::Tz::UTC).unwrap_or_else(|mut e| {
-            errors.append(&mut e);
-            Default::default()
-        });
-    let last: Day = day_number(&range.end.unwrap_or_else(Utc::now));
-    let first: Day = range.start.map_or(last - (DEFAULT_DAYS - 1), |start| day_number(&start));
+    let range = parse_range_in(param("startDate"), param("endDate"), zone).unwrap_or_else(|mut e| {
+        errors.append(&mut e);
+        Default::default()
+    });
+    let last: Day = day_number_in(&range.end.unwrap_or_else(Utc::now), zone);
+    let first: Day = range.start.map_or(last - (DEFAULT_DAYS - 1), |start| day_number_in(&start, zone));
     if errors.is_empty() && last - first + 1 > MAX_DAYS {
         errors.push(FieldError::new("startDate", format!("a report spans at most {MAX_DAYS} days")));
     }
@@ -210,6 +230,7 @@ pub async fn report(ctx: &AppContext, request: &Request) -> ApiResult {
     let body = CampaignReport {
         group_by: group_name,
         attribution: "first".to_owned(),
+        timezone: zone.name().to_owned(),
         range: range(first, last),
         report: current,
         users_approximate: false,

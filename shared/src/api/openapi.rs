@@ -217,8 +217,9 @@ fn summary() {}
 #[utoipa::path(get, path = "/api/analytics/campaigns", tag = "analytics", security(("api_key" = [])),
     params(("groupBy" = Option<String>, Query,
             description = "channel (default), source, medium, campaign, term, content or source_medium; or property:<key>, a declared custom dimension (PUT /api/dimensions): a row per value, a user counting in each value their events had, totals each user once"),
-           ("startDate" = Option<String>, Query, description = "First UTC day (a day, or RFC 3339: its day); default 29 days before endDate"),
-           ("endDate" = Option<String>, Query, description = "Last UTC day, included; default today"),
+           ("startDate" = Option<String>, Query, description = "First day, of the tenant's time zone (a day, or RFC 3339: its day there); default 29 days before endDate"),
+           ("endDate" = Option<String>, Query, description = "Last day, included; default today in the tenant's time zone"),
+           ("tz" = Option<String>, Query, description = "May only name the tenant's time zone (PUT /api/settings/timezone; UTC until set), whose days the rollups count; another is a 400"),
            ("attribution" = Option<String>, Query, description = "first (the only one yet)"),
            ("compare" = Option<String>, Query, description = "previous: also the period of the same length before"),
            ("interval" = Option<String>, Query, description = "day: also `series`, each row's users on each day"),
@@ -406,6 +407,40 @@ fn get_ignored_referrers() {}
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn set_ignored_referrers() {}
 
+/// `PUT /api/settings/timezone`.
+#[derive(Serialize, ToSchema)]
+pub struct TimezoneInput {
+    /// An IANA time zone name (`Europe/Paris`, `UTC`): the campaign
+    /// rollups count the days of this zone for events counted from now on
+    /// (the days counted before keep the zone they were counted in).
+    pub timezone: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Timezone {
+    /// `UTC` until set.
+    pub timezone: String,
+    /// When a setting last changed; `null` if never set.
+    #[schema(format = DateTime)]
+    pub updated_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/settings/timezone", tag = "settings", security(("api_key" = [])),
+    responses((status = 200, description = "The time zone whose days the campaign report counts", body = Timezone),
+              (status = 401, body = ErrorBody), (status = 403, description = "An ingest key", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn get_timezone() {}
+
+#[utoipa::path(put, path = "/api/settings/timezone", tag = "settings", request_body = TimezoneInput,
+    security(("api_key" = [])),
+    responses((status = 200, description = "The new zone; events counted from now on use it (other processes \
+                                            within 30 seconds)", body = Timezone),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, description = "An ingest key", body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn set_timezone() {}
+
 /// `PUT /api/dimensions`: the list replaces the last one.
 #[derive(Serialize, ToSchema)]
 pub struct DimensionsInput {
@@ -462,14 +497,14 @@ impl Modify for SecuritySchemes {
     paths(health, ingest_one, ingest_batch, summary, campaigns, timeseries, list_experiments, create_experiment,
           get_experiment, update_experiment, results, assign, list_keys, create_key, delete_key, create_tenant,
           rotate_key, rebuild_rollups, list_dead_letters, redrive_dead_letters, get_ignored_referrers,
-          set_ignored_referrers, get_dimensions, set_dimensions),
+          set_ignored_referrers, get_timezone, set_timezone, get_dimensions, set_dimensions),
     components(schemas(ErrorBody, ErrorDetail, Event, AcceptedEvent, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
                        ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
                        crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,
-                       DimensionsInput, Dimensions,
+                       DimensionsInput, Dimensions, TimezoneInput, Timezone,
                        crate::domain::campaign::CampaignFields, crate::domain::campaign::Channel,
                        crate::domain::campaign_report::CampaignReport, crate::domain::campaign_report::RangeReport,
                        crate::domain::campaign_report::ReportRow, crate::domain::campaign_report::DayRange,
@@ -555,6 +590,7 @@ mod tests {
             "/api/keys",
             "/api/keys/{id}",
             "/api/settings/ignored-referrers",
+            "/api/settings/timezone",
             "/api/dimensions",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is documented");

@@ -1,11 +1,13 @@
 //! A tenant's settings: `GET|PUT /api/settings/ignored-referrers`, the
 //! referrer domains ingest does not count as referrals (payment
-//! providers, the tenant's own other domains), and `GET|PUT
-//! /api/dimensions`, the custom dimensions the campaign rollups keep.
+//! providers, the tenant's own other domains); `GET|PUT
+//! /api/settings/timezone`, the time zone whose days the campaign rollups
+//! count; and `GET|PUT /api/dimensions`, the custom dimensions they keep.
 //! Served by the admin function beside `/api/keys`; only a `full` key
 //! reaches them.
 
 use chrono::Utc;
+use chrono_tz::Tz;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -16,46 +18,72 @@ use crate::context::AppContext;
 use crate::domain::FieldError;
 use crate::domain::campaign::parse_ignored_referrers;
 use crate::domain::dimensions::parse_dimensions;
+use crate::domain::time_range::parse_tz;
 use crate::repo::settings::{self, ListSetting, TenantSettings};
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {
         Some(["settings", "ignored-referrers"]) => {
-            list_setting(ctx, request, ListSetting::IgnoredReferrers, parse_ignored_referrers, "domains")
-                .await
+            let change = |body: &Value| parse_ignored_referrers(body).map(Change::IgnoredReferrers);
+            setting(ctx, request, change, |s| json!({"domains": s.ignored_referrers})).await
+        }
+        Some(["settings", "timezone"]) => {
+            let view = |s: &TenantSettings| json!({"timezone": s.zone().name()});
+            setting(ctx, request, parse_timezone, view).await
         }
         Some(["dimensions"]) => {
-            list_setting(ctx, request, ListSetting::Dimensions, parse_dimensions, "keys").await
+            let change = |body: &Value| parse_dimensions(body).map(Change::Dimensions);
+            setting(ctx, request, change, |s| json!({"keys": s.dimensions})).await
         }
         _ => Err(super::not_found_route(request)),
     }
 }
 
-/// `GET` or `PUT` one list setting: a `PUT` body's list (`{<field>: [...]}`,
-/// checked by `parse`) replaces it; both answer `{<field>, updatedAt}`.
-async fn list_setting(
+/// What a `PUT` of a setting changes.
+enum Change {
+    IgnoredReferrers(Vec<String>),
+    Dimensions(Vec<String>),
+    Timezone(Tz),
+}
+
+/// A `PUT /api/settings/timezone` body, `{"timezone": "Europe/Paris"}`.
+fn parse_timezone(body: &Value) -> Result<Change, Vec<FieldError>> {
+    let invalid = |message: &str| vec![FieldError::new("timezone", message)];
+    match body.get("timezone").and_then(Value::as_str).filter(|name| !name.is_empty()) {
+        None => Err(invalid("is required: an IANA time zone name, such as Europe/Paris or UTC")),
+        Some(name) => parse_tz(Some(name)).map(Change::Timezone).map_err(|error| invalid(&error.message)),
+    }
+}
+
+/// `GET` or `PUT` one setting: a `PUT` body (checked by `parse`) replaces
+/// it; both answer `view` of the settings, with `updatedAt`.
+async fn setting(
     ctx: &AppContext,
     request: &Request,
-    setting: ListSetting,
-    parse: fn(&Value) -> Result<Vec<String>, Vec<FieldError>>,
-    field: &str,
+    parse: impl Fn(&Value) -> Result<Change, Vec<FieldError>>,
+    view: impl Fn(&TenantSettings) -> Value,
 ) -> ApiResult {
     expect_method(request, &[Method::GET, Method::PUT], "GET, PUT")?;
     let caller = authenticate(ctx, request).await?;
+    let (store, tenant_id, now) = (ctx.store.as_ref(), caller.tenant_id.as_str(), Utc::now());
     let settings = if request.method() == Method::PUT {
-        let list = parse(&json_body(request)?).map_err(ApiError::validation)?;
-        let settings =
-            settings::set_list(ctx.store.as_ref(), &caller.tenant_id, setting, &list, Utc::now()).await?;
-        tracing::info!(tenant_id = %caller.tenant_id, ?setting, entries = list.len(), "setting replaced");
+        let settings = match parse(&json_body(request)?).map_err(ApiError::validation)? {
+            Change::IgnoredReferrers(list) => {
+                settings::set_list(store, tenant_id, ListSetting::IgnoredReferrers, &list, now).await?
+            }
+            Change::Dimensions(list) => {
+                settings::set_list(store, tenant_id, ListSetting::Dimensions, &list, now).await?
+            }
+            Change::Timezone(zone) => settings::set_timezone(store, tenant_id, zone, now).await?,
+        };
+        tracing::info!(tenant_id, path = request.uri().path(), "setting replaced");
         ctx.settings_cache.put(caller.tenant_id.clone(), settings.clone());
         settings
     } else {
-        settings::get(ctx.store.as_ref(), &caller.tenant_id).await?
+        settings::get(store, tenant_id).await?
     };
-    let body = json!({
-        field: settings.list(setting),
-        "updatedAt": settings.updated_at.as_ref().map(crate::domain::event::rfc3339::format),
-    });
+    let mut body = view(&settings);
+    body["updatedAt"] = json!(settings.updated_at.as_ref().map(crate::domain::event::rfc3339::format));
     Ok(json_response(StatusCode::OK, &body))
 }
 

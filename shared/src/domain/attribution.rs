@@ -29,16 +29,35 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 use super::campaign::{Channel, Touch};
+use super::time_range;
 
 /// Days since the Unix epoch, UTC.
 pub type Day = i64;
 
 pub fn day_number(at: &DateTime<Utc>) -> Day {
     at.timestamp().div_euclid(86_400)
+}
+
+/// Days from 0001-01-01 (chrono's first day of the common era) to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// The number of the day `at` falls on in `zone`: the days from 1970-01-01
+/// to its date there, so that [`day_date`] shows that local date.
+pub fn day_number_in(at: &DateTime<Utc>, zone: Tz) -> Day {
+    if zone == Tz::UTC {
+        return day_number(at);
+    }
+    date_number(time_range::day_in(zone, at))
+}
+
+/// The number of a calendar date, as [`day_number_in`] numbers days.
+pub fn date_number(date: NaiveDate) -> Day {
+    i64::from(date.num_days_from_ce()) - UNIX_EPOCH_DAYS_FROM_CE
 }
 
 /// The day's date, `YYYY-MM-DD`, as reports show it.
@@ -336,19 +355,20 @@ fn activity_contributions(
 }
 
 impl UserAttribution {
-    /// Adds one event. `touch` gives the event's campaign fields (`None`
-    /// when it has none, i.e. Direct); it is asked only when the event is
-    /// no later than the first touch known, since deriving it parses URLs.
+    /// Adds one event at `at`, on `day` (its day in the tenant's time zone,
+    /// [`day_number_in`]). `touch` gives the event's campaign fields (`None` when
+    /// it has none, i.e. Direct); it is asked only when the event is no
+    /// later than the first touch known, since deriving it parses URLs.
     /// `conversion` is the revenue of a conversion, `None` for any other
     /// event. Returns whether anything changed.
     pub fn add(
         &mut self,
         at: DateTime<Utc>,
+        day: Day,
         conversion: Option<i64>,
         touch: impl FnOnce() -> Option<Row>,
     ) -> bool {
-        let mut changed =
-            add_activity(&mut self.active_days, &mut self.conversions, day_number(&at), conversion);
+        let mut changed = add_activity(&mut self.active_days, &mut self.conversions, day, conversion);
         if self.first_touch.as_ref().is_none_or(|first| at <= first.at)
             && let Some(row) = touch()
         {
@@ -372,12 +392,11 @@ impl UserAttribution {
     /// [`add`]: UserAttribution::add
     pub fn add_to_segment(
         &mut self,
-        at: DateTime<Utc>,
+        day: Day,
         kind: SegmentKind,
         (scope, value): (&str, &str),
         conversion: Option<i64>,
     ) -> bool {
-        let day = day_number(&at);
         // Looked up by reference first: most events find their segment.
         if let Some((_, activity)) =
             self.segments.iter_mut().find(|(segment, _)| segment.is(kind, scope, value))
@@ -400,8 +419,8 @@ impl UserAttribution {
     /// [`add_to_segment`] for an experiment arm.
     ///
     /// [`add_to_segment`]: UserAttribution::add_to_segment
-    pub fn add_tagged(&mut self, at: DateTime<Utc>, arm: (&str, &str), conversion: Option<i64>) -> bool {
-        self.add_to_segment(at, SegmentKind::Variant, arm, conversion)
+    pub fn add_tagged(&mut self, day: Day, arm: (&str, &str), conversion: Option<i64>) -> bool {
+        self.add_to_segment(day, SegmentKind::Variant, arm, conversion)
     }
 
     /// The row everything this user adds is credited to.
@@ -582,6 +601,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn days_are_numbered_by_their_date_in_the_zone() {
+        let at: DateTime<Utc> = "2026-03-29T22:30:00Z".parse().unwrap();
+        assert_eq!(day_date(day_number_in(&at, Tz::UTC)), "2026-03-29");
+        // Paris is two hours ahead on this (summer time) evening; Kolkata
+        // five and a half; Los Angeles seven behind.
+        assert_eq!(day_date(day_number_in(&at, chrono_tz::Europe::Paris)), "2026-03-30");
+        assert_eq!(day_date(day_number_in(&at, chrono_tz::Asia::Kolkata)), "2026-03-30");
+        let morning: DateTime<Utc> = "2026-03-30T06:59:59Z".parse().unwrap();
+        assert_eq!(day_date(day_number_in(&morning, chrono_tz::America::Los_Angeles)), "2026-03-29");
+        assert_eq!(day_number_in(&at, Tz::UTC), day_number(&at));
+        assert_eq!(date_number(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), 1);
+        let before_epoch: DateTime<Utc> = "1969-12-31T23:00:00Z".parse().unwrap();
+        assert_eq!(day_number_in(&before_epoch, chrono_tz::Europe::Paris), 0);
+    }
+
+    #[test]
     fn every_grouping_is_named_and_parsed_back() {
         for group in GroupBy::ALL {
             assert_eq!(GroupBy::parse(group.name()), Some(group));
@@ -620,12 +655,12 @@ pub(crate) mod tests {
     #[test]
     fn a_late_earlier_touch_moves_everything_the_user_added() {
         let mut user = UserAttribution::default();
-        assert!(user.add(at(10, 9), None, || None));
-        assert!(user.add(at(11, 9), Some(5_000_000), || Some(row("newsletter", Some("spring")))));
+        assert!(user.add(at(10, 9), 10, None, || None));
+        assert!(user.add(at(11, 9), 11, Some(5_000_000), || Some(row("newsletter", Some("spring")))));
         let before = user.clone();
         assert_eq!(before.row(), row("newsletter", Some("spring")));
         // A page view the day before, tagged, arrives last.
-        assert!(user.add(at(9, 20), None, || Some(row("google", Some("brand")))));
+        assert!(user.add(at(9, 20), 9, None, || Some(row("google", Some("brand")))));
         assert_eq!(user.row(), row("google", Some("brand")));
         let changes = flat(changes(&before, &user));
         let total = |source: &str, measure: Measure| -> i64 {
@@ -637,16 +672,16 @@ pub(crate) mod tests {
         assert_eq!(total("google", Measure::Revenue), 5_000_000);
         // A later touch, or an event on a known day, changes nothing.
         let settled = user.clone();
-        assert!(!user.add(at(11, 23), None, || panic!("not asked: later than the first touch")));
+        assert!(!user.add(at(11, 23), 11, None, || panic!("not asked: later than the first touch")));
         assert_eq!(user, settled);
     }
 
     #[test]
     fn an_unchanged_row_moves_only_the_difference() {
         let mut user = UserAttribution::default();
-        user.add(at(3, 1), None, || None);
+        user.add(at(3, 1), 3, None, || None);
         let before = user.clone();
-        user.add(at(5, 1), Some(0), || None);
+        user.add(at(5, 1), 5, Some(0), || None);
         let mut changes = flat(changes(&before, &user));
         changes.sort();
         let direct = Row::direct();
@@ -688,7 +723,7 @@ pub(crate) mod tests {
         for &(user, day, hour, conversion, touch) in events {
             let state = users.entry(user).or_default();
             let before = state.clone();
-            state.add(at(day, hour), conversion, || touch.map(touch_row));
+            state.add(at(day, hour), day, conversion, || touch.map(touch_row));
             for (row, day, measure, delta) in flat(changes(&before, state)) {
                 days.entry((row, day)).or_default().add(measure, delta);
             }
@@ -788,12 +823,12 @@ pub(crate) mod tests {
         for &((user, day, hour, conversion, touch), variant) in events {
             let state = users.entry(user).or_default();
             let before = state.clone();
-            state.add(at(day, hour), conversion, || touch.map(touch_row));
+            state.add(at(day, hour), day, conversion, || touch.map(touch_row));
             if let Some(variant) = variant {
-                state.add_tagged(at(day, hour), ("e", VARIANTS[variant]), conversion);
+                state.add_tagged(day, ("e", VARIANTS[variant]), conversion);
             }
             let value = property_value(variant);
-            state.add_to_segment(at(day, hour), SegmentKind::Property, ("d", value), conversion);
+            state.add_to_segment(day, SegmentKind::Property, ("d", value), conversion);
             for (cell, changes) in changes(&before, state) {
                 for (day, measure, delta) in changes {
                     days.entry((cell.clone(), day)).or_default().add(measure, delta);
@@ -875,13 +910,13 @@ pub(crate) mod tests {
     fn a_users_values_of_one_dimension_are_bounded() {
         let mut user = UserAttribution::default();
         for i in 0..MAX_USER_VALUES + 5 {
-            user.add_to_segment(at(1, 1), SegmentKind::Property, ("page", &format!("/p{i}")), None);
+            user.add_to_segment(1, SegmentKind::Property, ("page", &format!("/p{i}")), None);
         }
-        user.add_to_segment(at(1, 1), SegmentKind::Property, ("device", "mobile"), None);
+        user.add_to_segment(1, SegmentKind::Property, ("device", "mobile"), None);
         // A kept value still counts as itself; arms are not bounded.
-        assert!(user.add_to_segment(at(2, 1), SegmentKind::Property, ("page", "/p0"), None));
+        assert!(user.add_to_segment(2, SegmentKind::Property, ("page", "/p0"), None));
         for i in 0..MAX_USER_VALUES + 1 {
-            user.add_tagged(at(1, 1), ("e", &format!("v{i}")), None);
+            user.add_tagged(1, ("e", &format!("v{i}")), None);
         }
         let count = |kind: SegmentKind, scope: &str| {
             user.segments.keys().filter(|s| s.kind == kind && s.scope == scope).count()

@@ -108,6 +108,9 @@ pub struct CampaignReport {
     pub group_by: String,
     /// `first`: each user is credited to their first touch.
     pub attribution: String,
+    /// The IANA time zone whose days the range and its days are: the
+    /// tenant's (`PUT /api/settings/timezone`; UTC until set).
+    pub timezone: String,
     pub range: DayRange,
     #[serde(flatten)]
     pub report: RangeReport,
@@ -413,8 +416,8 @@ mod tests {
     fn a_user_counts_once_across_a_range_and_csv_has_every_row() {
         let mut user = UserAttribution::default();
         let day = |d: i64| chrono::DateTime::from_timestamp(d * 86_400 + 60, 0).unwrap();
-        user.add(day(3), None, || Some(campaign("spring,sale")));
-        user.add(day(5), Some(2_500_000), || None);
+        user.add(day(3), 3, None, || Some(campaign("spring,sale")));
+        user.add(day(5), 5, Some(2_500_000), || None);
         let days: Vec<(Day, Row, RowDay)> = flat(changes(&UserAttribution::default(), &user))
             .into_iter()
             .map(|(row, day, measure, n)| {
@@ -453,7 +456,7 @@ mod tests {
         let mut user = UserAttribution::default();
         for d in days {
             let at = chrono::DateTime::from_timestamp(d * 86_400 + 60, 0).unwrap();
-            user.add(at, None, || Some(row.clone()));
+            user.add(at, *d, None, || Some(row.clone()));
         }
         user
     }
@@ -504,11 +507,11 @@ mod tests {
         let at = |d: i64| chrono::DateTime::from_timestamp(d * 86_400 + 60, 0).unwrap();
         // Two devices for the first user, one for the second (who converts).
         let mut both = user_on(&[3, 4], campaign("spring"));
-        both.add_to_segment(at(3), Property, ("device", "mobile"), None);
-        both.add_to_segment(at(4), Property, ("device", "desktop"), None);
+        both.add_to_segment(3, Property, ("device", "mobile"), None);
+        both.add_to_segment(4, Property, ("device", "desktop"), None);
         let mut one = user_on(&[4], campaign("autumn"));
-        one.add(at(4), Some(5_000_000), || None);
-        one.add_to_segment(at(4), Property, ("device", "mobile"), Some(5_000_000));
+        one.add(at(4), 4, Some(5_000_000), || None);
+        one.add_to_segment(4, Property, ("device", "mobile"), Some(5_000_000));
         let users = [both, one];
         let days: Vec<_> = users.iter().flat_map(rollups_of).collect();
         let cells: Vec<_> = users.iter().flat_map(arm_rollups_of).collect();
@@ -540,14 +543,14 @@ mod tests {
             let mut user = user_on(&[3], campaign(campaign_name));
             let revenue = converts.then_some(10_000_000);
             if converts {
-                user.add(at(3), revenue, || None);
+                user.add(at(3), 3, revenue, || None);
             }
-            user.add_tagged(at(3), ("exp", variant), revenue);
+            user.add_tagged(3, ("exp", variant), revenue);
             users.push(user);
         }
         // A user tagged on day 2 only: outside the range.
         let mut early = user_on(&[2, 3], campaign("autumn"));
-        early.add_tagged(at(2), ("exp", "B"), None);
+        early.add_tagged(2, ("exp", "B"), None);
         users.push(early);
         let days: Vec<_> = users.iter().flat_map(rollups_of).collect();
         let arm_days: Vec<_> = users.iter().flat_map(arm_rollups_of).collect();

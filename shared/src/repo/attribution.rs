@@ -27,7 +27,7 @@ use super::settings::{self, TenantSettings};
 use super::two_generations::TwoGenerations;
 use crate::domain::attribution::{
     Activity, Cell, Day, DayConversions, FirstTouch, Measure, Row, RowDay, Segment, SegmentKind,
-    UserAttribution, day_number, revenue_of,
+    UserAttribution, revenue_of,
 };
 use crate::domain::campaign::{Channel, touch_of};
 use crate::domain::dimensions;
@@ -383,18 +383,16 @@ pub fn add_event(
     day_values: &DayValues,
 ) -> bool {
     let conversion = conversion_of(event);
+    let day = settings.day_of(&event.timestamp);
     let mut changed =
-        state.add(event.timestamp, conversion, || touch_row(event, &settings.ignored_referrers));
+        state.add(event.timestamp, day, conversion, || touch_row(event, &settings.ignored_referrers));
     if let Some(arm) = arm_of(event) {
-        changed |= state.add_to_segment(event.timestamp, SegmentKind::Variant, arm, conversion);
+        changed |= state.add_to_segment(day, SegmentKind::Variant, arm, conversion);
     }
-    if !settings.dimensions.is_empty() {
-        let day = day_number(&event.timestamp);
-        for key in &settings.dimensions {
-            let value = dimensions::value_of(&event.properties, key);
-            let value = day_values.counted_as(&event.tenant_id, key, day, &value);
-            changed |= state.add_to_segment(event.timestamp, SegmentKind::Property, (key, value), conversion);
-        }
+    for key in &settings.dimensions {
+        let value = dimensions::value_of(&event.properties, key);
+        let value = day_values.counted_as(&event.tenant_id, key, day, &value);
+        changed |= state.add_to_segment(day, SegmentKind::Property, (key, value), conversion);
     }
     changed
 }
@@ -528,7 +526,7 @@ fn changes_nothing(event: &Event, known: Option<Known>, settings: &TenantSetting
     let Some(known) = known else { return false };
     let remembered =
         |kind, scope: &str, value: &str| known.segments.contains(&segment_hash(kind, scope, value));
-    day_number(&event.timestamp) == known.day
+    settings.day_of(&event.timestamp) == known.day
         && !event.is_conversion()
         && arm_of(event)
             .is_none_or(|(experiment_id, variant)| remembered(SegmentKind::Variant, experiment_id, variant))
@@ -620,8 +618,9 @@ pub async fn read_changing(
     let mut brought = Vec::new();
     for (event, &index) in events.iter().zip(&of_event) {
         if next[index].is_some() {
-            let day = day_number(&event.timestamp);
-            for key in &settings_of[event.tenant_id.as_str()].dimensions {
+            let settings = &settings_of[event.tenant_id.as_str()];
+            let day = settings.day_of(&event.timestamp);
+            for key in &settings.dimensions {
                 let value = dimensions::value_of(&event.properties, key);
                 brought.push((event.tenant_id.as_str(), key.as_str(), day, value));
             }
@@ -722,6 +721,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
+    use crate::domain::attribution::day_number;
     use crate::domain::campaign::Touch;
 
     #[test]
@@ -733,17 +733,18 @@ mod tests {
             campaign: Some("brand".into()),
             ..Touch::default()
         };
-        state.add("2026-11-01T10:00:00.123456Z".parse().unwrap(), Some(19_990_000), || Some(Row::of(&touch)));
-        state.add("2026-11-03T10:00:00Z".parse().unwrap(), None, || None);
+        let first: DateTime<Utc> = "2026-11-01T10:00:00.123456Z".parse().unwrap();
+        state.add(first, day_number(&first), Some(19_990_000), || Some(Row::of(&touch)));
+        let third: DateTime<Utc> = "2026-11-03T10:00:00Z".parse().unwrap();
+        state.add(third, day_number(&third), None, || None);
         let item = user_item(&state, 7);
         assert!(!item.contains_key(ARMS));
         assert_eq!(user_of_item(&item), Some((7, state.clone())));
-        state.add_tagged("2026-11-03T10:00:00Z".parse().unwrap(), ("exp#1", "B"), Some(5));
-        state.add_tagged("2026-11-04T10:00:00Z".parse().unwrap(), ("exp#1", "A"), None);
+        state.add_tagged(day_number(&third), ("exp#1", "B"), Some(5));
+        state.add_tagged(day_number(&third) + 1, ("exp#1", "A"), None);
         assert_eq!(user_of_item(&user_item(&state, 8)), Some((8, state.clone())));
         // A dimension value named like an arm is another segment.
-        let at = "2026-11-04T11:00:00Z".parse().unwrap();
-        state.add_to_segment(at, SegmentKind::Property, ("exp#1", "A"), Some(3));
+        state.add_to_segment(day_number(&third) + 1, SegmentKind::Property, ("exp#1", "A"), Some(3));
         assert_eq!(state.segments.len(), 3);
         let item = user_item(&state, 9);
         assert_eq!(

@@ -1,20 +1,25 @@
 //! A tenant's settings: what it tells the platform about its sites. The
 //! referrer domains ingest ignores when it derives an event's campaign
 //! fields (payment providers, the tenant's own other domains), so that a
-//! return from checkout is not a new referral; and the custom dimensions
-//! (`domain::dimensions`) the campaign rollups keep.
+//! return from checkout is not a new referral; the custom dimensions
+//! (`domain::dimensions`) the campaign rollups keep; and the time zone
+//! whose days the campaign rollups count.
 //!
 //! One item per tenant, each setting an attribute of its own, written with
 //! `SET` so that settings written by different routes never overwrite each
 //! other.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde_json::Value;
+
+use crate::domain::attribution::{Day, day_number_in};
 
 use crate::store::{Condition, Item, Store, StoreError, WriteOp, keys};
 
 const IGNORED_REFERRERS: &str = "ignoredReferrers";
 const DIMENSIONS: &str = "dimensions";
+const TIMEZONE: &str = "timezone";
 const UPDATED_AT: &str = "updatedAt";
 
 /// A tenant's settings; a tenant that never set any has the defaults.
@@ -25,6 +30,8 @@ pub struct TenantSettings {
     pub ignored_referrers: Vec<String>,
     /// The property keys of the tenant's custom dimensions.
     pub dimensions: Vec<String>,
+    /// The time zone whose days the campaign rollups count (`None`: UTC).
+    pub timezone: Option<Tz>,
     /// When a setting last changed (`None`: never).
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -48,11 +55,14 @@ impl ListSetting {
 }
 
 impl TenantSettings {
-    pub fn list(&self, setting: ListSetting) -> &[String] {
-        match setting {
-            ListSetting::IgnoredReferrers => &self.ignored_referrers,
-            ListSetting::Dimensions => &self.dimensions,
-        }
+    /// The time zone whose days the tenant's campaign rollups count.
+    pub fn zone(&self) -> Tz {
+        self.timezone.unwrap_or(Tz::UTC)
+    }
+
+    /// The number of the day `at` falls on in the tenant's time zone.
+    pub fn day_of(&self, at: &DateTime<Utc>) -> Day {
+        day_number_in(at, self.zone())
     }
 }
 
@@ -67,6 +77,7 @@ fn from_item(item: &Item) -> TenantSettings {
     TenantSettings {
         ignored_referrers: texts(ListSetting::IgnoredReferrers),
         dimensions: texts(ListSetting::Dimensions),
+        timezone: item.get(TIMEZONE).and_then(Value::as_str).and_then(|name| name.parse().ok()),
         updated_at,
     }
 }
@@ -83,8 +94,29 @@ pub async fn set_list(
     list: &[String],
     now: DateTime<Utc>,
 ) -> Result<TenantSettings, StoreError> {
+    set(store, tenant_id, setting.attribute(), Value::from(list.to_vec()), now).await
+}
+
+/// Sets the time zone whose days the tenant's campaign rollups count.
+pub async fn set_timezone(
+    store: &dyn Store,
+    tenant_id: &str,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<TenantSettings, StoreError> {
+    set(store, tenant_id, TIMEZONE, Value::from(zone.name()), now).await
+}
+
+/// Sets one attribute of the settings item (and when settings changed).
+async fn set(
+    store: &dyn Store,
+    tenant_id: &str,
+    attribute: &str,
+    value: Value,
+    now: DateTime<Utc>,
+) -> Result<TenantSettings, StoreError> {
     let mut set = Item::new();
-    set.insert(setting.attribute().into(), Value::from(list.to_vec()));
+    set.insert(attribute.into(), value);
     set.insert(UPDATED_AT.into(), Value::from(crate::domain::event::rfc3339::format(&now)));
     store
         .transact(vec![WriteOp::Update {
@@ -112,7 +144,12 @@ mod tests {
         let set = set_list(&store, "t1", ListSetting::IgnoredReferrers, &domains, now).await.unwrap();
         assert_eq!(
             set,
-            TenantSettings { ignored_referrers: domains.clone(), dimensions: vec![], updated_at: Some(now) }
+            TenantSettings {
+                ignored_referrers: domains.clone(),
+                dimensions: vec![],
+                timezone: None,
+                updated_at: Some(now)
+            }
         );
         let keys = vec!["device".to_owned()];
         let set = set_list(&store, "t1", ListSetting::Dimensions, &keys, now).await.unwrap();
@@ -121,5 +158,15 @@ mod tests {
         assert_eq!(get(&store, "t2").await.unwrap(), TenantSettings::default(), "per tenant");
         let cleared = set_list(&store, "t1", ListSetting::IgnoredReferrers, &[], now).await.unwrap();
         assert!(cleared.ignored_referrers.is_empty());
+        // The time zone: UTC until set; setting it keeps the lists.
+        assert_eq!(cleared.zone(), Tz::UTC);
+        let zoned = set_timezone(&store, "t1", chrono_tz::Asia::Kolkata, now).await.unwrap();
+        assert_eq!(
+            (zoned.zone(), zoned.dimensions.as_slice()),
+            (chrono_tz::Asia::Kolkata, ["device".to_owned()].as_slice())
+        );
+        let evening: DateTime<Utc> = "2026-12-02T20:00:00Z".parse().unwrap();
+        assert_eq!(crate::domain::attribution::day_date(zoned.day_of(&evening)), "2026-12-03");
+        assert_eq!(get(&store, "t1").await.unwrap().timezone, Some(chrono_tz::Asia::Kolkata));
     }
 }
