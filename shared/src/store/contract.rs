@@ -22,6 +22,7 @@ pub async fn run_all(store: &dyn Store) {
     conditional_put_refuses_existing_item(store).await;
     transactions_are_all_or_nothing(store).await;
     updates_upsert_and_add_atomically(store).await;
+    the_same_transaction_sent_again_applies_again(store).await;
     equals_condition_guards_updates(store).await;
     delete_and_check(store).await;
     two_writes_to_one_item_are_rejected(store).await;
@@ -80,6 +81,32 @@ async fn transactions_are_all_or_nothing(store: &dyn Store) {
     assert_eq!(store.get(&fresh).await.unwrap(), None);
     assert_eq!(store.get(&counter).await.unwrap(), None);
     assert_eq!(store.get(&existing).await.unwrap(), Some(item(json!({"v": 1}))));
+}
+
+/// Each call is a request of its own, even with the very same writes: a
+/// store must not take a second call for a retry of the first (DynamoDB
+/// would, given the same client request token). Exactly-once comes from
+/// the writes' conditions, never from the store dropping a repeat.
+async fn the_same_transaction_sent_again_applies_again(store: &dyn Store) {
+    let writes = || {
+        vec![
+            WriteOp::Update {
+                key: Key::new("c5b", "a"),
+                add: vec![("n".into(), 1)],
+                set: Item::new(),
+                condition: Condition::Always,
+            },
+            WriteOp::Update {
+                key: Key::new("c5b", "b"),
+                add: vec![("n".into(), 1)],
+                set: Item::new(),
+                condition: Condition::Always,
+            },
+        ]
+    };
+    store.transact(writes()).await.unwrap();
+    store.transact(writes()).await.unwrap();
+    assert_eq!(store.get(&Key::new("c5b", "a")).await.unwrap(), Some(item(json!({"n": 2}))));
 }
 
 async fn updates_upsert_and_add_atomically(store: &dyn Store) {

@@ -9,8 +9,8 @@
 //!
 //! Single-write transactions use `PutItem`/`UpdateItem`/`DeleteItem`
 //! (half the write cost of `TransactWriteItems`); larger ones use
-//! `TransactWriteItems` with a `ClientRequestToken` derived from their
-//! content, so an SDK retry after a lost response is idempotent. The SDK
+//! `TransactWriteItems` with a `ClientRequestToken` of their own call, so
+//! an SDK retry after a lost response is idempotent. The SDK
 //! retries timeouts, throttling and 5xx within its operation timeout (so an
 //! unreachable DynamoDB is a prompt `Unavailable`); this adapter retries
 //! only what the SDK cannot: cancelled transactions (conflicts, items
@@ -27,7 +27,6 @@ use aws_sdk_dynamodb::types::{
 };
 use rand::Rng;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
 
@@ -84,14 +83,25 @@ impl DynamoStore {
         ])
     }
 
-    fn full_item(&self, key: &Key, item: &Item) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    /// The expiry (epoch seconds) of event items put at `now`, if they
+    /// expire: computed once per request, so that everything a request
+    /// sends, and the token that names it, is fixed before it is sent.
+    fn expiry_at(&self, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+        self.tables.event_retention_days.map(|days| now.timestamp() + i64::from(days) * 86_400)
+    }
+
+    fn full_item(
+        &self,
+        key: &Key,
+        item: &Item,
+        expiry: Option<i64>,
+    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
         let mut attributes: HashMap<String, AttributeValue> = serde_dynamo::to_item(item)
             .map_err(|e| StoreError::Invalid(format!("item does not map: {e}")))?;
         attributes.extend(Self::key_attributes(key));
         if key.pk.starts_with("EV#")
-            && let Some(days) = self.tables.event_retention_days
+            && let Some(expires) = expiry
         {
-            let expires = chrono::Utc::now().timestamp() + i64::from(days) * 86_400;
             attributes.insert(TTL_ATTRIBUTE.to_owned(), AttributeValue::N(expires.to_string()));
         }
         Ok(attributes)
@@ -192,8 +202,13 @@ fn build_error(err: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("request does not build: {err}"))
 }
 
-/// Turns one write into a `TransactWriteItem`.
-pub fn transact_item(store: &DynamoStore, write: &WriteOp) -> Result<TransactWriteItem, StoreError> {
+/// Turns one write into a `TransactWriteItem`; an event item it puts
+/// expires at `expiry` (epoch seconds; `None`: never).
+pub fn transact_item(
+    store: &DynamoStore,
+    write: &WriteOp,
+    expiry: Option<i64>,
+) -> Result<TransactWriteItem, StoreError> {
     let key = write.key();
     let table = store.table(&key.pk).to_owned();
     let mut expression = Expression::default();
@@ -202,7 +217,7 @@ pub fn transact_item(store: &DynamoStore, write: &WriteOp) -> Result<TransactWri
         WriteOp::Put { item, .. } => TransactWriteItem::builder().put(
             Put::builder()
                 .table_name(table)
-                .set_item(Some(store.full_item(key, item)?))
+                .set_item(Some(store.full_item(key, item, expiry)?))
                 .set_condition_expression(condition)
                 .set_expression_attribute_names(expression.names())
                 .set_expression_attribute_values(expression.values())
@@ -249,14 +264,6 @@ pub fn transact_item(store: &DynamoStore, write: &WriteOp) -> Result<TransactWri
         ),
     };
     Ok(item.build())
-}
-
-/// A token that is the same for the same writes, so the SDK's retries of a
-/// transaction whose response was lost are idempotent (DynamoDB remembers
-/// tokens for ten minutes).
-pub fn request_token(writes: &[WriteOp]) -> String {
-    let digest = Sha256::digest(format!("{writes:?}").as_bytes());
-    hex::encode(digest)[..36].to_owned()
 }
 
 fn is_throttling(code: Option<&str>) -> bool {
@@ -308,10 +315,11 @@ fn sdk_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
 fn single_write_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
     err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StoreError {
-    if err.code() == Some("ConditionalCheckFailedException") {
-        StoreError::ConditionFailed { index: 0 }
-    } else {
-        sdk_failure(err)
+    match err.code() {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: 0 },
+        // The item is held by a transaction in flight: a retry may pass.
+        Some("TransactionConflictException") => StoreError::Conflict,
+        _ => sdk_failure(err),
     }
 }
 
@@ -333,7 +341,7 @@ impl DynamoStore {
                 Err(StoreError::ConditionFailed { index: 0 })
             };
         }
-        let item = transact_item(self, write)?;
+        let item = transact_item(self, write, self.expiry_at(chrono::Utc::now()))?;
         if let Some(put) = item.put {
             self.client
                 .put_item()
@@ -376,9 +384,24 @@ impl DynamoStore {
         }
     }
 
-    async fn transaction(&self, writes: &[WriteOp]) -> Result<(), StoreError> {
-        let items = writes.iter().map(|w| transact_item(self, w)).collect::<Result<Vec<_>, _>>()?;
-        let token = request_token(writes);
+    async fn transaction(
+        &self,
+        writes: &[WriteOp],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let expiry = self.expiry_at(now);
+        let items = writes.iter().map(|w| transact_item(self, w, expiry)).collect::<Result<Vec<_>, _>>()?;
+        // One token per call, kept by the SDK's retries of it (a response
+        // lost on the way back is then not applied twice) and by this
+        // loop's, and sent with this call's request only. A later call, even
+        // with the very same writes, is a new request, as on the embedded
+        // store: a re-planned batch finds its markers' conditions failed
+        // and counts its duplicates, rather than DynamoDB answering an old
+        // success for it. (A token hashed from the writes alone was reused
+        // with other items once the event items' expiry moved on:
+        // `IdempotentParameterMismatch`, and the batch stuck until the
+        // token aged out, ten minutes.)
+        let token = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0;
         loop {
             let result = self
@@ -568,13 +591,32 @@ impl Store for DynamoStore {
 
     async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&writes, MAX_TRANSACTION_WRITES)?;
-        if writes.len() == 1 { self.single_write(&writes[0]).await } else { self.transaction(&writes).await }
+        if writes.len() == 1 {
+            // An item held by a transaction in flight refuses a lone write
+            // too; it is retried like a cancelled transaction.
+            let mut attempt = 0;
+            loop {
+                match self.single_write(&writes[0]).await {
+                    Err(StoreError::Conflict) if attempt < MAX_RETRIES => {
+                        attempt += 1;
+                        backoff(attempt).await;
+                    }
+                    outcome => return outcome,
+                }
+            }
+        } else {
+            self.transaction(&writes, chrono::Utc::now()).await
+        }
     }
 
     fn max_transaction_writes(&self) -> usize {
         MAX_TRANSACTION_WRITES
     }
 }
+
+#[cfg(test)]
+#[path = "dynamodb_limits_tests.rs"]
+mod limits_tests;
 
 #[cfg(test)]
 mod tests {
@@ -624,6 +666,103 @@ mod tests {
         }
     }
 
+    /// A store on fresh emulator tables whose event items expire.
+    async fn store_with_retention() -> DynamoStore {
+        let resources = testing::fresh_resources(crate::aws::QueueSettings {
+            visibility_timeout: Duration::from_secs(1),
+            max_receives: 3,
+        })
+        .await;
+        let client = Client::new(&crate::aws::sdk_config().await);
+        let tables = Tables {
+            events: resources.events_table,
+            state: resources.state_table,
+            event_retention_days: resources.event_retention_days,
+        };
+        assert!(tables.event_retention_days.is_some());
+        DynamoStore::new(client, tables)
+    }
+
+    /// The emulator answers client request tokens as DynamoDB does
+    /// (scripts/moto_server.py): the same request again within ten minutes
+    /// is not applied again, and other writes under a used token are
+    /// refused with `IdempotentParameterMismatchException`.
+    #[tokio::test]
+    async fn the_emulator_keeps_transaction_tokens_as_dynamodb_does() {
+        let store = store_with_retention().await;
+        let counter = Key::new("CNT#t", "T");
+        let writes = |n: i64| {
+            vec![
+                WriteOp::Update {
+                    key: counter.clone(),
+                    add: vec![("n".into(), n)],
+                    set: Item::new(),
+                    condition: Condition::Always,
+                },
+                WriteOp::Put {
+                    key: Key::new("EV#t#2026-12-01", "a"),
+                    item: Item::new(),
+                    condition: Condition::Always,
+                },
+            ]
+        };
+        // Tokens of their own: the emulator remembers them for ten minutes.
+        let (one, two) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+        let send = |writes: Vec<WriteOp>, token: &str| {
+            let items: Vec<_> =
+                writes.iter().map(|w| transact_item(&store, w, Some(1_800_000_000)).unwrap()).collect();
+            store
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .client_request_token(token)
+                .send()
+        };
+        send(writes(1), &one).await.expect("first use of a token");
+        send(writes(1), &one).await.expect("the same request again");
+        let n = |item: Option<Item>| item.and_then(|item| item["n"].as_i64());
+        assert_eq!(n(store.get(&counter).await.unwrap()), Some(1), "applied once");
+        let refused = send(writes(2), &one).await.expect_err("other writes under a used token");
+        assert_eq!(refused.code(), Some("IdempotentParameterMismatchException"), "{refused:?}");
+        send(writes(2), &two).await.expect("a new token");
+        assert_eq!(n(store.get(&counter).await.unwrap()), Some(3));
+    }
+
+    /// A re-planned transaction whose event items get a later expiry is a
+    /// new request with a token of its own, never a reuse of the first
+    /// one's token with other items (which DynamoDB refuses with
+    /// `IdempotentParameterMismatch`); so is the very same request sent
+    /// again, applied again as on the embedded store.
+    #[tokio::test]
+    async fn each_transaction_call_is_a_request_of_its_own() {
+        let store = store_with_retention().await;
+        let counter = Key::new("CNT#t", "T");
+        let writes = vec![
+            WriteOp::Update {
+                key: counter.clone(),
+                add: vec![("n".into(), 1)],
+                set: Item::new(),
+                condition: Condition::Always,
+            },
+            WriteOp::Put {
+                key: Key::new("EV#t#2026-12-01", "a"),
+                item: Item::new(),
+                condition: Condition::Always,
+            },
+        ];
+        let at: chrono::DateTime<chrono::Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
+        store.transaction(&writes, at).await.expect("first");
+        store.transaction(&writes, at + chrono::TimeDelta::seconds(1)).await.expect("a later expiry");
+        store.transaction(&writes, at).await.expect("the same request again");
+        let n = |item: Option<Item>| item.and_then(|item| item["n"].as_i64());
+        assert_eq!(n(store.get(&counter).await.unwrap()), Some(3));
+        let event = store.get(&Key::new("EV#t#2026-12-01", "a")).await.unwrap();
+        assert!(
+            event.is_some_and(|item| !item.contains_key(TTL_ATTRIBUTE)),
+            "the expiry is not part of the item read back"
+        );
+    }
+
     /// `join_all` without a dependency: each future on a task of its own.
     async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
     where
@@ -636,19 +775,6 @@ mod tests {
             outputs.push(task.await.expect("task"));
         }
         outputs
-    }
-
-    #[test]
-    fn request_tokens_follow_content() {
-        let write = |n: i64| WriteOp::Update {
-            key: Key::new("p", "s"),
-            add: vec![("n".into(), n)],
-            set: Item::new(),
-            condition: Condition::Always,
-        };
-        assert_eq!(request_token(&[write(1)]), request_token(&[write(1)]));
-        assert_ne!(request_token(&[write(1)]), request_token(&[write(2)]));
-        assert_eq!(request_token(&[write(1)]).len(), 36);
     }
 
     #[test]
@@ -669,6 +795,7 @@ mod tests {
                 item: Item::new(),
                 condition: Condition::NotExists,
             },
+            Some(1_800_000_000),
         )
         .unwrap();
         let put = marker.put.unwrap();
@@ -684,6 +811,7 @@ mod tests {
                 set: serde_json::json!({"variant": "A"}).as_object().unwrap().clone(),
                 condition: Condition::Always,
             },
+            Some(1_800_000_000),
         )
         .unwrap();
         let update = counter.update.unwrap();
@@ -697,8 +825,11 @@ mod tests {
             .full_item(
                 &Key::new("EV#t#2026-11-01", "x"),
                 &serde_json::json!({"a": 1}).as_object().unwrap().clone(),
+                Some(1_800_000_000),
             )
             .unwrap();
-        assert!(event.contains_key(TTL_ATTRIBUTE), "event items carry a TTL");
+        assert_eq!(event[TTL_ATTRIBUTE], AttributeValue::N("1800000000".into()), "event items carry a TTL");
+        let at: chrono::DateTime<chrono::Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+        assert_eq!(store.expiry_at(at), Some(at.timestamp() + 30 * 86_400));
     }
 }
