@@ -8,7 +8,7 @@
 //! with credentials from the usual AWS chain, as API Gateway's `AWS_IAM`
 //! authorization on the admin routes requires. The new key is printed once.
 
-use shared::context::env_var;
+use shared::config::env_var;
 
 use crate::RunError;
 

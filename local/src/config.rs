@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use shared::context::{Backend, env_var};
+use shared::config::env_var;
+use shared::context::Backend;
 use shared::queue::sqlite::QueueConfig;
 
 use crate::throttle::{Limit, Limits};

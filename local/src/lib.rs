@@ -21,7 +21,7 @@ pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if context::env_var("LOG_FORMAT").as_deref() == Some("json") {
+    if shared::config::env_var("LOG_FORMAT").as_deref() == Some("json") {
         builder.json().flatten_event(true).init();
     } else {
         builder.compact().init();

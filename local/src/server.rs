@@ -11,9 +11,9 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::header;
-use shared::api::limiter::ClientAddr;
 use shared::api::{self, ApiError, MAX_BODY_BYTES};
 use shared::context::AppContext;
+use shared::limiter::ClientAddr;
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 use tracing::Instrument;
@@ -68,7 +68,7 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
         to_axum(response)
     };
     // Throttling happens in the handlers, once the caller is known
-    // (`shared::api::limiter`): they need the client's address.
+    // (`shared::limiter`): they need the client's address.
     let client = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
     let declared = request
         .headers()

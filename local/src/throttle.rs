@@ -10,7 +10,7 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use shared::api::Function;
-use shared::api::limiter::{RequestLimiter, Subject};
+use shared::limiter::{RequestLimiter, Subject};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {

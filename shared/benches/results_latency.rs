@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;
+use shared::domain::counting::Scope;
 use shared::domain::event::{Event, EventType};
 use shared::domain::experiment::new_experiment;
 use shared::domain::results::compute;
@@ -19,7 +20,7 @@ use shared::domain::summary::Totals;
 use shared::repo::events::WriterMemory;
 use shared::repo::{counters, events, experiments};
 use shared::store::Store;
-use shared::store::keys::{self, Scope};
+use shared::store::keys;
 use shared::store::sqlite::SqliteStore;
 
 const TENANT: &str = "bench-tenant";

@@ -18,7 +18,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use crate::call_counter::CallCounter;
-use crate::context::{AppContext, ContextError, env_var, in_lambda};
+use crate::config::{env_var, in_lambda};
+use crate::context::{AppContext, ContextError};
 use crate::queue::sqs::SqsQueue;
 use crate::repo::known_members::KnownMembers;
 use crate::store::dynamodb::{DynamoStore, PK, SK, TTL_ATTRIBUTE, Tables};

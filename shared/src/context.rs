@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::cors::CorsPolicy;
+use crate::config::{CorsPolicy, env_var};
 use crate::gateway::{KeyGateway, LocalKeys};
 use crate::outbox::Outbox;
 use crate::queue::Queue;
@@ -44,7 +44,7 @@ pub struct AppContext {
     pub max_event_age_days: u32,
     /// Request rate limits, applied after authentication (the local stack's;
     /// on AWS, API Gateway's usage plans throttle instead).
-    pub limiter: Option<Arc<dyn crate::api::limiter::RequestLimiter>>,
+    pub limiter: Option<Arc<dyn crate::limiter::RequestLimiter>>,
 }
 
 impl AppContext {
@@ -177,16 +177,6 @@ pub fn open_embedded(
         SqliteQueue::open(data_dir.join(QUEUE_FILE), queue_config).map_err(|e| fail(e.to_string()))?;
     let store = SqliteStore::open(data_dir.join(STORE_FILE)).map_err(|e| fail(e.to_string()))?;
     Ok(AppContext::new(Arc::new(store), Arc::new(queue), admin_token, "embedded"))
-}
-
-/// Reads a non-empty environment variable.
-pub fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Whether this process is a Lambda function (the runtime names it).
-pub fn in_lambda() -> bool {
-    env_var("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
 /// Which backend `BACKEND` names (default `embedded`).

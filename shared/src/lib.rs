@@ -14,12 +14,14 @@ pub mod aws;
 pub mod batch_writer;
 #[cfg(feature = "aws")]
 pub mod call_counter;
+pub mod config;
 pub mod context;
 pub mod demo;
 pub mod domain;
 pub mod gateway;
 #[cfg(feature = "aws")]
 pub mod lambda;
+pub mod limiter;
 pub mod messages;
 pub mod metrics;
 pub mod outbox;

@@ -10,7 +10,7 @@ pub const NAMESPACE: &str = "CampaignAnalytics";
 
 fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| crate::context::in_lambda() || std::env::var("METRICS").is_ok_and(|m| m == "emf"))
+    *ENABLED.get_or_init(|| crate::config::in_lambda() || std::env::var("METRICS").is_ok_and(|m| m == "emf"))
 }
 
 /// The EMF document for counts under one `Function` dimension.

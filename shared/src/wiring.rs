@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use crate::context::{AppContext, Backend, ContextError, env_var, open_embedded};
+use crate::config::env_var;
+use crate::context::{AppContext, Backend, ContextError, open_embedded};
 use crate::queue::sqlite::QueueConfig;
 
 /// Builds the context a Lambda function runs with, from `BACKEND`,

@@ -23,7 +23,7 @@ use crate::domain::tenant::{generate_api_key, secrets_match, validate_tenant_nam
 use crate::repo::{rollup_rebuild, tenants};
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
-    super::limit(ctx, super::limiter::Subject::Admin(super::limiter::client_addr(request)))?;
+    super::limit(ctx, crate::limiter::Subject::Admin(crate::limiter::client_addr(request)))?;
     match api_segments(request.uri().path()).as_deref() {
         Some(["admin", "tenants"]) => {
             expect_method(request, &[Method::POST], "POST")?;

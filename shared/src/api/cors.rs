@@ -9,6 +9,7 @@
 use http::{HeaderValue, Method, StatusCode, header};
 
 use super::{Request, Response};
+pub use crate::config::CorsPolicy;
 
 const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS: &str = "content-type, x-api-key, authorization, idempotency-key, if-match";
@@ -17,45 +18,11 @@ pub(super) const EXPOSED_HEADERS: &str = "retry-after, x-request-id, etag, idemp
 /// tightened policy from lingering long.
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CorsPolicy {
-    origins: Vec<String>,
-}
-
 impl CorsPolicy {
-    /// No cross-origin access at all.
-    pub fn same_origin_only() -> Self {
-        Self::default()
-    }
-
-    /// Parses a comma-separated list of origins (`https://d1.cloudfront.net,
-    /// http://localhost:5173`). Each must be `scheme://host[:port]` exactly
-    /// as browsers send it; `*` is refused, since the API is keyed per tenant.
-    pub fn parse(list: &str) -> Result<Self, String> {
-        let mut origins = Vec::new();
-        for raw in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-            let origin = raw.trim_end_matches('/');
-            let Some((scheme, host)) = origin.split_once("://") else {
-                return Err(format!("CORS origin {raw:?} must look like https://host[:port]"));
-            };
-            if !matches!(scheme, "http" | "https") || host.is_empty() || host.contains(['/', '*', ' ']) {
-                return Err(format!(
-                    "CORS origin {raw:?} must look like https://host[:port] (no path, no *)"
-                ));
-            }
-            origins.push(origin.to_ascii_lowercase());
-        }
-        Ok(Self { origins })
-    }
-
-    pub fn origins(&self) -> &[String] {
-        &self.origins
-    }
-
     fn allowed<'a>(&self, origin: Option<&'a HeaderValue>) -> Option<&'a HeaderValue> {
         let origin = origin?;
         let text = origin.to_str().ok()?;
-        self.origins.iter().any(|o| o.eq_ignore_ascii_case(text)).then_some(origin)
+        self.origins().iter().any(|o| o.eq_ignore_ascii_case(text)).then_some(origin)
     }
 
     /// Whether this request is a CORS preflight (which carries no API key).
@@ -100,7 +67,7 @@ impl CorsPolicy {
 
     /// Adds the grant to an actual response when the request's `Origin` is allowed.
     pub fn decorate(&self, origin: Option<&HeaderValue>, response: &mut Response) {
-        if self.origins.is_empty() {
+        if self.origins().is_empty() {
             return;
         }
         let headers = response.headers_mut();

@@ -13,7 +13,6 @@ pub mod events;
 pub mod experiments;
 pub mod health;
 pub mod keys;
-pub mod limiter;
 pub mod openapi;
 pub mod settings;
 pub mod summary;
@@ -28,6 +27,7 @@ use serde_json::Value;
 
 use crate::context::AppContext;
 use crate::domain::tenant::hash_api_key;
+use crate::limiter::{Subject, client_addr};
 use crate::repo::tenants;
 pub use error::ApiError;
 
@@ -39,30 +39,7 @@ pub type ApiResult = Result<Response, ApiError>;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-/// The deployable functions, one per route group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Function {
-    Ingest,
-    Summary,
-    Experiments,
-    Health,
-    Admin,
-}
-
-impl Function {
-    pub const ALL: [Function; 5] =
-        [Function::Ingest, Function::Summary, Function::Experiments, Function::Health, Function::Admin];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::Ingest => "ingest",
-            Function::Summary => "summary",
-            Function::Experiments => "experiments",
-            Function::Health => "health",
-            Function::Admin => "admin",
-        }
-    }
-}
+pub use crate::config::Function;
 
 /// Path segments after `/api`, or `None` for paths outside the API.
 pub fn api_segments(path: &str) -> Option<Vec<&str>> {
@@ -274,7 +251,7 @@ fn ingest_key_grant(
 }
 
 /// Takes a token from the context's limiter (none on AWS: API Gateway's).
-pub fn limit(ctx: &AppContext, subject: limiter::Subject<'_>) -> Result<(), ApiError> {
+pub fn limit(ctx: &AppContext, subject: Subject<'_>) -> Result<(), ApiError> {
     match &ctx.limiter {
         Some(limiter) => limiter.check(subject).map_err(ApiError::throttled),
         None => Ok(()),
@@ -300,7 +277,7 @@ async fn note_key_use(ctx: &AppContext, key_hash: &str, owner: &mut tenants::Key
 /// Resolves `X-API-Key` to a tenant. A missing, malformed or unknown key is
 /// 401 — the same answer whichever, so keys cannot be probed.
 pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller, ApiError> {
-    let anonymous = || limit(ctx, limiter::Subject::Unauthenticated(limiter::client_addr(request)));
+    let anonymous = || limit(ctx, Subject::Unauthenticated(client_addr(request)));
     let Some(raw) = request.headers().get(API_KEY_HEADER) else {
         anonymous()?;
         return Err(ApiError::unauthorized("missing X-API-Key header"));
@@ -334,7 +311,7 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
             tracing::Span::current().record("tenant_id", owner.tenant_id.as_str());
             let function = function_for(request.uri().path());
             if let Some(function) = function {
-                limit(ctx, limiter::Subject::Tenant(&owner.tenant_id, function))?;
+                limit(ctx, Subject::Tenant(&owner.tenant_id, function))?;
             }
             let granted_origin = ingest_key_grant(&owner, function, request)?;
             Ok(Caller { tenant_id: owner.tenant_id, scope: owner.scope, granted_origin })

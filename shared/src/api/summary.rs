@@ -19,12 +19,13 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
+use crate::domain::counting::Scope;
 use crate::domain::event::{MAX_TAG_CHARS, rfc3339};
 use crate::domain::summary::{MAX_VARIANT_ROWS, OTHER_ROW, Summary};
 use crate::domain::time_range::{parse_range_in, parse_tz};
 use crate::domain::timeseries::{Calendar, Interval, MAX_BUCKETS, assemble, bucket_count, parse_hour};
 use crate::repo::{counters, experiments, rollups};
-use crate::store::keys::{self, Scope};
+use crate::store::keys;
 
 pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {

@@ -3,7 +3,47 @@
 //! stored (keys, items, transactions) is [`crate::repo::counting`]'s.
 
 use super::event::Event;
-use crate::store::keys::{Membership, ScopeRef};
+
+/// What a counter counts over. Every event counts in `Tenant`; an event with
+/// an experiment id in `Experiment`; with a variant too, in `Variant` and in
+/// `VariantName` (the seed's summary groups by variant name across
+/// experiments when no experiment is asked for).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Tenant,
+    Experiment(String),
+    Variant(String, String),
+    VariantName(String),
+}
+
+/// A [`Scope`] borrowed from an event: the batch writer plans with these, so
+/// that it need not clone every event's experiment and variant names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScopeRef<'a> {
+    Tenant,
+    Experiment(&'a str),
+    Variant(&'a str, &'a str),
+    VariantName(&'a str),
+}
+
+impl<'a> From<&'a Scope> for ScopeRef<'a> {
+    fn from(scope: &'a Scope) -> Self {
+        match scope {
+            Scope::Tenant => ScopeRef::Tenant,
+            Scope::Experiment(experiment) => ScopeRef::Experiment(experiment),
+            Scope::Variant(experiment, variant) => ScopeRef::Variant(experiment, variant),
+            Scope::VariantName(variant) => ScopeRef::VariantName(variant),
+        }
+    }
+}
+
+/// Membership items remember that a user was seen (or converted) in a
+/// scope, so that unique-user counters flip exactly once per user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Membership {
+    Seen,
+    Converted,
+}
 
 /// Counts of a scope's all-time counter.
 pub const EVENTS: &str = "events";

@@ -3,11 +3,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::counting::{CONVERSIONS, CONVERTED_USERS, EVENTS, USERS};
 use super::event::EventType;
-use crate::store::Item;
 
 /// The four running totals a counter item holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -20,16 +17,6 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn from_item(item: &Item) -> Self {
-        let read = |attr: &str| item.get(attr).and_then(Value::as_u64).unwrap_or(0);
-        Self {
-            events: read(EVENTS),
-            users: read(USERS),
-            conversions: read(CONVERSIONS),
-            converted_users: read(CONVERTED_USERS),
-        }
-    }
-
     /// Adds another row's totals (users are summed, not deduplicated).
     pub fn add(&mut self, other: &Totals) {
         self.events += other.events;

@@ -8,11 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use serde_json::Value;
 
-use super::counting::{CONVERSIONS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS};
 use super::time_range::{day_in, start_of_day};
-use crate::store::Item;
 
 /// Most buckets one response may hold.
 pub const MAX_BUCKETS: usize = 5000;
@@ -111,16 +108,6 @@ pub struct BucketTotals {
 }
 
 impl BucketTotals {
-    pub fn from_item(item: &Item) -> Self {
-        let read = |attr: &str| item.get(attr).and_then(Value::as_u64).unwrap_or(0);
-        Self {
-            events: read(EVENTS),
-            conversions: read(CONVERSIONS),
-            new_users: read(NEW_USERS),
-            new_converted_users: read(NEW_CONVERTED_USERS),
-        }
-    }
-
     fn add(&mut self, other: &BucketTotals) {
         self.events += other.events;
         self.conversions += other.conversions;

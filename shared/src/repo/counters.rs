@@ -4,17 +4,38 @@
 
 use serde_json::Value;
 
+use crate::domain::counting::{
+    CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, Scope, USERS,
+};
 use crate::domain::summary::{Summary, Totals};
 use crate::domain::timeseries::BucketTotals;
-use crate::store::keys::{self, Scope};
+use crate::store::keys;
 use crate::store::{Item, Query, SortRange, Store, StoreError, query_all};
 
+/// The running totals a counter item holds (absent counts are 0).
+pub fn totals_of(item: &Item) -> Totals {
+    let read = |attr: &str| item.get(attr).and_then(Value::as_u64).unwrap_or(0);
+    Totals {
+        events: read(EVENTS),
+        users: read(USERS),
+        conversions: read(CONVERSIONS),
+        converted_users: read(CONVERTED_USERS),
+    }
+}
+
+/// What an hourly bucket item counts (absent counts are 0).
+pub fn bucket_totals_of(item: &Item) -> BucketTotals {
+    let read = |attr: &str| item.get(attr).and_then(Value::as_u64).unwrap_or(0);
+    BucketTotals {
+        events: read(EVENTS),
+        conversions: read(CONVERSIONS),
+        new_users: read(NEW_USERS),
+        new_converted_users: read(NEW_CONVERTED_USERS),
+    }
+}
+
 pub async fn totals(store: &dyn Store, tenant_id: &str, scope: &Scope) -> Result<Totals, StoreError> {
-    Ok(store
-        .get(&keys::counter(tenant_id, scope))
-        .await?
-        .map(|item| Totals::from_item(&item))
-        .unwrap_or_default())
+    Ok(store.get(&keys::counter(tenant_id, scope)).await?.map(|item| totals_of(&item)).unwrap_or_default())
 }
 
 /// Variant name and totals of every variant counter under a sort-key prefix.
@@ -32,7 +53,7 @@ async fn variant_totals(
         .into_iter()
         .filter_map(|(_, item): (_, Item)| {
             let name = item.get("variant").and_then(Value::as_str)?.to_owned();
-            Some((name, Totals::from_item(&item)))
+            Some((name, totals_of(&item)))
         })
         .collect())
 }
@@ -91,7 +112,7 @@ pub async fn hourly(
         Query::partition(keys::buckets_partition(tenant_id, scope)).range(SortRange::Between(low, high)),
     )
     .await?;
-    Ok(items.into_iter().map(|(key, item)| (key.sk, BucketTotals::from_item(&item))).collect())
+    Ok(items.into_iter().map(|(key, item)| (key.sk, bucket_totals_of(&item))).collect())
 }
 
 /// The first and last hour a scope has events in, if any.

@@ -38,9 +38,10 @@ use crate::domain::attribution::{self, Cell, Day, Measure, UserAttribution};
 use crate::domain::counting::{
     CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, USERS, membership_kinds, scopes,
 };
+use crate::domain::counting::{Membership, ScopeRef};
 use crate::domain::event::Event;
 use crate::domain::timeseries::parse_hour;
-use crate::store::keys::{self, Membership, ScopeRef};
+use crate::store::keys;
 use crate::store::{Condition, Item, Key, WriteOp};
 
 /// A membership's attribute: its user's earliest event in the scope, as
@@ -583,7 +584,8 @@ mod tests {
     use crate::domain::event::EventType;
     use std::collections::BTreeMap;
 
-    use crate::store::keys::{Scope, counter};
+    use crate::domain::counting::Scope;
+    use crate::store::keys::counter;
 
     fn event(id: &str, user: &str, kind: EventType, variant: Option<&str>) -> Event {
         Event {

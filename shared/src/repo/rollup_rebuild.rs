@@ -29,9 +29,10 @@ use serde_json::Value;
 use super::user_sketches::{self, SketchCache};
 use super::{counters, from_item};
 use crate::domain::counting::{CONVERSIONS, EVENTS};
+use crate::domain::counting::{Scope, ScopeRef};
 use crate::domain::event::Event;
-use crate::domain::timeseries::{BucketTotals, parse_hour};
-use crate::store::keys::{self, Scope, ScopeRef};
+use crate::domain::timeseries::parse_hour;
+use crate::store::keys;
 use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp};
 
 /// Events read and merged per page.
@@ -166,7 +167,7 @@ async fn experiments_by_variant(
 
 /// A bucket's events and conversions (zero when absent).
 fn counts(item: Option<&Item>) -> (i64, i64) {
-    let totals = item.map(BucketTotals::from_item).unwrap_or_default();
+    let totals = item.map(super::counters::bucket_totals_of).unwrap_or_default();
     (totals.events as i64, totals.conversions as i64)
 }
 

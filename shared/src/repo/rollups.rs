@@ -18,10 +18,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::sketch_unions::SketchUnions;
 use super::user_sketches::{RangeSketches, hour_number, stored_in_hours};
 use super::{counters, from_item};
+use crate::domain::counting::{Membership, Scope};
 use crate::domain::distinct::{UserSketch, coupon_of};
 use crate::domain::event::EventType;
 use crate::domain::summary::{EventRecord, Summary, Totals};
-use crate::store::keys::{self, Membership, Scope};
+use crate::store::keys;
 use crate::store::{Query, SortRange, Store, StoreError, query_all};
 
 /// What a range adds up to in one scope: its counts, and its users still

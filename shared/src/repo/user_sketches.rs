@@ -22,10 +22,11 @@ use foldhash::HashMap;
 use serde_json::Value;
 
 use super::two_generations::TwoGenerations;
+use crate::domain::counting::{Membership, ScopeRef};
 use crate::domain::counting::{membership_kinds, scopes};
 use crate::domain::distinct::{UserSketch, UserUnion, coupon_of, cover};
 use crate::domain::event::Event;
-use crate::store::keys::{self, Membership, Period, ScopeRef};
+use crate::store::keys::{self, Period};
 use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp, query_all};
 
 const SKETCH: &str = "hll";

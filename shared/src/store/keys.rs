@@ -9,6 +9,7 @@
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::Key;
+use crate::domain::counting::{Membership, Scope, ScopeRef};
 
 /// Singleton items use this sort key.
 const ONE: &str = "-";
@@ -242,42 +243,9 @@ pub fn sort_time(timestamp: &DateTime<Utc>) -> String {
 
 // --- counters ---------------------------------------------------------------
 
-/// What a counter counts over. Every event counts in `Tenant`; an event with
-/// an experiment id in `Experiment`; with a variant too, in `Variant` and in
-/// `VariantName` (the seed's summary groups by variant name across
-/// experiments when no experiment is asked for).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Scope {
-    Tenant,
-    Experiment(String),
-    Variant(String, String),
-    VariantName(String),
-}
-
-/// A [`Scope`] borrowed from an event: the batch writer plans with these, so
-/// that it need not clone every event's experiment and variant names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ScopeRef<'a> {
-    Tenant,
-    Experiment(&'a str),
-    Variant(&'a str, &'a str),
-    VariantName(&'a str),
-}
-
 impl Scope {
     pub fn encode(&self) -> String {
         ScopeRef::from(self).encode()
-    }
-}
-
-impl<'a> From<&'a Scope> for ScopeRef<'a> {
-    fn from(scope: &'a Scope) -> Self {
-        match scope {
-            Scope::Tenant => ScopeRef::Tenant,
-            Scope::Experiment(experiment) => ScopeRef::Experiment(experiment),
-            Scope::Variant(experiment, variant) => ScopeRef::Variant(experiment, variant),
-            Scope::VariantName(variant) => ScopeRef::VariantName(variant),
-        }
     }
 }
 
@@ -400,14 +368,6 @@ pub fn sketch(partition: &str, kind: Membership, period: Period, when: &str) -> 
     sk.push_str(prefix);
     sk.push_str(when);
     Key::new(partition, sk)
-}
-
-/// Membership items remember that a user was seen (or converted) in a
-/// scope, so that unique-user counters flip exactly once per user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Membership {
-    Seen,
-    Converted,
 }
 
 pub fn membership<'a>(

@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use super::Function;
+use crate::config::Function;
 
 /// Who a request counts against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,6 @@ pub trait RequestLimiter: Send + Sync + 'static {
 pub struct ClientAddr(pub IpAddr);
 
 /// The address of a request's client, if its listener said.
-pub fn client_addr(request: &super::Request) -> Option<IpAddr> {
+pub fn client_addr<B>(request: &http::Request<B>) -> Option<IpAddr> {
     request.extensions().get::<ClientAddr>().map(|addr| addr.0)
 }
