@@ -658,6 +658,19 @@ def test_alarms_watch_dead_letters_writer_errors_throttles_and_5xx(resources):
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in names
     assert ("AWS/Lambda", "Errors") in names
     assert ("AWS/ApiGateway", "5XXError") in names
+    for metric in ("TransactionConflict", "WriteThrottleEvents"):
+        tables = {json.loads(d)[0]["Value"]["Ref"] for ns, n, d in watched if ns == "AWS/DynamoDB" and n == metric}
+        assert tables == {"StateTable", "EventsTable"}, f"{metric} of both tables is watched"
+    # Conflicts are judged per event written (the batch writer's EMF count):
+    # issue 18's target is at most 1 per 1,000 events.
+    conflicts = next(a for a in alarms.values() if "TransactionConflict" in json.dumps(a))
+    assert ("CampaignAnalytics", "EventsWritten") in names
+    assert conflicts["Properties"]["Threshold"] == 1
+    assert "1000 *" in conflicts["Properties"]["Metrics"][0]["Expression"]
+    written = next(m for m in conflicts["Properties"]["Metrics"] if m["Id"] == "written")["MetricStat"]["Metric"]
+    writer = (REPO / "shared" / "src" / "batch_writer.rs").read_text()
+    assert f'"{written["Dimensions"][0]["Value"]}",' in writer, "the dimension the batch writer emits"
+    assert '("EventsWritten",' in writer
     throttled = {json.loads(d)[0]["Value"]["Ref"] for ns, n, d in watched if n == "Throttles"}
     assert throttled == set(GRANTS), "every function's throttles are watched"
     dlq = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
