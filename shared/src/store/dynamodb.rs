@@ -84,8 +84,8 @@ impl DynamoStore {
     }
 
     /// The expiry (epoch seconds) of event items put at `now`, if they
-    /// expire: computed once per request, so that everything a request
-    /// sends, and the token that names it, is fixed before it is sent.
+    /// expire: computed once per call, so that the request its retries
+    /// resend (under one token) is the very request first sent.
     fn expiry_at(&self, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
         self.tables.event_retention_days.map(|days| now.timestamp() + i64::from(days) * 86_400)
     }
