@@ -17,7 +17,6 @@
 //! throttled inside one) and unprocessed keys, with backoff and jitter.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -25,15 +24,14 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
-use rand::Rng;
 use serde_json::Value;
 
+use super::retry::{self, Attempt, random_jitter, retrying};
 use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
 
 /// DynamoDB's limits.
 const MAX_TRANSACTION_WRITES: usize = 100;
 const MAX_BATCH_GET_KEYS: usize = 100;
-const MAX_RETRIES: u32 = 8;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -324,9 +322,7 @@ fn single_write_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
 }
 
 async fn backoff(attempt: u32) {
-    let base = Duration::from_millis(25) * 2u32.saturating_pow(attempt.min(8));
-    let jitter = rand::rng().random_range(0..=base.as_millis() as u64);
-    tokio::time::sleep(Duration::from_millis(jitter).max(Duration::from_millis(5))).await;
+    tokio::time::sleep(retry::backoff_delay(attempt, random_jitter)).await;
 }
 
 impl DynamoStore {
@@ -402,71 +398,67 @@ impl DynamoStore {
         // `IdempotentParameterMismatch`, and the batch stuck until the
         // token aged out, ten minutes.)
         let token = uuid::Uuid::new_v4().to_string();
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .client_request_token(&token)
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(err) => err,
-            };
-            // The SDK has already retried timeouts, throttling and 5xx within
-            // its operation timeout; what it cannot retry is a cancelled
-            // transaction (a conflict, or an item throttled inside it).
-            let retry = match err.as_service_error() {
-                Some(service) => match service.code() {
-                    Some("TransactionCanceledException") => {
-                        let reasons = match service {
-                            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
-                                e.cancellation_reasons().to_vec()
-                            }
-                            _ => Vec::new(),
-                        };
-                        let failed = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
-                        match failed {
-                            Some(index) => return Err(StoreError::ConditionFailed { index }),
-                            None if reasons.iter().any(|r| is_throttling(r.code())) => {
-                                StoreError::Unavailable("transaction throttled".into())
-                            }
-                            None => match reasons.iter().find(|r| is_refusal(r.code())) {
-                                // DynamoDB's `ValidationError` (a number out
-                                // of range, an item too large): no retry helps.
-                                Some(refused) => {
-                                    return Err(StoreError::Invalid(format!(
-                                        "DynamoDB refused a write of the transaction: {} {:?}",
-                                        refused.code().unwrap_or_default(),
-                                        refused.message()
-                                    )));
-                                }
-                                None => StoreError::Conflict,
-                            },
+        retrying(|| self.transact_once(&items, &token), random_jitter).await
+    }
+
+    /// One `TransactWriteItems` call of `items` under `token`.
+    async fn transact_once(&self, items: &[TransactWriteItem], token: &str) -> Attempt<()> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items.to_vec()))
+            .client_request_token(token)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Attempt::Done(Ok(())),
+            Err(err) => err,
+        };
+        // The SDK has already retried timeouts, throttling and 5xx within
+        // its operation timeout; what it cannot retry is a cancelled
+        // transaction (a conflict, or an item throttled inside it).
+        let retry = match err.as_service_error() {
+            Some(service) => match service.code() {
+                Some("TransactionCanceledException") => {
+                    let reasons = match service {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
+                            e.cancellation_reasons().to_vec()
                         }
+                        _ => Vec::new(),
+                    };
+                    let failed = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
+                    match failed {
+                        Some(index) => return Attempt::Done(Err(StoreError::ConditionFailed { index })),
+                        None if reasons.iter().any(|r| is_throttling(r.code())) => {
+                            StoreError::Unavailable("transaction throttled".into())
+                        }
+                        None => match reasons.iter().find(|r| is_refusal(r.code())) {
+                            // DynamoDB's `ValidationError` (a number out
+                            // of range, an item too large): no retry helps.
+                            Some(refused) => {
+                                return Attempt::Done(Err(StoreError::Invalid(format!(
+                                    "DynamoDB refused a write of the transaction: {} {:?}",
+                                    refused.code().unwrap_or_default(),
+                                    refused.message()
+                                ))));
+                            }
+                            None => StoreError::Conflict,
+                        },
                     }
-                    Some("TransactionConflictException" | "TransactionInProgressException") => {
-                        StoreError::Conflict
-                    }
-                    Some("IdempotentParameterMismatchException") => {
-                        return Err(StoreError::Internal(
-                            "transaction token reused with other writes".into(),
-                        ));
-                    }
-                    _ => return Err(sdk_failure(&err)),
-                },
-                None => return Err(sdk_failure(&err)),
-            };
-            match retry {
-                StoreError::Unavailable(_) | StoreError::Conflict if attempt < MAX_RETRIES => {
-                    attempt += 1;
-                    backoff(attempt).await;
                 }
-                other => return Err(other),
-            }
-        }
+                Some("TransactionConflictException" | "TransactionInProgressException") => {
+                    StoreError::Conflict
+                }
+                Some("IdempotentParameterMismatchException") => {
+                    return Attempt::Done(Err(StoreError::Internal(
+                        "transaction token reused with other writes".into(),
+                    )));
+                }
+                _ => return Attempt::Done(Err(sdk_failure(&err))),
+            },
+            None => return Attempt::Done(Err(sdk_failure(&err))),
+        };
+        Attempt::Again(retry)
     }
 }
 
@@ -523,7 +515,7 @@ impl Store for DynamoStore {
                 request = output.unprocessed_keys.unwrap_or_default();
                 if !request.is_empty() {
                     attempt += 1;
-                    if attempt > MAX_RETRIES {
+                    if attempt > retry::MAX_RETRIES {
                         return Err(StoreError::Unavailable("unprocessed keys after retries".into()));
                     }
                     backoff(attempt).await;
@@ -593,17 +585,19 @@ impl Store for DynamoStore {
         validate_transaction(&writes, MAX_TRANSACTION_WRITES)?;
         if writes.len() == 1 {
             // An item held by a transaction in flight refuses a lone write
-            // too; it is retried like a cancelled transaction.
-            let mut attempt = 0;
-            loop {
-                match self.single_write(&writes[0]).await {
-                    Err(StoreError::Conflict) if attempt < MAX_RETRIES => {
-                        attempt += 1;
-                        backoff(attempt).await;
+            // too; it is retried like a cancelled transaction. (The SDK has
+            // retried throttling and timeouts already.)
+            let write = &writes[0];
+            retrying(
+                || async move {
+                    match self.single_write(write).await {
+                        Err(StoreError::Conflict) => Attempt::Again(StoreError::Conflict),
+                        outcome => Attempt::Done(outcome),
                     }
-                    outcome => return outcome,
-                }
-            }
+                },
+                random_jitter,
+            )
+            .await
         } else {
             self.transaction(&writes, chrono::Utc::now()).await
         }
@@ -622,6 +616,7 @@ mod limits_tests;
 mod tests {
     use super::*;
     use crate::aws::testing;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn dynamodb_store_meets_the_contract() {
@@ -683,6 +678,28 @@ mod tests {
         DynamoStore::new(client, tables)
     }
 
+    fn counter_key() -> Key {
+        Key::new("CNT#t", "T")
+    }
+
+    /// Two writes: `n` added to [`counter_key`], and an event item put
+    /// (which carries the store's expiry).
+    fn counter_and_event(n: i64) -> Vec<WriteOp> {
+        vec![
+            WriteOp::Update {
+                key: counter_key(),
+                add: vec![("n".into(), n)],
+                set: Item::new(),
+                condition: Condition::Always,
+            },
+            WriteOp::Put {
+                key: Key::new("EV#t#2026-12-01", "a"),
+                item: Item::new(),
+                condition: Condition::Always,
+            },
+        ]
+    }
+
     /// The emulator answers client request tokens as DynamoDB does
     /// (scripts/moto_server.py): the same request again within ten minutes
     /// is not applied again, and other writes under a used token are
@@ -690,22 +707,7 @@ mod tests {
     #[tokio::test]
     async fn the_emulator_keeps_transaction_tokens_as_dynamodb_does() {
         let store = store_with_retention().await;
-        let counter = Key::new("CNT#t", "T");
-        let writes = |n: i64| {
-            vec![
-                WriteOp::Update {
-                    key: counter.clone(),
-                    add: vec![("n".into(), n)],
-                    set: Item::new(),
-                    condition: Condition::Always,
-                },
-                WriteOp::Put {
-                    key: Key::new("EV#t#2026-12-01", "a"),
-                    item: Item::new(),
-                    condition: Condition::Always,
-                },
-            ]
-        };
+        let (counter, writes) = (counter_key(), counter_and_event);
         // Tokens of their own: the emulator remembers them for ten minutes.
         let (one, two) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
         let send = |writes: Vec<WriteOp>, token: &str| {
@@ -736,20 +738,7 @@ mod tests {
     #[tokio::test]
     async fn each_transaction_call_is_a_request_of_its_own() {
         let store = store_with_retention().await;
-        let counter = Key::new("CNT#t", "T");
-        let writes = vec![
-            WriteOp::Update {
-                key: counter.clone(),
-                add: vec![("n".into(), 1)],
-                set: Item::new(),
-                condition: Condition::Always,
-            },
-            WriteOp::Put {
-                key: Key::new("EV#t#2026-12-01", "a"),
-                item: Item::new(),
-                condition: Condition::Always,
-            },
-        ];
+        let (counter, writes) = (counter_key(), counter_and_event(1));
         let at: chrono::DateTime<chrono::Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
         store.transaction(&writes, at).await.expect("first");
         store.transaction(&writes, at + chrono::TimeDelta::seconds(1)).await.expect("a later expiry");

@@ -4,6 +4,8 @@
 //! gets through what DynamoDB refuses for a while (a held item) and
 //! refuses for good (a value DynamoDB cannot store).
 
+use std::time::Duration;
+
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{

@@ -14,6 +14,7 @@ mod checkpointer;
 pub mod dynamodb;
 pub mod keys;
 pub mod limits;
+pub mod retry;
 pub mod sqlite;
 
 #[cfg(any(test, feature = "contract"))]
