@@ -8,7 +8,9 @@
 #  3. economy: SDK requests per 1,000 events through ingest and the batch
 #     writer on moto, and what a million events cost;
 #  4. criterion microbenchmarks (validation, aggregation, statistics) and the
-#     results/time-series read benchmark.
+#     results/time-series read benchmark;
+#  5. scale: the batch writer over a simulated DynamoDB with its documented
+#     limits, in virtual time (writers 1-256, batched and single events).
 # Results: target/bench/*.json and target/criterion/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +40,6 @@ MOTO_ENDPOINT="http://127.0.0.1:$port" "$target/release/economy"
 
 echo "== 4. criterion microbenchmarks"
 cargo bench -p shared --bench domain --bench results_latency
+
+echo "== 5. scale model (virtual time, DynamoDB's limits): $target/release/scale"
+"$target/release/scale"

@@ -3,6 +3,7 @@
 //! summaries from HDR histograms, and writing results under `target/bench/`.
 
 pub mod economy;
+pub mod scale;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
