@@ -11,12 +11,14 @@
 //!   [`Limits::transaction_hold`]; any transaction or lone write touching
 //!   a held item meanwhile is refused (`TransactionConflict`), and the
 //!   adapter's policy retries it;
-//! - each partition key takes [`Limits::partition_wcu`] write units per
+//! - each partition takes [`Limits::partition_wcu`] write units per
 //!   second (DynamoDB: 1,000, with one second's burst); a write costs its
 //!   item's started kilobytes, twice inside a transaction; a write the
-//!   bucket cannot pay for is throttled. Partitions are not split: the
-//!   event and counter partitions of a tenant have a rising or a single
-//!   sort key, which DynamoDB does not split for heat;
+//!   bucket cannot pay for is throttled. A partition is a partition key
+//!   whose writes go to ever-later sort keys (events, hourly buckets:
+//!   DynamoDB does not split those for heat), and otherwise one item
+//!   (DynamoDB's steady state once adaptive capacity has split hot items
+//!   apart; a single item never splits). [`Limits::rising_partitions`];
 //! - reads cost a unit per started 4 KB (strongly consistent), and every
 //!   request a latency.
 //!
@@ -33,7 +35,9 @@ use serde::Serialize;
 use shared::domain::event::{Event, EventType};
 use shared::repo::events::{WriteReport, WriterMemory, store_events_into};
 use shared::store::retry::{Attempt, retrying};
-use shared::store::{Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
+use shared::store::{
+    Item, Key, Layout, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction,
+};
 use tokio::time::Instant;
 
 /// DynamoDB's limits, and the latencies of its requests.
@@ -45,6 +49,14 @@ pub struct Limits {
     pub transaction_hold: Duration,
     /// A lone read's or write's latency.
     pub request_latency: Duration,
+    /// Partition-key prefixes whose writes go to ever-later sort keys
+    /// (events, by time; hourly buckets, by hour), which DynamoDB does not
+    /// split for heat: their write units are counted per partition key.
+    /// Every other partition key's items are split apart as they grow hot
+    /// (adaptive capacity isolates frequently written items), and the
+    /// model counts their units per item: its steady state, after the
+    /// minutes a split takes.
+    pub rising_partitions: Vec<String>,
 }
 
 impl Default for Limits {
@@ -53,6 +65,18 @@ impl Default for Limits {
             partition_wcu: 1_000.0,
             transaction_hold: Duration::from_millis(30),
             request_latency: Duration::from_millis(5),
+            rising_partitions: vec!["EV#".into(), "BKT#".into()],
+        }
+    }
+}
+
+impl Limits {
+    /// The partition whose write units a write of `key` takes.
+    fn partition_of(&self, key: &Key) -> String {
+        if self.rising_partitions.iter().any(|prefix| key.pk.starts_with(prefix.as_str())) {
+            key.pk.clone()
+        } else {
+            format!("{}\u{0}{}", key.pk, key.sk)
         }
     }
 }
@@ -66,6 +90,20 @@ pub struct Tally {
     pub throttles: u64,
     pub write_units: u64,
     pub read_units: u64,
+}
+
+impl Tally {
+    /// What was asked and answered after `earlier`.
+    fn since(&self, earlier: &Tally) -> Tally {
+        Tally {
+            requests: self.requests - earlier.requests,
+            transactions: self.transactions - earlier.transactions,
+            conflicts: self.conflicts - earlier.conflicts,
+            throttles: self.throttles - earlier.throttles,
+            write_units: self.write_units - earlier.write_units,
+            read_units: self.read_units - earlier.read_units,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -108,6 +146,7 @@ impl State {
 pub struct ModelStore {
     state: Mutex<State>,
     limits: Limits,
+    layout: Layout,
 }
 
 fn size_of(key: &Key, item: Option<&Item>) -> usize {
@@ -121,8 +160,8 @@ fn started(bytes: usize, unit: usize) -> u64 {
 }
 
 impl ModelStore {
-    pub fn new(limits: Limits) -> Self {
-        Self { state: Mutex::new(State { seed: 0x5eed, ..State::default() }), limits }
+    pub fn new(limits: Limits, layout: Layout) -> Self {
+        Self { state: Mutex::new(State { seed: 0x5eed, ..State::default() }), limits, layout }
     }
 
     pub fn tally(&self) -> Tally {
@@ -161,7 +200,7 @@ impl ModelStore {
                     let after = write.apply(state.items.get(write.key()).cloned());
                     let cost =
                         started(size_of(write.key(), after.as_ref()), 1024) * if transaction { 2 } else { 1 };
-                    *costs.entry(write.key().pk.clone()).or_default() += cost as f64;
+                    *costs.entry(self.limits.partition_of(write.key())).or_default() += cost as f64;
                     units += cost;
                 }
                 if !state.pay(&costs, self.limits.partition_wcu, Instant::now()) {
@@ -265,6 +304,17 @@ impl Store for ModelStore {
     fn max_transaction_writes(&self) -> usize {
         100
     }
+
+    async fn transact_attempt(&self, writes: Vec<WriteOp>) -> Attempt<()> {
+        if let Err(invalid) = validate_transaction(&writes, self.max_transaction_writes()) {
+            return Attempt::Done(Err(invalid));
+        }
+        self.attempt(&writes).await
+    }
+
+    fn layout(&self) -> Layout {
+        self.layout
+    }
 }
 
 /// How events reach the batch writer.
@@ -292,7 +342,24 @@ pub struct Scenario {
     pub writers: usize,
     pub traffic: Traffic,
     pub seconds: u64,
+    /// Whether every user of every tenant was seen before the run (steady
+    /// state: returning users, whose memberships and sketches the run
+    /// finds) or none was (a cold start: each event's user is new).
+    pub returning_users: bool,
     pub limits: Limits,
+    /// How hot items are split (`Layout::default()`: as before shards).
+    #[serde(serialize_with = "serialize_layout")]
+    pub layout: Layout,
+}
+
+fn serialize_layout<S: serde::Serializer>(layout: &Layout, out: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut fields = out.serialize_struct("Layout", 4)?;
+    fields.serialize_field("eventShards", &layout.event_shards)?;
+    fields.serialize_field("aggregateShards", &layout.aggregate_shards)?;
+    fields.serialize_field("sketchShards", &layout.sketch_shards)?;
+    fields.serialize_field("bucketPartitions", &layout.bucket_partitions)?;
+    fields.end()
 }
 
 /// What a run measured.
@@ -315,6 +382,38 @@ pub struct Outcome {
     pub tally: Tally,
 }
 
+/// Users per tenant.
+const USERS: u64 = 40_000;
+
+/// Stores an event of every user of every tenant, with one writer, before
+/// a run of returning users; how many.
+async fn warm_up(store: &ModelStore) -> u64 {
+    let base: chrono::DateTime<chrono::Utc> = "2026-12-01T10:00:00Z".parse().expect("a time");
+    let tenants = std::iter::once("hot".to_owned()).chain((0..9).map(|cold| format!("cold-{cold}")));
+    let events: Vec<Event> = tenants
+        .flat_map(|tenant| {
+            (0..USERS).map(move |user| Event {
+                id: format!("warm-{tenant}-{user}"),
+                tenant_id: tenant.clone(),
+                user_id: format!("u{user}"),
+                // The users who convert in the run have converted before.
+                event_type: if user % 10 == 0 { EventType::Conversion } else { EventType::PageView },
+                experiment_id: Some("exp".into()),
+                variant: Some(["A", "B", "C"][(user % 3) as usize].into()),
+                properties: Default::default(),
+                timestamp: base,
+            })
+        })
+        .collect();
+    let memory = aws_writer_memory(usize::MAX);
+    let mut stored = 0;
+    for batch in events.chunks(1_000) {
+        stored +=
+            shared::repo::events::store_events(store, &memory, batch.to_vec()).await.expect("warm-up").stored;
+    }
+    stored as u64
+}
+
 /// Hands out the events of a run, in order: deterministic.
 struct Generator {
     next: u64,
@@ -331,14 +430,15 @@ impl Generator {
                 Event {
                     id: format!("e{n}"),
                     tenant_id: tenant,
-                    user_id: format!("u{}", n % 10_000),
+                    user_id: format!("u{}", n % USERS),
                     event_type: if n.is_multiple_of(10) {
                         EventType::Conversion
                     } else {
                         EventType::PageView
                     },
                     experiment_id: Some("exp".into()),
-                    variant: Some(["A", "B", "C"][(n % 3) as usize].into()),
+                    // A user keeps to one arm, as assignment has it.
+                    variant: Some(["A", "B", "C"][(n % USERS % 3) as usize].into()),
                     properties: Default::default(),
                     timestamp: base + chrono::TimeDelta::milliseconds((n % 3_600_000) as i64),
                 }
@@ -349,8 +449,10 @@ impl Generator {
 
 /// What the AWS deployment's batch writer remembers: nothing it would have
 /// to trust across writers (`shared::aws` disables the same caches).
-fn aws_writer_memory() -> WriterMemory {
+fn aws_writer_memory(writer: usize) -> WriterMemory {
     WriterMemory {
+        home_shard: shared::repo::hot_shards::HomeShard::seeded(writer as u64),
+        sketches: shared::repo::user_sketches::SketchCache::seeded(writer as u64),
         members: shared::repo::known_members::KnownMembers::disabled(),
         attributions: shared::repo::attribution::KnownAttributions::disabled(),
         day_values: shared::repo::day_values::KnownDayValues::disabled(),
@@ -361,16 +463,18 @@ fn aws_writer_memory() -> WriterMemory {
 /// Runs `scenario` on a fresh model. Call it on a current-thread runtime
 /// with a paused clock (`run` builds one).
 pub async fn simulate(scenario: Scenario) -> Outcome {
-    let store = Arc::new(ModelStore::new(scenario.limits.clone()));
+    let store = Arc::new(ModelStore::new(scenario.limits.clone(), scenario.layout));
     let generator = Arc::new(Mutex::new(Generator { next: 0 }));
+    let warmed = if scenario.returning_users { warm_up(store.as_ref()).await } else { 0 };
+    let before_run = store.tally();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(scenario.seconds);
     let mut writers = Vec::new();
-    for _ in 0..scenario.writers {
+    for writer in 0..scenario.writers {
         let (store, generator) = (store.clone(), generator.clone());
         let per_call = scenario.traffic.events_per_call();
         writers.push(tokio::spawn(async move {
-            let memory = aws_writer_memory();
+            let memory = aws_writer_memory(writer);
             let (mut stored, mut redeliveries) = (0u64, 0u64);
             while Instant::now() < deadline {
                 let events = generator.lock().expect("generator").take(per_call);
@@ -395,14 +499,14 @@ pub async fn simulate(scenario: Scenario) -> Outcome {
             (stored, redeliveries)
         }));
     }
-    let (mut total, mut redeliveries) = (0, 0);
+    let (mut total, mut redeliveries) = (0u64, 0);
     for writer in writers {
         let (stored, failed) = writer.await.expect("a writer");
         total += stored;
         redeliveries += failed;
     }
     let elapsed = scenario.seconds as f64;
-    let tally = store.tally();
+    let tally = store.tally().since(&before_run);
     let before = store.tally();
     let hot = shared::repo::counters::summary(store.as_ref(), "hot", None).await.expect("the hot summary");
     let after = store.tally();
@@ -415,10 +519,11 @@ pub async fn simulate(scenario: Scenario) -> Outcome {
             .expect("a summary")
             .total_events;
     }
-    let exact = counted == total;
+    let exact = counted == warmed + total;
     let per_1000 = |n: u64| if total == 0 { 0.0 } else { 1000.0 * n as f64 / total as f64 };
+    let hot_warmed = if scenario.returning_users { USERS } else { 0 };
     Outcome {
-        hot_events_per_second: hot.total_events as f64 / elapsed,
+        hot_events_per_second: (hot.total_events - hot_warmed) as f64 / elapsed,
         events_per_second: total as f64 / elapsed,
         conflicts_per_1000_events: per_1000(tally.conflicts),
         throttles_per_1000_events: per_1000(tally.throttles),

@@ -128,6 +128,11 @@ COMMON_ENV = {
     "QUEUE_URL",
     "DLQ_URL",
     "EVENT_RETENTION_DAYS",
+    # Every function splits hot items alike (shared::store::Layout).
+    "EVENT_SHARDS",
+    "AGGREGATE_SHARDS",
+    "SKETCH_SHARDS",
+    "BUCKET_PARTITIONS",
     "CORS_ALLOWED_ORIGINS",
     "RUST_LOG",
 }

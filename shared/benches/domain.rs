@@ -105,8 +105,9 @@ fn aggregation(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan_writes");
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.sample_size(20);
-    group
-        .bench_function("10k events", |b| b.iter(|| counting::plan(black_box(&batch), &absent, &slots, 100)));
+    group.bench_function("10k events", |b| {
+        b.iter(|| counting::plan(black_box(&batch), &absent, &slots, 100, 1))
+    });
     group.finish();
 }
 

@@ -22,6 +22,7 @@ use crate::config::{env_var, in_lambda};
 use crate::context::{AppContext, ContextError};
 use crate::queue::sqs::SqsQueue;
 use crate::repo::known_members::KnownMembers;
+use crate::store::Layout;
 use crate::store::dynamodb::{DynamoStore, PK, SK, TTL_ATTRIBUTE, Tables};
 
 /// Where the AWS backend keeps its data (environment names in brackets).
@@ -44,6 +45,12 @@ pub struct Resources {
     /// `USAGE_PLAN_ID`: when set, tenant keys are also registered as API
     /// Gateway keys in this usage plan (see [`crate::gateway`]).
     pub usage_plan_id: Option<String>,
+    /// `EVENT_SHARDS`, `AGGREGATE_SHARDS`, `SKETCH_SHARDS`,
+    /// `BUCKET_PARTITIONS` (1 when unset): how hot items
+    /// are split ([`Layout`]; ARCHITECTURE.md, "Shards"). Every function
+    /// of a deployment must see the same event shard count, and it may
+    /// only grow.
+    pub layout: Layout,
 }
 
 impl Resources {
@@ -61,8 +68,19 @@ impl Resources {
                 .and_then(|d| d.parse().ok())
                 .filter(|days| *days > 0),
             usage_plan_id: env_var("USAGE_PLAN_ID"),
+            layout: Layout::new(
+                shards_from_env("EVENT_SHARDS"),
+                shards_from_env("AGGREGATE_SHARDS"),
+                shards_from_env("SKETCH_SHARDS"),
+                shards_from_env("BUCKET_PARTITIONS"),
+            ),
         }
     }
+}
+
+/// A shard count from the environment: 1 when unset or not a number.
+fn shards_from_env(name: &str) -> u16 {
+    env_var(name).and_then(|n| n.parse().ok()).unwrap_or(1)
 }
 
 /// SDK configuration from the usual sources (`AWS_REGION`,
@@ -194,6 +212,7 @@ pub async fn open_counted(
             events: resources.events_table.clone(),
             state: resources.state_table.clone(),
             event_retention_days: resources.event_retention_days,
+            layout: resources.layout,
         },
     );
     let mut ctx = AppContext::new(
@@ -416,15 +435,22 @@ pub mod testing {
             dead_letter_url: None,
             event_retention_days: Some(400),
             usage_plan_id: None,
+            layout: Layout::default(),
         };
         bootstrap(&resources, queue).await.expect("bootstrap on the emulator");
         resources
     }
 
     pub async fn fresh_context() -> AppContext {
-        let resources =
+        fresh_context_laid_out(Layout::default()).await
+    }
+
+    /// [`fresh_context`] whose store splits hot items as `layout` says.
+    pub async fn fresh_context_laid_out(layout: Layout) -> AppContext {
+        let mut resources =
             fresh_resources(QueueSettings { visibility_timeout: Duration::from_secs(1), max_receives: 3 })
                 .await;
+        resources.layout = layout;
         open(&resources, Some("admin".into())).await.expect("context on the emulator")
     }
 }

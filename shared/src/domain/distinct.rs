@@ -83,6 +83,11 @@ impl UserUnion {
         self.0.update(&sketch.0);
     }
 
+    /// Adds the users of another union (of another shard's sketches).
+    pub fn absorb(&mut self, other: &UserUnion) {
+        self.0.update(&other.0.to_sketch(datasketches::hll::HllType::Hll8));
+    }
+
     /// The estimated number of distinct users, rounded.
     pub fn users(&self) -> u64 {
         self.0.estimate().round() as u64

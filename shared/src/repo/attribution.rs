@@ -697,18 +697,26 @@ pub async fn segment_row_days(
     Ok(out)
 }
 
-/// The cells of one day partition and their rollups.
+/// The cells of one day partition and their rollups, each cell's shards
+/// ([`keys::on_shard`]: its digest, then `#<shard>`) summed.
 async fn cell_days(store: &dyn Store, partition: String) -> Result<Vec<(Cell, RowDay)>, StoreError> {
-    let mut out = Vec::new();
-    for (_, item) in query_all(store, Query::partition(partition)).await? {
-        let Some(cell) = item.get(ROW).and_then(cell_of_labels) else { continue };
-        let mut counts = RowDay::default();
+    let mut out: Vec<(Cell, RowDay)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::default();
+    for (key, item) in query_all(store, Query::partition(partition)).await? {
+        let at = match position.get(keys::unsharded(&key.sk)) {
+            Some(&at) => at,
+            None => {
+                let Some(cell) = item.get(ROW).and_then(cell_of_labels) else { continue };
+                out.push((cell, RowDay::default()));
+                position.insert(keys::unsharded(&key.sk).to_owned(), out.len() - 1);
+                out.len() - 1
+            }
+        };
         for (name, value) in &item {
             if let (Some(measure), Some(n)) = (Measure::of_attribute(name), value.as_i64()) {
-                counts.add(measure, n);
+                out[at].1.add(measure, n);
             }
         }
-        out.push((cell, counts));
     }
     Ok(out)
 }

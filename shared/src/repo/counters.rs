@@ -1,6 +1,13 @@
 //! Reading the running totals the batch writer maintains. A summary costs
-//! one point read plus one query over the variants: O(variants), whatever
-//! the number of events.
+//! two queries, one for the scope's counter and one over the variants:
+//! O(variants × shards in use), whatever the number of events.
+//!
+//! Counters and buckets may be split into shards ([`keys::on_shard`]): the
+//! shards of a counter share its partition and sort-key prefix, so the same
+//! query finds them all, and readers sum what they find. A shard's counts
+//! may be negative (a user's `newUsers` credit leaves one hour's bucket on
+//! one shard after another shard added it), so shards are summed as signed
+//! numbers and only the sum is taken as a count.
 
 use serde_json::Value;
 
@@ -12,33 +19,70 @@ use crate::domain::timeseries::BucketTotals;
 use crate::store::keys;
 use crate::store::{Item, Query, SortRange, Store, StoreError, query_all};
 
+/// The four counts of a counter or bucket item, in the order of `names`,
+/// added to `sums` (absent counts are 0).
+fn add_counts(sums: &mut [i64; 4], item: &Item, names: [&str; 4]) {
+    for (sum, name) in sums.iter_mut().zip(names) {
+        *sum += item.get(name).and_then(Value::as_i64).unwrap_or(0);
+    }
+}
+
+fn count(sum: i64) -> u64 {
+    u64::try_from(sum).unwrap_or(0)
+}
+
+const COUNTER_COUNTS: [&str; 4] = [EVENTS, USERS, CONVERSIONS, CONVERTED_USERS];
+const BUCKET_COUNTS: [&str; 4] = [EVENTS, CONVERSIONS, NEW_USERS, NEW_CONVERTED_USERS];
+
+fn totals_of_sums([events, users, conversions, converted_users]: [i64; 4]) -> Totals {
+    Totals {
+        events: count(events),
+        users: count(users),
+        conversions: count(conversions),
+        converted_users: count(converted_users),
+    }
+}
+
+fn bucket_totals_of_sums([events, conversions, new_users, new_converted_users]: [i64; 4]) -> BucketTotals {
+    BucketTotals {
+        events: count(events),
+        conversions: count(conversions),
+        new_users: count(new_users),
+        new_converted_users: count(new_converted_users),
+    }
+}
+
 /// The running totals a counter item holds (absent counts are 0).
 pub fn totals_of(item: &Item) -> Totals {
-    let read = |attr: &str| item.get(attr).and_then(Value::as_u64).unwrap_or(0);
-    Totals {
-        events: read(EVENTS),
-        users: read(USERS),
-        conversions: read(CONVERSIONS),
-        converted_users: read(CONVERTED_USERS),
-    }
+    let mut sums = [0; 4];
+    add_counts(&mut sums, item, COUNTER_COUNTS);
+    totals_of_sums(sums)
 }
 
 /// What an hourly bucket item counts (absent counts are 0).
 pub fn bucket_totals_of(item: &Item) -> BucketTotals {
-    let read = |attr: &str| item.get(attr).and_then(Value::as_u64).unwrap_or(0);
-    BucketTotals {
-        events: read(EVENTS),
-        conversions: read(CONVERSIONS),
-        new_users: read(NEW_USERS),
-        new_converted_users: read(NEW_CONVERTED_USERS),
-    }
+    let mut sums = [0; 4];
+    add_counts(&mut sums, item, BUCKET_COUNTS);
+    bucket_totals_of_sums(sums)
 }
 
+/// A scope's all-time totals: the sum of its counter's shards.
 pub async fn totals(store: &dyn Store, tenant_id: &str, scope: &Scope) -> Result<Totals, StoreError> {
-    Ok(store.get(&keys::counter(tenant_id, scope)).await?.map(|item| totals_of(&item)).unwrap_or_default())
+    let counter = keys::counter(tenant_id, scope);
+    let shards =
+        query_all(store, Query::partition(counter.pk.clone()).range(SortRange::Prefix(counter.sk.clone())))
+            .await?;
+    let mut sums = [0; 4];
+    for (key, item) in &shards {
+        if keys::is_shard_of(&key.sk, &counter.sk) {
+            add_counts(&mut sums, item, COUNTER_COUNTS);
+        }
+    }
+    Ok(totals_of_sums(sums))
 }
 
-/// Variant name and totals of every variant counter under a sort-key prefix.
+/// Variant name and totals of every variant counter under a sort-key
+/// prefix, its shards summed, in sort-key order.
 async fn variant_totals(
     store: &dyn Store,
     tenant_id: &str,
@@ -49,13 +93,17 @@ async fn variant_totals(
         Query::partition(keys::counters_partition(tenant_id)).range(SortRange::Prefix(prefix)),
     )
     .await?;
-    Ok(items
-        .into_iter()
-        .filter_map(|(_, item): (_, Item)| {
-            let name = item.get("variant").and_then(Value::as_str)?.to_owned();
-            Some((name, totals_of(&item)))
-        })
-        .collect())
+    let mut variants: Vec<(String, [i64; 4])> = Vec::new();
+    let mut position: foldhash::HashMap<String, usize> = foldhash::HashMap::default();
+    for (_, item) in items {
+        let Some(name) = item.get("variant").and_then(Value::as_str) else { continue };
+        let at = *position.entry(name.to_owned()).or_insert_with(|| {
+            variants.push((name.to_owned(), [0; 4]));
+            variants.len() - 1
+        });
+        add_counts(&mut variants[at].1, &item, COUNTER_COUNTS);
+    }
+    Ok(variants.into_iter().map(|(name, sums)| (name, totals_of_sums(sums))).collect())
 }
 
 /// Totals of each variant of one experiment that has seen events.
@@ -99,7 +147,8 @@ pub async fn summary(
 }
 
 /// A scope's hourly buckets between two hour keys (inclusive; an empty low
-/// end is open), oldest first.
+/// end is open), oldest first, each hour's shards summed over the scope's
+/// bucket partitions.
 pub async fn hourly(
     store: &dyn Store,
     tenant_id: &str,
@@ -107,25 +156,40 @@ pub async fn hourly(
     low: String,
     high: String,
 ) -> Result<Vec<(String, BucketTotals)>, StoreError> {
-    let items = query_all(
-        store,
-        Query::partition(keys::buckets_partition(tenant_id, scope)).range(SortRange::Between(low, high)),
-    )
-    .await?;
-    Ok(items.into_iter().map(|(key, item)| (key.sk, bucket_totals_of(&item))).collect())
+    let range = SortRange::Between(low, keys::last_shard_sk(&high));
+    let partitions = (0..store.layout().bucket_partitions).map(|partition| {
+        let query =
+            Query::partition(keys::buckets_partition(tenant_id, scope, partition)).range(range.clone());
+        query_all(store, query)
+    });
+    let mut hours: std::collections::BTreeMap<String, [i64; 4]> = std::collections::BTreeMap::new();
+    for items in futures_util::future::try_join_all(partitions).await? {
+        for (key, item) in items {
+            let sums = hours.entry(keys::unsharded(&key.sk).to_owned()).or_default();
+            add_counts(sums, &item, BUCKET_COUNTS);
+        }
+    }
+    Ok(hours.into_iter().map(|(hour, sums)| (hour, bucket_totals_of_sums(sums))).collect())
 }
 
-/// The first and last hour a scope has events in, if any.
+/// The first and last hour a scope has events in, if any: the ends of its
+/// bucket partitions.
 pub async fn hour_span(
     store: &dyn Store,
     tenant_id: &str,
     scope: &Scope,
 ) -> Result<Option<(String, String)>, StoreError> {
-    let partition = keys::buckets_partition(tenant_id, scope);
-    let first = store.query(&Query::partition(partition.clone()).limit(1)).await?;
-    let last = store.query(&Query::partition(partition).descending().limit(1)).await?;
-    Ok(match (first.items.first(), last.items.first()) {
-        (Some((first, _)), Some((last, _))) => Some((first.sk.clone(), last.sk.clone())),
-        _ => None,
-    })
+    let ends = (0..store.layout().bucket_partitions).map(|partition| async move {
+        let partition = keys::buckets_partition(tenant_id, scope, partition);
+        let first = store.query(&Query::partition(partition.clone()).limit(1)).await?;
+        let last = store.query(&Query::partition(partition).descending().limit(1)).await?;
+        Ok::<_, StoreError>(match (first.items.first(), last.items.first()) {
+            (Some((first, _)), Some((last, _))) => {
+                Some((keys::unsharded(&first.sk).to_owned(), keys::unsharded(&last.sk).to_owned()))
+            }
+            _ => None,
+        })
+    });
+    let spans = futures_util::future::try_join_all(ends).await?;
+    Ok(spans.into_iter().flatten().reduce(|(first, last), (low, high)| (first.min(low), last.max(high))))
 }

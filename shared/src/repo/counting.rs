@@ -42,7 +42,7 @@ use crate::domain::counting::{Membership, ScopeRef};
 use crate::domain::event::Event;
 use crate::domain::timeseries::parse_hour;
 use crate::store::keys;
-use crate::store::{Condition, Item, Key, WriteOp};
+use crate::store::{Condition, Item, Key, Layout, WriteOp};
 
 /// A membership's attribute: its user's earliest event in the scope, as
 /// [`keys::sort_time`].
@@ -363,6 +363,7 @@ impl Transaction {
             }
             writes.push(WriteOp::Put { key, item, condition });
         }
+        let hot_from = writes.len();
         for (item, add) in row_adds {
             let (key, labels) = &book.row_items[item];
             writes.push(WriteOp::Update {
@@ -373,7 +374,7 @@ impl Transaction {
             });
         }
         writes.extend(aggregate_writes);
-        PlannedTransaction { writes, first_sights, events, attributions, journaled }
+        PlannedTransaction { writes, hot_from, first_sights, events, attributions, journaled }
     }
 }
 
@@ -406,6 +407,11 @@ fn aggregate_writes(book: &KeyBook, counts: Vec<(AggregateId, [i64; 4])>) -> Vec
 #[derive(Debug)]
 pub struct PlannedTransaction {
     pub writes: Vec<WriteOp>,
+    /// Where the `ADD`s to write-hot items begin: `writes[hot_from..]` add
+    /// to counters, buckets and campaign cells, whichever shard of them
+    /// ([`PlannedTransaction::on_shard`]); the writes before are the
+    /// transaction's own (markers, events, memberships, users' items).
+    pub hot_from: usize,
     /// The memberships this transaction puts, each with the hour number of
     /// the first-seen time it gives it: they hold that once it has committed.
     pub first_sights: Vec<(Key, i64)>,
@@ -419,6 +425,23 @@ pub struct PlannedTransaction {
     pub journaled: Vec<Key>,
 }
 
+impl PlannedTransaction {
+    /// The transaction's writes, with its `ADD`s sent to shard `shard` of
+    /// their items: the same counts, wherever they land, since readers sum
+    /// the shards.
+    pub fn on_shard(&self, shard: u16, layout: &Layout) -> Vec<WriteOp> {
+        let mut writes = self.writes.clone();
+        if shard > 0 {
+            for write in &mut writes[self.hot_from..] {
+                if let WriteOp::Update { key, .. } = write {
+                    *key = keys::on_shard(key, shard, layout.bucket_partitions);
+                }
+            }
+        }
+        writes
+    }
+}
+
 /// Plans the writes that store and count `events`, which must be distinct
 /// and not yet stored. `sights` holds the memberships, among the
 /// [`membership_keys`] of `events`, that the batch changes: the users new
@@ -426,7 +449,8 @@ pub struct PlannedTransaction {
 /// precedes by an hour or more. Returning users, the common case, need no
 /// membership keys built at all. `attribution` holds the users whose
 /// attribution the batch changes ([`stored_attribution::read_changing`]).
-/// No transaction exceeds `max_writes` writes: when one event alone needs
+/// Event items are spread over `event_shards` partitions per tenant and
+/// day ([`keys::event`]). No transaction exceeds `max_writes` writes: when one event alone needs
 /// more (a user active on many days whose first touch moves), the row
 /// writes past it go into the user's item as a journal
 /// (`PlannedTransaction::journaled`), done in steps once it has committed.
@@ -439,6 +463,7 @@ pub fn plan(
     sights: &HashMap<Key, FirstSight>,
     attribution: &Slots,
     max_writes: usize,
+    event_shards: u16,
 ) -> Vec<PlannedTransaction> {
     let mut book = KeyBook::default();
     let mut planned: HashSet<Key> = HashSet::new();
@@ -535,7 +560,7 @@ pub fn plan(
             ));
         }
 
-        let event_key = keys::event(&event.tenant_id, &event.timestamp, &event.id);
+        let event_key = keys::event(&event.tenant_id, &event.timestamp, &event.id, event_shards);
         current.writes.push(WriteOp::Put {
             key: keys::event_marker(&event.tenant_id, &event.id),
             item: item_of("sk", event_key.sk.clone()),
@@ -634,7 +659,7 @@ mod tests {
             event("4", "bob", EventType::PageView, Some("B")),
             event("5", "carol", EventType::Click, None),
         ];
-        let plan = plan(&events, &all_absent(&events), &Slots::default(), 100);
+        let plan = plan(&events, &all_absent(&events), &Slots::default(), 100, 1);
         assert_eq!(plan.len(), 1);
         let variant_a = counter("t", &Scope::Variant("exp".into(), "A".into()));
         assert_eq!(
@@ -663,7 +688,7 @@ mod tests {
             new_member(keys::membership("t", &variant_a, Membership::Seen, "alice"), at),
             new_member(keys::membership("t", &Scope::Tenant, Membership::Converted, "alice"), at),
         ]);
-        let plan = plan(&events, &absent, &Slots::default(), 100);
+        let plan = plan(&events, &absent, &Slots::default(), 100, 1);
         let variant_totals = increments(&plan, &counter("t", &variant_a));
         assert_eq!((variant_totals["events"], variant_totals["users"]), (1, 1));
         assert_eq!(variant_totals.get("convertedUsers"), None);
@@ -673,7 +698,7 @@ mod tests {
         let puts = plan[0].writes.iter().filter(|w| matches!(w, WriteOp::Put { .. })).count();
         assert_eq!(puts, 2 + 2, "marker, event and the two new memberships");
         // Nothing absent: a returning user counts only as events.
-        let returning = super::plan(&events, &HashMap::default(), &Slots::default(), 100);
+        let returning = super::plan(&events, &HashMap::default(), &Slots::default(), 100, 1);
         assert_eq!(increments(&returning, &counter("t", &variant_a)).get("users"), None);
     }
 
@@ -686,8 +711,8 @@ mod tests {
                 event(&i.to_string(), &format!("user{}", i % 40), kind, Some(variant))
             })
             .collect();
-        let whole = plan(&events, &all_absent(&events), &Slots::default(), usize::MAX);
-        let split = plan(&events, &all_absent(&events), &Slots::default(), 100);
+        let whole = plan(&events, &all_absent(&events), &Slots::default(), usize::MAX, 1);
+        let split = plan(&events, &all_absent(&events), &Slots::default(), 100, 1);
         assert_eq!(whole.len(), 1);
         assert!(split.len() > 1);
         assert!(split.iter().all(|tx| tx.writes.len() <= 100));
@@ -718,7 +743,7 @@ mod tests {
         let sights = all_absent(&events);
         let seen = keys::membership("t", &Scope::Tenant, Membership::Seen, "alice");
         assert_eq!(sights[&seen].at, early.timestamp);
-        let plan = plan(&events, &sights, &Slots::default(), 100);
+        let plan = plan(&events, &sights, &Slots::default(), 100, 1);
         let bucket = |hour: &str| keys::bucket("t", ScopeRef::Tenant, hour);
         let (eight, ten) = (bucket("2026-11-01T08"), bucket("2026-11-01T10"));
         assert_eq!(increments(&plan, &eight)["newUsers"], 1);
@@ -740,7 +765,7 @@ mod tests {
             seen.clone(),
             FirstSight { at: earlier.timestamp, stored: Some(stored.clone()) },
         )]);
-        let plan = super::plan(std::slice::from_ref(&earlier), &moved, &Slots::default(), 100);
+        let plan = super::plan(std::slice::from_ref(&earlier), &moved, &Slots::default(), 100, 1);
         assert_eq!(increments(&plan, &eight)["newUsers"], 1);
         assert_eq!(increments(&plan, &ten)["newUsers"], -1);
         assert_eq!(increments(&plan, &counter("t", &Scope::Tenant)).get("users"), None, "not a new user");

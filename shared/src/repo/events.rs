@@ -6,6 +6,7 @@ use foldhash::{HashMap, HashSet, HashSetExt};
 use super::attribution::{self, KnownAttributions, SETTINGS_TTL};
 use super::counting::{self, FirstSight, hour_number, membership_keys};
 use super::day_values::KnownDayValues;
+use super::hot_shards::{self, HomeShard};
 use super::known_members::KnownMembers;
 use super::settings::TenantSettings;
 use super::user_sketches::{self, SketchCache};
@@ -98,6 +99,8 @@ pub struct WriterMemory {
     /// Which custom dimension values their days keep (`repo::day_values`).
     pub day_values: KnownDayValues,
     pub settings: TtlCache<Arc<TenantSettings>>,
+    /// The shard of hot items this writer adds to ([`hot_shards`]).
+    pub home_shard: HomeShard,
 }
 
 impl Default for WriterMemory {
@@ -108,6 +111,7 @@ impl Default for WriterMemory {
             attributions: KnownAttributions::default(),
             day_values: KnownDayValues::default(),
             settings: TtlCache::new(SETTINGS_TTL),
+            home_shard: HomeShard::default(),
         }
     }
 }
@@ -182,11 +186,17 @@ pub async fn store_events_into(
             &pending,
         )
         .await?;
-        let plan = counting::plan(&pending, &sights, &attributed, store.max_transaction_writes());
+        let plan = counting::plan(
+            &pending,
+            &sights,
+            &attributed,
+            store.max_transaction_writes(),
+            store.layout().event_shards,
+        );
         let mut committed = 0;
         let mut failure = None;
-        for transaction in plan {
-            match store.transact(transaction.writes).await {
+        for mut transaction in plan {
+            match hot_shards::commit(store, &memory.home_shard, &mut transaction).await {
                 Ok(()) => {
                     committed += transaction.events;
                     report.stored += transaction.events;
@@ -336,9 +346,12 @@ mod tests {
             settings: Default::default(),
         };
         let slots = attribution::Slots { users: vec![slot], of_event: vec![Some(0)], ..Default::default() };
-        let writes: Vec<Key> = counting::plan(&events, &absent, &slots, 100)
+        let writes: Vec<Key> = counting::plan(&events, &absent, &slots, 100, keys::MAX_SHARDS)
             .into_iter()
-            .flat_map(|transaction| transaction.writes)
+            .flat_map(|transaction| {
+                let layout = crate::store::Layout::new(1, keys::MAX_SHARDS, 1, keys::MAX_SHARDS);
+                transaction.on_shard(keys::MAX_SHARDS - 1, &layout)
+            })
             .map(|write| write.key().clone())
             .collect();
         assert!(writes.len() >= 10, "{}", writes.len());

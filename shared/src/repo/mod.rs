@@ -7,6 +7,7 @@ pub mod counting;
 pub mod day_values;
 pub mod events;
 pub mod experiments;
+pub mod hot_shards;
 pub mod idempotency;
 pub mod known_members;
 pub mod rollup_rebuild;

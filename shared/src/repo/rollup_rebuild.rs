@@ -55,7 +55,7 @@ pub struct RebuiltDay {
     pub buckets_set: u64,
     /// The day to pass to the next call; none when done.
     pub next: Option<NaiveDate>,
-    /// Where in `next` to go on (a stored event's sort key) when this call
+    /// Where in `next` to go on (`<event shard>/<stored event's sort key>`) when this call
     /// stopped within a day; pass it with `next`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
@@ -69,6 +69,49 @@ async fn days_of_data(
     let span = counters::hour_span(store, tenant_id, &Scope::Tenant).await?;
     Ok(span
         .and_then(|(first, last)| Some((parse_hour(&first)?.date_naive(), parse_hour(&last)?.date_naive()))))
+}
+
+/// Where a call stopped within a day: the event shard, and the sort key
+/// after which it goes on (`<shard>/<sort key>`; a bare sort key, as
+/// calls from before event shards said, is in shard 0).
+fn cursor_parts(after: &str) -> (u16, Option<String>) {
+    match after.split_once('/') {
+        Some((shard, sk)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => {
+            (shard.parse().unwrap_or(0), Some(sk.to_owned()))
+        }
+        _ => (0, Some(after.to_owned())),
+    }
+}
+
+/// Merges the events `query` pages through into their sketches until the
+/// call's `budget` is spent; the sort key it stopped after, if it did.
+async fn sketch_shard(
+    store: &dyn Store,
+    sketches: &SketchCache,
+    tenant_id: &str,
+    mut query: Query,
+    budget: u64,
+    rebuilt: &mut RebuiltDay,
+) -> Result<Option<String>, StoreError> {
+    loop {
+        let page = store.query(&query).await?;
+        let events: Vec<Event> = page
+            .items
+            .into_iter()
+            .map(|(_, mut item)| {
+                // Stored events leave their tenant to the key.
+                item.insert("tenantId".into(), Value::from(tenant_id));
+                from_item(item)
+            })
+            .collect::<Result<_, _>>()?;
+        rebuilt.events += events.len() as u64;
+        user_sketches::merge(store, sketches, user_sketches::updates_for(&events)).await?;
+        match page.last_sk {
+            Some(sk) if rebuilt.events >= budget => return Ok(Some(sk)),
+            Some(sk) => query.start_after = Some(sk),
+            None => return Ok(None),
+        }
+    }
 }
 
 /// Rebuilds the rollups of `day` (the first day with events when none)
@@ -98,31 +141,18 @@ pub async fn rebuild_day(
         return Ok(rebuilt);
     }
 
-    // 1. Sketches, page by page, up to this call's share.
+    // 1. Sketches, page by page, up to this call's share, one event shard
+    // of the day after the other.
     let page_size = EVENTS_PER_PAGE.min(budget.max(1) as usize);
-    let mut query = Query::partition(keys::events_partition(tenant_id, &day.to_string())).limit(page_size);
-    query.start_after = after;
-    loop {
-        let page = store.query(&query).await?;
-        let events: Vec<Event> = page
-            .items
-            .into_iter()
-            .map(|(_, mut item)| {
-                // Stored events leave their tenant to the key.
-                item.insert("tenantId".into(), Value::from(tenant_id));
-                from_item(item)
-            })
-            .collect::<Result<_, _>>()?;
-        rebuilt.events += events.len() as u64;
-        user_sketches::merge(store, sketches, user_sketches::updates_for(&events)).await?;
-        match page.last_sk {
-            Some(sk) if rebuilt.events >= budget => {
-                rebuilt.next = Some(day);
-                rebuilt.after = Some(sk);
-                return Ok(rebuilt);
-            }
-            Some(sk) => query.start_after = Some(sk),
-            None => break,
+    let (first_shard, after) = after.as_deref().map_or((0, None), cursor_parts);
+    for shard in first_shard..store.layout().event_shards.max(first_shard + 1) {
+        let mut query =
+            Query::partition(keys::events_partition(tenant_id, &day.to_string(), shard)).limit(page_size);
+        query.start_after = if shard == first_shard { after.clone() } else { None };
+        if let Some(stopped) = sketch_shard(store, sketches, tenant_id, query, budget, &mut rebuilt).await? {
+            rebuilt.next = Some(day);
+            rebuilt.after = Some(format!("{shard}/{stopped}"));
+            return Ok(rebuilt);
         }
     }
 
@@ -179,8 +209,36 @@ fn unchanged(item: Option<&Item>) -> Condition {
     }
 }
 
+/// Every shard of one scope's bucket of `hour` ([`keys::on_shard`]).
+async fn bucket_shards(
+    store: &dyn Store,
+    tenant_id: &str,
+    scope: ScopeRef<'_>,
+    hour: &str,
+) -> Result<Vec<(Key, Item)>, StoreError> {
+    let mut shards = Vec::new();
+    for partition in 0..store.layout().bucket_partitions {
+        let range = SortRange::Between(hour.to_owned(), keys::last_shard_sk(hour));
+        let query = Query::partition(keys::buckets_partition(tenant_id, scope, partition)).range(range);
+        shards.extend(crate::store::query_all(store, query).await?);
+    }
+    Ok(shards)
+}
+
+/// Events and conversions of a bucket's shards, summed.
+fn summed(shards: &[(Key, Item)]) -> (i64, i64) {
+    shards.iter().fold((0, 0), |(e, c), (_, item)| {
+        let (events, conversions) = counts(Some(item));
+        (e + events, c + conversions)
+    })
+}
+
 /// Sets the bucket of variant `name` in `hour` to the sum of the buckets of
-/// the variants of that name in `experiments`; says whether it changed.
+/// the variants of that name in `experiments` (every shard of each); says
+/// whether it changed. The difference is added to the target's shard 0,
+/// in a transaction that checks every shard read is unchanged. (A shard
+/// the writer creates between the reads and the transaction is not
+/// checked: like an experiment's first event, documented above.)
 async fn set_variant_name_bucket(
     store: &dyn Store,
     tenant_id: &str,
@@ -189,26 +247,14 @@ async fn set_variant_name_bucket(
     experiments: &[String],
 ) -> Result<bool, StoreError> {
     let target = keys::bucket(tenant_id, ScopeRef::VariantName(name), hour);
-    let sources: Vec<Key> = experiments
-        .iter()
-        .map(|experiment| keys::bucket(tenant_id, ScopeRef::Variant(experiment, name), hour))
-        .collect();
-    if sources.len() + 1 > store.max_transaction_writes() {
-        return Err(StoreError::Invalid(format!(
-            "variant {name:?} is in {} experiments: more than one transaction can check",
-            sources.len()
-        )));
-    }
     for _ in 0..MAX_ATTEMPTS {
-        let mut wanted = sources.clone();
-        wanted.push(target.clone());
-        let mut read = store.batch_get(&wanted).await?;
-        let current = read.pop().flatten();
-        let (events, conversions) = read.iter().fold((0, 0), |(e, c), item| {
-            let (events, conversions) = counts(item.as_ref());
-            (e + events, c + conversions)
-        });
-        let (current_events, current_conversions) = counts(current.as_ref());
+        let mut sources = Vec::new();
+        for experiment in experiments {
+            sources.extend(bucket_shards(store, tenant_id, ScopeRef::Variant(experiment, name), hour).await?);
+        }
+        let targets = bucket_shards(store, tenant_id, ScopeRef::VariantName(name), hour).await?;
+        let (events, conversions) = summed(&sources);
+        let (current_events, current_conversions) = summed(&targets);
         let add = [
             (EVENTS.to_owned(), events - current_events),
             (CONVERSIONS.to_owned(), conversions - current_conversions),
@@ -216,17 +262,24 @@ async fn set_variant_name_bucket(
         if add.iter().all(|(_, delta)| *delta == 0) {
             return Ok(false);
         }
+        let target_item = targets.iter().find(|(key, _)| *key == target).map(|(_, item)| item);
         let mut writes: Vec<WriteOp> = sources
             .iter()
-            .zip(&read)
-            .map(|(key, item)| WriteOp::Check { key: key.clone(), condition: unchanged(item.as_ref()) })
+            .chain(targets.iter().filter(|(key, _)| *key != target))
+            .map(|(key, item)| WriteOp::Check { key: key.clone(), condition: unchanged(Some(item)) })
             .collect();
         writes.push(WriteOp::Update {
             key: target.clone(),
             add: add.into_iter().collect(),
             set: Item::new(),
-            condition: unchanged(current.as_ref()),
+            condition: unchanged(target_item),
         });
+        if writes.len() > store.max_transaction_writes() {
+            return Err(StoreError::Invalid(format!(
+                "variant {name:?} has {} bucket shards in {hour}: more than one transaction can check",
+                writes.len() - 1
+            )));
+        }
         match store.transact(writes).await {
             Ok(()) => return Ok(true),
             Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
@@ -317,10 +370,10 @@ mod tests {
         }
         scopes.extend(VARIANTS.map(ScopeRef::VariantName));
         for &scope in &scopes {
-            clear(store, keys::sketches_partition(TENANT, scope)).await;
+            clear(store, keys::sketches_partition(TENANT, scope, 0)).await;
         }
         for variant in VARIANTS {
-            clear(store, keys::buckets_partition(TENANT, ScopeRef::VariantName(variant))).await;
+            clear(store, keys::buckets_partition(TENANT, ScopeRef::VariantName(variant), 0)).await;
         }
         let stale = summary_of(store).await;
         assert_eq!(stale.total_events, count);

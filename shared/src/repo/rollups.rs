@@ -19,7 +19,7 @@ use super::sketch_unions::SketchUnions;
 use super::user_sketches::{RangeSketches, hour_number, stored_in_hours};
 use super::{counters, from_item};
 use crate::domain::counting::{Membership, Scope};
-use crate::domain::distinct::{UserSketch, coupon_of};
+use crate::domain::distinct::{UserSketch, UserUnion, coupon_of};
 use crate::domain::event::EventType;
 use crate::domain::summary::{EventRecord, Summary, Totals};
 use crate::store::keys;
@@ -31,8 +31,9 @@ use crate::store::{Query, SortRange, Store, StoreError, query_all};
 struct Tally {
     events: u64,
     conversions: u64,
-    seen: RangeSketches,
-    converted: RangeSketches,
+    /// One per sketch shard.
+    seen: Vec<RangeSketches>,
+    converted: Vec<RangeSketches>,
     edge: EdgeUsers,
 }
 
@@ -46,7 +47,7 @@ struct EdgeUsers {
 /// The users of every tally, unioned: CPU work (a dense sketch has 16,384
 /// registers), spread over one blocking thread per core.
 async fn union_all(unions: &SketchUnions, tallies: &mut [Tally]) -> Result<Vec<(u64, u64)>, StoreError> {
-    let jobs: Vec<(RangeSketches, UserSketch)> = tallies
+    let jobs: Vec<(Vec<RangeSketches>, UserSketch)> = tallies
         .iter_mut()
         .flat_map(|tally| {
             let edge = std::mem::take(&mut tally.edge);
@@ -65,9 +66,13 @@ async fn union_all(unions: &SketchUnions, tallies: &mut [Tally]) -> Result<Vec<(
         let unions = unions.clone();
         running.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
-                .map(|(stored, edge)| {
-                    let mut union =
-                        unions.union_of(&stored).map_err(|err| StoreError::Internal(err.to_string()))?;
+                .map(|(shards, edge)| {
+                    let mut union = UserUnion::default();
+                    for stored in &shards {
+                        let shard =
+                            unions.union_of(stored).map_err(|err| StoreError::Internal(err.to_string()))?;
+                        union.absorb(&shard);
+                    }
                     union.add(&edge);
                     Ok(union.users())
                 })
@@ -211,16 +216,21 @@ async fn add_whole_hours(
         tally.events += bucket.events;
         tally.conversions += bucket.conversions;
     }
+    // Every sketch shard's, read at once (a tenant no two writers merged
+    // for at once has sketches in shard 0 only; the others answer empty).
     for (kind, stored) in [(Membership::Seen, &mut tally.seen), (Membership::Converted, &mut tally.converted)]
     {
-        let reuse = |partition: &str, days: &[(String, i64)]| unions.reusable(partition, days);
-        *stored = stored_in_hours(store, tenant_id, scope, kind, first, last, reuse).await?;
+        let shards = (0..store.layout().sketch_shards).map(|shard| {
+            let reuse = |partition: &str, days: &[(String, i64)]| unions.reusable(partition, days);
+            stored_in_hours(store, (tenant_id, scope, shard), kind, first, last, reuse)
+        });
+        *stored = futures_util::future::try_join_all(shards).await?;
     }
     Ok(())
 }
 
 /// The events stored within `from..=to` (which lies within one hour, so
-/// within at most one day's partition).
+/// within one day), from each of the day's event shards.
 async fn events_between(
     store: &dyn Store,
     tenant_id: &str,
@@ -229,9 +239,19 @@ async fn events_between(
 ) -> Result<Vec<EventRecord>, StoreError> {
     let low = keys::sort_time(&from);
     let high = format!("{}#\u{10FFFF}", keys::sort_time(&to));
-    let query = Query::partition(keys::events_partition(tenant_id, &keys::day(&from)))
-        .range(SortRange::Between(low, high));
-    query_all(store, query).await?.into_iter().map(|(_, item)| from_item(item)).collect()
+    let day = keys::day(&from);
+    let shards = (0..store.layout().event_shards).map(|shard| {
+        let query = Query::partition(keys::events_partition(tenant_id, &day, shard))
+            .range(SortRange::Between(low.clone(), high.clone()));
+        query_all(store, query)
+    });
+    let mut events = Vec::new();
+    for shard in futures_util::future::try_join_all(shards).await? {
+        for (_, item) in shard {
+            events.push(from_item(item)?);
+        }
+    }
+    Ok(events)
 }
 
 #[cfg(test)]

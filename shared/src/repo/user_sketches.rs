@@ -21,12 +21,14 @@ use datasketches::hll::Coupon;
 use foldhash::HashMap;
 use serde_json::Value;
 
+use super::hot_shards::Draws;
 use super::two_generations::TwoGenerations;
 use crate::domain::counting::{Membership, ScopeRef};
 use crate::domain::counting::{membership_kinds, scopes};
 use crate::domain::distinct::{UserSketch, UserUnion, coupon_of, cover};
 use crate::domain::event::Event;
 use crate::store::keys::{self, Period};
+use crate::store::retry::{Attempt, backoff_delay};
 use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp, query_all};
 
 const SKETCH: &str = "hll";
@@ -49,23 +51,78 @@ struct Cached {
     sketch: UserSketch,
 }
 
-/// The sketches this process read or wrote, with their versions.
+/// The sketches this process read or wrote, with their versions, and the
+/// sketch shard it merges each tenant's users into.
 pub struct SketchCache {
     // A tokio mutex, held across the store calls of a merge: two writers of
     // one process then never race each other for the same sketch.
-    generations: tokio::sync::Mutex<TwoGenerations<Key, Cached>>,
+    memory: tokio::sync::Mutex<Memory>,
+}
+
+struct Memory {
+    sketches: TwoGenerations<Key, Cached>,
+    /// Per tenant, the sketch shard this writer merges into: 0 until
+    /// another writer's merge into the same sketches got in the way, then
+    /// one drawn at random, kept while it works. A tenant no two writers
+    /// merge for at once keeps to shard 0, so its range reads find one
+    /// partition per scope with sketches in it.
+    homes: HashMap<String, u16>,
+    draws: Draws,
+}
+
+/// Tenants whose sketch shard a writer remembers (past this, it forgets
+/// them all: they start again from shard 0).
+const MAX_HOMES: usize = 10_000;
+
+impl Memory {
+    fn home(&self, tenant_id: &str, shards: u16) -> u16 {
+        self.homes.get(tenant_id).map_or(0, |&home| home % shards.max(1))
+    }
+
+    /// Moves `tenant_id`'s sketches to another shard than `from`.
+    fn leave(&mut self, tenant_id: &str, from: u16, shards: u16) {
+        if shards <= 1 {
+            return;
+        }
+        if self.homes.len() >= MAX_HOMES {
+            self.homes.clear();
+        }
+        let to = self.draws.other_shard(from, shards);
+        self.homes.insert(tenant_id.to_owned(), to);
+    }
 }
 
 impl Default for SketchCache {
     fn default() -> Self {
-        Self { generations: tokio::sync::Mutex::new(TwoGenerations::new(CACHE_CAPACITY)) }
+        Self::seeded(rand::random())
     }
 }
 
-/// What a batch adds to sketches: per sketch item, its users' hashes.
+impl SketchCache {
+    /// A cache whose shard moves are drawn from `seed` (the scale model's
+    /// runs repeat exactly).
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            memory: tokio::sync::Mutex::new(Memory {
+                sketches: TwoGenerations::new(CACHE_CAPACITY),
+                homes: HashMap::default(),
+                draws: Draws::seeded(seed),
+            }),
+        }
+    }
+}
+
+/// What a batch adds to sketches: per sketch item (its key in shard 0),
+/// its tenant and its users' hashes.
 #[derive(Default)]
 pub struct SketchUpdates {
-    sketches: Vec<(Key, Vec<Coupon>)>,
+    sketches: Vec<Update>,
+}
+
+struct Update {
+    tenant_id: String,
+    key: Key,
+    coupons: Vec<Coupon>,
 }
 
 impl SketchUpdates {
@@ -92,15 +149,19 @@ pub fn updates_for(events: &[Event]) -> SketchUpdates {
                     let at = *index.entry(slot).or_insert_with(|| {
                         let partition = partitions
                             .entry((event.tenant_id.as_str(), scope))
-                            .or_insert_with(|| keys::sketches_partition(&event.tenant_id, scope));
+                            .or_insert_with(|| keys::sketches_partition(&event.tenant_id, scope, 0));
                         let when = match period {
                             Period::Hour => keys::hour(&event.timestamp),
                             Period::Day => keys::day(&event.timestamp),
                         };
-                        updates.sketches.push((keys::sketch(partition, kind, period, &when), Vec::new()));
+                        updates.sketches.push(Update {
+                            tenant_id: event.tenant_id.clone(),
+                            key: keys::sketch(partition, kind, period, &when),
+                            coupons: Vec::new(),
+                        });
                         updates.sketches.len() - 1
                     });
-                    updates.sketches[at].1.push(coupon);
+                    updates.sketches[at].coupons.push(coupon);
                 }
             }
         }
@@ -128,30 +189,43 @@ pub async fn merge(store: &dyn Store, cache: &SketchCache, updates: SketchUpdate
     if updates.is_empty() {
         return Ok(());
     }
-    let mut cached = cache.generations.lock().await;
+    let mut memory = cache.memory.lock().await;
     // In parts: a batch spread over many hours (a backfill) touches
     // thousands of sketches, which need not all be in memory at once.
     let mut sketches = updates.sketches.into_iter().peekable();
     while sketches.peek().is_some() {
         let part: Vec<_> = sketches.by_ref().take(SKETCHES_PER_PART).collect();
-        merge_part(store, &mut cached, part).await?;
+        merge_part(store, &mut memory, part).await?;
     }
     Ok(())
 }
 
-/// [`merge`] of at most [`SKETCHES_PER_PART`] sketches.
+/// [`merge`] of at most [`SKETCHES_PER_PART`] sketches. Each goes to its
+/// tenant's sketch shard; a tenant whose sketches raced another writer's
+/// merge moves to another shard for its next attempt (its users are then
+/// in two shards' sketches, which range reads union: a user in both counts
+/// once).
 async fn merge_part(
     store: &dyn Store,
-    cached: &mut TwoGenerations<Key, Cached>,
-    mut pending: Vec<(Key, Vec<Coupon>)>,
+    memory: &mut Memory,
+    mut pending: Vec<Update>,
 ) -> Result<(), StoreError> {
+    let shards = store.layout().sketch_shards;
     for attempt in 1..=MAX_ATTEMPTS {
+        let targets: Vec<(u16, Key)> = pending
+            .iter()
+            .map(|update| {
+                let shard = memory.home(&update.tenant_id, shards);
+                (shard, keys::in_sketch_shard(&update.key, shard))
+            })
+            .collect();
+        let cached = &mut memory.sketches;
         // The batch's sketches, taken out of the cache (a batch may touch
         // more than it holds) or read; they go back once written.
-        let mut working: Vec<Option<Cached>> = pending.iter().map(|(key, _)| cached.take(key)).collect();
+        let mut working: Vec<Option<Cached>> = targets.iter().map(|(_, key)| cached.take(key)).collect();
         let missing: Vec<usize> = (0..pending.len()).filter(|&at| working[at].is_none()).collect();
         for chunk in missing.chunks(100) {
-            let keys: Vec<Key> = chunk.iter().map(|&at| pending[at].0.clone()).collect();
+            let keys: Vec<Key> = chunk.iter().map(|&at| targets[at].1.clone()).collect();
             let items = store.batch_get(&keys).await?;
             for ((&at, key), item) in chunk.iter().zip(&keys).zip(items) {
                 working[at] = Some(cached_from(key, item)?);
@@ -162,9 +236,9 @@ async fn merge_part(
         // Apply each sketch's users; what changed is written (a day
         // sketch with its version marker, in the same transaction).
         let mut writes: Vec<(usize, Vec<WriteOp>)> = Vec::new();
-        for (at, ((key, coupons), entry)) in pending.iter().zip(&mut working).enumerate() {
+        for (at, ((update, (_, key)), entry)) in pending.iter().zip(&targets).zip(&mut working).enumerate() {
             let mut changed = false;
-            for &coupon in coupons {
+            for &coupon in &update.coupons {
                 changed |= entry.sketch.add(coupon);
             }
             if !changed {
@@ -191,28 +265,51 @@ async fn merge_part(
         // On any other failure, nothing of this attempt goes back into the
         // cache: what was not written must not look written.
         let mut raced = vec![false; pending.len()];
+        let mut refused_for_now = false;
         for chunk in writes.chunks(WRITES_PER_TRANSACTION) {
-            match store.transact(chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect()).await {
-                Ok(()) => {}
+            match store
+                .transact_attempt(chunk.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect())
+                .await
+            {
+                Attempt::Done(Ok(())) => {}
                 // Another process wrote some of these: read them again.
-                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
+                Attempt::Done(Err(StoreError::ConditionFailed { .. } | StoreError::Conflict)) => {
                     chunk.iter().for_each(|(at, _)| raced[*at] = true);
                 }
-                Err(err) => return Err(err),
+                // Another process is writing some of them (or their
+                // partition is throttled): elsewhere, or later.
+                Attempt::Again(_) => {
+                    refused_for_now = true;
+                    chunk.iter().for_each(|(at, _)| raced[*at] = true);
+                }
+                Attempt::Done(Err(err)) => return Err(err),
             }
         }
+        let mut moved: Vec<String> = Vec::new();
         let mut again = Vec::new();
-        for ((update, entry), raced) in pending.into_iter().zip(working).zip(raced) {
-            if raced {
-                again.push(update);
-            } else {
-                cached.insert(update.0, entry);
+        for (((update, (shard, key)), entry), raced) in
+            pending.into_iter().zip(targets).zip(working).zip(raced)
+        {
+            if !raced {
+                memory.sketches.insert(key, entry);
+                continue;
             }
+            if !moved.contains(&update.tenant_id) {
+                memory.leave(&update.tenant_id, shard, shards);
+                moved.push(update.tenant_id.clone());
+            }
+            again.push(update);
         }
         if again.is_empty() {
             return Ok(());
         }
         tracing::debug!(attempt, sketches = again.len(), "sketches raced another writer; merging again");
+        // With one shard there is nowhere else to go: wait, as the store's
+        // own retry policy would.
+        if refused_for_now && shards <= 1 {
+            let delay = backoff_delay(attempt as u32, |max| memory.draws.jitter(max));
+            tokio::time::sleep(delay).await;
+        }
         pending = again;
     }
     Err(StoreError::Conflict)
@@ -254,7 +351,8 @@ pub struct RangeSketches {
     pub hours: Vec<String>,
 }
 
-/// [`RangeSketches`] of a scope's `kind` users in the hours `first..=last`
+/// [`RangeSketches`] of a scope's `kind` users in the hours `first..=last`,
+/// in one sketch shard
 /// (hours since the Unix epoch). `reuse` is shown the partition and the
 /// day versions and may answer a union of the first days (and how many);
 /// only the day sketches after those are read. The union itself is left
@@ -262,14 +360,13 @@ pub struct RangeSketches {
 /// work over threads.
 pub async fn stored_in_hours<'a>(
     store: &dyn Store,
-    tenant_id: &str,
-    scope: impl Into<ScopeRef<'a>>,
+    (tenant_id, scope, shard): (&str, impl Into<ScopeRef<'a>>, u16),
     kind: Membership,
     first: i64,
     last: i64,
     reuse: impl FnOnce(&str, &[(String, i64)]) -> Option<(usize, UserUnion)>,
 ) -> Result<RangeSketches, StoreError> {
-    let partition = keys::sketches_partition(tenant_id, scope);
+    let partition = keys::sketches_partition(tenant_id, scope, shard);
     let covered = cover(first, last);
     let read = |from: String, to: String, after: Option<String>| {
         let range = SortRange::Between(from, to);
@@ -356,7 +453,8 @@ mod tests {
         first: i64,
         last: i64,
     ) -> Result<u64, StoreError> {
-        let stored = stored_in_hours(store, "t", ScopeRef::Tenant, kind, first, last, |_, _| None).await?;
+        let stored =
+            stored_in_hours(store, ("t", ScopeRef::Tenant, 0), kind, first, last, |_, _| None).await?;
         Ok(crate::repo::sketch_unions::SketchUnions::default().union_of(&stored).unwrap().users())
     }
 
@@ -370,9 +468,9 @@ mod tests {
         let updates = updates_for(&events);
         // 4 scopes × (seen hour+day for 2 hours/2 days: 2+2, converted hour+day: 2).
         assert_eq!(updates.sketches.len(), 4 * (2 + 2 + 2));
-        let tenant = keys::sketches_partition("t", ScopeRef::Tenant);
+        let tenant = keys::sketches_partition("t", ScopeRef::Tenant, 0);
         let day = keys::sketch(&tenant, Membership::Seen, Period::Day, "2026-11-01");
-        let coupons = &updates.sketches.iter().find(|(key, _)| *key == day).unwrap().1;
+        let coupons = &updates.sketches.iter().find(|update| update.key == day).unwrap().coupons;
         assert_eq!(coupons.len(), 2, "both of alice's events on the first");
     }
 
@@ -447,7 +545,7 @@ mod tests {
         let unions = crate::repo::sketch_unions::SketchUnions::default();
         let read = || {
             let reuse = |partition: &str, days: &[(String, i64)]| unions.reusable(partition, days);
-            stored_in_hours(&store, "t", ScopeRef::Tenant, Membership::Seen, first, first + 71, reuse)
+            stored_in_hours(&store, ("t", ScopeRef::Tenant, 0), Membership::Seen, first, first + 71, reuse)
         };
         let cold = read().await.unwrap();
         assert_eq!(
@@ -480,7 +578,7 @@ mod tests {
         let mut item = Item::new();
         item.insert(SKETCH.into(), Value::from(old.to_stored()));
         item.insert(VERSION.into(), Value::from(1));
-        let partition = keys::sketches_partition("t", ScopeRef::Tenant);
+        let partition = keys::sketches_partition("t", ScopeRef::Tenant, 0);
         let key = keys::sketch(&partition, Membership::Seen, Period::Day, "2026-11-01");
         store.transact(vec![WriteOp::Put { key, item, condition: Condition::NotExists }]).await.unwrap();
 
@@ -493,8 +591,7 @@ mod tests {
                 let reuse = |partition: &str, days: &[(String, i64)]| unions.reusable(partition, days);
                 let stored = stored_in_hours(
                     store,
-                    "t",
-                    ScopeRef::Tenant,
+                    ("t", ScopeRef::Tenant, 0),
                     Membership::Seen,
                     first,
                     day_one + 95,

@@ -27,7 +27,9 @@ use aws_sdk_dynamodb::types::{
 use serde_json::Value;
 
 use super::retry::{self, Attempt, random_jitter, retrying};
-use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
+use super::{
+    Condition, Item, Key, Layout, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction,
+};
 
 /// DynamoDB's limits.
 const MAX_TRANSACTION_WRITES: usize = 100;
@@ -44,6 +46,8 @@ pub struct Tables {
     pub state: String,
     /// Days after which event items expire (TTL); `None` keeps them forever.
     pub event_retention_days: Option<u32>,
+    /// How the tables' hot items are split.
+    pub layout: Layout,
 }
 
 pub struct DynamoStore {
@@ -385,8 +389,7 @@ impl DynamoStore {
         writes: &[WriteOp],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        let expiry = self.expiry_at(now);
-        let items = writes.iter().map(|w| transact_item(self, w, expiry)).collect::<Result<Vec<_>, _>>()?;
+        let items = self.transact_items(writes, now)?;
         // One token per call, kept by the SDK's retries of it (a response
         // lost on the way back is then not applied twice) and by this
         // loop's, and sent with this call's request only. A later call, even
@@ -399,6 +402,24 @@ impl DynamoStore {
         // token aged out, ten minutes.)
         let token = uuid::Uuid::new_v4().to_string();
         retrying(|| self.transact_once(&items, &token), random_jitter).await
+    }
+
+    fn transact_items(
+        &self,
+        writes: &[WriteOp],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let expiry = self.expiry_at(now);
+        writes.iter().map(|w| transact_item(self, w, expiry)).collect()
+    }
+
+    /// One attempt at a lone write: a held item's refusal comes back as
+    /// [`Attempt::Again`]. (The SDK has retried throttling and timeouts.)
+    async fn single_write_once(&self, write: &WriteOp) -> Attempt<()> {
+        match self.single_write(write).await {
+            Err(StoreError::Conflict) => Attempt::Again(StoreError::Conflict),
+            outcome => Attempt::Done(outcome),
+        }
     }
 
     /// One `TransactWriteItems` call of `items` under `token`.
@@ -587,17 +608,7 @@ impl Store for DynamoStore {
             // An item held by a transaction in flight refuses a lone write
             // too; it is retried like a cancelled transaction. (The SDK has
             // retried throttling and timeouts already.)
-            let write = &writes[0];
-            retrying(
-                || async move {
-                    match self.single_write(write).await {
-                        Err(StoreError::Conflict) => Attempt::Again(StoreError::Conflict),
-                        outcome => Attempt::Done(outcome),
-                    }
-                },
-                random_jitter,
-            )
-            .await
+            retrying(|| self.single_write_once(&writes[0]), random_jitter).await
         } else {
             self.transaction(&writes, chrono::Utc::now()).await
         }
@@ -605,6 +616,24 @@ impl Store for DynamoStore {
 
     fn max_transaction_writes(&self) -> usize {
         MAX_TRANSACTION_WRITES
+    }
+
+    async fn transact_attempt(&self, writes: Vec<WriteOp>) -> Attempt<()> {
+        if let Err(invalid) = validate_transaction(&writes, MAX_TRANSACTION_WRITES) {
+            return Attempt::Done(Err(invalid));
+        }
+        if writes.len() == 1 {
+            return self.single_write_once(&writes[0]).await;
+        }
+        match self.transact_items(&writes, chrono::Utc::now()) {
+            // A token of its own: the caller sends other writes next time.
+            Ok(items) => self.transact_once(&items, &uuid::Uuid::new_v4().to_string()).await,
+            Err(invalid) => Attempt::Done(Err(invalid)),
+        }
+    }
+
+    fn layout(&self) -> Layout {
+        self.tables.layout
     }
 }
 
@@ -673,6 +702,7 @@ mod tests {
             events: resources.events_table,
             state: resources.state_table,
             event_retention_days: resources.event_retention_days,
+            layout: resources.layout,
         };
         assert!(tables.event_retention_days.is_some());
         DynamoStore::new(client, tables)
@@ -775,7 +805,12 @@ mod tests {
                     .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
                     .build(),
             ),
-            Tables { events: "events".into(), state: "state".into(), event_retention_days: Some(30) },
+            Tables {
+                events: "events".into(),
+                state: "state".into(),
+                event_retention_days: Some(30),
+                layout: Layout::default(),
+            },
         );
         let marker = transact_item(
             &store,

@@ -236,7 +236,12 @@ async fn the_adapter_waits_out_a_held_item() {
     let table = table_with(&client, &[(HOLD, "1000")]).await;
     let store = DynamoStore::new(
         client.clone(),
-        Tables { events: table.clone(), state: table.clone(), event_retention_days: None },
+        Tables {
+            events: table.clone(),
+            state: table.clone(),
+            event_retention_days: None,
+            layout: Layout::default(),
+        },
     );
     let counter = Key::new("A", "1");
     let add = |key: &Key| WriteOp::Update {

@@ -57,12 +57,13 @@ pub fn escaped_len(raw: &str) -> usize {
 // below fits DynamoDB's limits (`super::limits`); a test builds each key
 // with every part at its budget. The longest keys are a variant's counter
 // sort key (`V#<experiment>#<variant>`) and a variant membership's
-// partition key (`MEM#<tenant>#V#<experiment>#<variant>#<user>`).
+// partition key (`MEM#<tenant>#V#<experiment>#<variant>#<user>`), the
+// former with a shard suffix ([`on_shard`]).
 
 /// Tenant ids are UUIDs (36 bytes) or the demo's; any up to this fits.
 pub const MAX_TENANT_ID_BYTES: usize = 64;
 /// An experiment id or a variant name.
-pub const MAX_TAG_KEY_BYTES: usize = 510;
+pub const MAX_TAG_KEY_BYTES: usize = 508;
 pub const MAX_USER_ID_KEY_BYTES: usize = 950;
 /// An event id (128 characters take at most 512 bytes, so any fits).
 pub const MAX_EVENT_ID_KEY_BYTES: usize = 512;
@@ -131,16 +132,91 @@ pub fn event_marker(tenant_id: &str, event_id: &str) -> Key {
     Key::new(pk, ONE)
 }
 
-/// Events of one tenant and UTC day, sorted by time.
-pub fn events_partition(tenant_id: &str, day: &str) -> String {
-    join(&["EV#", tenant_id, "#", day])
+/// Events of one tenant and UTC day in one of the day's event shards,
+/// sorted by time. Shard 0 is the day's partition as it was before shards
+/// (`EV#<tenant>#<day>`); shard `s` appends `#<s>`.
+pub fn events_partition(tenant_id: &str, day: &str, shard: u16) -> String {
+    let mut pk = join(&["EV#", tenant_id, "#", day]);
+    push_shard(&mut pk, shard);
+    pk
 }
 
-pub fn event(tenant_id: &str, timestamp: &DateTime<Utc>, event_id: &str) -> Key {
+/// An event's item, in the shard of its day that its id falls in among
+/// `shards` ([`event_shard`]).
+pub fn event(tenant_id: &str, timestamp: &DateTime<Utc>, event_id: &str, shards: u16) -> Key {
     let mut sk = sort_time(timestamp);
     sk.push('#');
     push_part(&mut sk, event_id);
-    Key::new(events_partition(tenant_id, &day(timestamp)), sk)
+    Key::new(events_partition(tenant_id, &day(timestamp), event_shard(event_id, shards)), sk)
+}
+
+/// Which of `shards` event partitions an event id's item goes to: FNV-1a
+/// of the id, so that it is the same in every process and release (a
+/// redelivered event lands on its first delivery's item).
+pub fn event_shard(event_id: &str, shards: u16) -> u16 {
+    let hash = event_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    (hash % u64::from(shards.max(1))) as u16
+}
+
+// --- shards of write-hot items -------------------------------------------------
+//
+// A counter, an hourly bucket or a campaign cell that many writers add to
+// at once is split into shards: shard 0 is the item under the key built
+// below, shard `s > 0` the same partition key with `#<s>` appended to the
+// sort key. A writer adds to one shard; a reader sums all it finds. The
+// shard goes in the sort key, not the partition key, so that a reader
+// still gets every shard of a counter, or of a range of hours, in one
+// query (ARCHITECTURE.md, "Shards", has the arithmetic).
+
+/// The most shards a layout may use (`#255` is the longest suffix: key
+/// budgets below leave room for it).
+pub const MAX_SHARDS: u16 = 256;
+
+fn push_shard(out: &mut String, shard: u16) {
+    if shard > 0 {
+        out.push('#');
+        push_padded(out, u32::from(shard), 1);
+    }
+}
+
+/// The key of shard `shard` of the hot item under `key`. An hourly
+/// bucket's shard also moves to partition `shard % bucket_partitions` of
+/// its scope ([`buckets_partition`]).
+pub fn on_shard(key: &Key, shard: u16, bucket_partitions: u16) -> Key {
+    let mut sk = String::with_capacity(key.sk.len() + 4);
+    sk.push_str(&key.sk);
+    push_shard(&mut sk, shard);
+    let mut pk = key.pk.clone();
+    if pk.starts_with(BUCKETS) {
+        push_shard(&mut pk, shard % bucket_partitions.max(1));
+    }
+    Key::new(pk, sk)
+}
+
+/// Whether `sk` is the sort key of a shard of the item whose shard 0 has
+/// sort key `base`.
+pub fn is_shard_of(sk: &str, base: &str) -> bool {
+    match sk.strip_prefix(base) {
+        Some("") => true,
+        Some(rest) => {
+            rest.strip_prefix('#').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        }
+        None => false,
+    }
+}
+
+/// The sort key of shard 0 of the shard with sort key `sk`, for items whose
+/// own sort key holds no `#` (hourly buckets, campaign cells).
+pub fn unsharded(sk: &str) -> &str {
+    sk.split_once('#').map_or(sk, |(base, _)| base)
+}
+
+/// The highest sort key of any shard of the item whose shard 0 has sort key
+/// `base` (`#` then digits sort below `:`), to end a `between` range with.
+pub fn last_shard_sk(base: &str) -> String {
+    join(&[base, "#:"])
 }
 
 // Time keys are written digit by digit rather than through a parsed
@@ -296,23 +372,40 @@ pub fn variant_counters_prefix(experiment_id: &str) -> String {
 
 pub const VARIANT_NAME_COUNTERS_PREFIX: &str = "N#";
 
-/// Hourly counters of one scope, sorted by hour.
-pub fn buckets_partition<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>) -> String {
-    let mut pk = join(&["BKT#", tenant_id, "#"]);
+const BUCKETS: &str = "BKT#";
+
+/// Hourly counters of one scope, sorted by hour, in one of the scope's
+/// bucket partitions: 0 is `BKT#<tenant>#<scope>`, `p` appends `#<p>` (a
+/// scope's own parts are escaped, so no scope's partition ends so).
+pub fn buckets_partition<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>, partition: u16) -> String {
+    let mut pk = join(&[BUCKETS, tenant_id, "#"]);
     scope.into().push_encoded(&mut pk);
+    push_shard(&mut pk, partition);
     pk
 }
 
+/// Shard 0 of a scope's bucket of `hour`.
 pub fn bucket<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>, hour: &str) -> Key {
-    Key::new(buckets_partition(tenant_id, scope), hour.to_owned())
+    Key::new(buckets_partition(tenant_id, scope, 0), hour.to_owned())
 }
 
 /// Sketches of a scope's users per hour and per UTC day
-/// ([`crate::domain::distinct`]), in one partition per scope.
-pub fn sketches_partition<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>) -> String {
+/// ([`crate::domain::distinct`]), in one partition per scope and sketch
+/// shard: shard 0 is `SKT#<tenant>#<scope>`, shard `s` appends `#<s>`
+/// (the scope's own parts are escaped, so no scope's partition ends so).
+pub fn sketches_partition<'a>(tenant_id: &str, scope: impl Into<ScopeRef<'a>>, shard: u16) -> String {
     let mut pk = join(&["SKT#", tenant_id, "#"]);
     scope.into().push_encoded(&mut pk);
+    push_shard(&mut pk, shard);
     pk
+}
+
+/// The key of `key` (a sketch, or a day sketch's version marker, of shard
+/// 0) in sketch shard `shard`.
+pub fn in_sketch_shard(key: &Key, shard: u16) -> Key {
+    let mut pk = key.pk.clone();
+    push_shard(&mut pk, shard);
+    Key::new(pk, key.sk.clone())
 }
 
 /// How long a sketch's period is.
@@ -509,14 +602,14 @@ mod tests {
             ];
             let mut built = vec![
                 event_marker(&tenant, &event),
-                super::event(&tenant, &latest, &event),
+                super::event(&tenant, &latest, &event, MAX_SHARDS),
                 super::experiment(&tenant, &experiment),
             ];
             for scope in &scopes {
-                built.push(counter(&tenant, scope));
-                built.push(bucket(&tenant, scope, &hour(&latest)));
+                built.push(on_shard(&counter(&tenant, scope), MAX_SHARDS - 1, MAX_SHARDS));
+                built.push(on_shard(&bucket(&tenant, scope, &hour(&latest)), MAX_SHARDS - 1, MAX_SHARDS));
                 built.push(sketch(
-                    &sketches_partition(&tenant, scope),
+                    &sketches_partition(&tenant, scope, MAX_SHARDS - 1),
                     Membership::Converted,
                     Period::Hour,
                     &hour(&latest),
@@ -525,7 +618,7 @@ mod tests {
                 built.push(membership(&tenant, scope, Membership::Converted, &user));
             }
             built.push(attribution(&tenant, &user));
-            built.push(campaign_row(&tenant, &day(&latest), &"f".repeat(32)));
+            built.push(on_shard(&campaign_row(&tenant, &day(&latest), &"f".repeat(32)), MAX_SHARDS - 1, 1));
             for key in built {
                 assert!(key.pk.len() <= MAX_PARTITION_KEY_BYTES, "pk of {} bytes", key.pk.len());
                 assert!(
@@ -538,7 +631,48 @@ mod tests {
         }
         // And one byte more than the budgets does not fit: they are tight.
         let over = "x".repeat(MAX_TAG_KEY_BYTES + 2);
-        assert!(counter(&tenant, &Scope::Variant(over.clone(), over)).sk.len() > MAX_SORT_KEY_BYTES);
+        let counter = counter(&tenant, &Scope::Variant(over.clone(), over));
+        assert!(on_shard(&counter, MAX_SHARDS - 1, 1).sk.len() > MAX_SORT_KEY_BYTES);
+    }
+
+    #[test]
+    fn shards_of_an_item_are_told_apart_from_other_items() {
+        let base = counter("t", &Scope::Experiment("a".into()));
+        assert_eq!(on_shard(&base, 0, 4), base);
+        assert_eq!(on_shard(&base, 17, 4), Key::new("CNT#t", "E#a#17"));
+        // A bucket's shard also goes to one of its scope's partitions.
+        let bucket = bucket("t", &Scope::Tenant, "2026-12-07T05");
+        assert_eq!(on_shard(&bucket, 17, 4), Key::new("BKT#t#T#1", "2026-12-07T05#17"));
+        assert_eq!(on_shard(&bucket, 16, 4), Key::new("BKT#t#T", "2026-12-07T05#16"));
+        assert!(is_shard_of("E#a", "E#a") && is_shard_of("E#a#17", "E#a"));
+        // Another experiment whose id starts alike, even with a `#` (escaped).
+        for other in ["E#ab", "E#a%2317", "E#a#", "E#a#1x"] {
+            assert!(!is_shard_of(other, "E#a"), "{other}");
+        }
+        assert!(is_shard_of("T#3", "T") && !is_shard_of("T3", "T"));
+        assert_eq!(unsharded("2026-12-07T05#12"), "2026-12-07T05");
+        assert_eq!(unsharded("2026-12-07T05"), "2026-12-07T05");
+        // Every shard of an hour sorts between its shard 0 and the next hour.
+        let last = last_shard_sk("2026-12-07T05");
+        for shard in [1, 9, 10, 255] {
+            let sk = on_shard(&Key::new("p", "2026-12-07T05"), shard, 1).sk;
+            assert!("2026-12-07T05" < sk.as_str() && sk <= last && last.as_str() < "2026-12-07T06", "{sk}");
+        }
+    }
+
+    #[test]
+    fn an_event_keeps_its_shard_and_shards_spread_events() {
+        let at: DateTime<Utc> = "2026-12-07T05:00:00Z".parse().unwrap();
+        assert_eq!(event("t", &at, "e1", 1).pk, "EV#t#2026-12-07");
+        assert_eq!(event_shard("e1", 1), 0);
+        // FNV-1a, pinned: the shard of a stored event must never change.
+        assert_eq!(event_shard("e1", 64), (0x088e_7b07_b539_b883_u64 % 64) as u16);
+        let mut per_shard = [0u32; 16];
+        (0..16_000).for_each(|n| per_shard[usize::from(event_shard(&format!("event-{n}"), 16))] += 1);
+        assert!(per_shard.iter().all(|&n| (800..1_200).contains(&n)), "{per_shard:?}");
+        let key = event("t", &at, "e1", 64);
+        let shard = event_shard("e1", 64);
+        assert_eq!(key.pk, events_partition("t", "2026-12-07", shard));
     }
 
     #[test]

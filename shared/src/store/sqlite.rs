@@ -18,7 +18,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
 use super::checkpointer::Checkpointer;
-use super::{Condition, Item, Key, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction};
+use super::{
+    Condition, Item, Key, Layout, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction,
+};
 
 /// SQLite has no transaction size limit worth the name; this keeps one
 /// batch-writer transaction bounded in memory.
@@ -39,6 +41,7 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<Semaphore>,
     checkpointer: Arc<Checkpointer>,
+    layout: Layout,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -86,7 +89,16 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             read_slots: Arc::new(Semaphore::new(MAX_READERS)),
             checkpointer: Arc::new(checkpointer),
+            layout: Layout::default(),
         })
+    }
+
+    /// The same store, with hot items split as `layout` says: one writer
+    /// needs no shards, but the readers must sum them all the same, and
+    /// tests check that they do on both backends.
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
     }
 
     /// Runs `f` on a pooled read connection on the blocking thread pool.
@@ -347,6 +359,10 @@ impl Store for SqliteStore {
 
     fn max_transaction_writes(&self) -> usize {
         MAX_TRANSACTION_WRITES
+    }
+
+    fn layout(&self) -> Layout {
+        self.layout
     }
 }
 
