@@ -348,18 +348,7 @@ pub struct Scenario {
     pub returning_users: bool,
     pub limits: Limits,
     /// How hot items are split (`Layout::default()`: as before shards).
-    #[serde(serialize_with = "serialize_layout")]
     pub layout: Layout,
-}
-
-fn serialize_layout<S: serde::Serializer>(layout: &Layout, out: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeStruct;
-    let mut fields = out.serialize_struct("Layout", 4)?;
-    fields.serialize_field("eventShards", &layout.event_shards)?;
-    fields.serialize_field("aggregateShards", &layout.aggregate_shards)?;
-    fields.serialize_field("sketchShards", &layout.sketch_shards)?;
-    fields.serialize_field("bucketPartitions", &layout.bucket_partitions)?;
-    fields.end()
 }
 
 /// What a run measured.

@@ -271,7 +271,8 @@ pub trait Store: Send + Sync + 'static {
 /// How many shards the table design splits its write-hot items into: a
 /// property of the deployment (the embedded store has one writer and
 /// needs none), chosen from DynamoDB's limits (ARCHITECTURE.md, "Shards").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Layout {
     /// Partitions each tenant's events of a day are spread over
     /// ([`keys::event`]); readers of a day fan out over all of them, so it
