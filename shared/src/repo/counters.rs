@@ -12,12 +12,12 @@
 use serde_json::Value;
 
 use crate::domain::counting::{
-    CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, Scope, USERS,
+    CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, Scope, ScopeRef, USERS,
 };
 use crate::domain::summary::{Summary, Totals};
 use crate::domain::timeseries::BucketTotals;
 use crate::store::keys;
-use crate::store::{Item, Query, SortRange, Store, StoreError, query_all};
+use crate::store::{Item, Key, Query, SortRange, Store, StoreError, query_all};
 
 /// The four counts of a counter or bucket item, in the order of `names`,
 /// added to `sums` (absent counts are 0).
@@ -156,20 +156,30 @@ pub async fn hourly(
     low: String,
     high: String,
 ) -> Result<Vec<(String, BucketTotals)>, StoreError> {
+    let mut hours: std::collections::BTreeMap<String, [i64; 4]> = std::collections::BTreeMap::new();
+    for (key, item) in bucket_items(store, tenant_id, scope.into(), low, high).await? {
+        let sums = hours.entry(keys::unsharded(&key.sk).to_owned()).or_default();
+        add_counts(sums, &item, BUCKET_COUNTS);
+    }
+    Ok(hours.into_iter().map(|(hour, sums)| (hour, bucket_totals_of_sums(sums))).collect())
+}
+
+/// Every shard item of a scope's buckets of the hours `low..=high`, from
+/// each of its bucket partitions (read at once), partition by partition.
+pub async fn bucket_items(
+    store: &dyn Store,
+    tenant_id: &str,
+    scope: ScopeRef<'_>,
+    low: String,
+    high: String,
+) -> Result<Vec<(Key, Item)>, StoreError> {
     let range = SortRange::Between(low, keys::last_shard_sk(&high));
     let partitions = (0..store.layout().bucket_partitions).map(|partition| {
         let query =
             Query::partition(keys::buckets_partition(tenant_id, scope, partition)).range(range.clone());
         query_all(store, query)
     });
-    let mut hours: std::collections::BTreeMap<String, [i64; 4]> = std::collections::BTreeMap::new();
-    for items in futures_util::future::try_join_all(partitions).await? {
-        for (key, item) in items {
-            let sums = hours.entry(keys::unsharded(&key.sk).to_owned()).or_default();
-            add_counts(sums, &item, BUCKET_COUNTS);
-        }
-    }
-    Ok(hours.into_iter().map(|(hour, sums)| (hour, bucket_totals_of_sums(sums))).collect())
+    Ok(futures_util::future::try_join_all(partitions).await?.into_iter().flatten().collect())
 }
 
 /// The first and last hour a scope has events in, if any: the ends of its

@@ -209,22 +209,6 @@ fn unchanged(item: Option<&Item>) -> Condition {
     }
 }
 
-/// Every shard of one scope's bucket of `hour` ([`keys::on_shard`]).
-async fn bucket_shards(
-    store: &dyn Store,
-    tenant_id: &str,
-    scope: ScopeRef<'_>,
-    hour: &str,
-) -> Result<Vec<(Key, Item)>, StoreError> {
-    let mut shards = Vec::new();
-    for partition in 0..store.layout().bucket_partitions {
-        let range = SortRange::Between(hour.to_owned(), keys::last_shard_sk(hour));
-        let query = Query::partition(keys::buckets_partition(tenant_id, scope, partition)).range(range);
-        shards.extend(crate::store::query_all(store, query).await?);
-    }
-    Ok(shards)
-}
-
 /// Events and conversions of a bucket's shards, summed.
 fn summed(shards: &[(Key, Item)]) -> (i64, i64) {
     shards.iter().fold((0, 0), |(e, c), (_, item)| {
@@ -250,9 +234,20 @@ async fn set_variant_name_bucket(
     for _ in 0..MAX_ATTEMPTS {
         let mut sources = Vec::new();
         for experiment in experiments {
-            sources.extend(bucket_shards(store, tenant_id, ScopeRef::Variant(experiment, name), hour).await?);
+            sources.extend(
+                counters::bucket_items(
+                    store,
+                    tenant_id,
+                    ScopeRef::Variant(experiment, name),
+                    hour.into(),
+                    hour.into(),
+                )
+                .await?,
+            );
         }
-        let targets = bucket_shards(store, tenant_id, ScopeRef::VariantName(name), hour).await?;
+        let targets =
+            counters::bucket_items(store, tenant_id, ScopeRef::VariantName(name), hour.into(), hour.into())
+                .await?;
         let (events, conversions) = summed(&sources);
         let (current_events, current_conversions) = summed(&targets);
         let add = [
