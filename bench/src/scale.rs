@@ -114,6 +114,8 @@ struct State {
     /// Per partition key: units left, and when they were counted.
     buckets: HashMap<String, (f64, Instant)>,
     tally: Tally,
+    /// Write units by kind of item ([`item_kind`]).
+    units_by_kind: BTreeMap<String, u64>,
     /// The jitter generator (an LCG), so that runs repeat exactly.
     seed: u64,
 }
@@ -155,6 +157,12 @@ fn size_of(key: &Key, item: Option<&Item>) -> usize {
         + item.map_or(0, |item| serde_json::to_string(item).map_or(0, |text| text.len()))
 }
 
+/// The kind of item a key names, for the write-unit breakdown: its
+/// partition key's prefix (`EID`, `EV`, `CNT`, ...).
+fn item_kind(key: &Key) -> &str {
+    key.pk.split('#').next().unwrap_or_default()
+}
+
 fn started(bytes: usize, unit: usize) -> u64 {
     bytes.div_ceil(unit).max(1) as u64
 }
@@ -166,6 +174,11 @@ impl ModelStore {
 
     pub fn tally(&self) -> Tally {
         self.state.lock().expect("model state").tally
+    }
+
+    /// Write units so far, by kind of item.
+    pub fn units_by_kind(&self) -> BTreeMap<String, u64> {
+        self.state.lock().expect("model state").units_by_kind.clone()
     }
 
     fn read(&self, keys: &[Key]) -> Vec<Option<Item>> {
@@ -196,18 +209,23 @@ impl ModelStore {
             } else {
                 let mut costs: HashMap<String, f64> = HashMap::new();
                 let mut units = 0;
+                let mut kinds = Vec::new();
                 for write in writes.iter().filter(|write| !matches!(write, WriteOp::Check { .. })) {
                     let after = write.apply(state.items.get(write.key()).cloned());
                     let cost =
                         started(size_of(write.key(), after.as_ref()), 1024) * if transaction { 2 } else { 1 };
                     *costs.entry(self.limits.partition_of(write.key())).or_default() += cost as f64;
                     units += cost;
+                    kinds.push((item_kind(write.key()).to_owned(), cost));
                 }
                 if !state.pay(&costs, self.limits.partition_wcu, Instant::now()) {
                     state.tally.throttles += 1;
                     Some(Attempt::Again(StoreError::Unavailable("throttled".into())))
                 } else {
                     state.tally.write_units += units;
+                    for (kind, cost) in kinds {
+                        *state.units_by_kind.entry(kind).or_default() += cost;
+                    }
                     if transaction {
                         state.held.extend(writes.iter().map(|write| write.key().clone()));
                     } else {
@@ -317,19 +335,27 @@ impl Store for ModelStore {
     }
 }
 
+/// Messages per batch-writer call: the `BatchSize` default of
+/// `infra/template.yaml` (its test checks they agree), which a busy queue
+/// fills within the batching window.
+pub const TEMPLATE_BATCH_SIZE: usize = 100;
+
 /// How events reach the batch writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Traffic {
-    /// Single-event requests: an SQS batch of 10 messages, one event each.
+    /// Single-event requests: a call of [`TEMPLATE_BATCH_SIZE`] messages,
+    /// one event each.
     Single,
-    /// Batched requests: 10 messages of 100 events each.
+    /// Batched requests: calls of 1,000 events (10 requests of 100; a
+    /// call may carry up to Lambda's 6 MB payload, which would pack more
+    /// events into each transaction's counter writes).
     Batched,
 }
 
 impl Traffic {
     pub fn events_per_call(self) -> usize {
         match self {
-            Traffic::Single => 10,
+            Traffic::Single => TEMPLATE_BATCH_SIZE,
             Traffic::Batched => 1_000,
         }
     }
@@ -361,6 +387,9 @@ pub struct Outcome {
     pub conflicts_per_1000_events: f64,
     pub throttles_per_1000_events: f64,
     pub write_units_per_1000_events: f64,
+    /// The same, by kind of item (the partition key's prefix: `EID` id
+    /// markers, `EV` events, `CNT` counters, ...).
+    pub write_units_per_1000_events_by_kind: BTreeMap<String, f64>,
     /// Batch-writer calls that failed and were delivered again.
     pub redeliveries: u64,
     /// The all-time summary of the hot tenant: requests and read units.
@@ -456,6 +485,7 @@ pub async fn simulate(scenario: Scenario) -> Outcome {
     let generator = Arc::new(Mutex::new(Generator { next: 0 }));
     let warmed = if scenario.returning_users { warm_up(store.as_ref()).await } else { 0 };
     let before_run = store.tally();
+    let units_before_run = store.units_by_kind();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(scenario.seconds);
     let mut writers = Vec::new();
@@ -496,6 +526,15 @@ pub async fn simulate(scenario: Scenario) -> Outcome {
     }
     let elapsed = scenario.seconds as f64;
     let tally = store.tally().since(&before_run);
+    let units_by_kind: BTreeMap<String, u64> = store
+        .units_by_kind()
+        .into_iter()
+        .map(|(kind, units)| {
+            let before = units_before_run.get(&kind).copied().unwrap_or_default();
+            (kind, units - before)
+        })
+        .filter(|(_, units)| *units > 0)
+        .collect();
     let before = store.tally();
     let hot = shared::repo::counters::summary(store.as_ref(), "hot", None).await.expect("the hot summary");
     let after = store.tally();
@@ -517,6 +556,10 @@ pub async fn simulate(scenario: Scenario) -> Outcome {
         conflicts_per_1000_events: per_1000(tally.conflicts),
         throttles_per_1000_events: per_1000(tally.throttles),
         write_units_per_1000_events: per_1000(tally.write_units),
+        write_units_per_1000_events_by_kind: units_by_kind
+            .into_iter()
+            .map(|(kind, units)| (kind, per_1000(units)))
+            .collect(),
         redeliveries,
         summary_requests: after.requests - before.requests,
         summary_read_units: after.read_units - before.read_units,

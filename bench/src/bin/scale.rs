@@ -73,9 +73,15 @@ fn main() {
                 outcome.summary_read_units,
                 outcome.exact,
             );
+            let by_kind: Vec<String> = outcome
+                .write_units_per_1000_events_by_kind
+                .iter()
+                .map(|(kind, units)| format!("{kind} {units:.0}"))
+                .collect();
             eprintln!(
-                "  ({traffic:?}, {writers} writers: {:.1} s of real time)",
-                real.elapsed().as_secs_f64()
+                "  ({traffic:?}, {writers} writers: {:.1} s of real time; write units / 1,000 events: {})",
+                real.elapsed().as_secs_f64(),
+                by_kind.join(", ")
             );
             outcomes.push(outcome);
         }

@@ -160,6 +160,12 @@ pub async fn store_events_into(
             report.duplicates += 1;
         }
     }
+    // Each tenant's events together (in their order): a transaction adds
+    // to the counters and buckets of every tenant it holds events of, so
+    // an SQS batch of several tenants' messages, planned as it came, would
+    // pay those items once per transaction per tenant (the scale model
+    // measured about a third of the write units there).
+    pending.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
 
     let mut attempt = 0;
     while !pending.is_empty() {
