@@ -453,4 +453,29 @@ pub mod testing {
         resources.layout = layout;
         open(&resources, Some("admin".into())).await.expect("context on the emulator")
     }
+
+    /// [`fresh_context_laid_out`] on tables that the limits emulator in
+    /// front of moto (`scripts/moto_server.py`) holds to DynamoDB's limits
+    /// as `tags` (`emulator:*`) ask, and a queue whose messages come back a
+    /// second after a delivery fails, dead-lettered after five deliveries
+    /// as in the template.
+    pub async fn fresh_context_under_limits(layout: Layout, tags: &[(&str, &str)]) -> AppContext {
+        let mut resources =
+            fresh_resources(QueueSettings { visibility_timeout: Duration::from_secs(1), max_receives: 5 })
+                .await;
+        resources.layout = layout;
+        let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+        for table in [&resources.events_table, &resources.state_table] {
+            let described = client.describe_table().table_name(table).send().await.expect("the table");
+            let arn = described.table.and_then(|table| table.table_arn).expect("a table ARN");
+            let tags = tags
+                .iter()
+                .map(|(key, value)| {
+                    aws_sdk_dynamodb::types::Tag::builder().key(*key).value(*value).build().expect("a tag")
+                })
+                .collect();
+            client.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.expect("tags");
+        }
+        open(&resources, Some("admin".into())).await.expect("context on the emulator")
+    }
 }

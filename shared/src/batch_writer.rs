@@ -329,6 +329,50 @@ mod tests {
         }
     }
 
+    /// Delegates everything to a real store, counting the transaction
+    /// attempts it refused for now (conflicts, throttling).
+    #[cfg(feature = "aws")]
+    struct CountingRefusals {
+        inner: std::sync::Arc<dyn Store>,
+        refused: AtomicUsize,
+    }
+
+    #[cfg(feature = "aws")]
+    #[async_trait]
+    impl Store for CountingRefusals {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
+            self.inner.exist_before_write(keys).await
+        }
+        async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.read_before_write(keys).await
+        }
+        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+            self.inner.query(query).await
+        }
+        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+            self.inner.transact(writes).await
+        }
+        async fn transact_attempt(&self, writes: Vec<WriteOp>) -> crate::store::retry::Attempt<()> {
+            let attempt = self.inner.transact_attempt(writes).await;
+            if matches!(attempt, crate::store::retry::Attempt::Again(_)) {
+                self.refused.fetch_add(1, Ordering::SeqCst);
+            }
+            attempt
+        }
+        fn max_transaction_writes(&self) -> usize {
+            self.inner.max_transaction_writes()
+        }
+        fn layout(&self) -> crate::store::Layout {
+            self.inner.layout()
+        }
+    }
+
     /// 120 events of 30 users; ids start with `tag`.
     fn events(tag: &str) -> Vec<Event> {
         (0..120)
@@ -642,6 +686,79 @@ mod tests {
     #[tokio::test]
     async fn dynamodb_redelivery_counts_once() {
         redelivery_counts_once(crate::aws::testing::fresh_context().await.store).await;
+    }
+
+    /// Eight drain loops, each like a Lambda instance of its own (its own
+    /// home shard, no caches it could not trust across writers), on one
+    /// tenant's messages over SQS on moto, with the limits emulator holding
+    /// each transaction's items for 40 ms: the loops' transactions collide,
+    /// messages one loop hands back come back to any loop, and one message
+    /// is sent twice. Every event still counts exactly once, and nothing is
+    /// dead-lettered.
+    #[cfg(feature = "aws")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn dynamodb_eight_drain_loops_on_held_items_count_every_event_once() {
+        use crate::repo::{attribution, day_values, hot_shards, known_members, user_sketches};
+        let ctx = crate::aws::testing::fresh_context_under_limits(
+            crate::store::Layout::new(2, 4, 2, 2),
+            &[("emulator:transaction-hold-ms", "40")],
+        )
+        .await;
+        let tags = ["a", "b", "c", "d"];
+        let mut messages: Vec<String> =
+            tags.iter().flat_map(|tag| tagged_bodies(tag)).map(|(_, body)| body).collect();
+        messages.push(messages[0].clone());
+        ctx.queue.send(messages).await.unwrap();
+        let (transactions, conflicts) =
+            (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
+        let counting =
+            std::sync::Arc::new(CountingRefusals { inner: ctx.store.clone(), refused: AtomicUsize::new(0) });
+        let loops = (0..8u64).map(|writer| {
+            let (store, queue) = (counting.clone(), ctx.queue.clone());
+            let (transactions, handed_back) = (transactions.clone(), conflicts.clone());
+            tokio::spawn(async move {
+                let memory = WriterMemory {
+                    home_shard: hot_shards::HomeShard::seeded(writer),
+                    sketches: user_sketches::SketchCache::seeded(writer),
+                    members: known_members::KnownMembers::disabled(),
+                    attributions: attribution::KnownAttributions::disabled(),
+                    day_values: day_values::KnownDayValues::disabled(),
+                    ..WriterMemory::default()
+                };
+                let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                loop {
+                    let outcome =
+                        drain_once(store.as_ref(), &memory, queue.as_ref(), 2, Duration::from_millis(200))
+                            .await
+                            .unwrap();
+                    transactions.fetch_add(outcome.report.transactions, Ordering::SeqCst);
+                    handed_back.fetch_add(outcome.retry.len() + outcome.failed.len(), Ordering::SeqCst);
+                    let depth = queue.depth().await.unwrap();
+                    if outcome.events == 0 && depth.visible == 0 && depth.in_flight == 0 {
+                        break;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "the queue never drained: {depth:?}");
+                }
+            })
+        });
+        for drain in loops.collect::<Vec<_>>() {
+            drain.await.unwrap();
+        }
+        assert_eq!(ctx.queue.depth().await.unwrap().dead_letters, 0);
+        let summary = counters::summary(ctx.store.as_ref(), "t", Some("exp")).await.unwrap();
+        assert_eq!((summary.total_events, summary.unique_users), (480, 30));
+        let a = &summary.variants["A"];
+        assert_eq!((a.events, a.users, a.conversions, a.converted_users), (240, 15, 48, 3));
+        let b = &summary.variants["B"];
+        assert_eq!((b.events, b.users, b.conversions, b.converted_users), (240, 15, 48, 3));
+        // The emulator did refuse: the loops met on held items.
+        let refused = counting.refused.load(Ordering::SeqCst);
+        assert!(refused > 0, "no transaction was refused: the limits emulator is not in front of moto");
+        eprintln!(
+            "eight drain loops: {} transactions, {refused} attempts refused for now, {} messages handed back",
+            transactions.load(Ordering::SeqCst),
+            conflicts.load(Ordering::SeqCst)
+        );
     }
 
     #[cfg(feature = "aws")]
