@@ -47,6 +47,8 @@ ask for them (other tables behave as moto does):
   transaction. A write the bucket cannot pay for fails with
   ProvisionedThroughputExceededException, or cancels its transaction with
   the reason ThrottlingError.
+`EMULATOR_DEFAULT_TAGS` (e.g. `emulator:transaction-hold-ms=15`) gives every
+table those limits unless its own tags say otherwise.
 Every table gets the value limits moto lacks: at most 32 levels of nested
 lists and maps, and numbers of at most 38 significant digits
 (ValidationException). moto already refuses items over 400 KB, keys over
@@ -58,6 +60,7 @@ import collections
 import copy
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -158,15 +161,29 @@ class ThroughputExceeded(dynamodb_exceptions.DynamodbException):
         )
 
 
+def _default_tags():
+    """`EMULATOR_DEFAULT_TAGS` (`key=value,...`): limits for every table whose
+    own tags do not say, so that a suite whose tables the code under test
+    creates (the black-box suite's stacks) runs under them too."""
+    pairs = (pair.split("=", 1) for pair in os.environ.get("EMULATOR_DEFAULT_TAGS", "").split(",") if "=" in pair)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+DEFAULT_TAGS = _default_tags()
+
+
 def _tag(backend, table_name, name):
     table = backend.tables.get(table_name)
-    for tag in (getattr(table, "tags", None) or []) if table is not None else []:
+    if table is None:
+        return None
+    value = DEFAULT_TAGS.get(name)
+    for tag in getattr(table, "tags", None) or []:
         if tag.get("Key") == name:
-            try:
-                return float(tag.get("Value"))
-            except (TypeError, ValueError):
-                return None
-    return None
+            value = tag.get("Value")
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _key_of(backend, table_name, attrs):
