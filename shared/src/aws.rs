@@ -456,12 +456,13 @@ pub mod testing {
 
     /// [`fresh_context_laid_out`] on tables that the limits emulator in
     /// front of moto (`scripts/moto_server.py`) holds to DynamoDB's limits
-    /// as `tags` (`emulator:*`) ask, and a queue whose messages come back a
-    /// second after a delivery fails, dead-lettered after five deliveries
-    /// as in the template.
+    /// as `tags` (`emulator:*`) ask, and a queue whose messages come back
+    /// three seconds after a delivery that did not delete them (long enough
+    /// for a loaded test machine's slowest delivery, so that only failures
+    /// come back), dead-lettered after five deliveries as in the template.
     pub async fn fresh_context_under_limits(layout: Layout, tags: &[(&str, &str)]) -> AppContext {
         let mut resources =
-            fresh_resources(QueueSettings { visibility_timeout: Duration::from_secs(1), max_receives: 5 })
+            fresh_resources(QueueSettings { visibility_timeout: Duration::from_secs(3), max_receives: 5 })
                 .await;
         resources.layout = layout;
         let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);

@@ -709,13 +709,13 @@ mod tests {
             tags.iter().flat_map(|tag| tagged_bodies(tag)).map(|(_, body)| body).collect();
         messages.push(messages[0].clone());
         ctx.queue.send(messages).await.unwrap();
-        let (transactions, conflicts) =
+        let (transactions, handed_back) =
             (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
         let counting =
             std::sync::Arc::new(CountingRefusals { inner: ctx.store.clone(), refused: AtomicUsize::new(0) });
         let loops = (0..8u64).map(|writer| {
             let (store, queue) = (counting.clone(), ctx.queue.clone());
-            let (transactions, handed_back) = (transactions.clone(), conflicts.clone());
+            let (transactions, handed_back) = (transactions.clone(), handed_back.clone());
             tokio::spawn(async move {
                 let memory = WriterMemory {
                     home_shard: hot_shards::HomeShard::seeded(writer),
@@ -757,7 +757,7 @@ mod tests {
         eprintln!(
             "eight drain loops: {} transactions, {refused} attempts refused for now, {} messages handed back",
             transactions.load(Ordering::SeqCst),
-            conflicts.load(Ordering::SeqCst)
+            handed_back.load(Ordering::SeqCst)
         );
     }
 
