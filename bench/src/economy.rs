@@ -47,6 +47,9 @@ pub async fn ingest_and_drain(
             "eventType": if n.is_multiple_of(10) { "CONVERSION" } else { "PAGE_VIEW" },
             "properties": {"experimentId": "economy", "variant": if n.is_multiple_of(2) { "A" } else { "B" }}})
     };
+    // The writer records the shard layout once per deployment, and reads
+    // it again once a minute: not what events cost, so done before counting.
+    ctx.store.settle_layout(shared::store::LayoutUse::Write).await.expect("the layout settles");
     counter.reset();
     let mut requests = 0;
     let mut next = 0;

@@ -371,6 +371,9 @@ mod tests {
         fn layout(&self) -> crate::store::Layout {
             self.inner.layout()
         }
+        async fn settle_layout(&self, usage: crate::store::LayoutUse) -> Result<(), StoreError> {
+            self.inner.settle_layout(usage).await
+        }
     }
 
     /// 120 events of 30 users; ids start with `tag`.

@@ -29,6 +29,7 @@ use crate::context::AppContext;
 use crate::domain::tenant::hash_api_key;
 use crate::limiter::{Subject, client_addr};
 use crate::repo::tenants;
+use crate::store::LayoutUse;
 pub use error::ApiError;
 
 pub type Request = http::Request<Bytes>;
@@ -312,6 +313,12 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
             let function = function_for(request.uri().path());
             if let Some(function) = function {
                 limit(ctx, Subject::Tenant(&owner.tenant_id, function))?;
+            }
+            // The functions that read sharded items query as many shards
+            // as were ever written to (after authentication, so that a
+            // refused request costs no read).
+            if matches!(function, Some(Function::Summary | Function::Experiments)) {
+                ctx.store.settle_layout(LayoutUse::Read).await?;
             }
             let granted_origin = ingest_key_grant(&owner, function, request)?;
             Ok(Caller { tenant_id: owner.tenant_id, scope: owner.scope, granted_origin })

@@ -14,7 +14,7 @@ use crate::domain::FieldError;
 use crate::domain::event::{Event, EventAt, MAX_PROPERTIES_BYTES, field_name};
 use crate::store::keys;
 use crate::store::limits::{self, MAX_ITEM_BYTES};
-use crate::store::{Key, Store, StoreError};
+use crate::store::{Key, LayoutUse, Store, StoreError};
 use crate::ttl_cache::TtlCache;
 use std::sync::Arc;
 
@@ -143,6 +143,8 @@ pub async fn store_events_into(
     events: Vec<Event>,
     report: &mut WriteReport,
 ) -> Result<(), StoreError> {
+    // The layout these events are written with is on record before any is.
+    store.settle_layout(LayoutUse::Write).await?;
     // Users join their sketches first, from every event, duplicates
     // included (joining again changes nothing): once the counters show an
     // event, range reads see its user too, and a delivery that failed

@@ -274,6 +274,74 @@ mod tests {
         shards_read_as_one_item(plain.as_ref(), sharded.as_ref()).await;
     }
 
+    /// A deployment configured with fewer shards than an earlier one wrote
+    /// with (`Layout::default()` after `layout()`) would read only some of
+    /// the data; once it has settled its layout on the store's record it
+    /// reads all of it, and records nothing smaller.
+    /// (Half the events, written once: `shards_read_as_one_item` shows that
+    /// the larger layout reads what one store without shards does.)
+    async fn a_shrunk_configuration_reads_every_shard(wrote: &dyn Store, shrunk: &dyn Store) {
+        let events = &events()[..600];
+        store_by_three_writers(wrote, events).await;
+        let expected = readings(wrote).await;
+        assert_ne!(readings(shrunk).await, expected, "unsettled, the shrunk layout misses shards");
+        shrunk.settle_layout(crate::store::LayoutUse::Read).await.unwrap();
+        assert_eq!(shrunk.layout(), layout());
+        assert_eq!(readings(shrunk).await, expected);
+        let more = store_events(shrunk, &WriterMemory::default(), events[..10].to_vec()).await.unwrap();
+        assert_eq!(more.duplicates, 10);
+        let recorded = crate::store::layout::recorded(shrunk).await.unwrap().unwrap().0;
+        assert_eq!(recorded, layout());
+    }
+
+    #[tokio::test]
+    async fn embedded_shrunk_configuration_reads_every_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let wrote = SqliteStore::open(dir.path().join("sharded.db")).unwrap().with_layout(layout());
+        let shrunk = SqliteStore::open(dir.path().join("sharded.db")).unwrap();
+        a_shrunk_configuration_reads_every_shard(&wrote, &shrunk).await;
+    }
+
+    /// The same, as a user reads it: the range summary through the API of
+    /// a stack whose store is configured with no shards.
+    #[tokio::test]
+    async fn the_api_of_a_shrunk_stack_reads_every_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let wrote =
+                SqliteStore::open(dir.path().join(crate::context::STORE_FILE)).unwrap().with_layout(layout());
+            let at = "2026-11-01T00:00:00Z".parse().unwrap();
+            crate::repo::tenants::create_with_id(&wrote, TENANT, "T", "shard-key-0123456789", "k", at)
+                .await
+                .unwrap();
+            store_by_three_writers(&wrote, &events()).await;
+        }
+        let ctx = crate::context::open_embedded(dir.path(), Default::default(), None).unwrap();
+        let request = http::Request::get("/api/analytics/summary?startDate=2026-11-01&endDate=2026-11-03")
+            .header(crate::api::API_KEY_HEADER, "shard-key-0123456789")
+            .body(bytes::Bytes::new())
+            .unwrap();
+        let response = crate::api::handle(&ctx, request).await;
+        assert_eq!(response.status(), http::StatusCode::OK);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["totalEvents"], 1_200, "{body}");
+        assert_eq!(ctx.store.layout(), layout());
+    }
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn dynamodb_shrunk_configuration_reads_every_shard() {
+        use crate::aws::{QueueSettings, open, testing::fresh_resources};
+        let settings =
+            QueueSettings { visibility_timeout: std::time::Duration::from_secs(1), max_receives: 3 };
+        let mut resources = fresh_resources(settings).await;
+        resources.layout = layout();
+        let wrote = open(&resources, None).await.unwrap().store;
+        resources.layout = Layout::default();
+        let shrunk = open(&resources, None).await.unwrap().store;
+        a_shrunk_configuration_reads_every_shard(wrote.as_ref(), shrunk.as_ref()).await;
+    }
+
     #[test]
     fn a_writer_leaves_for_another_shard_and_stays_there() {
         let home = HomeShard::seeded(7);

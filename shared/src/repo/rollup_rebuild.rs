@@ -33,7 +33,7 @@ use crate::domain::counting::{Scope, ScopeRef};
 use crate::domain::event::Event;
 use crate::domain::timeseries::parse_hour;
 use crate::store::keys;
-use crate::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, WriteOp};
+use crate::store::{Condition, Item, Key, LayoutUse, Query, SortRange, Store, StoreError, WriteOp};
 
 /// Events read and merged per page.
 const EVENTS_PER_PAGE: usize = 1_000;
@@ -125,6 +125,7 @@ pub async fn rebuild_day(
     (day, after): (Option<NaiveDate>, Option<String>),
     budget: u64,
 ) -> Result<RebuiltDay, StoreError> {
+    store.settle_layout(LayoutUse::Write).await?;
     let Some((first, last)) = days_of_data(store, tenant_id).await? else {
         return Ok(RebuiltDay::default());
     };

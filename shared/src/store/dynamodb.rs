@@ -26,9 +26,11 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::Value;
 
+use super::layout::SettledLayout;
 use super::retry::{self, Attempt, random_jitter, retrying};
 use super::{
-    Condition, Item, Key, Layout, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction,
+    Condition, Item, Key, Layout, LayoutUse, Page, Query, SortRange, Store, StoreError, WriteOp,
+    validate_transaction,
 };
 
 /// DynamoDB's limits.
@@ -53,6 +55,7 @@ pub struct Tables {
 pub struct DynamoStore {
     client: Client,
     tables: Tables,
+    layout: SettledLayout,
 }
 
 /// Partitions of the event table (the one with TTL); everything else is
@@ -63,7 +66,8 @@ pub fn is_event_partition(pk: &str) -> bool {
 
 impl DynamoStore {
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables }
+        let layout = SettledLayout::new(tables.layout);
+        Self { client, tables, layout }
     }
 
     pub fn client(&self) -> &Client {
@@ -633,7 +637,11 @@ impl Store for DynamoStore {
     }
 
     fn layout(&self) -> Layout {
-        self.tables.layout
+        self.layout.current()
+    }
+
+    async fn settle_layout(&self, usage: LayoutUse) -> Result<(), StoreError> {
+        self.layout.settle(self, usage).await
     }
 }
 

@@ -78,6 +78,13 @@ pub fn unpart(escaped: &str) -> String {
 
 // --- tenants and API keys -------------------------------------------------
 
+/// The one record of the largest shard layout any writer used
+/// ([`super::layout`]); no tenant's key has this form (theirs all hold a
+/// `#`).
+pub fn layout_record() -> Key {
+    Key::new("LAYOUT", ONE)
+}
+
 pub fn tenant(tenant_id: &str) -> Key {
     Key::new(format!("TENANT#{tenant_id}"), ONE)
 }

@@ -13,6 +13,7 @@ mod checkpointer;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod keys;
+pub mod layout;
 pub mod limits;
 pub mod retry;
 pub mod sqlite;
@@ -21,6 +22,7 @@ pub mod sqlite;
 pub mod contract;
 
 use async_trait::async_trait;
+pub use layout::{Layout, LayoutUse};
 use serde_json::Value;
 
 /// An item's attributes (without its key). Numbers used as counters are `i64`.
@@ -262,56 +264,18 @@ pub trait Store: Send + Sync + 'static {
         retry::Attempt::Done(self.transact(writes).await)
     }
 
-    /// How this store's hot items are split ([`Layout`]).
+    /// How this store's hot items are split ([`Layout`]): the one last
+    /// settled ([`Store::settle_layout`]), the configured one before that.
     fn layout(&self) -> Layout {
         Layout::default()
     }
-}
 
-/// How many shards the table design splits its write-hot items into: a
-/// property of the deployment (the embedded store has one writer and
-/// needs none), chosen from DynamoDB's limits (ARCHITECTURE.md, "Shards").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Layout {
-    /// Partitions each tenant's events of a day are spread over
-    /// ([`keys::event`]); readers of a day fan out over all of them, so it
-    /// may grow but must never shrink.
-    pub event_shards: u16,
-    /// Shards each counter, hourly bucket and campaign cell may be split
-    /// into: how many writers can add to one at once. Readers sum the
-    /// shards they find, whatever this is.
-    pub aggregate_shards: u16,
-    /// Partitions each scope's user sketches may be spread over: how many
-    /// writers can merge into one tenant's sketches at once. A range read
-    /// queries every one of them (and a dense sketch is 11 KB), so this
-    /// stays far below the others.
-    pub sketch_shards: u16,
-    /// Partitions the shards of each scope's hourly buckets are spread
-    /// over (shard `s` in partition `s % bucket_partitions`): a bucket
-    /// partition's writes go to ever-later hours, which DynamoDB does not
-    /// split for heat, so its 1,000 write units a second are all the
-    /// shards in it get. Range reads query each of them.
-    pub bucket_partitions: u16,
-}
-
-impl Default for Layout {
-    fn default() -> Self {
-        Self { event_shards: 1, aggregate_shards: 1, sketch_shards: 1, bucket_partitions: 1 }
-    }
-}
-
-impl Layout {
-    /// Every count within `1..=keys::MAX_SHARDS`, and no more bucket
-    /// partitions than aggregate shards.
-    pub fn new(event_shards: u16, aggregate_shards: u16, sketch_shards: u16, bucket_partitions: u16) -> Self {
-        let clamp = |n: u16| n.clamp(1, keys::MAX_SHARDS);
-        Self {
-            event_shards: clamp(event_shards),
-            aggregate_shards: clamp(aggregate_shards),
-            sketch_shards: clamp(sketch_shards),
-            bucket_partitions: clamp(bucket_partitions).min(clamp(aggregate_shards)),
-        }
+    /// Makes [`Store::layout`] at least the layout recorded in the store
+    /// (re-read once a minute at most), and before writes (`LayoutUse::Write`)
+    /// records the configured one, so that shard counts only ever grow
+    /// ([`layout`]). Stores with a fixed layout need not override it.
+    async fn settle_layout(&self, _use: LayoutUse) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

@@ -18,8 +18,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
 use super::checkpointer::Checkpointer;
+use super::layout::SettledLayout;
 use super::{
-    Condition, Item, Key, Layout, Page, Query, SortRange, Store, StoreError, WriteOp, validate_transaction,
+    Condition, Item, Key, Layout, LayoutUse, Page, Query, SortRange, Store, StoreError, WriteOp,
+    validate_transaction,
 };
 
 /// SQLite has no transaction size limit worth the name; this keeps one
@@ -41,7 +43,7 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<Semaphore>,
     checkpointer: Arc<Checkpointer>,
-    layout: Layout,
+    layout: SettledLayout,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -89,7 +91,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             read_slots: Arc::new(Semaphore::new(MAX_READERS)),
             checkpointer: Arc::new(checkpointer),
-            layout: Layout::default(),
+            layout: SettledLayout::new(Layout::default()),
         })
     }
 
@@ -97,7 +99,7 @@ impl SqliteStore {
     /// needs no shards, but the readers must sum them all the same, and
     /// tests check that they do on both backends.
     pub fn with_layout(mut self, layout: Layout) -> Self {
-        self.layout = layout;
+        self.layout = SettledLayout::new(layout);
         self
     }
 
@@ -362,7 +364,11 @@ impl Store for SqliteStore {
     }
 
     fn layout(&self) -> Layout {
-        self.layout
+        self.layout.current()
+    }
+
+    async fn settle_layout(&self, usage: LayoutUse) -> Result<(), StoreError> {
+        self.layout.settle(self, usage).await
     }
 }
 
