@@ -263,116 +263,89 @@ mod tests {
     use crate::domain::event::{Event, EventType};
     use crate::domain::summary::Summary;
     use crate::repo::counters;
-    use crate::store::{Item, Key, Page, Query, StoreError, WriteOp};
+    use crate::store::testing::{Intercept, Intercepted};
+    use crate::store::{Item, Key, StoreError, WriteOp};
 
-    /// Delegates to a real store, counting the keys the batch writer checks
-    /// before planning; `failing_once` also splits work into small
-    /// transactions and fails one of them once: a batch writer dying
-    /// half-way.
+    /// Counts the keys the batch writer checks before planning;
+    /// `failing_once` also splits work into small transactions and fails
+    /// one of them once: a batch writer dying half-way.
     struct Instrumented {
-        inner: std::sync::Arc<dyn Store>,
         keys_checked: AtomicUsize,
         /// Attribution items read (`repo::attribution`), apart from the above.
         attributions_read: AtomicUsize,
         transactions: AtomicUsize,
         fail_at: Option<usize>,
-        max_writes: usize,
+        max_writes: Option<usize>,
     }
 
     impl Instrumented {
-        fn new(inner: std::sync::Arc<dyn Store>) -> Self {
-            let max_writes = inner.max_transaction_writes();
+        fn new(inner: std::sync::Arc<dyn Store>) -> Intercepted<Self> {
+            Intercepted::new(inner, Self::counting(None, None))
+        }
+
+        fn failing_once(inner: std::sync::Arc<dyn Store>, fail_at: usize) -> Intercepted<Self> {
+            Intercepted::new(inner, Self::counting(Some(fail_at), Some(40)))
+        }
+
+        fn counting(fail_at: Option<usize>, max_writes: Option<usize>) -> Self {
             Self {
-                inner,
                 keys_checked: AtomicUsize::new(0),
                 attributions_read: AtomicUsize::new(0),
                 transactions: AtomicUsize::new(0),
-                fail_at: None,
+                fail_at,
                 max_writes,
             }
-        }
-
-        fn failing_once(inner: std::sync::Arc<dyn Store>, fail_at: usize) -> Self {
-            Self { fail_at: Some(fail_at), max_writes: 40, ..Self::new(inner) }
         }
     }
 
     #[async_trait]
-    impl Store for Instrumented {
-        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-            self.inner.get(key).await
-        }
-        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.inner.batch_get(keys).await
-        }
-        async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
+    impl Intercept for Instrumented {
+        async fn exist_before_write(&self, inner: &dyn Store, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
             self.keys_checked.fetch_add(keys.len(), Ordering::SeqCst);
-            self.inner.exist_before_write(keys).await
+            inner.exist_before_write(keys).await
         }
-        async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        async fn read_before_write(
+            &self,
+            inner: &dyn Store,
+            keys: &[Key],
+        ) -> Result<Vec<Option<Item>>, StoreError> {
             let attributions = keys.iter().filter(|key| key.pk.starts_with("ATT#")).count();
             self.attributions_read.fetch_add(attributions, Ordering::SeqCst);
             self.keys_checked.fetch_add(keys.len() - attributions, Ordering::SeqCst);
-            self.inner.read_before_write(keys).await
+            inner.read_before_write(keys).await
         }
-        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-            self.inner.query(query).await
-        }
-        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+        async fn transact(&self, inner: &dyn Store, writes: Vec<WriteOp>) -> Result<(), StoreError> {
             if Some(self.transactions.fetch_add(1, Ordering::SeqCst)) == self.fail_at {
                 return Err(StoreError::Unavailable("injected failure".into()));
             }
-            self.inner.transact(writes).await
+            inner.transact(writes).await
         }
-        fn max_transaction_writes(&self) -> usize {
-            self.max_writes
+        fn max_transaction_writes(&self, inner: &dyn Store) -> usize {
+            self.max_writes.unwrap_or_else(|| inner.max_transaction_writes())
         }
     }
 
-    /// Delegates everything to a real store, counting the transaction
-    /// attempts it refused for now (conflicts, throttling).
+    /// Counts the transaction attempts the store refused for now
+    /// (conflicts, throttling).
     #[cfg(feature = "aws")]
+    #[derive(Default)]
     struct CountingRefusals {
-        inner: std::sync::Arc<dyn Store>,
         refused: AtomicUsize,
     }
 
     #[cfg(feature = "aws")]
     #[async_trait]
-    impl Store for CountingRefusals {
-        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-            self.inner.get(key).await
-        }
-        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.inner.batch_get(keys).await
-        }
-        async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
-            self.inner.exist_before_write(keys).await
-        }
-        async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.inner.read_before_write(keys).await
-        }
-        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-            self.inner.query(query).await
-        }
-        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
-            self.inner.transact(writes).await
-        }
-        async fn transact_attempt(&self, writes: Vec<WriteOp>) -> crate::store::retry::Attempt<()> {
-            let attempt = self.inner.transact_attempt(writes).await;
+    impl Intercept for CountingRefusals {
+        async fn transact_attempt(
+            &self,
+            inner: &dyn Store,
+            writes: Vec<WriteOp>,
+        ) -> crate::store::retry::Attempt<()> {
+            let attempt = inner.transact_attempt(writes).await;
             if matches!(attempt, crate::store::retry::Attempt::Again(_)) {
                 self.refused.fetch_add(1, Ordering::SeqCst);
             }
             attempt
-        }
-        fn max_transaction_writes(&self) -> usize {
-            self.inner.max_transaction_writes()
-        }
-        fn layout(&self) -> crate::store::Layout {
-            self.inner.layout()
-        }
-        async fn settle_layout(&self, usage: crate::store::LayoutUse) -> Result<(), StoreError> {
-            self.inner.settle_layout(usage).await
         }
     }
 
@@ -431,11 +404,9 @@ mod tests {
         crate::queue::sqlite::SqliteQueue::open(dir.join("q.db"), Default::default()).unwrap()
     }
 
-    /// Delegates to a real store, but refuses for good (as DynamoDB refuses
-    /// an item over its limits) any transaction that writes the event item
-    /// of one of `poison`'s ids.
+    /// Refuses for good (as DynamoDB refuses an item over its limits) any
+    /// transaction that writes the event item of one of `poison`'s ids.
     struct Refusing {
-        inner: std::sync::Arc<dyn Store>,
         poison: Vec<String>,
         /// The refusal (counted from 0) answered `Unavailable` instead:
         /// an outage while the writer narrows a refusal down.
@@ -444,23 +415,21 @@ mod tests {
     }
 
     impl Refusing {
-        fn new(inner: std::sync::Arc<dyn Store>, poison: &str, outage_at: Option<usize>) -> Self {
-            Self { inner, poison: vec![poison.into()], outage_at, refusals: AtomicUsize::new(0) }
+        fn new(
+            inner: std::sync::Arc<dyn Store>,
+            poison: &str,
+            outage_at: Option<usize>,
+        ) -> Intercepted<Self> {
+            Intercepted::new(
+                inner,
+                Self { poison: vec![poison.into()], outage_at, refusals: AtomicUsize::new(0) },
+            )
         }
     }
 
     #[async_trait]
-    impl Store for Refusing {
-        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-            self.inner.get(key).await
-        }
-        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.inner.batch_get(keys).await
-        }
-        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-            self.inner.query(query).await
-        }
-        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+    impl Intercept for Refusing {
+        async fn transact(&self, inner: &dyn Store, writes: Vec<WriteOp>) -> Result<(), StoreError> {
             let refused = writes.iter().any(|write| {
                 write.key().pk.starts_with("EV#")
                     && self.poison.iter().any(|id| write.key().sk.ends_with(&format!("#{id}")))
@@ -471,9 +440,9 @@ mod tests {
                 }
                 return Err(StoreError::Invalid("ValidationException: item too large (injected)".into()));
             }
-            self.inner.transact(writes).await
+            inner.transact(writes).await
         }
-        fn max_transaction_writes(&self) -> usize {
+        fn max_transaction_writes(&self, _inner: &dyn Store) -> usize {
             40
         }
     }
@@ -599,7 +568,10 @@ mod tests {
         let broken = deliver(&failing, &memory, &messages).await;
         assert_eq!(broken.retry.len(), 5, "the whole batch is handed back, to retry");
         assert!(broken.failed.is_empty(), "a store failure spends no delivery");
-        assert!(failing.transactions.load(Ordering::SeqCst) >= 3, "two transactions committed first");
+        assert!(
+            failing.intercept.transactions.load(Ordering::SeqCst) >= 3,
+            "two transactions committed first"
+        );
         let partial = counters::summary(store.as_ref(), "t", Some("exp")).await.unwrap();
         assert!(partial.total_events > 0 && partial.total_events < 120, "{}", partial.total_events);
         let retried = deliver(&failing, &memory, &messages).await;
@@ -626,12 +598,12 @@ mod tests {
         let converting: std::collections::HashSet<String> =
             events("second").into_iter().filter(|e| e.is_conversion()).map(|e| e.user_id).collect();
         for tag in ["second", "third"] {
-            let before = store.keys_checked.load(Ordering::SeqCst);
-            let attributions_before = store.attributions_read.load(Ordering::SeqCst);
+            let before = store.intercept.keys_checked.load(Ordering::SeqCst);
+            let attributions_before = store.intercept.attributions_read.load(Ordering::SeqCst);
             let again = deliver(&store, &memory, &tagged_bodies(tag)).await;
             assert_eq!(again.report.stored, 120);
-            assert_eq!(store.keys_checked.load(Ordering::SeqCst) - before, 0, "{tag}");
-            let attributions = store.attributions_read.load(Ordering::SeqCst) - attributions_before;
+            assert_eq!(store.intercept.keys_checked.load(Ordering::SeqCst) - before, 0, "{tag}");
+            let attributions = store.intercept.attributions_read.load(Ordering::SeqCst) - attributions_before;
             assert_eq!(attributions, converting.len(), "{tag}");
         }
         let summary = counters::summary(&store, "t", Some("exp")).await.unwrap();
@@ -714,8 +686,7 @@ mod tests {
         ctx.queue.send(messages).await.unwrap();
         let (transactions, handed_back) =
             (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
-        let counting =
-            std::sync::Arc::new(CountingRefusals { inner: ctx.store.clone(), refused: AtomicUsize::new(0) });
+        let counting = std::sync::Arc::new(Intercepted::new(ctx.store.clone(), CountingRefusals::default()));
         let loops = (0..8u64).map(|writer| {
             let (store, queue) = (counting.clone(), ctx.queue.clone());
             let (transactions, handed_back) = (transactions.clone(), handed_back.clone());
@@ -755,7 +726,7 @@ mod tests {
         let b = &summary.variants["B"];
         assert_eq!((b.events, b.users, b.conversions, b.converted_users), (240, 15, 48, 3));
         // The emulator did refuse: the loops met on held items.
-        let refused = counting.refused.load(Ordering::SeqCst);
+        let refused = counting.intercept.refused.load(Ordering::SeqCst);
         assert!(refused > 0, "no transaction was refused: the limits emulator is not in front of moto");
         eprintln!(
             "eight drain loops: {} transactions, {refused} attempts refused for now, {} messages handed back",

@@ -731,6 +731,7 @@ mod tests {
     use super::*;
     use crate::domain::attribution::day_number;
     use crate::domain::campaign::Touch;
+    use crate::store::testing::{Intercept, Intercepted};
 
     #[test]
     fn user_items_round_trip() {
@@ -808,30 +809,14 @@ mod tests {
     /// armed, fails the first journal step it is asked for (a writer
     /// stopping between a change's steps).
     struct StepsMayFail {
-        inner: Arc<dyn Store>,
         armed: AtomicBool,
         steps: AtomicUsize,
         refused: AtomicUsize,
     }
 
     #[async_trait::async_trait]
-    impl Store for StepsMayFail {
-        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-            self.inner.get(key).await
-        }
-        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.inner.batch_get(keys).await
-        }
-        async fn exist_before_write(&self, keys: &[Key]) -> Result<Vec<bool>, StoreError> {
-            self.inner.exist_before_write(keys).await
-        }
-        async fn read_before_write(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.inner.read_before_write(keys).await
-        }
-        async fn query(&self, query: &crate::store::Query) -> Result<crate::store::Page, StoreError> {
-            self.inner.query(query).await
-        }
-        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+    impl Intercept for StepsMayFail {
+        async fn transact(&self, inner: &dyn Store, writes: Vec<WriteOp>) -> Result<(), StoreError> {
             let journal_step = writes.iter().any(|w| w.key().pk.starts_with("ATT#"))
                 && !writes.iter().any(|w| w.key().pk.starts_with("EID#"));
             if journal_step {
@@ -840,14 +825,14 @@ mod tests {
                     return Err(StoreError::Unavailable("stopped between steps (injected)".into()));
                 }
             }
-            crate::store::validate_transaction(&writes, self.max_transaction_writes())?;
-            let result = self.inner.transact(writes).await;
+            crate::store::validate_transaction(&writes, 100)?;
+            let result = inner.transact(writes).await;
             if let Err(StoreError::ConditionFailed { .. }) = result {
                 self.refused.fetch_add(1, SeqCst);
             }
             result
         }
-        fn max_transaction_writes(&self) -> usize {
+        fn max_transaction_writes(&self, _inner: &dyn Store) -> usize {
             100
         }
     }
@@ -873,7 +858,8 @@ mod tests {
     async fn a_move_too_large_for_one_transaction_commits_in_steps(inner: Arc<dyn Store>) {
         use crate::domain::event::EventType;
         use crate::repo::events::{WriterMemory, store_events};
-        let store = StepsMayFail { inner, armed: false.into(), steps: 0.into(), refused: 0.into() };
+        let store =
+            Intercepted::new(inner, StepsMayFail { armed: false.into(), steps: 0.into(), refused: 0.into() });
         let tenant = format!("t-{}", uuid::Uuid::now_v7());
         let event = |id: &str, kind: EventType, at: DateTime<Utc>, properties: Value| Event {
             id: id.into(),
@@ -899,14 +885,14 @@ mod tests {
             event("bought", EventType::Conversion, day(60), json!({"value": 19.99})),
         ];
         store_events(&store, &memory, moved.clone()).await.unwrap();
-        assert!(store.steps.load(SeqCst) >= 1, "the move took journal steps");
-        assert_eq!(store.refused.load(SeqCst), 0, "the conversion followed without a re-plan");
+        assert!(store.intercept.steps.load(SeqCst) >= 1, "the move took journal steps");
+        assert_eq!(store.intercept.refused.load(SeqCst), 0, "the conversion followed without a re-plan");
         all.extend(moved);
 
         // Another move; the writer stops after its first transaction, and
         // the redelivery finishes it.
         let earliest = event("spring", EventType::PageView, day(-2), tagged("spring"));
-        store.armed.store(true, SeqCst);
+        store.intercept.armed.store(true, SeqCst);
         assert!(store_events(&store, &memory, vec![earliest.clone()]).await.is_err());
         let again = store_events(&store, &memory, vec![earliest.clone()]).await.unwrap();
         assert_eq!((again.stored, again.duplicates), (0, 1));

@@ -320,40 +320,27 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::Page;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::testing::{Intercept, Intercepted};
 
     /// Lets two callers both read before either writes, then lets their
     /// writes through one at a time: the interleaving in which a
     /// check-then-write race shows, made certain.
     struct ReadsBeforeWrites {
-        inner: Arc<dyn Store>,
         first_writes: std::sync::atomic::AtomicUsize,
         writers: tokio::sync::Barrier,
         one_at_a_time: tokio::sync::Mutex<()>,
     }
 
     #[async_trait::async_trait]
-    impl Store for ReadsBeforeWrites {
-        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-            self.inner.get(key).await
-        }
-        async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-            self.inner.batch_get(keys).await
-        }
-        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-            self.inner.query(query).await
-        }
-        async fn transact(&self, writes: Vec<WriteOp>) -> Result<(), StoreError> {
+    impl Intercept for ReadsBeforeWrites {
+        async fn transact(&self, inner: &dyn Store, writes: Vec<WriteOp>) -> Result<(), StoreError> {
             // The first two writes wait for each other; retries pass.
             if self.first_writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
                 self.writers.wait().await;
             }
             let _turn = self.one_at_a_time.lock().await;
-            self.inner.transact(writes).await
-        }
-        fn max_transaction_writes(&self) -> usize {
-            self.inner.max_transaction_writes()
+            inner.transact(writes).await
         }
     }
 
@@ -367,12 +354,14 @@ mod tests {
         let second = add_key(store.as_ref(), &tenant.id, "second-secret", "gw-2", &full_key("ops"), now)
             .await
             .unwrap();
-        let racing = ReadsBeforeWrites {
-            inner: store.clone(),
-            first_writes: Default::default(),
-            writers: tokio::sync::Barrier::new(2),
-            one_at_a_time: tokio::sync::Mutex::new(()),
-        };
+        let racing = Intercepted::new(
+            store.clone(),
+            ReadsBeforeWrites {
+                first_writes: Default::default(),
+                writers: tokio::sync::Barrier::new(2),
+                one_at_a_time: tokio::sync::Mutex::new(()),
+            },
+        );
         let (a, b) = tokio::join!(
             delete_key(&racing, &tenant, PRIMARY_KEY_ID),
             delete_key(&racing, &tenant, &second.id)

@@ -17,6 +17,8 @@ pub mod layout;
 pub mod limits;
 pub mod retry;
 pub mod sqlite;
+#[cfg(test)]
+pub mod testing;
 
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
