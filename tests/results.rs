@@ -174,7 +174,80 @@ async fn two_and_three_arm_results_match_an_independent_computation() {
     close(&body["srm"]["pValue"], 1.0 - ChiSquared::new(2.0).unwrap().cdf(chi), "three-arm SRM p");
     assert_eq!(body["srm"]["mismatch"], json!(1.0 - ChiSquared::new(2.0).unwrap().cdf(chi) < 0.001));
 
-    for query in ["confidence=2", "mde=0", "format=xml"] {
+    // The engines, on the same counts: sequential intervals are wider than
+    // fixed-horizon ones and their p-values larger (the price of reading
+    // results at any time); a flat-prior Bayesian result has the same
+    // chance to beat control, risk instead of p-values, and a tight prior
+    // around 0 pulls the lift towards 0. (gbstats checks the figures:
+    // shared/tests/gbstats.rs.)
+    let base = format!("/api/experiments/{id}/results?confidence=0.9");
+    let sequential = stack.get(&format!("{base}&engine=sequential"), &key).await.body;
+    assert_eq!(sequential["engine"], json!({"name": "sequential", "tuning": 5000.0}));
+    let bayesian = stack.get(&format!("{base}&engine=bayesian"), &key).await.body;
+    assert_eq!(bayesian["engine"], json!({"name": "bayesian", "prior": null}));
+    let shrunk = stack.get(&format!("{base}&engine=bayesian&priorMean=0&priorStdDev=0.01"), &key).await.body;
+    assert_eq!(shrunk["engine"]["prior"], json!({"mean": 0.0, "stdDev": 0.01}));
+    assert_eq!(body["engine"], json!({"name": "frequentist"}));
+    for arm in [1, 2] {
+        let fixed = &body["variants"][arm]["vsControl"];
+        let always = &sequential["variants"][arm]["vsControl"];
+        let number = |v: &Value| v.as_f64().unwrap();
+        assert!(number(&always["relativeCi"][0]) < number(&fixed["relativeCi"][0]), "{always}");
+        assert!(number(&always["relativeCi"][1]) > number(&fixed["relativeCi"][1]), "{always}");
+        assert!(number(&always["pValue"]) >= number(&fixed["pValue"]), "{always}");
+        assert_eq!(always["relativeLift"], fixed["relativeLift"]);
+        let posterior = &bayesian["variants"][arm]["vsControl"];
+        assert_eq!(posterior["pValue"], Value::Null);
+        assert_eq!(posterior["adjustedPValue"], Value::Null);
+        close(&posterior["chanceToBeatControl"], number(&fixed["chanceToBeatControl"]), "flat-prior chance");
+        let chance = number(&posterior["chanceToBeatControl"]);
+        assert_eq!(posterior["significant"], json!(!(0.1..0.9).contains(&chance)));
+        let (risk_control, risk_treatment) =
+            (number(&posterior["risk"]["control"]), number(&posterior["risk"]["treatment"]));
+        assert!(risk_control >= 0.0 && risk_treatment >= 0.0);
+        // The arm more likely better is the one less risky to ship.
+        assert_eq!(chance > 0.5, risk_treatment < risk_control, "{posterior}");
+        let pulled = number(&shrunk["variants"][arm]["vsControl"]["relativeLift"]);
+        assert!(pulled.abs() < number(&posterior["relativeLift"]).abs(), "{pulled} {posterior}");
+    }
+    let csv = stack
+        .raw(
+            stack
+                .client()
+                .get(format!("{}{base}&engine=bayesian&format=csv", stack.base))
+                .header("X-API-Key", &key),
+        )
+        .await;
+    let text = csv.body.as_str().unwrap();
+    assert!(text.lines().next().unwrap().ends_with(",riskControl,riskTreatment"), "{text}");
+    assert!(!text.lines().nth(2).unwrap().ends_with(",,"), "a treatment's risk is in its row: {text}");
+
+    // The experiment's own engine answers when a request names none.
+    let patched = stack
+        .patch(
+            &format!("/api/experiments/{id}"),
+            &key,
+            json!({"engine": {"name": "bayesian", "prior": {"mean": 0, "stdDev": 0.01}}}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let by_default = stack.get(&base, &key).await.body;
+    assert_eq!(by_default["engine"], shrunk["engine"]);
+    assert_eq!(by_default["variants"][1]["vsControl"], shrunk["variants"][1]["vsControl"]);
+    let named = stack.get(&format!("{base}&engine=frequentist"), &key).await.body;
+    assert_eq!(named["variants"][1]["vsControl"], body["variants"][1]["vsControl"]);
+
+    for query in [
+        "confidence=2",
+        "mde=0",
+        "format=xml",
+        "engine=magic",
+        "engine=sequential&sequentialTuning=0",
+        "sequentialTuning=500",
+        "engine=bayesian&priorMean=0.1",
+        "engine=bayesian&priorMean=0&priorStdDev=0",
+        "engine=sequential&priorMean=0&priorStdDev=1",
+    ] {
         let reply = stack.get(&format!("/api/experiments/{id}/results?{query}"), &key).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
     }

@@ -460,6 +460,36 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assertNoConsoleErrors(since);
   });
 
+  it('experiment page: the engine picker reads results with the engine chosen, as the API computes them', async () => {
+    const since = consoleErrors.length;
+    await goto(`#/experiments/${seededId}`);
+    const table = page.locator('[data-testid=results-table]');
+    await table.waitFor({ timeout: 15_000 });
+    // The page's formatLift: a sign (U+2212 for minus) unless it rounds to 0.
+    const lift = (n) => {
+      const body = `${new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(Math.abs(n) * 100)}%`;
+      return body === '0.0%' ? body : (n > 0 ? '+' : '\u2212') + body;
+    };
+    const includes = (text, part) => assert.ok(text.includes(part), `${JSON.stringify(part)} in ${JSON.stringify(text)}`);
+    const asked = page.waitForResponse((r) => r.url().includes('/results') && r.url().includes('engine=bayesian'));
+    await page.selectOption('[data-testid=engine]', 'bayesian');
+    await asked;
+    await table.locator('th', { hasText: 'Risk of shipping' }).waitFor();
+    const bayesian = (await api('GET', `/api/experiments/${seededId}/results?engine=bayesian`)).json;
+    assert.equal(bayesian.engine.name, 'bayesian');
+    const treatment = bayesian.variants.find((v) => v.vsControl);
+    const row = table.locator('tr', { hasText: treatment.name });
+    includes(await row.innerText(), lift(treatment.vsControl.risk.treatment));
+    await page.selectOption('[data-testid=engine]', 'sequential');
+    await table.locator('th', { hasText: 'p-value' }).waitFor();
+    const sequential = (await api('GET', `/api/experiments/${seededId}/results?engine=sequential`)).json;
+    const ci = sequential.variants.find((v) => v.name === treatment.name).vsControl.relativeCi;
+    await page.locator('.card-header', { hasText: 'always-valid confidence intervals' }).waitFor();
+    includes(await row.innerText(), `[${lift(ci[0])}, ${lift(ci[1])}]`);
+    await page.selectOption('[data-testid=engine]', '');
+    assertNoConsoleErrors(since);
+  });
+
   it('experiment page: the campaign × variant table matches the API, by channel and by campaign, with CSV', async () => {
     const since = consoleErrors.length;
     await goto(`#/experiments/${seededId}`);

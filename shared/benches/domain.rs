@@ -15,7 +15,7 @@ use serde_json::json;
 use shared::domain::campaign::CampaignFields;
 use shared::domain::event::{AcceptedTimes, Event, EventAt, EventType, validate_event};
 use shared::domain::experiment::new_experiment;
-use shared::domain::results::compute;
+use shared::domain::results::{Analysis, compute};
 use shared::domain::summary::Totals;
 use shared::repo::attribution;
 use shared::repo::counting::{self, FirstSight};
@@ -123,7 +123,7 @@ fn statistics(c: &mut Criterion) {
         })
         .collect();
     c.bench_function("results_3_arms", |b| {
-        b.iter(|| compute(black_box(&experiment), black_box(&totals), 0.95, 0.05, Some(7.0)))
+        b.iter(|| compute(black_box(&experiment), black_box(&totals), &Analysis::default(), Some(7.0)))
     });
 }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use shared::domain::counting::Scope;
 use shared::domain::event::{Event, EventType};
 use shared::domain::experiment::new_experiment;
-use shared::domain::results::compute;
+use shared::domain::results::{Analysis, compute};
 use shared::domain::summary::Totals;
 use shared::repo::events::WriterMemory;
 use shared::repo::{counters, events, experiments};
@@ -77,7 +77,7 @@ fn results_and_timeseries(c: &mut Criterion) {
                         .unwrap()
                         .into_iter()
                         .collect();
-                compute(&experiment, &totals, 0.95, 0.05, Some(14.0))
+                compute(&experiment, &totals, &Analysis::default(), Some(14.0))
             })
         });
         group.bench_with_input(BenchmarkId::new("timeseries_14_days", count), &count, |b, _| {

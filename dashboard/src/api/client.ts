@@ -2,7 +2,7 @@
 // polite retries of 429 after the server's Retry-After.
 
 import type {
-  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Dimensions, Experiment, ReportTimezone, FieldError, PatchExperiment, Results, Status, Summary,
+  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Dimensions, EngineName, Experiment, ReportTimezone, FieldError, PatchExperiment, Results, Status, Summary,
   Timeseries,
 } from './types';
 
@@ -69,6 +69,9 @@ export function retryAfterMs(header: string | null, now = Date.now()): number {
 }
 
 type Query = Record<string, string | number | undefined | null>;
+
+/** What a results request may choose; an engine left out is the experiment's own. */
+export type ResultsQuery = { confidence?: number; mde?: number; engine?: EngineName };
 
 export function buildUrl(baseUrl: string, path: string, query?: Query): string {
   const params = new URLSearchParams();
@@ -232,11 +235,11 @@ export class ApiClient {
     );
   }
 
-  results(id: string, q: { confidence?: number; mde?: number } = {}) {
+  results(id: string, q: ResultsQuery = {}) {
     return this.json<Results>('GET', `/api/experiments/${encodeURIComponent(id)}/results`, q).then((r) => r.data);
   }
 
-  async resultsCsv(id: string, q: { confidence?: number; mde?: number } = {}): Promise<string> {
+  async resultsCsv(id: string, q: ResultsQuery = {}): Promise<string> {
     const { text } = await this.raw('GET', `/api/experiments/${encodeURIComponent(id)}/results`, { ...q, format: 'csv' }, undefined, 'text/csv');
     return text;
   }

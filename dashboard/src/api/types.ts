@@ -16,6 +16,7 @@ export interface Experiment {
   variants: Variant[];
   controlVariant: string;
   trackingKey: string;
+  engine?: Engine;
   startDate: string | null;
   endDate: string | null;
   createdAt: string;
@@ -50,8 +51,18 @@ export interface VsControl {
   pValue: Num;
   adjustedPValue: Num;
   chanceToBeatControl: Num;
+  /** Bayesian engine: expected loss (relative lift) of shipping the control, the treatment. */
+  risk?: { control: number; treatment: number };
   significant: boolean | null;
 }
+
+export type EngineName = 'frequentist' | 'sequential' | 'bayesian';
+
+/** How results compare the variants (the experiment's own unless a request names one). */
+export type Engine =
+  | { name: 'frequentist' }
+  | { name: 'sequential'; tuning: number }
+  | { name: 'bayesian'; prior: { mean: number; stdDev: number } | null };
 
 export interface VariantResult {
   name: string;
@@ -70,6 +81,7 @@ export interface Results {
   status: Status;
   control: string;
   confidenceLevel: number;
+  engine?: Engine;
   totalUsers: number;
   srm: { chiSquare: Num; pValue: Num; mismatch: boolean; expected: Record<string, number> };
   variants: VariantResult[];
@@ -116,6 +128,7 @@ export interface CreateExperiment {
   startDate?: string;
   endDate?: string;
   controlVariant?: string;
+  engine?: EngineName;
 }
 
 export type PatchExperiment = Partial<{
@@ -126,6 +139,7 @@ export type PatchExperiment = Partial<{
   endDate: string | null;
   variants: Variant[];
   controlVariant: string;
+  engine: EngineName | null;
 }>;
 
 export interface FieldError {

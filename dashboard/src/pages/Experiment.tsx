@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/client';
-import type { Assignment, CampaignGroup, CampaignRow, Experiment, Results, Status, Timeseries } from '../api/types';
+import type { Assignment, CampaignGroup, CampaignRow, EngineName, Experiment, Results, Status, Timeseries } from '../api/types';
 import { LineChart, type ChartSeries } from '../components/Chart';
 import { ConfirmDialog } from '../components/Dialog';
 import { IntervalPlot, type IntervalRow } from '../components/IntervalPlot';
@@ -20,6 +20,19 @@ import { useAsync, type AsyncState } from '../lib/useAsync';
 
 const CONFIDENCES = [0.9, 0.95, 0.99];
 const MDES = [0.01, 0.02, 0.05, 0.1, 0.2];
+/** The engines a reader may switch to; '' is the experiment's own. */
+const ENGINES: { value: '' | EngineName; label: string }[] = [
+  { value: '', label: "Experiment's default" },
+  { value: 'frequentist', label: 'Frequentist (fixed horizon)' },
+  { value: 'sequential', label: 'Sequential (always valid)' },
+  { value: 'bayesian', label: 'Bayesian' },
+];
+/** How each engine's interval is named. */
+const INTERVAL_NAMES: Record<EngineName, string> = {
+  frequentist: 'confidence interval',
+  sequential: 'always-valid confidence interval',
+  bayesian: 'credible interval',
+};
 
 const ACTIONS: { to: Status; label: string }[] = [
   { to: 'ACTIVE', label: 'Activate' },
@@ -47,7 +60,9 @@ export function ExperimentPage({ id }: { id: string }) {
   const [override, setOverride] = useState<Experiment | null>(null);
   const [confidence, setConfidence] = useState(0.95);
   const [mde, setMde] = useState(0.05);
-  const [results, reloadResults] = useAsync(() => api.results(id, { confidence, mde }), [api, id, confidence, mde]);
+  const [engine, setEngine] = useState<'' | EngineName>('');
+  const query = { confidence, mde, engine: engine || undefined };
+  const [results, reloadResults] = useAsync(() => api.results(id, query), [api, id, confidence, mde, engine]);
   const [moving, setMoving] = useState<Status | null>(null);
   const [busy, setBusy] = useState(false);
   const [downloading, download] = useCsvDownload();
@@ -84,7 +99,7 @@ export function ExperimentPage({ id }: { id: string }) {
   };
 
   const downloadCsv = () =>
-    download(() => api.resultsCsv(experiment.id, { confidence, mde }), `${slug(experiment.name)}-results.csv`, 'Results downloaded as CSV.');
+    download(() => api.resultsCsv(experiment.id, query), `${slug(experiment.name)}-results.csv`, 'Results downloaded as CSV.');
 
   return (
     <section class="page">
@@ -124,6 +139,16 @@ export function ExperimentPage({ id }: { id: string }) {
             {CONFIDENCES.map((c) => (
               <option key={c} value={String(c)}>
                 {Math.round(c * 100)}%
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="inline-label">
+          Engine
+          <select value={engine} onChange={(e) => setEngine((e.target as HTMLSelectElement).value as '' | EngineName)} data-testid="engine">
+            {ENGINES.map((option) => (
+              <option key={option.value} value={option.value}>
+                {option.label}
               </option>
             ))}
           </select>
@@ -200,6 +225,8 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
       return { label: v.name, value: v.vsControl?.relativeLift ?? null, ci, tone };
     });
   const pct = Math.round(r.confidenceLevel * 100);
+  const engineName: EngineName = r.engine?.name ?? 'frequentist';
+  const bayesian = engineName === 'bayesian';
   const power = r.power;
   const progress = typeof power?.progress === 'number' ? Math.max(0, Math.min(1, power.progress)) : null;
   return (
@@ -215,7 +242,7 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
         <div class="card-header">
           <h2>Results</h2>
           <span class="muted small">
-            {formatNumber(r.totalUsers)} users · {pct}% confidence · control <strong>{r.control}</strong>
+            {formatNumber(r.totalUsers)} users · {pct}% {INTERVAL_NAMES[engineName]}s · control <strong>{r.control}</strong>
           </span>
         </div>
         {r.variants.length === 0 || r.totalUsers === 0 ? (
@@ -232,7 +259,7 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
                 <th class="num">Conversion rate</th>
                 <th class="num">{pct}% interval</th>
                 <th class="num">Lift vs control</th>
-                <th class="num">p-value</th>
+                <th class="num">{bayesian ? 'Risk of shipping' : 'p-value'}</th>
                 <th class="num">Chance to beat control</th>
                 <th>Significance</th>
               </tr>
@@ -259,9 +286,20 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
                         </>
                       )}
                     </td>
-                    <td class="num" title={vs?.adjustedPValue != null ? `adjusted for ${r.variants.length - 1} comparisons: ${formatPValue(vs.adjustedPValue)}` : undefined}>
-                      {isControl ? DASH : formatPValue(vs?.adjustedPValue ?? vs?.pValue)}
-                    </td>
+                    {bayesian ? (
+                      <td class="num" title="Expected loss in relative lift: of shipping this variant, and (below) of keeping the control">
+                        {isControl || !vs?.risk ? DASH : (
+                          <>
+                            {formatLift(vs.risk.treatment)}
+                            <div class="muted small">control {formatLift(vs.risk.control)}</div>
+                          </>
+                        )}
+                      </td>
+                    ) : (
+                      <td class="num" title={vs?.adjustedPValue != null ? `adjusted for ${r.variants.length - 1} comparisons: ${formatPValue(vs.adjustedPValue)}` : undefined}>
+                        {isControl ? DASH : formatPValue(vs?.adjustedPValue ?? vs?.pValue)}
+                      </td>
+                    )}
                     <td class="num">{isControl ? DASH : formatPercent(vs?.chanceToBeatControl, 1)}</td>
                     <td>{isControl ? DASH : <SignificanceBadge significant={vs?.significant} />}</td>
                   </tr>
@@ -270,7 +308,12 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
             </tbody>
           </table>
         </div>
-        {control && r.variants.length > 2 && <p class="muted small">p-values are adjusted for comparing several variants with the control.</p>}
+        {control && r.variants.length > 2 && !bayesian && <p class="muted small">p-values are adjusted for comparing several variants with the control.</p>}
+        {engineName === 'frequentist' && r.status === 'ACTIVE' && (
+          <p class="muted small" data-testid="peeking-note">
+            These fixed-horizon figures hold when read once, at the planned sample size; to watch a running experiment, choose the sequential engine.
+          </p>
+        )}
       </div>
 
       <div class="grid-2">
@@ -281,7 +324,7 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
         </div>
         <div class="card">
           <h2>Lift vs control</h2>
-          <p class="muted small">Relative lift and {pct}% interval; an interval clear of zero is a significant difference.</p>
+          <p class="muted small">Relative lift and {pct}% {INTERVAL_NAMES[engineName]}; an interval clear of zero is a significant difference.</p>
           {liftRows.length === 0 ? (
             <Empty>There is no variant to compare with the control.</Empty>
           ) : (

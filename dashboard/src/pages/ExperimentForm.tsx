@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/client';
-import type { CreateExperiment, Experiment, FieldError, PatchExperiment } from '../api/types';
+import type { CreateExperiment, EngineName, Experiment, FieldError, PatchExperiment } from '../api/types';
 import { Field } from '../components/Field';
 import { ErrorState, Loading } from '../components/States';
 import { useToast } from '../components/Toasts';
@@ -18,6 +18,8 @@ interface FormState {
   endDate: string;
   variants: VariantDraft[];
   controlVariant: string;
+  /** How results read this experiment unless a reader picks another engine. */
+  engine: EngineName;
 }
 
 const MAX_NAME = 200;
@@ -36,6 +38,7 @@ export function emptyForm(): FormState {
       { name: 'variant-b', weight: w[1] },
     ],
     controlVariant: 'control',
+    engine: 'frequentist',
   };
 }
 
@@ -48,6 +51,7 @@ function fromExperiment(e: Experiment): FormState {
     endDate: e.endDate ? formatDay(e.endDate) : '',
     variants: e.variants.map((v) => ({ name: v.name, weight: String(v.weight) })),
     controlVariant: e.controlVariant,
+    engine: e.engine?.name ?? 'frequentist',
   };
 }
 
@@ -151,6 +155,7 @@ export function ExperimentForm({ id }: { id?: string }) {
           controlVariant: form.controlVariant.trim(),
           startDate: form.startDate || undefined,
           endDate: form.endDate || undefined,
+          engine: form.engine === 'frequentist' ? undefined : form.engine,
         };
         saved = await api.createExperiment(body);
         toast.success(`Created “${saved.name}”.`);
@@ -161,6 +166,7 @@ export function ExperimentForm({ id }: { id?: string }) {
         if (form.description.trim() !== before.description) patch.description = form.description.trim();
         if (form.startDate !== before.startDate) patch.startDate = form.startDate || null;
         if (form.endDate !== before.endDate) patch.endDate = form.endDate || null;
+        if (form.engine !== before.engine) patch.engine = form.engine;
         if (!variantsLocked) {
           const now = toApiVariants(form.variants);
           if (JSON.stringify(now) !== JSON.stringify(original!.variants.map((v) => ({ name: v.name, weight: v.weight })))) patch.variants = now;
@@ -234,6 +240,13 @@ export function ExperimentForm({ id }: { id?: string }) {
               </select>
             </Field>
           )}
+          <Field id="f-engine" label="Results engine">
+            <select id="f-engine" value={form.engine} onChange={(e) => set('engine', (e.target as HTMLSelectElement).value as EngineName)}>
+              <option value="frequentist">Frequentist (read once, at the planned size)</option>
+              <option value="sequential">Sequential (watch it while it runs)</option>
+              <option value="bayesian">Bayesian (chance to win and risk)</option>
+            </select>
+          </Field>
           <Field id="f-start" label="Start date (optional)" error={show(fieldErrors.startDate)}>
             <input id="f-start" type="date" value={form.startDate} onInput={(e) => set('startDate', (e.target as HTMLInputElement).value)} />
           </Field>

@@ -17,7 +17,10 @@ use crate::domain::FieldError;
 use crate::domain::assignment;
 use crate::domain::event::MAX_USER_ID_CHARS;
 use crate::domain::experiment::{Experiment, PatchError, Status, apply_patch, new_experiment};
-use crate::domain::results::{DEFAULT_CONFIDENCE, DEFAULT_MDE, compute, to_csv};
+use crate::domain::results::{Analysis, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute, to_csv};
+use crate::domain::stats::{
+    DEFAULT_SEQUENTIAL_TUNING, GaussianPrior, PRIOR_MEANS, PRIOR_STD_DEVS, SEQUENTIAL_TUNINGS,
+};
 use crate::domain::summary::Totals;
 use crate::repo::{counters, experiments};
 use crate::store::{StoreError, keys};
@@ -86,11 +89,60 @@ fn bounded(
     }
 }
 
+/// The engine `?engine=` names (the experiment's own when none), with its
+/// settings: `sequentialTuning` for the sequential one, `priorMean` and
+/// `priorStdDev` (both or neither; a flat prior without) for the
+/// Bayesian one. A setting of another engine than the one named is an
+/// error, not ignored.
+fn engine(
+    params: &std::collections::HashMap<String, String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Engine> {
+    let prior_named = params.contains_key("priorMean") || params.contains_key("priorStdDev");
+    let tuning_named = params.contains_key("sequentialTuning");
+    let engine = match params.get("engine").map(String::as_str) {
+        None => None,
+        Some("frequentist") => Some(Engine::Frequentist),
+        Some("sequential") => Some(Engine::Sequential {
+            tuning: bounded(
+                params,
+                "sequentialTuning",
+                DEFAULT_SEQUENTIAL_TUNING,
+                SEQUENTIAL_TUNINGS,
+                errors,
+            ),
+        }),
+        Some("bayesian") => {
+            let prior = prior_named.then(|| GaussianPrior {
+                mean: bounded(params, "priorMean", 0.0, PRIOR_MEANS, errors),
+                std_dev: bounded(params, "priorStdDev", 1.0, PRIOR_STD_DEVS, errors),
+            });
+            if prior_named && !(params.contains_key("priorMean") && params.contains_key("priorStdDev")) {
+                errors.push(FieldError::new("priorStdDev", "priorMean and priorStdDev go together"));
+            }
+            Some(Engine::Bayesian { prior })
+        }
+        Some(_) => {
+            errors.push(FieldError::new("engine", "must be frequentist, sequential or bayesian"));
+            None
+        }
+    };
+    if tuning_named && !matches!(engine, Some(Engine::Sequential { .. })) {
+        errors.push(FieldError::new("sequentialTuning", "applies with engine=sequential only"));
+    }
+    if prior_named && !matches!(engine, Some(Engine::Bayesian { .. })) {
+        errors
+            .push(FieldError::new("priorMean", "priorMean and priorStdDev apply with engine=bayesian only"));
+    }
+    engine
+}
+
 async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request) -> ApiResult {
     let params = query_params(request)?;
     let mut errors = Vec::new();
     let confidence = bounded(&params, "confidence", DEFAULT_CONFIDENCE, 0.5..=0.999, &mut errors);
     let mde = bounded(&params, "mde", DEFAULT_MDE, 0.001..=10.0, &mut errors);
+    let engine = engine(&params, &mut errors);
     let wants_csv = wants_csv(request, &params, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -101,7 +153,8 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
     let started = experiment.start_date.unwrap_or(experiment.created_at);
     let until = experiment.end_date.filter(|end| *end < Utc::now()).unwrap_or_else(Utc::now);
     let days_running = Some(((until - started).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0));
-    let computed = compute(&experiment, &totals, confidence, mde, days_running);
+    let engine = engine.unwrap_or(experiment.engine);
+    let computed = compute(&experiment, &totals, &Analysis { confidence, mde, engine }, days_running);
     if wants_csv {
         let filename = format!("experiment-{}-results.csv", keys::part(id));
         return Ok(csv_response(to_csv(&computed), &filename));

@@ -20,7 +20,10 @@ use super::{ApiResult, Request, api_segments, expect_method, json_response, not_
 use crate::context::AppContext;
 use crate::domain::event::{Event, EventType};
 use crate::domain::experiment::{Experiment, Status, Variant};
-use crate::domain::results::{ExperimentResults, PowerResult, SrmResult, VariantResult, VsControl};
+use crate::domain::results::{
+    Engine, ExperimentResults, PowerResult, Risk, SrmResult, VariantResult, VsControl,
+};
+use crate::domain::stats::GaussianPrior;
 use crate::domain::summary::{Summary, VariantSummary};
 use crate::domain::timeseries::{Bucket, BucketTotals, Interval};
 use crate::queue::QueueDepth;
@@ -95,6 +98,10 @@ pub struct ExperimentInput {
     pub end_date: Option<String>,
     pub control_variant: Option<String>,
     pub tracking_key: Option<String>,
+    /// How results compare the variants unless a request names an engine
+    /// (frequentist by default); a name alone (`"sequential"`) takes its
+    /// default settings.
+    pub engine: Option<Engine>,
 }
 
 /// Any subset; variants only while DRAFT. Status moves: DRAFT→ACTIVE,
@@ -109,6 +116,8 @@ pub struct ExperimentPatch {
     pub end_date: Option<String>,
     pub variants: Option<VariantsInput>,
     pub control_variant: Option<String>,
+    /// In any state (`null`: frequentist).
+    pub engine: Option<Engine>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -287,6 +296,15 @@ fn update_experiment() {}
     params(("id" = String, Path),
            ("confidence" = Option<f64>, Query, minimum = 0.5, maximum = 0.999),
            ("mde" = Option<f64>, Query, description = "Minimum detectable relative effect", minimum = 0.001, maximum = 10.0),
+           ("engine" = Option<String>, Query,
+            description = "frequentist (default; a fixed-horizon t-test), sequential (always-valid confidence sequences) or bayesian (Gaussian prior on the relative lift)"),
+           ("sequentialTuning" = Option<f64>, Query,
+            description = "engine=sequential: the sample size, both arms, at which intervals are tightest (default 5000)",
+            minimum = 10.0, maximum = 1000000000.0),
+           ("priorMean" = Option<f64>, Query, description = "engine=bayesian: the prior's mean relative lift (with priorStdDev; flat prior without)",
+            minimum = -10.0, maximum = 10.0),
+           ("priorStdDev" = Option<f64>, Query, description = "engine=bayesian: the prior's standard deviation (with priorMean)",
+            minimum = 0.001, maximum = 100.0),
            ("format" = Option<String>, Query, description = "json (default) or csv")),
     responses((status = 200, content(
                    (ExperimentResults = "application/json"),
@@ -500,7 +518,7 @@ impl Modify for SecuritySchemes {
           set_ignored_referrers, get_timezone, set_timezone, get_dimensions, set_dimensions),
     components(schemas(ErrorBody, ErrorDetail, Event, AcceptedEvent, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
-                       ExperimentResults, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
+                       ExperimentResults, Engine, GaussianPrior, Risk, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
                        crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,

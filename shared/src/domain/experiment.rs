@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::event::{MAX_TAG_CHARS, rfc3339};
+use super::stats::{
+    DEFAULT_SEQUENTIAL_TUNING, Engine, GaussianPrior, PRIOR_MEANS, PRIOR_STD_DEVS, SEQUENTIAL_TUNINGS,
+};
 use super::time_range::parse_range;
 use super::{FieldError, check_length};
 
@@ -85,6 +88,75 @@ pub struct Experiment {
     #[serde(skip_serializing, default)]
     #[schema(ignore)]
     pub version: u64,
+    /// How results compare the variants unless a request names an engine
+    /// (`?engine=`); the fixed-horizon one for experiments stored before
+    /// engines existed.
+    #[serde(default)]
+    pub engine: Engine,
+}
+
+/// Reads an experiment's `engine`: a name (`"sequential"`, with its
+/// default settings) or `{name, tuning?, prior?: {mean, stdDev}}`.
+fn parse_engine(errors: &mut Vec<FieldError>, value: &Value) -> Engine {
+    let (name, settings) = match value {
+        Value::String(name) => (name.as_str(), None),
+        Value::Object(object) => match object.get("name").and_then(Value::as_str) {
+            Some(name) => (name, Some(object)),
+            None => ("", Some(object)),
+        },
+        _ => ("", None),
+    };
+    let number = |errors: &mut Vec<FieldError>,
+                  field: &str,
+                  raw: Option<&Value>,
+                  range: std::ops::RangeInclusive<f64>| {
+        match raw.and_then(Value::as_f64).filter(|n| range.contains(n)) {
+            Some(n) => Some(n),
+            None => {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be a number from {} to {}", range.start(), range.end()),
+                ));
+                None
+            }
+        }
+    };
+    let setting = |key: &str| settings.and_then(|object| object.get(key)).filter(|v| !v.is_null());
+    let engine = match name {
+        "frequentist" => Engine::Frequentist,
+        "sequential" => Engine::Sequential {
+            tuning: match setting("tuning") {
+                None => DEFAULT_SEQUENTIAL_TUNING,
+                Some(raw) => number(errors, "engine.tuning", Some(raw), SEQUENTIAL_TUNINGS)
+                    .unwrap_or(DEFAULT_SEQUENTIAL_TUNING),
+            },
+        },
+        "bayesian" => Engine::Bayesian {
+            prior: setting("prior").and_then(|prior| {
+                let mean = number(errors, "engine.prior.mean", prior.get("mean"), PRIOR_MEANS);
+                let std_dev = number(errors, "engine.prior.stdDev", prior.get("stdDev"), PRIOR_STD_DEVS);
+                Some(GaussianPrior { mean: mean?, std_dev: std_dev? })
+            }),
+        },
+        _ => {
+            errors.push(FieldError::new(
+                "engine",
+                "must be frequentist, sequential or bayesian, or {name, tuning?, prior?: {mean, stdDev}}",
+            ));
+            return Engine::Frequentist;
+        }
+    };
+    let allowed: &[&str] = match engine {
+        Engine::Frequentist => &["name"],
+        Engine::Sequential { .. } => &["name", "tuning"],
+        Engine::Bayesian { .. } => &["name", "prior"],
+    };
+    if let Some(unknown) =
+        settings.and_then(|object| object.keys().find(|key| !allowed.contains(&key.as_str())))
+    {
+        errors.push(FieldError::new("engine", format!("{unknown} is not a setting of the {name} engine")));
+    }
+    engine
 }
 
 mod optional_rfc3339 {
@@ -281,6 +353,10 @@ pub fn new_experiment(body: &Value, now: DateTime<Utc>) -> Result<Experiment, Ve
         Some(key) if !key.is_empty() => key,
         _ => id.clone(),
     };
+    let engine = body
+        .get("engine")
+        .filter(|v| !v.is_null())
+        .map_or(Engine::Frequentist, |v| parse_engine(&mut errors, v));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -300,6 +376,7 @@ pub fn new_experiment(body: &Value, now: DateTime<Utc>) -> Result<Experiment, Ve
         created_at: now,
         updated_at: now,
         version: 1,
+        engine,
     })
 }
 
@@ -311,10 +388,12 @@ pub enum PatchError {
 }
 
 /// Applies a PATCH body (`status`, `name`, `description`, `startDate`,
-/// `endDate`, `variants`, `controlVariant`) to an experiment.
+/// `endDate`, `variants`, `controlVariant`, `engine`) to an experiment.
+/// The engine may change in any state: it is how results are read, not
+/// what is counted.
 pub fn apply_patch(current: &Experiment, body: &Value, now: DateTime<Utc>) -> Result<Experiment, PatchError> {
-    const UPDATABLE: [&str; 7] =
-        ["status", "name", "description", "startDate", "endDate", "variants", "controlVariant"];
+    const UPDATABLE: [&str; 8] =
+        ["status", "name", "description", "startDate", "endDate", "variants", "controlVariant", "engine"];
     let Some(body) = body.as_object() else {
         return Err(PatchError::Invalid(vec![FieldError::new("body", "must be a JSON object")]));
     };
@@ -348,6 +427,9 @@ pub fn apply_patch(current: &Experiment, body: &Value, now: DateTime<Utc>) -> Re
     }
     if body.contains_key("controlVariant") {
         next.control_variant = control_variant(&mut errors, body.get("controlVariant"), &next.variants);
+    }
+    if let Some(engine) = body.get("engine") {
+        next.engine = if engine.is_null() { Engine::Frequentist } else { parse_engine(&mut errors, engine) };
     }
     if body.contains_key("startDate") || body.contains_key("endDate") {
         let start_value = body.get("startDate").cloned().unwrap_or_else(|| {
@@ -404,6 +486,53 @@ mod tests {
 
     fn fields(errors: Vec<FieldError>) -> Vec<String> {
         errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn an_engine_is_named_or_set_and_checked() {
+        let create = |engine: Value| {
+            new_experiment(&json!({"name": "x", "variants": ["A", "B"], "engine": engine}), now())
+        };
+        assert_eq!(create(Value::Null).unwrap().engine, Engine::Frequentist);
+        assert_eq!(
+            create(json!("sequential")).unwrap().engine,
+            Engine::Sequential { tuning: DEFAULT_SEQUENTIAL_TUNING }
+        );
+        assert_eq!(
+            create(json!({"name": "sequential", "tuning": 800})).unwrap().engine,
+            Engine::Sequential { tuning: 800.0 }
+        );
+        assert_eq!(create(json!("bayesian")).unwrap().engine, Engine::Bayesian { prior: None });
+        assert_eq!(
+            create(json!({"name": "bayesian", "prior": {"mean": 0.05, "stdDev": 0.2}})).unwrap().engine,
+            Engine::Bayesian { prior: Some(GaussianPrior { mean: 0.05, std_dev: 0.2 }) }
+        );
+        for (bad, field) in [
+            (json!("magic"), "engine"),
+            (json!(7), "engine"),
+            (json!({"tuning": 5}), "engine"),
+            (json!({"name": "sequential", "tuning": 0}), "engine.tuning"),
+            (json!({"name": "sequential", "prior": {"mean": 0, "stdDev": 1}}), "engine"),
+            (json!({"name": "bayesian", "prior": {"mean": 0}}), "engine.prior.stdDev"),
+            (json!({"name": "bayesian", "prior": {"mean": 50, "stdDev": 1}}), "engine.prior.mean"),
+        ] {
+            assert_eq!(fields(create(bad.clone()).unwrap_err()), vec![field.to_owned()], "{bad}");
+        }
+        // Stored before engines existed: the fixed-horizon engine.
+        let mut stored = serde_json::to_value(create(json!("bayesian")).unwrap()).unwrap();
+        stored.as_object_mut().unwrap().remove("engine");
+        assert_eq!(serde_json::from_value::<Experiment>(stored).unwrap().engine, Engine::Frequentist);
+        // Patched in any state, back to the default with null.
+        let running =
+            apply_patch(&create(Value::Null).unwrap(), &json!({"status": "ACTIVE"}), now()).unwrap();
+        let patched = apply_patch(&running, &json!({"engine": "sequential"}), now()).unwrap();
+        assert_eq!(patched.engine, Engine::Sequential { tuning: DEFAULT_SEQUENTIAL_TUNING });
+        assert_eq!(
+            apply_patch(&patched, &json!({"engine": null}), now()).unwrap().engine,
+            Engine::Frequentist
+        );
+        let out = serde_json::to_value(&patched).unwrap();
+        assert_eq!(out["engine"], json!({"name": "sequential", "tuning": 5000.0}));
     }
 
     #[test]

@@ -7,12 +7,27 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::experiment::Experiment;
-use super::stats::{self, Arm};
+pub use super::stats::Engine;
+use super::stats::{self, Arm, Comparison, GaussianPrior};
 use super::summary::{Totals, top_rows};
 
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 pub const DEFAULT_MDE: f64 = 0.05;
 pub const DEFAULT_POWER: f64 = 0.8;
+
+/// What a results request asks for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Analysis {
+    pub confidence: f64,
+    pub mde: f64,
+    pub engine: Engine,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Self { confidence: DEFAULT_CONFIDENCE, mde: DEFAULT_MDE, engine: Engine::Frequentist }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -21,6 +36,7 @@ pub struct ExperimentResults {
     pub status: super::experiment::Status,
     pub control: String,
     pub confidence_level: f64,
+    pub engine: Engine,
     pub total_users: u64,
     pub srm: SrmResult,
     pub variants: Vec<VariantResult>,
@@ -71,14 +87,31 @@ pub struct VsControl {
     pub relative_lift: Option<f64>,
     #[schema(value_type = Option<Vec<f64>>)]
     pub relative_ci: Option<[f64; 2]>,
-    /// Two-sided p-value of the relative lift (gbstats' convention).
+    /// Two-sided p-value of the relative lift (gbstats' convention);
+    /// always valid with the sequential engine; none with the Bayesian one.
     pub p_value: Option<f64>,
     /// Holm–Bonferroni adjusted across all treatments.
     pub adjusted_p_value: Option<f64>,
+    /// P(treatment beats control): the posterior's with the Bayesian
+    /// engine, a flat prior's with the others.
     pub chance_to_beat_control: Option<f64>,
+    /// Bayesian engine: the expected loss, in relative lift, of shipping
+    /// the control and of shipping the treatment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// The adjusted p-value is below 1 − confidence; with the Bayesian
+    /// engine, the chance to beat control is beyond the confidence level
+    /// either way.
     pub significant: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Risk {
+    pub control: f64,
+    pub treatment: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -101,10 +134,10 @@ pub struct PowerResult {
 pub fn compute(
     experiment: &Experiment,
     totals: &HashMap<String, Totals>,
-    confidence: f64,
-    mde: f64,
+    analysis: &Analysis,
     days_running: Option<f64>,
 ) -> ExperimentResults {
+    let Analysis { confidence, mde, engine } = *analysis;
     let alpha = 1.0 - confidence;
     let total_weight: f64 = experiment.variants.iter().map(|v| v.weight).sum();
     let of = |name: &str| totals.get(name).copied().unwrap_or_default();
@@ -117,19 +150,9 @@ pub fn compute(
     // Compare each treatment with the control, then adjust for multiplicity.
     let mut comparisons: Vec<(String, VsControl)> = Vec::new();
     for variant in experiment.variants.iter().filter(|v| v.name != experiment.control_variant) {
-        let vs = match stats::compare(control, arm(&variant.name), alpha) {
-            Ok(c) => VsControl {
-                absolute_lift: Some(c.absolute.value),
-                absolute_ci: Some([c.absolute.interval.0, c.absolute.interval.1]),
-                absolute_p_value: Some(c.absolute.p_value),
-                relative_lift: Some(c.relative.value),
-                relative_ci: Some([c.relative.interval.0, c.relative.interval.1]),
-                p_value: Some(c.relative.p_value),
-                adjusted_p_value: None,
-                chance_to_beat_control: Some(c.chance_to_beat_control),
-                significant: false,
-                reason: None,
-            },
+        let treatment = arm(&variant.name);
+        let vs = match stats::compare(control, treatment, alpha) {
+            Ok(c) => vs_control(&c, (control, treatment), engine, confidence),
             Err(undefined) => {
                 VsControl { reason: Some(undefined.reason().to_owned()), ..VsControl::default() }
             }
@@ -196,12 +219,75 @@ pub fn compute(
         status: experiment.status,
         control: experiment.control_variant.clone(),
         confidence_level: confidence,
+        engine,
         total_users,
         srm,
         variants,
         power,
         unknown_variants: unknown.into_iter().collect(),
         truncated,
+    }
+}
+
+/// A treatment against the control, as `engine` reads their comparison.
+fn vs_control(
+    c: &Comparison,
+    (control, treatment): (Arm, Arm),
+    engine: Engine,
+    confidence: f64,
+) -> VsControl {
+    let alpha = 1.0 - confidence;
+    let pair = |(low, high): (f64, f64)| Some([low, high]);
+    let fixed_horizon = VsControl {
+        absolute_lift: Some(c.absolute.value),
+        absolute_ci: pair(c.absolute.interval),
+        absolute_p_value: Some(c.absolute.p_value),
+        relative_lift: Some(c.relative.value),
+        relative_ci: pair(c.relative.interval),
+        p_value: Some(c.relative.p_value),
+        adjusted_p_value: None,
+        chance_to_beat_control: Some(c.chance_to_beat_control),
+        risk: None,
+        significant: false,
+        reason: None,
+    };
+    match engine {
+        Engine::Frequentist => fixed_horizon,
+        Engine::Sequential { tuning } => {
+            let observations = (control.users + treatment.users) as f64;
+            let (absolute_p, absolute_ci) = stats::sequential(&c.absolute, observations, alpha, tuning);
+            let (relative_p, relative_ci) = stats::sequential(&c.relative, observations, alpha, tuning);
+            VsControl {
+                absolute_ci: pair(absolute_ci),
+                absolute_p_value: Some(absolute_p),
+                relative_ci: pair(relative_ci),
+                p_value: Some(relative_p),
+                ..fixed_horizon
+            }
+        }
+        Engine::Bayesian { prior } => {
+            let relative = stats::bayesian(&c.relative, prior, alpha);
+            // The prior is on the relative lift; on the absolute one it is
+            // scaled by the control's rate (as gbstats rescales it).
+            let rate = control.rate().unwrap_or(0.0);
+            let absolute_prior =
+                prior.map(|p| GaussianPrior { mean: p.mean * rate, std_dev: p.std_dev * rate });
+            let absolute = stats::bayesian(&c.absolute, absolute_prior, alpha);
+            let chance = relative.map(|posterior| posterior.chance_to_win);
+            VsControl {
+                absolute_lift: absolute.map(|posterior| posterior.mean),
+                absolute_ci: absolute.and_then(|posterior| pair(posterior.interval)),
+                absolute_p_value: None,
+                relative_lift: relative.map(|posterior| posterior.mean),
+                relative_ci: relative.and_then(|posterior| pair(posterior.interval)),
+                p_value: None,
+                chance_to_beat_control: chance,
+                risk: relative
+                    .map(|posterior| Risk { control: posterior.risk.0, treatment: posterior.risk.1 }),
+                significant: chance.is_some_and(|chance| chance >= confidence || chance <= 1.0 - confidence),
+                ..fixed_horizon
+            }
+        }
     }
 }
 
@@ -251,7 +337,7 @@ pub fn to_csv(results: &ExperimentResults) -> String {
     let mut csv = String::from(
         "variant,weight,users,events,conversions,convertedUsers,conversionRate,conversionRateCiLow,\
          conversionRateCiHigh,absoluteLift,relativeLift,relativeCiLow,relativeCiHigh,pValue,\
-         adjustedPValue,chanceToBeatControl,significant\n",
+         adjustedPValue,chanceToBeatControl,significant,riskControl,riskTreatment\n",
     );
     for v in &results.variants {
         let vs = v.vs_control.clone().unwrap_or_default();
@@ -273,6 +359,8 @@ pub fn to_csv(results: &ExperimentResults) -> String {
             number(vs.adjusted_p_value),
             number(vs.chance_to_beat_control),
             if v.vs_control.is_some() { vs.significant.to_string() } else { String::new() },
+            number(vs.risk.map(|risk| risk.control)),
+            number(vs.risk.map(|risk| risk.treatment)),
         ];
         csv.push_str(&fields.join(","));
         csv.push('\n');
@@ -302,7 +390,7 @@ mod tests {
     fn two_arms_match_the_reference_comparison() {
         let experiment = new_experiment(&json!({"name": "x", "variants": ["A", "B"]}), Utc::now()).unwrap();
         let data = HashMap::from([("A".to_owned(), totals(1000, 100)), ("B".to_owned(), totals(1000, 130))]);
-        let results = compute(&experiment, &data, 0.95, 0.05, Some(10.0));
+        let results = compute(&experiment, &data, &Analysis::default(), Some(10.0));
         assert_eq!(results.control, "A");
         assert_eq!(results.total_users, 2000);
         assert!(results.variants[0].vs_control.is_none());
@@ -323,7 +411,7 @@ mod tests {
     fn empty_experiments_have_reasons_not_numbers() {
         let experiment =
             new_experiment(&json!({"name": "x", "variants": ["A", "B", "C"]}), Utc::now()).unwrap();
-        let results = compute(&experiment, &HashMap::new(), 0.95, 0.05, None);
+        let results = compute(&experiment, &HashMap::new(), &Analysis::default(), None);
         assert_eq!(results.srm.chi_square, None);
         assert!(results.srm.reason.is_some());
         for v in &results.variants[1..] {
@@ -340,14 +428,14 @@ mod tests {
         let experiment = new_experiment(&json!({"name": "x", "variants": ["A", "B"]}), Utc::now()).unwrap();
         let mut data = HashMap::from([("A".to_owned(), totals(100, 10)), ("B".to_owned(), totals(100, 12))]);
         data.insert("typo-b".into(), totals(7, 1));
-        let results = compute(&experiment, &data, 0.95, 0.05, None);
+        let results = compute(&experiment, &data, &Analysis::default(), None);
         assert_eq!(results.unknown_variants, BTreeMap::from([("typo-b".to_owned(), 7)]));
         assert_eq!(results.total_users, 200, "undefined variants are not in the comparison");
         assert!(!results.truncated);
         for i in 0..5000 {
             data.insert(format!("junk-{i}"), totals(1 + i % 3, 0));
         }
-        let results = compute(&experiment, &data, 0.95, 0.05, None);
+        let results = compute(&experiment, &data, &Analysis::default(), None);
         assert!(results.truncated);
         assert_eq!(results.unknown_variants.len(), 101);
         assert_eq!(

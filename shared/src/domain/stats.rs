@@ -8,7 +8,7 @@
 //! treatments. Where a figure is undefined (no users, a rate of 0 or 1, a
 //! control rate of 0) it is `None`, never NaN.
 
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+use statrs::distribution::{ChiSquared, Continuous, ContinuousCDF, Normal, StudentsT};
 
 /// Users and converted users of one variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +119,106 @@ pub fn compare(control: Arm, treatment: Arm, alpha: f64) -> Result<Comparison, U
     let normal = Normal::standard();
     let chance_to_beat_control = normal.cdf(relative.value / relative.standard_error);
     Ok(Comparison { absolute, relative, chance_to_beat_control })
+}
+
+/// The default tuning of sequential intervals: the sample size (both arms)
+/// at which the confidence sequence is tightest, as in GrowthBook.
+pub const DEFAULT_SEQUENTIAL_TUNING: f64 = 5_000.0;
+
+/// An always-valid confidence sequence around `estimate` (Waudby-Smith et
+/// al. 2023, the asymptotic one of their eq. 9, with ρ from eq. 161 tuned
+/// to be tightest at `tuning` observations), and its always-valid p-value
+/// (eq. 155) against no effect, for `observations` units in both arms: an
+/// interval one may watch as data arrive and stop on when it excludes 0,
+/// with the false-positive rate still `alpha`. The conventions (and the
+/// variance, the estimate's standard error squared) are gbstats'
+/// `SequentialTwoSidedTTest`.
+pub fn sequential(estimate: &Estimate, observations: f64, alpha: f64, tuning: f64) -> (f64, (f64, f64)) {
+    let n = observations;
+    let log_alpha = alpha.ln();
+    let rho_squared = (-2.0 * log_alpha + (-2.0 * log_alpha + 1.0).ln()) / tuning;
+    let variance = estimate.standard_error.powi(2);
+    let spread = n * rho_squared + 1.0;
+    let half =
+        (variance * n).sqrt() * (2.0 * spread * (spread.sqrt() / alpha).ln() / (n * n * rho_squared)).sqrt();
+    let z_squared = estimate.value.powi(2) * n / variance;
+    let e_value = (rho_squared * z_squared / (2.0 * spread)).exp() / spread.sqrt();
+    let p_value = (1.0 / e_value).min(1.0);
+    (p_value, (estimate.value - half, estimate.value + half))
+}
+
+/// How a treatment is compared with the control.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(tag = "name", rename_all = "camelCase")]
+pub enum Engine {
+    /// A fixed-horizon Welch t-test: valid when read once, at the planned
+    /// sample size.
+    #[default]
+    Frequentist,
+    /// Always-valid confidence sequences: results may be read at any time
+    /// and acted on when an interval excludes 0. `tuning` is the sample
+    /// size (both arms) at which the intervals are tightest.
+    Sequential { tuning: f64 },
+    /// The lift's posterior under a Gaussian prior on it (flat when
+    /// `prior` is absent): chance to win, credible interval and risk.
+    Bayesian { prior: Option<GaussianPrior> },
+}
+
+/// The sequential tunings an engine may have.
+pub const SEQUENTIAL_TUNINGS: std::ops::RangeInclusive<f64> = 10.0..=1e9;
+/// The prior means (relative lifts) a Bayesian engine may have.
+pub const PRIOR_MEANS: std::ops::RangeInclusive<f64> = -10.0..=10.0;
+/// The prior standard deviations a Bayesian engine may have.
+pub const PRIOR_STD_DEVS: std::ops::RangeInclusive<f64> = 0.001..=100.0;
+
+/// A Gaussian prior on the relative lift.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GaussianPrior {
+    pub mean: f64,
+    pub std_dev: f64,
+}
+
+/// The posterior of a lift under a Gaussian prior (flat when `None`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Posterior {
+    pub mean: f64,
+    pub std_dev: f64,
+    /// P(lift > 0): the treatment beats the control.
+    pub chance_to_win: f64,
+    /// The central `1 − alpha` credible interval.
+    pub interval: (f64, f64),
+    /// Expected loss (in lift) of shipping the control, then of shipping
+    /// the treatment: E[max(lift, 0)] and E[max(−lift, 0)].
+    pub risk: (f64, f64),
+}
+
+/// Updates `prior` with a lift estimated as `estimate` (normal, with its
+/// standard error): gbstats' `EffectBayesianABTest` with a relative prior.
+pub fn bayesian(estimate: &Estimate, prior: Option<GaussianPrior>, alpha: f64) -> Option<Posterior> {
+    let data_precision = 1.0 / estimate.standard_error.powi(2);
+    let (precision, mean) = match prior {
+        Some(prior) if prior.std_dev > 0.0 => {
+            let prior_precision = 1.0 / prior.std_dev.powi(2);
+            let precision = data_precision + prior_precision;
+            (precision, (estimate.value * data_precision + prior.mean * prior_precision) / precision)
+        }
+        _ => (data_precision, estimate.value),
+    };
+    let std_dev = (1.0 / precision).sqrt();
+    let posterior = Normal::new(mean, std_dev).ok()?;
+    let standard = Normal::standard();
+    let z = mean / std_dev;
+    // E[max(X, 0)] = μΦ(μ/σ) + σφ(μ/σ), and E[max(−X, 0)] its mirror.
+    let density = std_dev * standard.pdf(z);
+    let risk = (mean * standard.cdf(z) + density, density - mean * standard.cdf(-z));
+    Some(Posterior {
+        mean,
+        std_dev,
+        chance_to_win: posterior.sf(0.0),
+        interval: (posterior.inverse_cdf(alpha / 2.0), posterior.inverse_cdf(1.0 - alpha / 2.0)),
+        risk: (risk.0.max(0.0), risk.1.max(0.0)),
+    })
 }
 
 /// Wilson score interval of a conversion rate.
