@@ -338,7 +338,7 @@ impl Store for ModelStore {
 /// Messages per batch-writer call: the `BatchSize` default of
 /// `infra/template.yaml` (its test checks they agree), which a busy queue
 /// fills within the batching window.
-pub const TEMPLATE_BATCH_SIZE: usize = 100;
+pub const TEMPLATE_BATCH_SIZE: usize = 1_000;
 
 /// How events reach the batch writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
