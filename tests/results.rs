@@ -116,6 +116,10 @@ async fn two_and_three_arm_results_match_an_independent_computation() {
     close(&body["srm"]["chiSquare"], 0.0, "chi-square");
     assert_eq!(body["srm"]["mismatch"], false);
     assert!(body["power"]["requiredUsersPerVariant"].as_u64().unwrap() > 0);
+    // Far from the ~50,000 users per arm a 5 % lift needs: keep running,
+    // and how long for.
+    assert_eq!(body["decision"]["verdict"], "keep_running", "{}", body["decision"]);
+    assert!(body["decision"]["daysRemaining"].as_f64().unwrap() > 0.0, "{}", body["decision"]);
 
     // CSV, by parameter and by Accept header.
     let csv = stack
@@ -222,6 +226,26 @@ async fn two_and_three_arm_results_match_an_independent_computation() {
     assert!(text.lines().next().unwrap().ends_with(",riskControl,riskTreatment"), "{text}");
     assert!(!text.lines().nth(2).unwrap().ends_with(",,"), "a treatment's risk is in its row: {text}");
 
+    // Benjamini–Hochberg on request: BH of the same raw p-values (two
+    // comparisons: the smaller doubled, the larger as it is, each capped by
+    // the next), and no correction at all.
+    let bh = stack.get(&format!("{base}&correction=bh"), &key).await.body;
+    assert_eq!(bh["correction"], "bh");
+    assert_eq!(body["correction"], "holm");
+    let bh_high = high;
+    let bh_low = (2.0 * low).min(bh_high);
+    let (bh_b, bh_c) = if p_b <= p_c { (bh_low, bh_high) } else { (bh_high, bh_low) };
+    close(&bh["variants"][1]["vsControl"]["adjustedPValue"], bh_b, "B BH-adjusted");
+    close(&bh["variants"][2]["vsControl"]["adjustedPValue"], bh_c, "C BH-adjusted");
+    let none = stack.get(&format!("{base}&correction=none"), &key).await.body;
+    close(&none["variants"][1]["vsControl"]["adjustedPValue"], p_b, "B unadjusted");
+    // The decision: where equal users against 40/30/30 weights are a
+    // sample ratio mismatch (the larger data set), it stops the experiment.
+    if body["srm"]["mismatch"] == true {
+        assert_eq!(body["decision"]["verdict"], "stop", "{}", body["decision"]);
+        assert!(body["decision"]["reasons"][0].as_str().unwrap().starts_with("sample ratio mismatch"));
+    }
+
     // The experiment's own engine answers when a request names none.
     let patched = stack
         .patch(
@@ -247,6 +271,7 @@ async fn two_and_three_arm_results_match_an_independent_computation() {
         "engine=bayesian&priorMean=0.1",
         "engine=bayesian&priorMean=0&priorStdDev=0",
         "engine=sequential&priorMean=0&priorStdDev=1",
+        "correction=bonferroni",
     ] {
         let reply = stack.get(&format!("/api/experiments/{id}/results?{query}"), &key).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");

@@ -486,6 +486,14 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     const ci = sequential.variants.find((v) => v.name === treatment.name).vsControl.relativeCi;
     await page.locator('.card-header', { hasText: 'always-valid confidence intervals' }).waitFor();
     includes(await row.innerText(), `[${lift(ci[0])}, ${lift(ci[1])}]`);
+    // The decision banner says what the API decides, and the correction
+    // picker asks for Benjamini-Hochberg.
+    const decision = page.locator('[data-testid=decision]');
+    includes(await decision.innerText(), sequential.decision.reasons[0]);
+    const bh = page.waitForResponse((r) => r.url().includes('/results') && r.url().includes('correction=bh'));
+    await page.selectOption('[data-testid=correction]', 'bh');
+    await bh;
+    await page.selectOption('[data-testid=correction]', 'holm');
     await page.selectOption('[data-testid=engine]', '');
     assertNoConsoleErrors(since);
   });

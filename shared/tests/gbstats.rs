@@ -48,7 +48,7 @@ impl Case {
         };
         let data =
             HashMap::from([("A".to_owned(), totals(self.control)), ("B".to_owned(), totals(self.treatment))]);
-        let analysis = Analysis { confidence: self.confidence, mde: 0.05, engine: self.engine };
+        let analysis = Analysis { confidence: self.confidence, engine: self.engine, ..Analysis::default() };
         let results = compute(&experiment, &data, &analysis, None);
         results.variants[1].vs_control.clone().unwrap()
     }
@@ -86,12 +86,18 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-fn gbstats(cases: &[Case]) -> Vec<Value> {
+/// The test venv's Python (`scripts/venv.sh`, which `make test` runs
+/// first), or `GBSTATS_PYTHON`.
+fn venv_python() -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let python = std::env::var("GBSTATS_PYTHON")
-        .unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
+    std::env::var("GBSTATS_PYTHON").unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string())
+}
+
+fn gbstats(cases: &[Case]) -> Vec<Value> {
+    let python = venv_python();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gbstats_reference.py");
     let mut child = Command::new(&python)
-        .arg(root.join("scripts/gbstats_reference.py"))
+        .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -150,4 +156,40 @@ fn every_engine_agrees_with_gbstats() {
         }
     }
     assert!(compared >= cases.len() * 3 / 4, "only {compared} of {} cases were defined", cases.len());
+}
+
+/// Benjamini–Hochberg against SciPy's `false_discovery_control` (in the
+/// same venv), on p-value vectors of every size up to 12, ties included.
+#[test]
+fn benjamini_hochberg_agrees_with_scipy() {
+    let mut seed: u64 = 0x51_7cc1_b727;
+    let mut draw = || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let vectors: Vec<Vec<f64>> = (1..=12)
+        .flat_map(|m| (0..4).map(move |k| (m, k)))
+        .map(|(m, k)| (0..m).map(|_| if k == 3 { 0.02 } else { draw().powi(k + 1) }).collect())
+        .collect();
+    let python = venv_python();
+    let mut child = Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys; from scipy.stats import false_discovery_control as bh; \
+                      json.dump([list(bh(v)) for v in json.load(sys.stdin)], sys.stdout)",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{python} (the test venv: scripts/venv.sh) does not run: {e}"));
+    child.stdin.take().unwrap().write_all(&serde_json::to_vec(&vectors).unwrap()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "scipy failed");
+    let references: Vec<Vec<f64>> = serde_json::from_slice(&output.stdout).unwrap();
+    for (vector, reference) in vectors.iter().zip(references) {
+        let ours = shared::domain::stats::benjamini_hochberg(vector);
+        for (a, b) in ours.iter().zip(&reference) {
+            assert!((a - b).abs() < 1e-12, "{vector:?}: ours {ours:?}, scipy {reference:?}");
+        }
+    }
 }

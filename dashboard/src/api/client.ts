@@ -2,7 +2,7 @@
 // polite retries of 429 after the server's Retry-After.
 
 import type {
-  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Dimensions, EngineName, Experiment, ReportTimezone, FieldError, PatchExperiment, Results, Status, Summary,
+  ApiKeyInfo, Assignment, CampaignQuery, CampaignReport, CreatedKey, CreateExperiment, CreateKey, Correction, Dimensions, EngineName, Experiment, ReportTimezone, FieldError, PatchExperiment, Results, Status, Summary,
   Timeseries,
 } from './types';
 
@@ -71,7 +71,7 @@ export function retryAfterMs(header: string | null, now = Date.now()): number {
 type Query = Record<string, string | number | undefined | null>;
 
 /** What a results request may choose; an engine left out is the experiment's own. */
-export type ResultsQuery = { confidence?: number; mde?: number; engine?: EngineName };
+export type ResultsQuery = { confidence?: number; mde?: number; engine?: EngineName; correction?: Correction };
 
 export function buildUrl(baseUrl: string, path: string, query?: Query): string {
   const params = new URLSearchParams();

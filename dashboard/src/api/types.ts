@@ -58,6 +58,16 @@ export interface VsControl {
 
 export type EngineName = 'frequentist' | 'sequential' | 'bayesian';
 
+export type Correction = 'holm' | 'bh' | 'none';
+
+/** What to do with the experiment: from its goal, the SRM check and the sample size. */
+export interface Decision {
+  verdict: 'ship' | 'keep_running' | 'stop' | 'inconclusive';
+  reasons: string[];
+  variant?: string;
+  daysRemaining?: number;
+}
+
 /** How results compare the variants (the experiment's own unless a request names one). */
 export type Engine =
   | { name: 'frequentist' }
@@ -82,6 +92,9 @@ export interface Results {
   control: string;
   confidenceLevel: number;
   engine?: Engine;
+  /** How p-values are adjusted across treatments (none with the Bayesian engine). */
+  correction?: Correction | null;
+  decision?: Decision;
   totalUsers: number;
   srm: { chiSquare: Num; pValue: Num; mismatch: boolean; expected: Record<string, number> };
   variants: VariantResult[];

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/client';
-import type { Assignment, CampaignGroup, CampaignRow, EngineName, Experiment, Results, Status, Timeseries } from '../api/types';
+import type { Assignment, CampaignGroup, CampaignRow, Correction, Decision, EngineName, Experiment, Results, Status, Timeseries } from '../api/types';
 import { LineChart, type ChartSeries } from '../components/Chart';
 import { ConfirmDialog } from '../components/Dialog';
 import { IntervalPlot, type IntervalRow } from '../components/IntervalPlot';
@@ -27,6 +27,18 @@ const ENGINES: { value: '' | EngineName; label: string }[] = [
   { value: 'sequential', label: 'Sequential (always valid)' },
   { value: 'bayesian', label: 'Bayesian' },
 ];
+const CORRECTIONS: { value: Correction; label: string; title: string }[] = [
+  { value: 'holm', label: 'Holm', title: 'Holm–Bonferroni: bounds the chance of any false positive' },
+  { value: 'bh', label: 'Benjamini–Hochberg', title: 'Bounds the share of false positives among the significant' },
+  { value: 'none', label: 'None', title: 'Each comparison on its own' },
+];
+/** Each verdict in words, and its banner's tone. */
+const VERDICTS: Record<Decision['verdict'], { label: string; tone: string }> = {
+  ship: { label: 'Ship', tone: 'banner-success' },
+  keep_running: { label: 'Keep running', tone: 'banner-info' },
+  stop: { label: 'Stop', tone: 'banner-danger' },
+  inconclusive: { label: 'Inconclusive', tone: 'banner-info' },
+};
 /** How each engine's interval is named. */
 const INTERVAL_NAMES: Record<EngineName, string> = {
   frequentist: 'confidence interval',
@@ -61,8 +73,9 @@ export function ExperimentPage({ id }: { id: string }) {
   const [confidence, setConfidence] = useState(0.95);
   const [mde, setMde] = useState(0.05);
   const [engine, setEngine] = useState<'' | EngineName>('');
-  const query = { confidence, mde, engine: engine || undefined };
-  const [results, reloadResults] = useAsync(() => api.results(id, query), [api, id, confidence, mde, engine]);
+  const [correction, setCorrection] = useState<Correction>('holm');
+  const query = { confidence, mde, engine: engine || undefined, correction };
+  const [results, reloadResults] = useAsync(() => api.results(id, query), [api, id, confidence, mde, engine, correction]);
   const [moving, setMoving] = useState<Status | null>(null);
   const [busy, setBusy] = useState(false);
   const [downloading, download] = useCsvDownload();
@@ -154,6 +167,16 @@ export function ExperimentPage({ id }: { id: string }) {
           </select>
         </label>
         <label class="inline-label">
+          Correction
+          <select value={correction} onChange={(e) => setCorrection((e.target as HTMLSelectElement).value as Correction)} data-testid="correction">
+            {CORRECTIONS.map((option) => (
+              <option key={option.value} value={option.value} title={option.title}>
+                {option.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="inline-label">
           Minimum detectable effect
           <select value={String(mde)} onChange={(e) => setMde(Number((e.target as HTMLSelectElement).value))}>
             {MDES.map((m) => (
@@ -236,6 +259,16 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
           <strong>Sample ratio mismatch.</strong> The users per variant differ from the configured weights more than chance explains (χ² ={' '}
           {r.srm.chiSquare?.toFixed(2) ?? DASH}, p = {formatPValue(r.srm.pValue)}). Check the assignment and tracking before trusting these
           results.
+        </div>
+      )}
+      {r.decision && (
+        <div class={`banner ${VERDICTS[r.decision.verdict].tone}`} role="status" data-testid="decision">
+          <strong>
+            {VERDICTS[r.decision.verdict].label}
+            {r.decision.variant ? ` ${r.decision.variant}` : ''}.
+          </strong>{' '}
+          {r.decision.reasons.join(' ')}
+          {r.decision.daysRemaining != null && ` About ${Math.ceil(r.decision.daysRemaining)} more days at the current traffic.`}
         </div>
       )}
       <div class="card">

@@ -17,7 +17,9 @@ use crate::domain::FieldError;
 use crate::domain::assignment;
 use crate::domain::event::MAX_USER_ID_CHARS;
 use crate::domain::experiment::{Experiment, PatchError, Status, apply_patch, new_experiment};
-use crate::domain::results::{Analysis, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute, to_csv};
+use crate::domain::results::{
+    Analysis, Correction, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute, to_csv,
+};
 use crate::domain::stats::{
     DEFAULT_SEQUENTIAL_TUNING, GaussianPrior, PRIOR_MEANS, PRIOR_STD_DEVS, SEQUENTIAL_TUNINGS,
 };
@@ -143,6 +145,13 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
     let confidence = bounded(&params, "confidence", DEFAULT_CONFIDENCE, 0.5..=0.999, &mut errors);
     let mde = bounded(&params, "mde", DEFAULT_MDE, 0.001..=10.0, &mut errors);
     let engine = engine(&params, &mut errors);
+    let correction = match params.get("correction") {
+        None => Correction::Holm,
+        Some(raw) => Correction::parse(raw).unwrap_or_else(|| {
+            errors.push(FieldError::new("correction", "must be holm, bh or none"));
+            Correction::Holm
+        }),
+    };
     let wants_csv = wants_csv(request, &params, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -154,7 +163,8 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
     let until = experiment.end_date.filter(|end| *end < Utc::now()).unwrap_or_else(Utc::now);
     let days_running = Some(((until - started).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0));
     let engine = engine.unwrap_or(experiment.engine);
-    let computed = compute(&experiment, &totals, &Analysis { confidence, mde, engine }, days_running);
+    let computed =
+        compute(&experiment, &totals, &Analysis { confidence, mde, engine, correction }, days_running);
     if wants_csv {
         let filename = format!("experiment-{}-results.csv", keys::part(id));
         return Ok(csv_response(to_csv(&computed), &filename));

@@ -21,7 +21,8 @@ use crate::context::AppContext;
 use crate::domain::event::{Event, EventType};
 use crate::domain::experiment::{Experiment, Status, Variant};
 use crate::domain::results::{
-    Engine, ExperimentResults, PowerResult, Risk, SrmResult, VariantResult, VsControl,
+    Correction, Decision, Engine, ExperimentResults, PowerResult, Risk, SrmResult, VariantResult, Verdict,
+    VsControl,
 };
 use crate::domain::stats::GaussianPrior;
 use crate::domain::summary::{Summary, VariantSummary};
@@ -305,6 +306,8 @@ fn update_experiment() {}
             minimum = -10.0, maximum = 10.0),
            ("priorStdDev" = Option<f64>, Query, description = "engine=bayesian: the prior's standard deviation (with priorMean)",
             minimum = 0.001, maximum = 100.0),
+           ("correction" = Option<String>, Query,
+            description = "How p-values are adjusted across treatments: holm (default; family-wise error), bh (Benjamini-Hochberg; false discovery rate) or none"),
            ("format" = Option<String>, Query, description = "json (default) or csv")),
     responses((status = 200, content(
                    (ExperimentResults = "application/json"),
@@ -518,7 +521,7 @@ impl Modify for SecuritySchemes {
           set_ignored_referrers, get_timezone, set_timezone, get_dimensions, set_dimensions),
     components(schemas(ErrorBody, ErrorDetail, Event, AcceptedEvent, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
-                       ExperimentResults, Engine, GaussianPrior, Risk, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
+                       ExperimentResults, Engine, GaussianPrior, Risk, Correction, Decision, Verdict, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
                        crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::experiment::Experiment;
+pub use super::stats::Correction;
 pub use super::stats::Engine;
 use super::stats::{self, Arm, Comparison, GaussianPrior};
 use super::summary::{Totals, top_rows};
@@ -21,12 +22,52 @@ pub struct Analysis {
     pub confidence: f64,
     pub mde: f64,
     pub engine: Engine,
+    pub correction: Correction,
 }
 
 impl Default for Analysis {
     fn default() -> Self {
-        Self { confidence: DEFAULT_CONFIDENCE, mde: DEFAULT_MDE, engine: Engine::Frequentist }
+        Self {
+            confidence: DEFAULT_CONFIDENCE,
+            mde: DEFAULT_MDE,
+            engine: Engine::Frequentist,
+            correction: Correction::Holm,
+        }
     }
+}
+
+/// Users each variant needs before results ship or stop anything: fewer
+/// make even a significant difference fragile (GrowthBook's minimum
+/// sample plays this part).
+pub const MIN_USERS_TO_DECIDE: u64 = 100;
+
+/// What to do with the experiment, from its goal, the sample-ratio check
+/// and the sample size.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub verdict: Verdict,
+    /// Why, in words a reader can act on.
+    pub reasons: Vec<String>,
+    /// The variant to ship, with `ship`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// With `keep_running`: days until the planned sample size, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_remaining: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A treatment beats the control: ship it.
+    Ship,
+    /// Not enough evidence yet.
+    KeepRunning,
+    /// Stop: every treatment is worse, or the data cannot be trusted.
+    Stop,
+    /// The planned sample is in and no difference showed.
+    Inconclusive,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -37,6 +78,10 @@ pub struct ExperimentResults {
     pub control: String,
     pub confidence_level: f64,
     pub engine: Engine,
+    /// How p-values are adjusted across treatments; none with the
+    /// Bayesian engine, which has no p-values.
+    pub correction: Option<Correction>,
+    pub decision: Decision,
     pub total_users: u64,
     pub srm: SrmResult,
     pub variants: Vec<VariantResult>,
@@ -90,7 +135,7 @@ pub struct VsControl {
     /// Two-sided p-value of the relative lift (gbstats' convention);
     /// always valid with the sequential engine; none with the Bayesian one.
     pub p_value: Option<f64>,
-    /// Holm–Bonferroni adjusted across all treatments.
+    /// Adjusted across all treatments as `correction` says.
     pub adjusted_p_value: Option<f64>,
     /// P(treatment beats control): the posterior's with the Bayesian
     /// engine, a flat prior's with the others.
@@ -137,7 +182,7 @@ pub fn compute(
     analysis: &Analysis,
     days_running: Option<f64>,
 ) -> ExperimentResults {
-    let Analysis { confidence, mde, engine } = *analysis;
+    let Analysis { confidence, mde, engine, correction } = *analysis;
     let alpha = 1.0 - confidence;
     let total_weight: f64 = experiment.variants.iter().map(|v| v.weight).sum();
     let of = |name: &str| totals.get(name).copied().unwrap_or_default();
@@ -161,7 +206,7 @@ pub fn compute(
     }
     let tested: Vec<usize> = (0..comparisons.len()).filter(|&i| comparisons[i].1.p_value.is_some()).collect();
     let raw: Vec<f64> = tested.iter().filter_map(|&i| comparisons[i].1.p_value).collect();
-    for (&i, adjusted) in tested.iter().zip(stats::holm_bonferroni(&raw)) {
+    for (&i, adjusted) in tested.iter().zip(correction.adjust(&raw)) {
         comparisons[i].1.adjusted_p_value = Some(adjusted);
         comparisons[i].1.significant = adjusted < alpha;
     }
@@ -214,12 +259,15 @@ pub fn compute(
         .map(|(name, totals)| (name.clone(), totals.users))
         .collect();
     let (unknown, truncated) = top_rows(unknown, |users| *users, |sum, users| *sum += users);
+    let decision = decide(&variants, &srm, &power, engine);
     ExperimentResults {
         experiment_id: experiment.id.clone(),
         status: experiment.status,
         control: experiment.control_variant.clone(),
         confidence_level: confidence,
         engine,
+        correction: (!matches!(engine, Engine::Bayesian { .. })).then_some(correction),
+        decision,
         total_users,
         srm,
         variants,
@@ -227,6 +275,119 @@ pub fn compute(
         unknown_variants: unknown.into_iter().collect(),
         truncated,
     }
+}
+
+/// A relative lift as a reader reads it: "+12.3%".
+fn percent(lift: f64) -> String {
+    format!("{:+.1}%", lift * 100.0)
+}
+
+/// The verdict on the goal: a significant winner ships (with the
+/// fixed-horizon engine only once the planned sample is in, since reading
+/// it earlier is a peek), all treatments significantly worse stop, a
+/// sample-ratio mismatch stops (nothing else can be trusted), a full
+/// sample without a difference is inconclusive, and anything else keeps
+/// running.
+fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engine: Engine) -> Decision {
+    let decision =
+        |verdict, reasons: Vec<String>| Decision { verdict, reasons, variant: None, days_remaining: None };
+    let keep_running = |reasons: Vec<String>| Decision {
+        days_remaining: power.estimated_days_remaining.filter(|days| *days > 0.0),
+        ..decision(Verdict::KeepRunning, reasons)
+    };
+    if srm.mismatch {
+        let p = srm.p_value.map_or_else(String::new, |p| format!(" (p = {p:.2e})"));
+        return decision(
+            Verdict::Stop,
+            vec![format!(
+                "sample ratio mismatch{p}: users per variant differ from the weights more than chance explains; \
+                 fix the assignment or tracking, then restart, before trusting any result"
+            )],
+        );
+    }
+    let compared: Vec<(&VariantResult, &VsControl, f64)> = variants
+        .iter()
+        .filter_map(|v| v.vs_control.as_ref().and_then(|vs| vs.relative_lift.map(|lift| (v, vs, lift))))
+        .collect();
+    let Some(first) = variants.iter().find_map(|v| v.vs_control.as_ref()) else {
+        return decision(Verdict::Inconclusive, vec!["the experiment has no treatment to compare".into()]);
+    };
+    if compared.is_empty() {
+        let why = first.reason.clone().unwrap_or_else(|| "no comparison is defined yet".into());
+        return keep_running(vec![why]);
+    }
+    let fewest = variants.iter().map(|v| v.users).min().unwrap_or(0);
+    if fewest < MIN_USERS_TO_DECIDE {
+        return keep_running(vec![format!(
+            "{fewest} users in the smallest variant: each needs {MIN_USERS_TO_DECIDE} before a difference is worth acting on"
+        )]);
+    }
+    let evidence = |vs: &VsControl| match (vs.risk, vs.chance_to_beat_control, vs.adjusted_p_value) {
+        (Some(risk), Some(chance), _) => format!(
+            "chance to beat control {:.1}%, risk of shipping it {:.2}%",
+            chance * 100.0,
+            risk.treatment * 100.0
+        ),
+        (_, _, Some(p)) => format!("adjusted p = {p:.4}"),
+        _ => String::new(),
+    };
+    let reached = power.progress.is_some_and(|progress| progress >= 1.0);
+    let needed = power.required_users_per_variant.map_or_else(String::new, |n| format!(" of {n}"));
+    let mut winners: Vec<&(&VariantResult, &VsControl, f64)> =
+        compared.iter().filter(|(_, vs, lift)| vs.significant && *lift > 0.0).collect();
+    winners.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let losers: Vec<&(&VariantResult, &VsControl, f64)> =
+        compared.iter().filter(|(_, vs, lift)| vs.significant && *lift < 0.0).collect();
+    let worse = |reasons: &mut Vec<String>| {
+        for (v, vs, lift) in &losers {
+            reasons.push(format!(
+                "{} is worse than the control: {} ({})",
+                v.name,
+                percent(*lift),
+                evidence(vs)
+            ));
+        }
+    };
+    if let Some((best, vs, lift)) = winners.first() {
+        if engine == Engine::Frequentist && !reached {
+            return keep_running(vec![format!(
+                "{} looks better than the control ({}), but a fixed-horizon test read before its planned sample \
+                 ({} users per variant{needed}) overstates significance: keep it running, or read it with the \
+                 sequential engine",
+                best.name,
+                percent(*lift),
+                power.current_users_per_variant
+            )]);
+        }
+        let mut reasons =
+            vec![format!("{} beats the control: {} ({})", best.name, percent(*lift), evidence(vs))];
+        worse(&mut reasons);
+        return Decision { variant: Some(best.name.clone()), ..decision(Verdict::Ship, reasons) };
+    }
+    if losers.len() == compared.len() {
+        let mut reasons = Vec::new();
+        worse(&mut reasons);
+        return decision(Verdict::Stop, reasons);
+    }
+    if reached {
+        return decision(
+            Verdict::Inconclusive,
+            vec![format!(
+                "the planned sample is in ({} users per variant{needed}) and no treatment differs significantly \
+                 from the control",
+                power.current_users_per_variant
+            )],
+        );
+    }
+    let mut reasons = vec![match power.required_users_per_variant {
+        Some(required) => format!(
+            "no significant difference yet: {} of {required} users per variant",
+            power.current_users_per_variant
+        ),
+        None => power.reason.clone().unwrap_or_else(|| "no significant difference yet".into()),
+    }];
+    worse(&mut reasons);
+    keep_running(reasons)
 }
 
 /// A treatment against the control, as `engine` reads their comparison.
@@ -443,6 +604,92 @@ mod tests {
             7 + (0..5000).map(|i| 1 + i % 3).sum::<u64>()
         );
         assert!(serde_json::to_vec(&results).unwrap().len() < 20_000);
+    }
+
+    fn decision_for(arms: &[(u64, u64)], engine: Engine, days: Option<f64>) -> Decision {
+        let names: Vec<String> = (0..arms.len()).map(|i| ((b'A' + i as u8) as char).to_string()).collect();
+        let experiment = new_experiment(&json!({"name": "x", "variants": names}), Utc::now()).unwrap();
+        let data = names
+            .iter()
+            .zip(arms)
+            .map(|(name, &(users, converted))| (name.clone(), totals(users, converted)));
+        let analysis = Analysis { engine, ..Analysis::default() };
+        compute(&experiment, &data.collect(), &analysis, days).decision
+    }
+
+    #[test]
+    fn decisions_follow_the_goal_the_sample_and_the_engine() {
+        let sequential = Engine::Sequential { tuning: 5_000.0 };
+        let bayesian = Engine::Bayesian { prior: None };
+        // A clear winner with a planned sample of ~3,800 per arm not in yet:
+        // the fixed-horizon engine says wait (a peek), the sequential ship.
+        let early = [(2_000, 200), (2_000, 300)];
+        let peek = decision_for(&early, Engine::Frequentist, Some(5.0));
+        assert_eq!(peek.verdict, Verdict::KeepRunning, "{peek:?}");
+        assert!(peek.reasons[0].contains("sequential engine") && peek.days_remaining.is_some(), "{peek:?}");
+        let watched = decision_for(&early, sequential, Some(5.0));
+        assert_eq!((watched.verdict, watched.variant.as_deref()), (Verdict::Ship, Some("B")), "{watched:?}");
+        assert!(watched.reasons[0].starts_with("B beats the control: +50.0%"), "{watched:?}");
+        let believed = decision_for(&early, bayesian, None);
+        assert_eq!(believed.verdict, Verdict::Ship);
+        assert!(believed.reasons[0].contains("chance to beat control 100.0%"), "{believed:?}");
+        // With the planned sample in, the fixed-horizon engine ships too,
+        // the better of two winners.
+        // (A 5 % lift over 10 % needs 57,760 users per arm.)
+        let full = [(60_000, 6_000), (60_000, 6_900), (60_000, 7_500)];
+        let shipped = decision_for(&full, Engine::Frequentist, Some(20.0));
+        assert_eq!((shipped.verdict, shipped.variant.as_deref()), (Verdict::Ship, Some("C")), "{shipped:?}");
+        // Every treatment worse: stop; no difference with the sample in:
+        // inconclusive; no difference yet: keep running.
+        let worse = decision_for(&[(20_000, 2_500), (20_000, 2_000), (20_000, 2_100)], sequential, None);
+        assert_eq!(worse.verdict, Verdict::Stop, "{worse:?}");
+        assert_eq!(worse.reasons.len(), 2);
+        let flat = decision_for(&[(60_000, 6_000), (60_000, 6_030)], Engine::Frequentist, None);
+        assert_eq!(flat.verdict, Verdict::Inconclusive, "{flat:?}");
+        let young = decision_for(&[(1_000, 100), (1_000, 104)], Engine::Frequentist, Some(1.0));
+        assert_eq!(young.verdict, Verdict::KeepRunning);
+        assert!(young.reasons[0].starts_with("no significant difference yet: 1000 of "), "{young:?}");
+        // Too few users, or none: keep running, saying why.
+        assert!(decision_for(&[(60, 1), (60, 30)], sequential, None).reasons[0].contains("smallest variant"));
+        let empty = decision_for(&[(0, 0), (0, 0)], Engine::Frequentist, None);
+        assert_eq!(empty.verdict, Verdict::KeepRunning);
+        assert_eq!(empty.reasons, vec![stats::Undefined::TooFewUsers.reason().to_owned()]);
+        // A sample ratio mismatch stops whatever the lift says.
+        let skewed = decision_for(&[(10_300, 1_030), (9_700, 1_300)], sequential, None);
+        assert_eq!(skewed.verdict, Verdict::Stop);
+        assert!(skewed.reasons[0].starts_with("sample ratio mismatch"), "{skewed:?}");
+    }
+
+    #[test]
+    fn corrections_adjust_across_treatments() {
+        let experiment =
+            new_experiment(&json!({"name": "x", "variants": ["A", "B", "C", "D"]}), Utc::now()).unwrap();
+        let data: HashMap<String, Totals> = [("A", 1_000), ("B", 1_080), ("C", 1_100), ("D", 1_130)]
+            .into_iter()
+            .map(|(name, converted)| (name.to_owned(), totals(10_000, converted)))
+            .collect();
+        let read = |correction| {
+            let results = compute(&experiment, &data, &Analysis { correction, ..Analysis::default() }, None);
+            assert_eq!(results.correction, Some(correction));
+            results.variants[1..].iter().map(|v| v.vs_control.clone().unwrap()).collect::<Vec<_>>()
+        };
+        let (holm, bh, none) = (read(Correction::Holm), read(Correction::Bh), read(Correction::None));
+        let raw: Vec<f64> = none.iter().map(|vs| vs.p_value.unwrap()).collect();
+        for (vs, expected) in none.iter().zip(&raw) {
+            assert_eq!(vs.adjusted_p_value, Some(*expected));
+        }
+        for (vs, expected) in holm.iter().zip(stats::holm_bonferroni(&raw)) {
+            assert_eq!(vs.adjusted_p_value, Some(expected));
+        }
+        for (vs, expected) in bh.iter().zip(stats::benjamini_hochberg(&raw)) {
+            assert_eq!(vs.adjusted_p_value, Some(expected));
+        }
+        // BH is never stricter than Holm.
+        for (h, b) in holm.iter().zip(&bh) {
+            assert!(b.adjusted_p_value.unwrap() <= h.adjusted_p_value.unwrap());
+        }
+        let bayesian = Analysis { engine: Engine::Bayesian { prior: None }, ..Analysis::default() };
+        assert_eq!(compute(&experiment, &data, &bayesian, None).correction, None);
     }
 
     #[test]

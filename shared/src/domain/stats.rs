@@ -267,11 +267,18 @@ pub fn sample_ratio_mismatch(users: &[u64], weights: &[f64]) -> Option<Srm> {
     Some(Srm { chi_square, p_value, mismatch: p_value < SRM_THRESHOLD })
 }
 
+/// The indices of `p_values`, smallest p-value first: the ranks both
+/// step-wise corrections walk.
+fn ascending(p_values: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..p_values.len()).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    order
+}
+
 /// Holm–Bonferroni adjusted p-values, in the order given.
 pub fn holm_bonferroni(p_values: &[f64]) -> Vec<f64> {
     let m = p_values.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let order = ascending(p_values);
     let mut adjusted = vec![0.0; m];
     let mut running_max: f64 = 0.0;
     for (rank, &index) in order.iter().enumerate() {
@@ -280,6 +287,55 @@ pub fn holm_bonferroni(p_values: &[f64]) -> Vec<f64> {
         adjusted[index] = running_max;
     }
     adjusted
+}
+
+/// Benjamini–Hochberg adjusted p-values (the false discovery rate's), in
+/// the order given: the running minimum, from the largest p-value down,
+/// of `m / rank × p`.
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let order = ascending(p_values);
+    let mut adjusted = vec![0.0; m];
+    let mut running_min: f64 = 1.0;
+    for (rank, &index) in order.iter().enumerate().rev() {
+        running_min = running_min.min(m as f64 / (rank + 1) as f64 * p_values[index]);
+        adjusted[index] = running_min;
+    }
+    adjusted
+}
+
+/// How p-values are adjusted for comparing several treatments (and, with
+/// several metrics, metrics) at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Correction {
+    /// Holm–Bonferroni: the family-wise error rate, as before.
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg: the false discovery rate (more power, more
+    /// false positives among many comparisons).
+    Bh,
+    /// None: each comparison at the stated level on its own.
+    None,
+}
+
+impl Correction {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "holm" => Some(Correction::Holm),
+            "bh" => Some(Correction::Bh),
+            "none" => Some(Correction::None),
+            _ => None,
+        }
+    }
+
+    pub fn adjust(self, p_values: &[f64]) -> Vec<f64> {
+        match self {
+            Correction::Holm => holm_bonferroni(p_values),
+            Correction::Bh => benjamini_hochberg(p_values),
+            Correction::None => p_values.to_vec(),
+        }
+    }
 }
 
 /// Users per variant needed to detect a relative lift of `mde` over a
@@ -347,6 +403,24 @@ mod tests {
             close(*a, e, 1e-12);
         }
         assert!(holm_bonferroni(&[]).is_empty());
+    }
+
+    #[test]
+    fn benjamini_hochberg_reference_values() {
+        // By hand: sorted 0.005, 0.01, 0.03, 0.04 → 4/1·0.005, 4/2·0.01,
+        // 4/3·0.03, 4/4·0.04 = 0.02, 0.02, 0.04, 0.04, then running minima
+        // from the top (R's p.adjust(…, "BH") gives the same).
+        let adjusted = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.005]);
+        for (a, e) in adjusted.iter().zip([0.02, 0.04, 0.04, 0.02]) {
+            close(*a, e, 1e-12);
+        }
+        // A larger p-value's smaller product lowers the smaller ones':
+        // 3/1·0.04 = 0.12 and 3/2·0.045 = 0.0675 both fall to 3/3·0.05.
+        for (a, e) in benjamini_hochberg(&[0.04, 0.045, 0.05]).iter().zip([0.05, 0.05, 0.05]) {
+            close(*a, e, 1e-12);
+        }
+        assert!(benjamini_hochberg(&[]).is_empty());
+        assert_eq!(Correction::None.adjust(&[0.2, 0.01]), vec![0.2, 0.01]);
     }
 
     #[test]

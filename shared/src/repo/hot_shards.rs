@@ -128,6 +128,7 @@ pub async fn commit(
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "aws")]
     use std::sync::Arc;
 
     use chrono::{DateTime, TimeDelta, Utc};
