@@ -259,7 +259,14 @@ pub fn compute(
         .map(|(name, totals)| (name.clone(), totals.users))
         .collect();
     let (unknown, truncated) = top_rows(unknown, |users| *users, |sum, users| *sum += users);
-    let decision = decide(&variants, &srm, &power, engine);
+    let mut decision = decide(&variants, &srm, &power, engine);
+    // A completed experiment cannot run longer: what would keep running is
+    // as far as it got.
+    if experiment.status == super::experiment::Status::Completed && decision.verdict == Verdict::KeepRunning {
+        decision.verdict = Verdict::Inconclusive;
+        decision.days_remaining = None;
+        decision.reasons.insert(0, "the experiment is complete, so it cannot run longer".into());
+    }
     ExperimentResults {
         experiment_id: experiment.id.clone(),
         status: experiment.status,
@@ -654,6 +661,19 @@ mod tests {
         let empty = decision_for(&[(0, 0), (0, 0)], Engine::Frequentist, None);
         assert_eq!(empty.verdict, Verdict::KeepRunning);
         assert_eq!(empty.reasons, vec![stats::Undefined::TooFewUsers.reason().to_owned()]);
+        // A completed experiment that would keep running is inconclusive.
+        let mut completed =
+            new_experiment(&json!({"name": "x", "variants": ["A", "B"], "status": "ACTIVE"}), Utc::now())
+                .unwrap();
+        completed.status = crate::domain::experiment::Status::Completed;
+        let data =
+            HashMap::from([("A".to_owned(), totals(2_000, 200)), ("B".to_owned(), totals(2_000, 300))]);
+        let stopped = compute(&completed, &data, &Analysis::default(), Some(5.0)).decision;
+        assert_eq!((stopped.verdict, stopped.days_remaining), (Verdict::Inconclusive, None), "{stopped:?}");
+        assert!(
+            stopped.reasons[0].contains("complete") && stopped.reasons[1].contains("sequential"),
+            "{stopped:?}"
+        );
         // A sample ratio mismatch stops whatever the lift says.
         let skewed = decision_for(&[(10_300, 1_030), (9_700, 1_300)], sequential, None);
         assert_eq!(skewed.verdict, Verdict::Stop);
