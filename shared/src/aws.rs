@@ -445,13 +445,22 @@ pub mod testing {
         fresh_context_laid_out(Layout::default()).await
     }
 
+    /// The queue of [`fresh_context`]: a message not deleted comes back
+    /// after a second, dead-lettered after three deliveries.
+    pub const QUICK_QUEUE: QueueSettings =
+        QueueSettings { visibility_timeout: Duration::from_secs(1), max_receives: 3 };
+
+    /// A context on `resources` whose store splits hot items as `layout`
+    /// says (several may share the resources, as a deployment's functions
+    /// share its tables).
+    pub async fn open_laid_out(resources: &Resources, layout: Layout) -> AppContext {
+        let resources = Resources { layout, ..resources.clone() };
+        open(&resources, Some("admin".into())).await.expect("context on the emulator")
+    }
+
     /// [`fresh_context`] whose store splits hot items as `layout` says.
     pub async fn fresh_context_laid_out(layout: Layout) -> AppContext {
-        let mut resources =
-            fresh_resources(QueueSettings { visibility_timeout: Duration::from_secs(1), max_receives: 3 })
-                .await;
-        resources.layout = layout;
-        open(&resources, Some("admin".into())).await.expect("context on the emulator")
+        open_laid_out(&fresh_resources(QUICK_QUEUE).await, layout).await
     }
 
     /// [`fresh_context_laid_out`] on tables that the limits emulator in
@@ -461,10 +470,9 @@ pub mod testing {
     /// for a loaded test machine's slowest delivery, so that only failures
     /// come back), dead-lettered after five deliveries as in the template.
     pub async fn fresh_context_under_limits(layout: Layout, tags: &[(&str, &str)]) -> AppContext {
-        let mut resources =
+        let resources =
             fresh_resources(QueueSettings { visibility_timeout: Duration::from_secs(3), max_receives: 5 })
                 .await;
-        resources.layout = layout;
         let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
         for table in [&resources.events_table, &resources.state_table] {
             let described = client.describe_table().table_name(table).send().await.expect("the table");
@@ -477,6 +485,6 @@ pub mod testing {
                 .collect();
             client.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.expect("tags");
         }
-        open(&resources, Some("admin".into())).await.expect("context on the emulator")
+        open_laid_out(&resources, layout).await
     }
 }

@@ -332,14 +332,10 @@ mod tests {
     #[cfg(feature = "aws")]
     #[tokio::test]
     async fn dynamodb_shrunk_configuration_reads_every_shard() {
-        use crate::aws::{QueueSettings, open, testing::fresh_resources};
-        let settings =
-            QueueSettings { visibility_timeout: std::time::Duration::from_secs(1), max_receives: 3 };
-        let mut resources = fresh_resources(settings).await;
-        resources.layout = layout();
-        let wrote = open(&resources, None).await.unwrap().store;
-        resources.layout = Layout::default();
-        let shrunk = open(&resources, None).await.unwrap().store;
+        use crate::aws::testing::{QUICK_QUEUE, fresh_resources, open_laid_out};
+        let resources = fresh_resources(QUICK_QUEUE).await;
+        let wrote = open_laid_out(&resources, layout()).await.store;
+        let shrunk = open_laid_out(&resources, Layout::default()).await.store;
         a_shrunk_configuration_reads_every_shard(wrote.as_ref(), shrunk.as_ref()).await;
     }
 
