@@ -2,9 +2,12 @@
 the results engines are checked against (shared/tests/gbstats.rs).
 
 Reads a JSON list of cases from stdin, each
-  {"control": [users, converted], "treatment": [users, converted],
+  {"control": S, "treatment": S,
    "alpha": 0.05, "engine": "frequentist" | "sequential" | "bayesian",
    "tuning": 5000, "prior": {"mean": m, "stdDev": s} | null}
+where S is a variant's sufficient statistics: [users, converted] (a
+proportion), {"n", "sum", "sumSquares"} (a mean) or {"n", "numerator":
+{"sum", "sumSquares"}, "denominator": {...}, "sumOfProducts"} (a ratio),
 and writes, per case, gbstats' answer for the relative and the absolute
 difference: {"relative": {...}, "absolute": {...}} with expected, ci,
 p_value (frequentist engines) or chance_to_win and risk (Bayesian).
@@ -21,16 +24,34 @@ from gbstats.frequentist.tests import (
     SequentialTwoSidedTTest,
     TwoSidedTTest,
 )
-from gbstats.models.statistics import ProportionStatistic
+from gbstats.models.statistics import ProportionStatistic, RatioStatistic, SampleMeanStatistic
 
 
 def finite(value):
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def statistic(sample):
+    if isinstance(sample, list):
+        return ProportionStatistic(n=sample[0], sum=sample[1])
+    if "numerator" not in sample:
+        return SampleMeanStatistic(n=sample["n"], sum=sample["sum"], sum_squares=sample["sumSquares"])
+    n = sample["n"]
+
+    def part(moments):
+        return SampleMeanStatistic(n=n, sum=moments["sum"], sum_squares=moments["sumSquares"])
+
+    return RatioStatistic(
+        n=n,
+        m_statistic=part(sample["numerator"]),
+        d_statistic=part(sample["denominator"]),
+        m_d_sum_of_products=sample["sumOfProducts"],
+    )
+
+
 def answer(case, difference_type):
-    a = ProportionStatistic(n=case["control"][0], sum=case["control"][1])
-    b = ProportionStatistic(n=case["treatment"][0], sum=case["treatment"][1])
+    a = statistic(case["control"])
+    b = statistic(case["treatment"])
     alpha = case["alpha"]
     engine = case["engine"]
     if engine == "frequentist":

@@ -1,7 +1,8 @@
 //! The results engines against GrowthBook's own stats package: every case
-//! is computed by `results::compute` (what the API answers) and by gbstats
-//! (`scripts/gbstats_reference.py`, in the test venv `make test` builds),
-//! relative and absolute lifts alike.
+//! is computed by us (conversion rates through `results::compute`, what
+//! the API answers; means and ratios through `results::compare_to_control`,
+//! which it calls) and by gbstats (`scripts/gbstats_reference.py`, in the
+//! test venv `make test` builds), relative and absolute lifts alike.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,13 +10,13 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use shared::domain::experiment::new_experiment;
-use shared::domain::results::{Analysis, Engine, VsControl, compute};
-use shared::domain::stats::GaussianPrior;
+use shared::domain::results::{Analysis, Engine, VsControl, compare_to_control, compute};
+use shared::domain::stats::{GaussianPrior, Moments, Sample};
 use shared::domain::summary::Totals;
 
 struct Case {
-    control: (u64, u64),
-    treatment: (u64, u64),
+    control: Sample,
+    treatment: Sample,
     confidence: f64,
     engine: Engine,
 }
@@ -30,14 +31,21 @@ impl Case {
             }
         };
         json!({
-            "control": [self.control.0, self.control.1],
-            "treatment": [self.treatment.0, self.treatment.1],
+            "control": sample_json(&self.control),
+            "treatment": sample_json(&self.treatment),
             "alpha": 1.0 - self.confidence, "engine": engine, "tuning": tuning, "prior": prior,
         })
     }
 
     /// The treatment's comparison as the results endpoint computes it.
     fn ours(&self) -> VsControl {
+        let (
+            Sample::Proportion { users: na, converted: ca },
+            Sample::Proportion { users: nb, converted: cb },
+        ) = (self.control, self.treatment)
+        else {
+            return compare_to_control(&self.control, &self.treatment, self.engine, self.confidence);
+        };
         let experiment =
             new_experiment(&json!({"name": "x", "variants": ["A", "B"]}), chrono::Utc::now()).unwrap();
         let totals = |(users, converted): (u64, u64)| Totals {
@@ -46,24 +54,76 @@ impl Case {
             conversions: converted,
             converted_users: converted,
         };
-        let data =
-            HashMap::from([("A".to_owned(), totals(self.control)), ("B".to_owned(), totals(self.treatment))]);
+        let data = HashMap::from([("A".to_owned(), totals((na, ca))), ("B".to_owned(), totals((nb, cb)))]);
         let analysis = Analysis { confidence: self.confidence, engine: self.engine, ..Analysis::default() };
         let results = compute(&experiment, &data, &analysis, None);
         results.variants[1].vs_control.clone().unwrap()
     }
 }
 
-/// A spread of sample sizes, rates (lifts of both signs, zero among them),
-/// confidence levels, tunings and priors, from a fixed seed.
+fn sample_json(sample: &Sample) -> Value {
+    let moments = |m: &Moments| json!({"sum": m.sum, "sumSquares": m.sum_squares});
+    match sample {
+        Sample::Proportion { users, converted } => json!([users, converted]),
+        Sample::Mean { users, sum, sum_squares } => {
+            json!({"n": users, "sum": sum, "sumSquares": sum_squares})
+        }
+        Sample::Ratio { users, numerator, denominator, sum_of_products } => json!({
+            "n": users, "numerator": moments(numerator), "denominator": moments(denominator),
+            "sumOfProducts": sum_of_products,
+        }),
+    }
+}
+
+/// A deterministic stream of numbers in [0, 1).
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        ((self.next() * n as f64) as usize).min(n - 1)
+    }
+}
+
+/// The sufficient statistics of `users` users whose values are drawn as a
+/// metric's would be: a count of events (most users 0, a few many), or a
+/// revenue (most 0, the rest a skewed amount); with `ratio`, a second
+/// per-user count (sessions, at least 1) as the denominator.
+fn simulated(draws: &mut Draws, users: u64, mean: f64, revenue: bool, ratio: bool) -> Sample {
+    let (mut m, mut d, mut products) = (Moments::default(), Moments::default(), 0.0);
+    for _ in 0..users {
+        let active = draws.next() < 0.3;
+        let y = match (active, revenue) {
+            (false, _) => 0.0,
+            (true, false) => (-(1.0 - draws.next()).ln() * mean / 0.3).floor(),
+            (true, true) => (mean / 0.3 * (0.2 + 1.6 * draws.next().powi(2)) * 100.0).round() / 100.0,
+        };
+        let x = 1.0 + (-(1.0 - draws.next()).ln() * 2.0).floor() + y.min(3.0);
+        m.sum += y;
+        m.sum_squares += y * y;
+        d.sum += x;
+        d.sum_squares += x * x;
+        products += x * y;
+    }
+    if ratio {
+        Sample::Ratio { users, numerator: m, denominator: d, sum_of_products: products }
+    } else {
+        Sample::Mean { users, sum: m.sum, sum_squares: m.sum_squares }
+    }
+}
+
+/// A spread of sample sizes, rates and means (lifts of both signs, zero
+/// among them), confidence levels, tunings and priors, for conversion
+/// rates, means and ratios, from a fixed seed.
 fn cases() -> Vec<Case> {
-    let mut seed: u64 = 0x9e37_79b9;
-    let mut draw = |n: u64| {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) % n
-    };
+    let mut draws = Draws(0x9e37_79b9);
     let sizes = [40, 200, 1_000, 5_000, 20_000, 250_000];
     let rates = [0.02, 0.05, 0.1, 0.11, 0.3, 0.5, 0.8];
+    let means = [0.5, 1.0, 1.1, 3.0, 40.0];
     let engines = [
         Engine::Frequentist,
         Engine::Sequential { tuning: 5_000.0 },
@@ -75,11 +135,28 @@ fn cases() -> Vec<Case> {
     ];
     let mut cases = Vec::new();
     for engine in engines {
-        for _ in 0..24 {
-            let arm = |size: u64, rate: f64| (size, ((size as f64) * rate).round() as u64);
-            let control = arm(sizes[draw(6) as usize], rates[draw(7) as usize]);
-            let treatment = arm(sizes[draw(6) as usize], rates[draw(7) as usize]);
-            let confidence = [0.95, 0.9, 0.99][draw(3) as usize];
+        for i in 0..48 {
+            let (control, treatment) = match i % 4 {
+                0 | 1 => {
+                    let mut arm = || {
+                        let size = sizes[draws.below(6)];
+                        let rate = rates[draws.below(7)];
+                        Sample::Proportion { users: size, converted: ((size as f64) * rate).round() as u64 }
+                    };
+                    (arm(), arm())
+                }
+                kind => {
+                    // Means and ratios of simulated users: up to 20,000 per arm.
+                    let revenue = draws.next() < 0.5;
+                    let arm = |draws: &mut Draws| {
+                        let size = sizes[draws.below(5)];
+                        let mean = means[draws.below(5)];
+                        simulated(draws, size, mean, revenue, kind == 3)
+                    };
+                    (arm(&mut draws), arm(&mut draws))
+                }
+            };
+            let confidence = [0.95, 0.9, 0.99][draws.below(3)];
             cases.push(Case { control, treatment, confidence, engine });
         }
     }
@@ -124,6 +201,7 @@ fn every_engine_agrees_with_gbstats() {
     let cases = cases();
     let references = gbstats(&cases);
     let mut compared = 0;
+    let mut compared_by_kind = [0; 3];
     for (case, reference) in cases.iter().zip(&references) {
         let ours = case.ours();
         let what = |field: &str| format!("{field} of {}", case.as_json());
@@ -134,6 +212,11 @@ fn every_engine_agrees_with_gbstats() {
             continue;
         }
         compared += 1;
+        compared_by_kind[match case.control {
+            Sample::Proportion { .. } => 0,
+            Sample::Mean { .. } => 1,
+            Sample::Ratio { .. } => 2,
+        }] += 1;
         for (lift, ci, p, difference) in [
             (ours.relative_lift, ours.relative_ci, ours.p_value, "relative"),
             (ours.absolute_lift, ours.absolute_ci, ours.absolute_p_value, "absolute"),
@@ -156,6 +239,10 @@ fn every_engine_agrees_with_gbstats() {
         }
     }
     assert!(compared >= cases.len() * 3 / 4, "only {compared} of {} cases were defined", cases.len());
+    assert!(
+        compared_by_kind.iter().all(|&n| n >= cases.len() / 6),
+        "proportions, means and ratios compared: {compared_by_kind:?}"
+    );
 }
 
 /// Benjamini–Hochberg against SciPy's `false_discovery_control` (in the

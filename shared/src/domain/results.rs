@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::experiment::Experiment;
 pub use super::stats::Correction;
 pub use super::stats::Engine;
-use super::stats::{self, Arm, Comparison, GaussianPrior};
+use super::stats::{self, Arm, Comparison, GaussianPrior, Sample};
 use super::summary::{Totals, top_rows};
 
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
@@ -196,12 +196,7 @@ pub fn compute(
     let mut comparisons: Vec<(String, VsControl)> = Vec::new();
     for variant in experiment.variants.iter().filter(|v| v.name != experiment.control_variant) {
         let treatment = arm(&variant.name);
-        let vs = match stats::compare(control, treatment, alpha) {
-            Ok(c) => vs_control(&c, (control, treatment), engine, confidence),
-            Err(undefined) => {
-                VsControl { reason: Some(undefined.reason().to_owned()), ..VsControl::default() }
-            }
-        };
+        let vs = compare_to_control(&control.into(), &treatment.into(), engine, confidence);
         comparisons.push((variant.name.clone(), vs));
     }
     let tested: Vec<usize> = (0..comparisons.len()).filter(|&i| comparisons[i].1.p_value.is_some()).collect();
@@ -397,10 +392,25 @@ fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engi
     keep_running(reasons)
 }
 
+/// A treatment's metric against the control's, as `engine` reads it at
+/// `confidence` (before any correction for multiple comparisons), or why
+/// it cannot be compared.
+pub fn compare_to_control(
+    control: &Sample,
+    treatment: &Sample,
+    engine: Engine,
+    confidence: f64,
+) -> VsControl {
+    match stats::compare_samples(control, treatment, 1.0 - confidence) {
+        Ok(c) => vs_control(&c, (control, treatment), engine, confidence),
+        Err(undefined) => VsControl { reason: Some(undefined.reason().to_owned()), ..VsControl::default() },
+    }
+}
+
 /// A treatment against the control, as `engine` reads their comparison.
 fn vs_control(
     c: &Comparison,
-    (control, treatment): (Arm, Arm),
+    (control, treatment): (&Sample, &Sample),
     engine: Engine,
     confidence: f64,
 ) -> VsControl {
@@ -422,7 +432,7 @@ fn vs_control(
     match engine {
         Engine::Frequentist => fixed_horizon,
         Engine::Sequential { tuning } => {
-            let observations = (control.users + treatment.users) as f64;
+            let observations = (control.users() + treatment.users()) as f64;
             let (absolute_p, absolute_ci) = stats::sequential(&c.absolute, observations, alpha, tuning);
             let (relative_p, relative_ci) = stats::sequential(&c.relative, observations, alpha, tuning);
             VsControl {
@@ -436,8 +446,8 @@ fn vs_control(
         Engine::Bayesian { prior } => {
             let relative = stats::bayesian(&c.relative, prior, alpha);
             // The prior is on the relative lift; on the absolute one it is
-            // scaled by the control's rate (as gbstats rescales it).
-            let rate = control.rate().unwrap_or(0.0);
+            // scaled by the control's value (as gbstats rescales it).
+            let rate = control.mean();
             let absolute_prior =
                 prior.map(|p| GaussianPrior { mean: p.mean * rate, std_dev: p.std_dev * rate });
             let absolute = stats::bayesian(&c.absolute, absolute_prior, alpha);

@@ -1,5 +1,6 @@
-//! Statistics for conversion metrics: pure functions of per-variant users
-//! and converted users (sufficient statistics), so results cost O(variants).
+//! Statistics for experiment metrics: pure functions of each variant's
+//! sufficient statistics ([`Sample`]: users and per-user sums), so results
+//! cost O(variants × metrics).
 //!
 //! Conventions follow GrowthBook's gbstats frequentist engine: Welch t-tests
 //! on absolute and relative lift (delta method for the relative SE), a flat
@@ -25,10 +26,94 @@ impl Arm {
     pub fn rate(&self) -> Option<f64> {
         (self.users > 0).then(|| self.converted as f64 / self.users as f64)
     }
+}
 
-    /// Bernoulli variance p(1-p).
-    fn variance(&self) -> Option<f64> {
-        self.rate().map(|p| p * (1.0 - p))
+/// A variant's sufficient statistics for one metric, as gbstats takes
+/// them: a proportion (users, and how many converted), a mean of per-user
+/// values (their sum and sum of squares), or a ratio of two per-user sums
+/// (each one's sums, and the sum of their products, for the delta method).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sample {
+    Proportion { users: u64, converted: u64 },
+    Mean { users: u64, sum: f64, sum_squares: f64 },
+    Ratio { users: u64, numerator: Moments, denominator: Moments, sum_of_products: f64 },
+}
+
+/// Σy and Σy² of one per-user value over a variant's users.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
+    pub sum: f64,
+    pub sum_squares: f64,
+}
+
+impl Moments {
+    fn mean(&self, users: f64) -> f64 {
+        if users > 0.0 { self.sum / users } else { 0.0 }
+    }
+
+    /// The sample variance (n − 1 in the denominator, as gbstats').
+    fn variance(&self, users: f64) -> f64 {
+        if users <= 1.0 { 0.0 } else { (self.sum_squares - self.sum.powi(2) / users) / (users - 1.0) }
+    }
+}
+
+impl From<Arm> for Sample {
+    fn from(arm: Arm) -> Self {
+        Sample::Proportion { users: arm.users, converted: arm.converted }
+    }
+}
+
+impl Sample {
+    pub fn users(&self) -> u64 {
+        match *self {
+            Sample::Proportion { users, .. } | Sample::Mean { users, .. } | Sample::Ratio { users, .. } => {
+                users
+            }
+        }
+    }
+
+    /// The metric's value for the variant: the conversion rate, the mean
+    /// per user, or the ratio of the two sums.
+    pub fn mean(&self) -> f64 {
+        let n = self.users() as f64;
+        match *self {
+            Sample::Proportion { converted, .. } => {
+                Moments { sum: converted as f64, sum_squares: 0.0 }.mean(n)
+            }
+            Sample::Mean { sum, sum_squares, .. } => Moments { sum, sum_squares }.mean(n),
+            Sample::Ratio { numerator, denominator, .. } => {
+                if denominator.sum == 0.0 {
+                    0.0
+                } else {
+                    numerator.sum / denominator.sum
+                }
+            }
+        }
+    }
+
+    /// The variance of one user's contribution: p(1 − p), the sample
+    /// variance, or the delta method's for a ratio (gbstats'
+    /// `RatioStatistic`), so that `variance / users` is the squared
+    /// standard error of [`Sample::mean`].
+    pub fn variance(&self) -> f64 {
+        let n = self.users() as f64;
+        match *self {
+            Sample::Proportion { .. } => {
+                let p = self.mean();
+                p * (1.0 - p)
+            }
+            Sample::Mean { sum, sum_squares, .. } => Moments { sum, sum_squares }.variance(n),
+            Sample::Ratio { numerator, denominator, sum_of_products, .. } => {
+                let mean_d = denominator.mean(n);
+                if mean_d == 0.0 || n <= 1.0 {
+                    return 0.0;
+                }
+                let mean_m = numerator.mean(n);
+                let covariance = (sum_of_products - numerator.sum * denominator.sum / n) / (n - 1.0);
+                numerator.variance(n) / mean_d.powi(2) - 2.0 * covariance * mean_m / mean_d.powi(3)
+                    + mean_m.powi(2) * denominator.variance(n) / mean_d.powi(4)
+            }
+        }
     }
 }
 
@@ -44,8 +129,8 @@ impl Undefined {
     pub fn reason(self) -> &'static str {
         match self {
             Undefined::TooFewUsers => "each variant needs at least 2 users",
-            Undefined::ZeroControlRate => "the control has no conversions, so relative lift is undefined",
-            Undefined::NoVariance => "every user converted, or none did, in both variants",
+            Undefined::ZeroControlRate => "the control's value is 0, so relative lift is undefined",
+            Undefined::NoVariance => "every user has the same value, in both variants",
         }
     }
 }
@@ -97,18 +182,25 @@ fn t_test(value: f64, standard_error: f64, dof: f64, alpha: f64) -> Option<Estim
     })
 }
 
-/// Compares a treatment with the control at significance level `alpha`.
+/// Compares a treatment's conversion rate with the control's at
+/// significance level `alpha`.
 pub fn compare(control: Arm, treatment: Arm, alpha: f64) -> Result<Comparison, Undefined> {
-    if control.users < 2 || treatment.users < 2 {
+    compare_samples(&control.into(), &treatment.into(), alpha)
+}
+
+/// Compares a treatment's metric with the control's at significance level
+/// `alpha`: gbstats' `TwoSidedTTest`, for any kind of [`Sample`].
+pub fn compare_samples(control: &Sample, treatment: &Sample, alpha: f64) -> Result<Comparison, Undefined> {
+    if control.users() < 2 || treatment.users() < 2 {
         return Err(Undefined::TooFewUsers);
     }
-    let (pa, pb) = (control.rate().unwrap_or(0.0), treatment.rate().unwrap_or(0.0));
-    let (va, vb) = (control.variance().unwrap_or(0.0), treatment.variance().unwrap_or(0.0));
-    let (na, nb) = (control.users as f64, treatment.users as f64);
+    let (pa, pb) = (control.mean(), treatment.mean());
+    let (va, vb) = (control.variance(), treatment.variance());
+    let (na, nb) = (control.users() as f64, treatment.users() as f64);
     if pa == 0.0 {
         return Err(Undefined::ZeroControlRate);
     }
-    if va == 0.0 && vb == 0.0 {
+    if va <= 0.0 && vb <= 0.0 {
         return Err(Undefined::NoVariance);
     }
     let dof = welch_dof((va, na), (vb, nb));
