@@ -14,11 +14,12 @@ use super::{
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
+use crate::domain::arm_sums::ArmSums;
 use crate::domain::assignment;
 use crate::domain::event::MAX_USER_ID_CHARS;
 use crate::domain::experiment::{Experiment, PatchError, Status, apply_patch, new_experiment};
 use crate::domain::results::{
-    Analysis, Correction, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute, to_csv,
+    Analysis, Correction, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute_with_sums, to_csv,
 };
 use crate::domain::stats::{
     DEFAULT_SEQUENTIAL_TUNING, GaussianPrior, PRIOR_MEANS, PRIOR_STD_DEVS, SEQUENTIAL_TUNINGS,
@@ -157,14 +158,15 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
         return Err(ApiError::validation(errors));
     }
     let experiment = find(ctx, caller, id).await?;
-    let totals: HashMap<String, Totals> =
-        counters::experiment_variants(ctx.store.as_ref(), &caller.tenant_id, id).await?.into_iter().collect();
+    let arms = counters::experiment_arms(ctx.store.as_ref(), &caller.tenant_id, id).await?;
+    let sums: HashMap<String, ArmSums> = arms.iter().map(|(name, _, sums)| (name.clone(), *sums)).collect();
+    let totals: HashMap<String, Totals> = arms.into_iter().map(|(name, totals, _)| (name, totals)).collect();
     let started = experiment.start_date.unwrap_or(experiment.created_at);
     let until = experiment.end_date.filter(|end| *end < Utc::now()).unwrap_or_else(Utc::now);
     let days_running = Some(((until - started).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0));
     let engine = engine.unwrap_or(experiment.engine);
-    let computed =
-        compute(&experiment, &totals, &Analysis { confidence, mde, engine, correction }, days_running);
+    let analysis = Analysis { confidence, mde, engine, correction };
+    let computed = compute_with_sums(&experiment, &totals, &sums, &analysis, days_running);
     if wants_csv {
         let filename = format!("experiment-{}-results.csv", keys::part(id));
         return Ok(csv_response(to_csv(&computed), &filename));

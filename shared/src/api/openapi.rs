@@ -21,8 +21,8 @@ use crate::context::AppContext;
 use crate::domain::event::{Event, EventType};
 use crate::domain::experiment::{Experiment, Status, Variant};
 use crate::domain::results::{
-    Correction, Decision, Engine, ExperimentResults, PowerResult, Risk, SrmResult, VariantResult, Verdict,
-    VsControl,
+    Correction, Decision, Engine, ExperimentResults, MetricKind, MetricResult, MetricRole, MetricVariant,
+    PowerResult, Risk, SrmResult, VariantResult, Verdict, VsControl,
 };
 use crate::domain::stats::GaussianPrior;
 use crate::domain::summary::{Summary, VariantSummary};
@@ -521,7 +521,7 @@ impl Modify for SecuritySchemes {
           set_ignored_referrers, get_timezone, set_timezone, get_dimensions, set_dimensions),
     components(schemas(ErrorBody, ErrorDetail, Event, AcceptedEvent, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
-                       ExperimentResults, Engine, GaussianPrior, Risk, Correction, Decision, Verdict, SrmResult, VariantResult, VsControl, PowerResult, Assignment,
+                       ExperimentResults, Engine, GaussianPrior, Risk, Correction, Decision, Verdict, SrmResult, VariantResult, VsControl, PowerResult, MetricResult, MetricVariant, MetricKind, MetricRole, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
                        crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,

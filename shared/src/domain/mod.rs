@@ -1,5 +1,6 @@
 //! Pure domain logic: types, validation and arithmetic with no I/O.
 
+pub mod arm_sums;
 pub mod assignment;
 pub mod attribution;
 pub mod campaign;

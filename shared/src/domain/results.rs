@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::arm_sums::ArmSums;
 use super::experiment::Experiment;
 pub use super::stats::Correction;
 pub use super::stats::Engine;
-use super::stats::{self, Arm, Comparison, GaussianPrior, Sample};
+use super::stats::{self, Arm, Comparison, GaussianPrior, Moments, Sample};
 use super::summary::{Totals, top_rows};
 
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
@@ -92,6 +93,172 @@ pub struct ExperimentResults {
     /// Present, and true, when unknown variants were summed into `(other)`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Every metric of the experiment, the goal first (the same figures as
+    /// the top-level ones, but for adjusted p-values: here the correction
+    /// spans every goal and secondary metric × treatment).
+    pub metrics: Vec<MetricResult>,
+}
+
+/// What a metric measures per user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// Whether the user did it at least once: a share of users.
+    Conversion,
+    /// How many times, averaged over users.
+    Count,
+    /// A numeric property summed per user, averaged over users.
+    Sum,
+    /// One per-user sum over another, as a ratio of their totals.
+    Ratio,
+}
+
+/// What a metric is for in the decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricRole {
+    /// The metric the experiment is decided on.
+    Goal,
+    /// Reported, and corrected for, but not decided on.
+    Secondary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricResult {
+    pub id: String,
+    pub name: String,
+    pub kind: MetricKind,
+    pub role: MetricRole,
+    pub variants: Vec<MetricVariant>,
+    /// Why the metric has no figures, when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricVariant {
+    pub name: String,
+    pub users: u64,
+    /// The metric's value: a share of users, a mean per user, or a ratio.
+    pub value: f64,
+    /// The per-user numerator summed over the variant's users (converted
+    /// users, conversions, revenue).
+    pub total: f64,
+    /// `null` for the control itself.
+    pub vs_control: Option<VsControl>,
+}
+
+/// The metrics every experiment has today: its goal, converted users, and
+/// three per-user metrics of its conversions and their `value` (revenue),
+/// from the arms' per-user sums (`domain::arm_sums`).
+const METRICS: [(&str, &str, MetricKind, MetricRole); 4] = [
+    ("conversion", "Converted users", MetricKind::Conversion, MetricRole::Goal),
+    ("conversions_per_user", "Conversions per user", MetricKind::Count, MetricRole::Secondary),
+    ("revenue_per_user", "Revenue per user", MetricKind::Sum, MetricRole::Secondary),
+    ("revenue_per_conversion", "Revenue per conversion", MetricKind::Ratio, MetricRole::Secondary),
+];
+
+/// A variant's sample for a metric of [`METRICS`], and its total.
+fn metric_sample(kind: MetricKind, totals: Totals, sums: ArmSums) -> (Sample, f64) {
+    let users = totals.users;
+    let conversions = Moments { sum: sums.conversions as f64, sum_squares: sums.conversions_squared as f64 };
+    let revenue = Moments { sum: sums.revenue_units(), sum_squares: sums.revenue_squared_units() };
+    match kind {
+        MetricKind::Conversion => {
+            (Sample::Proportion { users, converted: totals.converted_users }, totals.converted_users as f64)
+        }
+        MetricKind::Count => (
+            Sample::Mean { users, sum: conversions.sum, sum_squares: conversions.sum_squares },
+            conversions.sum,
+        ),
+        MetricKind::Sum => {
+            (Sample::Mean { users, sum: revenue.sum, sum_squares: revenue.sum_squares }, revenue.sum)
+        }
+        MetricKind::Ratio => (
+            Sample::Ratio {
+                users,
+                numerator: revenue,
+                denominator: conversions,
+                sum_of_products: sums.conversions_by_revenue_units(),
+            },
+            revenue.sum,
+        ),
+    }
+}
+
+/// Every metric's figures per variant, its comparisons corrected across
+/// all goal and secondary metrics × treatments.
+fn metrics(
+    experiment: &Experiment,
+    totals: &HashMap<String, Totals>,
+    sums: &HashMap<String, ArmSums>,
+    analysis: &Analysis,
+) -> Vec<MetricResult> {
+    let Analysis { confidence, engine, correction, .. } = *analysis;
+    let of = |name: &str| {
+        (totals.get(name).copied().unwrap_or_default(), sums.get(name).copied().unwrap_or_default())
+    };
+    // The sums cover a variant's data when their conversions are its
+    // counter's: conversions stored before the sums were kept are not in
+    // them.
+    let uncovered: Vec<String> = experiment
+        .variants
+        .iter()
+        .filter(|v| {
+            let (t, s) = of(&v.name);
+            s.conversions != t.conversions as i64
+        })
+        .map(|v| v.name.clone())
+        .collect();
+    let mut results: Vec<MetricResult> = METRICS
+        .iter()
+        .map(|&(id, name, kind, role)| {
+            let reason = (kind != MetricKind::Conversion && !uncovered.is_empty()).then(|| {
+                format!(
+                    "per-user sums miss conversions stored before they were kept (variants {})",
+                    uncovered.join(", ")
+                )
+            });
+            let (control, _) = {
+                let (t, s) = of(&experiment.control_variant);
+                metric_sample(kind, t, s)
+            };
+            let variants = match reason {
+                Some(_) => Vec::new(),
+                None => experiment
+                    .variants
+                    .iter()
+                    .map(|variant| {
+                        let (t, s) = of(&variant.name);
+                        let (sample, total) = metric_sample(kind, t, s);
+                        MetricVariant {
+                            name: variant.name.clone(),
+                            users: t.users,
+                            value: sample.mean(),
+                            total,
+                            vs_control: (variant.name != experiment.control_variant)
+                                .then(|| compare_to_control(&control, &sample, engine, confidence)),
+                        }
+                    })
+                    .collect(),
+            };
+            MetricResult { id: id.to_owned(), name: name.to_owned(), kind, role, variants, reason }
+        })
+        .collect();
+    let mut tested: Vec<&mut VsControl> = results
+        .iter_mut()
+        .flat_map(|metric| metric.variants.iter_mut())
+        .filter_map(|variant| variant.vs_control.as_mut())
+        .filter(|vs| vs.p_value.is_some())
+        .collect();
+    let raw: Vec<f64> = tested.iter().filter_map(|vs| vs.p_value).collect();
+    for (vs, adjusted) in tested.iter_mut().zip(correction.adjust(&raw)) {
+        vs.adjusted_p_value = Some(adjusted);
+        vs.significant = adjusted < 1.0 - confidence;
+    }
+    results
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -174,11 +341,23 @@ pub struct PowerResult {
 }
 
 /// Computes results from the experiment's definition and its variant
-/// totals. `days_running` (since the experiment started) paces the
-/// estimate of days remaining.
+/// totals, without per-user sums (so without the per-user metrics when
+/// there are conversions). `days_running` (since the experiment started)
+/// paces the estimate of days remaining.
 pub fn compute(
     experiment: &Experiment,
     totals: &HashMap<String, Totals>,
+    analysis: &Analysis,
+    days_running: Option<f64>,
+) -> ExperimentResults {
+    compute_with_sums(experiment, totals, &HashMap::new(), analysis, days_running)
+}
+
+/// [`compute`], with each variant's per-user sums for the per-user metrics.
+pub fn compute_with_sums(
+    experiment: &Experiment,
+    totals: &HashMap<String, Totals>,
+    sums: &HashMap<String, ArmSums>,
     analysis: &Analysis,
     days_running: Option<f64>,
 ) -> ExperimentResults {
@@ -276,6 +455,7 @@ pub fn compute(
         power,
         unknown_variants: unknown.into_iter().collect(),
         truncated,
+        metrics: metrics(experiment, totals, sums, analysis),
     }
 }
 
@@ -583,6 +763,52 @@ mod tests {
         let csv = to_csv(&results);
         assert_eq!(csv.lines().count(), 3);
         assert!(csv.lines().nth(2).unwrap().starts_with("B,50,1000,2000,130,130,0.13,"));
+    }
+
+    #[test]
+    fn per_user_metrics_need_sums_covering_every_conversion() {
+        let experiment = new_experiment(&json!({"name": "x", "variants": ["A", "B"]}), Utc::now()).unwrap();
+        let data = HashMap::from([("A".to_owned(), totals(1000, 100)), ("B".to_owned(), totals(1000, 130))]);
+        // Without sums (conversions stored before sums were kept): the
+        // goal only, and a reason for the rest.
+        let results = compute(&experiment, &data, &Analysis::default(), None);
+        assert_eq!(results.metrics.len(), 4);
+        assert_eq!(results.metrics[0].variants.len(), 2);
+        for metric in &results.metrics[1..] {
+            assert!(metric.variants.is_empty());
+            assert!(metric.reason.as_deref().unwrap().contains("variants A, B"), "{:?}", metric.reason);
+        }
+        // With sums whose conversions match the counters: every metric,
+        // with Holm across the 4 metrics' 4 comparisons.
+        let sums = |c: i64, cc: i64, r: i64| ArmSums {
+            conversions: c,
+            conversions_squared: cc,
+            revenue: r * 1_000_000,
+            revenue_squared: r * r * 40_000,
+            conversions_by_revenue: r * 100 * 2,
+        };
+        let arm_sums =
+            HashMap::from([("A".to_owned(), sums(100, 400, 900)), ("B".to_owned(), sums(130, 520, 1300))]);
+        let results = compute_with_sums(&experiment, &data, &arm_sums, &Analysis::default(), None);
+        let per_user = &results.metrics[2];
+        assert_eq!(per_user.reason, None);
+        assert_eq!(per_user.variants[1].total, 1300.0);
+        assert!((per_user.variants[1].value - 1.3).abs() < 1e-12);
+        let p_values: Vec<f64> = results
+            .metrics
+            .iter()
+            .filter_map(|m| m.variants[1].vs_control.as_ref().and_then(|vs| vs.p_value))
+            .collect();
+        assert_eq!(p_values.len(), 4);
+        let holm = stats::holm_bonferroni(&p_values);
+        for (metric, adjusted) in results.metrics.iter().zip(holm) {
+            assert_eq!(metric.variants[1].vs_control.as_ref().unwrap().adjusted_p_value, Some(adjusted));
+        }
+        assert_eq!(
+            results.variants[1].vs_control.as_ref().unwrap().adjusted_p_value,
+            results.variants[1].vs_control.as_ref().unwrap().p_value,
+            "the top level corrects across treatments only, as before"
+        );
     }
 
     #[test]

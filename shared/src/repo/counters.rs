@@ -11,6 +11,7 @@
 
 use serde_json::Value;
 
+use crate::domain::arm_sums::{self, ArmSums};
 use crate::domain::counting::{
     CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, Scope, ScopeRef, USERS,
 };
@@ -19,9 +20,9 @@ use crate::domain::timeseries::BucketTotals;
 use crate::store::keys;
 use crate::store::{Item, Key, Query, SortRange, Store, StoreError, query_all};
 
-/// The four counts of a counter or bucket item, in the order of `names`,
+/// The counts of a counter, bucket or sums item, in the order of `names`,
 /// added to `sums` (absent counts are 0).
-fn add_counts(sums: &mut [i64; 4], item: &Item, names: [&str; 4]) {
+fn add_counts<const N: usize>(sums: &mut [i64; N], item: &Item, names: [&str; N]) {
     for (sum, name) in sums.iter_mut().zip(names) {
         *sum += item.get(name).and_then(Value::as_i64).unwrap_or(0);
     }
@@ -81,29 +82,44 @@ pub async fn totals(store: &dyn Store, tenant_id: &str, scope: &Scope) -> Result
     Ok(totals_of_sums(sums))
 }
 
-/// Variant name and totals of every variant counter under a sort-key
-/// prefix, its shards summed, in sort-key order.
-async fn variant_totals(
+/// Variant name, totals and per-user sums ([`ArmSums`], which an
+/// experiment arm's counter holds beside its counts; zero for variant
+/// names') of every variant counter under a sort-key prefix, their shards
+/// summed, in sort-key order.
+async fn variant_items(
     store: &dyn Store,
     tenant_id: &str,
     prefix: String,
-) -> Result<Vec<(String, Totals)>, StoreError> {
+) -> Result<Vec<(String, Totals, ArmSums)>, StoreError> {
     let items = query_all(
         store,
         Query::partition(keys::counters_partition(tenant_id)).range(SortRange::Prefix(prefix)),
     )
     .await?;
-    let mut variants: Vec<(String, [i64; 4])> = Vec::new();
+    let mut variants: Vec<(String, [i64; 4], [i64; 5])> = Vec::new();
     let mut position: foldhash::HashMap<String, usize> = foldhash::HashMap::default();
     for (_, item) in items {
         let Some(name) = item.get("variant").and_then(Value::as_str) else { continue };
         let at = *position.entry(name.to_owned()).or_insert_with(|| {
-            variants.push((name.to_owned(), [0; 4]));
+            variants.push((name.to_owned(), [0; 4], [0; 5]));
             variants.len() - 1
         });
         add_counts(&mut variants[at].1, &item, COUNTER_COUNTS);
+        add_counts(&mut variants[at].2, &item, arm_sums::ATTRIBUTES);
     }
-    Ok(variants.into_iter().map(|(name, sums)| (name, totals_of_sums(sums))).collect())
+    Ok(variants
+        .into_iter()
+        .map(|(name, sums, arm)| (name, totals_of_sums(sums), ArmSums::of_array(arm)))
+        .collect())
+}
+
+async fn variant_totals(
+    store: &dyn Store,
+    tenant_id: &str,
+    prefix: String,
+) -> Result<Vec<(String, Totals)>, StoreError> {
+    let items = variant_items(store, tenant_id, prefix).await?;
+    Ok(items.into_iter().map(|(name, totals, _)| (name, totals)).collect())
 }
 
 /// Totals of each variant of one experiment that has seen events.
@@ -113,6 +129,16 @@ pub async fn experiment_variants(
     experiment_id: &str,
 ) -> Result<Vec<(String, Totals)>, StoreError> {
     variant_totals(store, tenant_id, keys::variant_counters_prefix(experiment_id)).await
+}
+
+/// Totals and per-user sums of each variant of one experiment that has
+/// seen events (the same one query as [`experiment_variants`]).
+pub async fn experiment_arms(
+    store: &dyn Store,
+    tenant_id: &str,
+    experiment_id: &str,
+) -> Result<Vec<(String, Totals, ArmSums)>, StoreError> {
+    variant_items(store, tenant_id, keys::variant_counters_prefix(experiment_id)).await
 }
 
 /// All-time totals of the variants a summary lists: one experiment's, or

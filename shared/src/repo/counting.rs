@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 
 use super::attribution::{self as stored_attribution, Known, Slots};
 use super::known_members::Digest96;
+use crate::domain::arm_sums;
 use crate::domain::attribution::{self, Cell, Day, Measure, UserAttribution};
 use crate::domain::counting::{
     CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, USERS, membership_kinds, scopes,
@@ -141,12 +142,27 @@ struct Aggregate {
     key: Key,
     /// Attributes set alongside the increments (a counter's labels).
     labels: Item,
-    /// Attribute names of the four counts: a counter's or a bucket's.
-    names: [&'static str; 4],
+    /// Attribute names of its counts: a counter's or a bucket's four (an
+    /// experiment arm's counter's, then its five per-user sums).
+    names: &'static [&'static str],
 }
 
 const COUNTER_NAMES: [&str; 4] = [EVENTS, CONVERSIONS, USERS, CONVERTED_USERS];
+/// An experiment arm's counter: the four counts, then its per-user sums.
+const ARM_COUNTER_NAMES: [&str; 9] = [
+    EVENTS,
+    CONVERSIONS,
+    USERS,
+    CONVERTED_USERS,
+    arm_sums::ATTRIBUTES[0],
+    arm_sums::ATTRIBUTES[1],
+    arm_sums::ATTRIBUTES[2],
+    arm_sums::ATTRIBUTES[3],
+    arm_sums::ATTRIBUTES[4],
+];
 const BUCKET_NAMES: [&str; 4] = [EVENTS, CONVERSIONS, NEW_USERS, NEW_CONVERTED_USERS];
+/// The most counts an aggregate has.
+const SLOTS: usize = ARM_COUNTER_NAMES.len();
 
 /// Which of an aggregate's four counts an event adds one to.
 #[derive(Clone, Copy)]
@@ -192,10 +208,14 @@ impl<'a> KeyBook<'a> {
             return id;
         }
         let counter = self.aggregates.len();
+        let names: &'static [&'static str] = match scope {
+            ScopeRef::Variant(..) => &ARM_COUNTER_NAMES,
+            _ => &COUNTER_NAMES,
+        };
         self.aggregates.push(Aggregate {
             key: keys::counter(tenant_id, scope),
             labels: scope_labels(scope),
-            names: COUNTER_NAMES,
+            names,
         });
         let id = self.scopes.len();
         self.scopes.push(ScopeEntry {
@@ -249,7 +269,7 @@ impl<'a> KeyBook<'a> {
         self.aggregates.push(Aggregate {
             key: keys::bucket(entry.tenant_id, entry.scope, &keys::hour_numbered(hour)),
             labels: Item::new(),
-            names: BUCKET_NAMES,
+            names: &BUCKET_NAMES,
         });
         self.bucket_ids.insert((scope, hour), id);
         id
@@ -261,7 +281,7 @@ impl<'a> KeyBook<'a> {
 #[derive(Default)]
 struct Transaction {
     writes: Vec<WriteOp>,
-    counts: Vec<(AggregateId, [i64; 4])>,
+    counts: Vec<(AggregateId, [i64; SLOTS])>,
     position: HashMap<AggregateId, usize>,
     first_sights: Vec<(Key, i64)>,
     events: usize,
@@ -287,13 +307,13 @@ impl Transaction {
         *self.row_counts[at].1.entry(measure).or_default() += delta;
     }
 
-    fn add(&mut self, aggregate: AggregateId, count: Count, delta: i64) {
+    fn add(&mut self, aggregate: AggregateId, slot: usize, delta: i64) {
         let next = self.counts.len();
         let at = *self.position.entry(aggregate).or_insert(next);
         if at == next {
-            self.counts.push((aggregate, [0; 4]));
+            self.counts.push((aggregate, [0; SLOTS]));
         }
-        self.counts[at].1[count as usize] += delta;
+        self.counts[at].1[slot] += delta;
     }
 
     /// The transaction's writes. Only a transaction of one event can need
@@ -379,7 +399,7 @@ impl Transaction {
 }
 
 /// The `ADD`s of a transaction's counts to their aggregates.
-fn aggregate_writes(book: &KeyBook, counts: Vec<(AggregateId, [i64; 4])>) -> Vec<WriteOp> {
+fn aggregate_writes(book: &KeyBook, counts: Vec<(AggregateId, [i64; SLOTS])>) -> Vec<WriteOp> {
     let mut writes = Vec::with_capacity(counts.len());
     for (aggregate, counts) in counts {
         let Aggregate { key, labels, names } = &book.aggregates[aggregate];
@@ -470,7 +490,7 @@ pub fn plan(
     let mut transactions = Vec::new();
     let mut current = Transaction::default();
     // Per event, reused: the counts it adds and the memberships it puts.
-    let mut bumps: Vec<(AggregateId, Count, i64)> = Vec::new();
+    let mut bumps: Vec<(AggregateId, usize, i64)> = Vec::new();
     let mut sighted: Vec<(Key, &FirstSight)> = Vec::new();
     let mut row_bumps: Vec<(usize, Measure, i64)> = Vec::new();
     let mut users: Vec<(Option<i64>, UserAttribution)> =
@@ -483,11 +503,11 @@ pub fn plan(
             let scope = book.scope(&event.tenant_id, scope);
             let counter = book.scopes[scope].counter;
             let bucket = book.bucket(scope, hour_number(&event.timestamp));
-            bumps.push((counter, Count::Events, 1));
-            bumps.push((bucket, Count::Events, 1));
+            bumps.push((counter, Count::Events as usize, 1));
+            bumps.push((bucket, Count::Events as usize, 1));
             if event.is_conversion() {
-                bumps.push((counter, Count::Conversions, 1));
-                bumps.push((bucket, Count::Conversions, 1));
+                bumps.push((counter, Count::Conversions as usize, 1));
+                bumps.push((bucket, Count::Conversions as usize, 1));
             }
             if sights.is_empty() {
                 continue;
@@ -502,7 +522,7 @@ pub fn plan(
                 let users = match kind {
                     Membership::Seen => Count::Users,
                     Membership::Converted => Count::ConvertedUsers,
-                };
+                } as usize;
                 bumps.push((book.bucket(scope, hour_number(&sight.at)), users, 1));
                 match &sight.stored {
                     None => bumps.push((counter, users, 1)),
@@ -524,6 +544,19 @@ pub fn plan(
                     let row = book.row(row);
                     for (day, measure, delta) in changes {
                         row_bumps.push((book.row_item(&event.tenant_id, row, day), measure, delta));
+                    }
+                }
+                // An event changes the per-user sums of its own arm only;
+                // they ride on the arm's counter, which the transaction
+                // writes anyway.
+                if let Some((experiment, variant)) = stored_attribution::arm_of(event) {
+                    let change = arm_sums::change_in(before, &after, (experiment, variant));
+                    if !change.is_zero() {
+                        let scope = book.scope(&event.tenant_id, ScopeRef::Variant(experiment, variant));
+                        let counter = book.scopes[scope].counter;
+                        for (slot, delta) in change.as_array().into_iter().enumerate() {
+                            bumps.push((counter, COUNTER_NAMES.len() + slot, delta));
+                        }
                     }
                 }
                 attributed = Some((slot, after));
