@@ -455,6 +455,21 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assert.match(text, /green-button/);
     assert.match(text, /\d+\.\d{2}%/);
     assert.ok((await page.locator('svg.interval-plot').count()) >= 2, 'conversion-rate and lift interval plots');
+    // The metrics table: a row per metric and treatment, valued as the API says.
+    const results = (await api('GET', `/api/experiments/${seededId}/results`)).json;
+    const metricRows = page.locator('[data-testid=metric-row]');
+    await metricRows.first().waitFor();
+    const money = (n) => new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(n);
+    const percent = (n) => `${new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(n * 100)}%`;
+    let checked = 0;
+    for (const metric of results.metrics) {
+      for (const v of metric.variants.filter((v) => v.name !== results.control)) {
+        const cell = page.locator(`[data-testid=metric-row][data-metric="${metric.id}"][data-variant="${v.name}"] [data-col=value]`);
+        assert.equal(await cell.innerText(), metric.kind === 'conversion' ? percent(v.value) : money(v.value), `${metric.id} of ${v.name}`);
+        checked += 1;
+      }
+    }
+    assert.ok(checked >= 4, `metric rows checked: ${checked}`);
     await page.locator('[data-testid=power]').waitFor();
     await page.locator('[data-testid=line-chart] canvas').first().waitFor({ timeout: 15_000 });
     assertNoConsoleErrors(since);

@@ -86,6 +86,17 @@ export interface VariantResult {
   vsControl: VsControl | null;
 }
 
+/** One metric of an experiment's results, read by the same engine as the goal. */
+export interface MetricResult {
+  id: string;
+  name: string;
+  kind: 'conversion' | 'count' | 'sum' | 'ratio';
+  role: 'goal' | 'secondary';
+  variants: { name: string; users: number; value: number; total: number; vsControl: (VsControl & { reason?: string }) | null }[];
+  /** Why the metric has no figures, when it has none. */
+  reason?: string;
+}
+
 export interface Results {
   experimentId: string;
   status: Status;
@@ -98,6 +109,8 @@ export interface Results {
   totalUsers: number;
   srm: { chiSquare: Num; pValue: Num; mismatch: boolean; expected: Record<string, number> };
   variants: VariantResult[];
+  /** The goal first, then the per-user metrics; corrected across metrics × treatments. */
+  metrics?: MetricResult[];
   power: {
     mde: Num;
     power: Num;

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/client';
-import type { Assignment, CampaignGroup, CampaignRow, Correction, Decision, EngineName, Experiment, Results, Status, Timeseries } from '../api/types';
+import type { Assignment, CampaignGroup, CampaignRow, Correction, Decision, EngineName, Experiment, MetricResult, Results, Status, Timeseries } from '../api/types';
 import { LineChart, type ChartSeries } from '../components/Chart';
 import { ConfirmDialog } from '../components/Dialog';
 import { IntervalPlot, type IntervalRow } from '../components/IntervalPlot';
@@ -349,6 +349,8 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
         )}
       </div>
 
+      {r.metrics && r.metrics.length > 1 && <MetricsCard metrics={r.metrics} control={r.control} bayesian={bayesian} pct={pct} />}
+
       <div class="grid-2">
         <div class="card">
           <h2>Conversion rate by variant</h2>
@@ -388,6 +390,79 @@ function ResultsSection({ state, onRetry }: { state: AsyncState<Results>; onRetr
         )}
       </div>
     </>
+  );
+}
+
+/** A metric's value as its kind reads: a share of users, or an amount per user or conversion. */
+function formatMetricValue(kind: MetricResult['kind'], value: number): string {
+  return kind === 'conversion' ? formatPercent(value) : formatMoney(value);
+}
+
+/** Every metric × treatment: the control's and the treatment's value, the lift and its evidence. */
+function MetricsCard({ metrics, control, bayesian, pct }: { metrics: MetricResult[]; control: string; bayesian: boolean; pct: number }) {
+  return (
+    <div class="card">
+      <div class="card-header">
+        <h2>Metrics</h2>
+        <span class="muted small">{bayesian ? `${pct}% credible intervals` : `p-values adjusted across all ${metrics.length} metrics`}</span>
+      </div>
+      <div class="table-wrap">
+        <table class="table" data-testid="metrics-table">
+          <thead>
+            <tr>
+              <th>Metric</th>
+              <th>Variant</th>
+              <th class="num">Control</th>
+              <th class="num">Variant</th>
+              <th class="num">Lift</th>
+              <th class="num">{bayesian ? 'Chance to win' : 'p-value'}</th>
+              <th>Significance</th>
+            </tr>
+          </thead>
+          <tbody>
+            {metrics.flatMap((m) => {
+              const label = (
+                <th scope="row">
+                  {m.name} {m.role === 'goal' && <span class="badge badge-muted">goal</span>}
+                </th>
+              );
+              if (m.reason) {
+                return [
+                  <tr key={m.id} data-testid="metric-row" data-metric={m.id}>
+                    {label}
+                    <td colSpan={6} class="muted small">{m.reason}</td>
+                  </tr>,
+                ];
+              }
+              const base = m.variants.find((v) => v.name === control);
+              return m.variants
+                .filter((v) => v.name !== control)
+                .map((v) => {
+                  const vs = v.vsControl;
+                  return (
+                    <tr key={`${m.id}/${v.name}`} data-testid="metric-row" data-metric={m.id} data-variant={v.name}>
+                      {label}
+                      <td>{v.name}</td>
+                      <td class="num">{base ? formatMetricValue(m.kind, base.value) : DASH}</td>
+                      <td class="num" data-col="value">{formatMetricValue(m.kind, v.value)}</td>
+                      <td class="num" data-col="lift">
+                        {vs?.reason ? <span class="muted small">{vs.reason}</span> : (
+                          <>
+                            {formatLift(vs?.relativeLift)}
+                            <div class="muted small">{formatInterval(vs?.relativeCi ?? null, (n) => formatLift(n))}</div>
+                          </>
+                        )}
+                      </td>
+                      <td class="num">{bayesian ? formatPercent(vs?.chanceToBeatControl, 1) : formatPValue(vs?.adjustedPValue ?? vs?.pValue)}</td>
+                      <td><SignificanceBadge significant={vs?.significant} /></td>
+                    </tr>
+                  );
+                });
+            })}
+          </tbody>
+        </table>
+      </div>
+    </div>
   );
 }
 
