@@ -22,6 +22,8 @@ use super::attribution::{Activity, REVENUE_SCALE, SegmentKind, UserAttribution};
 
 /// Millionths per hundredth, the unit `r²` and `c·r` are kept in.
 const MICROS_PER_HUNDREDTH: i128 = 10_000;
+/// Hundredths per unit of revenue.
+const HUNDREDTHS_PER_UNIT: f64 = 100.0;
 
 /// The sums an arm's users add to (or, as a change, what one user's
 /// change adds).
@@ -86,7 +88,8 @@ impl ArmSums {
         ArmSums::of_array(std::array::from_fn(|i| a[i].wrapping_sub(b[i])))
     }
 
-    pub fn plus(self, other: ArmSums) -> ArmSums {
+    #[cfg(test)]
+    fn plus(self, other: ArmSums) -> ArmSums {
         let [a, b] = [self.as_array(), other.as_array()];
         ArmSums::of_array(std::array::from_fn(|i| a[i].wrapping_add(b[i])))
     }
@@ -102,12 +105,12 @@ impl ArmSums {
 
     /// Σr² in units squared.
     pub fn revenue_squared_units(&self) -> f64 {
-        self.revenue_squared as f64 / 1e4
+        self.revenue_squared as f64 / HUNDREDTHS_PER_UNIT.powi(2)
     }
 
     /// Σc·r in units.
     pub fn conversions_by_revenue_units(&self) -> f64 {
-        self.conversions_by_revenue as f64 / 100.0
+        self.conversions_by_revenue as f64 / HUNDREDTHS_PER_UNIT
     }
 }
 
