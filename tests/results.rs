@@ -545,4 +545,24 @@ async fn per_user_metrics_match_a_recount_of_the_users() {
     let goal = holm["metrics"][0]["variants"][1]["vsControl"]["adjustedPValue"].as_f64().unwrap();
     let top = holm["variants"][1]["vsControl"]["adjustedPValue"].as_f64().unwrap();
     assert!(goal >= top && goal > 0.0, "goal {goal}, top level {top}");
+
+    // The metrics as CSV: a row per metric × variant.
+    let csv = stack
+        .raw(
+            stack
+                .client()
+                .get(format!("{}/api/experiments/{id}/results?format=csv&table=metrics", stack.base))
+                .header("X-API-Key", &key),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let text = csv.body.as_str().unwrap();
+    assert_eq!(text.lines().count(), 1 + 4 * 2, "{text}");
+    assert!(text.starts_with("metric,name,kind,role,variant,users,value,total,"));
+    let revenue_b = text.lines().find(|l| l.starts_with("revenue_per_user,") && l.contains(",B,")).unwrap();
+    let total: f64 = revenue_b.split(',').nth(7).unwrap().parse().unwrap();
+    relative_close(&json!(total), per_arm("B", &|p| p.1).iter().sum(), "revenue of B in the CSV");
+    let bad = stack.get(&format!("/api/experiments/{id}/results?format=csv&table=cells"), &key).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["details"][0]["field"], "table", "{:?}", bad.body);
 }

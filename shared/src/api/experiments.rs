@@ -19,7 +19,7 @@ use crate::domain::assignment;
 use crate::domain::event::MAX_USER_ID_CHARS;
 use crate::domain::experiment::{Experiment, PatchError, Status, apply_patch, new_experiment};
 use crate::domain::results::{
-    Analysis, Correction, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute_with_sums, to_csv,
+    Analysis, Correction, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute_with_sums, metrics_csv, to_csv,
 };
 use crate::domain::stats::{
     DEFAULT_SEQUENTIAL_TUNING, GaussianPrior, PRIOR_MEANS, PRIOR_STD_DEVS, SEQUENTIAL_TUNINGS,
@@ -154,6 +154,14 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
         }),
     };
     let wants_csv = wants_csv(request, &params, &mut errors);
+    let metrics_table = match params.get("table").map(String::as_str) {
+        None | Some("variants") => false,
+        Some("metrics") => true,
+        Some(_) => {
+            errors.push(FieldError::new("table", "must be variants or metrics"));
+            false
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -168,8 +176,10 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
     let analysis = Analysis { confidence, mde, engine, correction };
     let computed = compute_with_sums(&experiment, &totals, &sums, &analysis, days_running);
     if wants_csv {
-        let filename = format!("experiment-{}-results.csv", keys::part(id));
-        return Ok(csv_response(to_csv(&computed), &filename));
+        let table = if metrics_table { "metrics" } else { "results" };
+        let filename = format!("experiment-{}-{table}.csv", keys::part(id));
+        let csv = if metrics_table { metrics_csv(&computed) } else { to_csv(&computed) };
+        return Ok(csv_response(csv, &filename));
     }
     Ok(json_response(StatusCode::OK, &computed))
 }

@@ -308,7 +308,9 @@ fn update_experiment() {}
             minimum = 0.001, maximum = 100.0),
            ("correction" = Option<String>, Query,
             description = "How p-values are adjusted across treatments: holm (default; family-wise error), bh (Benjamini-Hochberg; false discovery rate) or none"),
-           ("format" = Option<String>, Query, description = "json (default) or csv")),
+           ("format" = Option<String>, Query, description = "json (default) or csv"),
+           ("table" = Option<String>, Query,
+            description = "With CSV: variants (default; a row per variant, the goal) or metrics (a row per metric × variant)")),
     responses((status = 200, content(
                    (ExperimentResults = "application/json"),
                    (String = "text/csv", example = "variant,weight,users,..."))),

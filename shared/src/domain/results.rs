@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::arm_sums::ArmSums;
 use super::experiment::Experiment;
@@ -726,6 +727,55 @@ pub fn to_csv(results: &ExperimentResults) -> String {
     csv
 }
 
+/// The metrics as CSV: one row per metric × variant (the control's with
+/// empty comparison fields; a metric without figures, one row with its
+/// reason).
+pub fn metrics_csv(results: &ExperimentResults) -> String {
+    let number = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
+    let mut csv = String::from(
+        "metric,name,kind,role,variant,users,value,total,relativeLift,relativeCiLow,relativeCiHigh,pValue,\
+         adjustedPValue,chanceToBeatControl,significant,reason\n",
+    );
+    // The kind and role as the JSON names them.
+    let label = |value: Value| value.as_str().unwrap_or_default().to_owned();
+    for metric in &results.metrics {
+        let head = [
+            csv_field(&metric.id),
+            csv_field(&metric.name),
+            label(serde_json::json!(metric.kind)),
+            label(serde_json::json!(metric.role)),
+        ];
+        if metric.variants.is_empty() {
+            let mut fields: Vec<String> = head.to_vec();
+            fields.extend(std::iter::repeat_n(String::new(), 11));
+            fields.push(csv_field(metric.reason.as_deref().unwrap_or_default()));
+            csv.push_str(&fields.join(","));
+            csv.push('\n');
+        }
+        for v in &metric.variants {
+            let vs = v.vs_control.clone().unwrap_or_default();
+            let mut fields: Vec<String> = head.to_vec();
+            fields.extend([
+                csv_field(&v.name),
+                v.users.to_string(),
+                v.value.to_string(),
+                v.total.to_string(),
+                number(vs.relative_lift),
+                number(vs.relative_ci.map(|c| c[0])),
+                number(vs.relative_ci.map(|c| c[1])),
+                number(vs.p_value),
+                number(vs.adjusted_p_value),
+                number(vs.chance_to_beat_control),
+                if v.vs_control.is_some() { vs.significant.to_string() } else { String::new() },
+                csv_field(vs.reason.as_deref().unwrap_or_default()),
+            ]);
+            csv.push_str(&fields.join(","));
+            csv.push('\n');
+        }
+    }
+    csv
+}
+
 /// RFC 4180 quoting, and a leading `'` against spreadsheet formula injection.
 pub(crate) fn csv_field(field: &str) -> String {
     let field = if field.starts_with(['=', '+', '-', '@']) { format!("'{field}") } else { field.to_owned() };
@@ -808,6 +858,23 @@ mod tests {
             results.variants[1].vs_control.as_ref().unwrap().adjusted_p_value,
             results.variants[1].vs_control.as_ref().unwrap().p_value,
             "the top level corrects across treatments only, as before"
+        );
+        let csv = metrics_csv(&results);
+        assert_eq!(csv.lines().count(), 1 + 4 * 2, "a row per metric × variant:\n{csv}");
+        assert!(
+            csv.lines()
+                .nth(6)
+                .unwrap()
+                .starts_with("revenue_per_user,Revenue per user,sum,secondary,B,1000,1.3,1300,")
+        );
+        let without = metrics_csv(&compute(&experiment, &data, &Analysis::default(), None));
+        assert_eq!(without.lines().count(), 1 + 2 + 3, "the goal's two rows, then a reason row each");
+        assert!(
+            without
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("revenue_per_conversion,Revenue per conversion,ratio,secondary,,")
         );
     }
 
