@@ -692,7 +692,6 @@ fn power(
 
 /// The results as CSV: a header line and one row per variant.
 pub fn to_csv(results: &ExperimentResults) -> String {
-    let number = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
     let mut csv = String::from(
         "variant,weight,users,events,conversions,convertedUsers,conversionRate,conversionRateCiLow,\
          conversionRateCiHigh,absoluteLift,relativeLift,relativeCiLow,relativeCiHigh,pValue,\
@@ -700,7 +699,7 @@ pub fn to_csv(results: &ExperimentResults) -> String {
     );
     for v in &results.variants {
         let vs = v.vs_control.clone().unwrap_or_default();
-        let fields = [
+        let mut fields = vec![
             csv_field(&v.name),
             v.weight.to_string(),
             v.users.to_string(),
@@ -708,30 +707,46 @@ pub fn to_csv(results: &ExperimentResults) -> String {
             v.conversions.to_string(),
             v.converted_users.to_string(),
             v.conversion_rate.to_string(),
-            number(v.conversion_rate_ci.map(|c| c[0])),
-            number(v.conversion_rate_ci.map(|c| c[1])),
-            number(vs.absolute_lift),
-            number(vs.relative_lift),
-            number(vs.relative_ci.map(|c| c[0])),
-            number(vs.relative_ci.map(|c| c[1])),
-            number(vs.p_value),
-            number(vs.adjusted_p_value),
-            number(vs.chance_to_beat_control),
-            if v.vs_control.is_some() { vs.significant.to_string() } else { String::new() },
-            number(vs.risk.map(|risk| risk.control)),
-            number(vs.risk.map(|risk| risk.treatment)),
+            csv_number(v.conversion_rate_ci.map(|c| c[0])),
+            csv_number(v.conversion_rate_ci.map(|c| c[1])),
+            csv_number(vs.absolute_lift),
         ];
+        fields.extend(lift_fields(v.vs_control.as_ref()));
+        fields.extend([
+            csv_number(vs.risk.map(|risk| risk.control)),
+            csv_number(vs.risk.map(|risk| risk.treatment)),
+        ]);
         csv.push_str(&fields.join(","));
         csv.push('\n');
     }
     csv
 }
 
+fn csv_number(value: Option<f64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// A comparison's CSV fields: relative lift, its interval, the p-value
+/// and adjusted p-value, chance to beat control and significance (all
+/// empty for the control).
+fn lift_fields(vs: Option<&VsControl>) -> [String; 7] {
+    let significant = vs.map(|vs| vs.significant.to_string()).unwrap_or_default();
+    let vs = vs.cloned().unwrap_or_default();
+    [
+        csv_number(vs.relative_lift),
+        csv_number(vs.relative_ci.map(|c| c[0])),
+        csv_number(vs.relative_ci.map(|c| c[1])),
+        csv_number(vs.p_value),
+        csv_number(vs.adjusted_p_value),
+        csv_number(vs.chance_to_beat_control),
+        significant,
+    ]
+}
+
 /// The metrics as CSV: one row per metric × variant (the control's with
 /// empty comparison fields; a metric without figures, one row with its
 /// reason).
 pub fn metrics_csv(results: &ExperimentResults) -> String {
-    let number = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
     let mut csv = String::from(
         "metric,name,kind,role,variant,users,value,total,relativeLift,relativeCiLow,relativeCiHigh,pValue,\
          adjustedPValue,chanceToBeatControl,significant,reason\n",
@@ -753,22 +768,17 @@ pub fn metrics_csv(results: &ExperimentResults) -> String {
             csv.push('\n');
         }
         for v in &metric.variants {
-            let vs = v.vs_control.clone().unwrap_or_default();
             let mut fields: Vec<String> = head.to_vec();
             fields.extend([
                 csv_field(&v.name),
                 v.users.to_string(),
                 v.value.to_string(),
                 v.total.to_string(),
-                number(vs.relative_lift),
-                number(vs.relative_ci.map(|c| c[0])),
-                number(vs.relative_ci.map(|c| c[1])),
-                number(vs.p_value),
-                number(vs.adjusted_p_value),
-                number(vs.chance_to_beat_control),
-                if v.vs_control.is_some() { vs.significant.to_string() } else { String::new() },
-                csv_field(vs.reason.as_deref().unwrap_or_default()),
             ]);
+            fields.extend(lift_fields(v.vs_control.as_ref()));
+            fields.push(csv_field(
+                v.vs_control.as_ref().and_then(|vs| vs.reason.as_deref()).unwrap_or_default(),
+            ));
             csv.push_str(&fields.join(","));
             csv.push('\n');
         }
