@@ -566,3 +566,184 @@ async fn per_user_metrics_match_a_recount_of_the_users() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.body["details"][0]["field"], "table", "{:?}", bad.body);
 }
+
+/// Metrics an experiment defines (a goal on a selection of clicks, a count,
+/// a sum of a named property, a ratio of two selections, an inverse
+/// guardrail), from the writer's exact sums, against a recount of the
+/// generated users: events out of time order, a tenth sent twice, some
+/// users in both arms. Then a metric added once events are counted says
+/// it misses them, and a bad definition is a 400 naming its field.
+#[tokio::test]
+async fn defined_metrics_match_a_recount_of_the_users() {
+    let stack = Stack::start().await;
+    let (_, key) = stack.tenant("acme").await;
+    let users = if blackbox::aws_backend() { 120 } else { 600 };
+    let metrics = json!([
+        {"id": "bought", "name": "Bought", "kind": "conversion", "role": "goal", "eventType": "CLICK",
+         "where": {"button": "buy"}},
+        {"id": "views", "kind": "count", "eventType": "PAGE_VIEW"},
+        {"id": "amount", "kind": "sum", "eventType": "CONVERSION", "valueProperty": "amount"},
+        {"id": "amount_per_view", "kind": "ratio",
+         "numerator": {"kind": "sum", "eventType": "CONVERSION", "valueProperty": "amount"},
+         "denominator": {"kind": "count", "eventType": "PAGE_VIEW"}},
+        {"id": "errors", "kind": "count", "role": "guardrail", "inverse": true, "eventType": "CLICK",
+         "where": {"button": "error"}},
+    ]);
+    let created = stack
+        .post(
+            "/api/experiments",
+            &key,
+            json!({"name": "defined", "variants": ["A", "B"], "status": "ACTIVE", "metrics": metrics}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["metrics"][4]["inverse"], true);
+    assert_eq!(created.body["metrics"][0]["fromStart"], true);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    let mut rng = Lcg::new(23);
+    let mut events = Vec::new();
+    // Per arm, each user's (bought, views, amount, errors).
+    let mut truth: BTreeMap<&str, BTreeMap<String, [f64; 4]>> = BTreeMap::new();
+    for u in 0..users {
+        let user = format!("user-{u}");
+        let mut arms = vec![if rng.below(2) == 0 { "A" } else { "B" }];
+        if rng.below(30) == 0 {
+            arms = vec!["A", "B"];
+        }
+        for arm in arms {
+            let tag = json!({"experimentId": id, "variant": arm});
+            let mut n = 0;
+            let mut push = |events: &mut Vec<Value>, rng: &mut Lcg, kind: &str, extra: Value| {
+                let mut properties = tag.clone();
+                for (k, v) in extra.as_object().unwrap() {
+                    properties[k] = v.clone();
+                }
+                let at =
+                    format!("2026-12-0{}T{:02}:{:02}:00Z", 1 + rng.below(5), rng.below(24), rng.below(60));
+                n += 1;
+                events.push(json!({"eventId": format!("{u}-{arm}-{n}"), "userId": user, "eventType": kind,
+                                   "properties": properties, "timestamp": at}));
+            };
+            let views = 1 + rng.below(if arm == "B" { 6 } else { 4 });
+            for _ in 0..views {
+                push(&mut events, &mut rng, "PAGE_VIEW", json!({}));
+            }
+            let buys = if rng.below(10) < if arm == "B" { 4 } else { 3 } { 1 + rng.below(2) } else { 0 };
+            for _ in 0..buys {
+                push(&mut events, &mut rng, "CLICK", json!({"button": "buy"}));
+            }
+            // Clicks of other buttons count in neither.
+            if rng.below(3) == 0 {
+                push(&mut events, &mut rng, "CLICK", json!({"button": "help"}));
+            }
+            let errors = rng.below(if arm == "B" { 3 } else { 2 });
+            for _ in 0..errors {
+                push(&mut events, &mut rng, "CLICK", json!({"button": "error"}));
+            }
+            let mut amount = 0.0;
+            for _ in 0..buys {
+                // Whole cents under `amount`; a `value` beside it is not summed.
+                let cents = 100 + rng.below(5_000);
+                amount += cents as f64 / 100.0;
+                push(
+                    &mut events,
+                    &mut rng,
+                    "CONVERSION",
+                    json!({"amount": cents as f64 / 100.0, "value": 1}),
+                );
+            }
+            let bought = if buys > 0 { 1.0 } else { 0.0 };
+            truth.entry(arm).or_default().insert(user.clone(), [bought, views as f64, amount, errors as f64]);
+        }
+    }
+    for i in (1..events.len()).rev() {
+        events.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let again: Vec<Value> = events.iter().filter(|_| rng.below(10) == 0).cloned().collect();
+    let total = events.len() as u64;
+    for chunk in events.chunks(500).chain(again.chunks(500)) {
+        let reply = stack.post("/api/events/batch", &key, json!({"events": chunk})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    }
+    stack.wait_for_events(&key, &format!("/api/analytics/summary?experimentId={id}"), total).await;
+
+    let body = stack.get(&format!("/api/experiments/{id}/results?correction=none"), &key).await.body;
+    let results = body["metrics"].as_array().expect("metrics");
+    let ids: Vec<&str> = results.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["bought", "views", "amount", "amount_per_view", "errors"]);
+    let close = |actual: &Value, expected: f64, what: &str| {
+        let actual = actual.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {actual}"));
+        assert!((actual - expected).abs() <= 1e-9 * (1.0 + expected.abs()), "{what}: {actual} != {expected}");
+    };
+    let column = |arm: &str, i: usize| -> Vec<f64> { truth[arm].values().map(|v| v[i]).collect() };
+    for (metric, column_index) in [(1, 1), (2, 2), (4, 3)] {
+        let m = &results[metric];
+        assert_eq!(m["reason"], Value::Null, "{m}");
+        let (a, b) = (column("A", column_index), column("B", column_index));
+        for (v, values) in [&a, &b].into_iter().enumerate() {
+            assert_eq!(m["variants"][v]["users"], values.len() as u64, "{}", m["id"]);
+            close(&m["variants"][v]["total"], values.iter().sum(), &format!("{} total", m["id"]));
+            close(&m["variants"][v]["value"], mean_variance(values).0, &format!("{} mean", m["id"]));
+        }
+        let ((ma, va), (mb, vb)) = (mean_variance(&a), mean_variance(&b));
+        let (lift, p) = welch_relative((ma, va, a.len() as f64), (mb, vb, b.len() as f64));
+        close(&m["variants"][1]["vsControl"]["relativeLift"], lift, &format!("{} lift", m["id"]));
+        close(&m["variants"][1]["vsControl"]["pValue"], p, &format!("{} p-value", m["id"]));
+    }
+    // The goal: a share of users, with the binomial variance.
+    let goal = &results[0];
+    assert_eq!((goal["role"].as_str(), goal["kind"].as_str()), (Some("goal"), Some("conversion")));
+    let share = |arm: &str| {
+        let values = column(arm, 0);
+        let p = values.iter().sum::<f64>() / values.len() as f64;
+        (p, p * (1.0 - p), values.len() as f64)
+    };
+    let (a, b) = (share("A"), share("B"));
+    close(&goal["variants"][0]["value"], a.0, "goal rate of A");
+    close(&goal["variants"][1]["total"], b.0 * b.2, "goal users of B");
+    let (lift, p) = welch_relative(a, b);
+    close(&goal["variants"][1]["vsControl"]["relativeLift"], lift, "goal lift");
+    close(&goal["variants"][1]["vsControl"]["pValue"], p, "goal p-value");
+    // The ratio: Σamount / Σviews, by the delta method.
+    let pairs = |arm: &str| -> Vec<(f64, f64)> { truth[arm].values().map(|v| (v[2], v[1])).collect() };
+    let ((ra, va), (rb, vb)) = (ratio_variance(&pairs("A")), ratio_variance(&pairs("B")));
+    let ratio = &results[3];
+    close(&ratio["variants"][0]["value"], ra, "amount per view, A");
+    close(&ratio["variants"][1]["value"], rb, "amount per view, B");
+    let (na, nb) = (truth["A"].len() as f64, truth["B"].len() as f64);
+    let (lift, p) = welch_relative((ra, va, na), (rb, vb, nb));
+    close(&ratio["variants"][1]["vsControl"]["relativeLift"], lift, "amount per view lift");
+    close(&ratio["variants"][1]["vsControl"]["pValue"], p, "amount per view p-value");
+    // The guardrail: more errors in B is worse; flagged when significant.
+    let errors = &results[4];
+    assert_eq!(errors["inverse"], true);
+    let (ea, eb) = (mean_variance(&column("A", 3)), mean_variance(&column("B", 3)));
+    let (_, p) = welch_relative((ea.0, ea.1, na), (eb.0, eb.1, nb));
+    let failing = errors["failing"].as_array().cloned().unwrap_or_default();
+    assert_eq!(failing == [json!("B")], p < 0.05 && eb.0 > ea.0, "{errors}");
+    if !failing.is_empty() {
+        assert_ne!(body["decision"]["verdict"], "ship", "{}", body["decision"]);
+    }
+
+    // A metric added now misses the events already counted, and says so;
+    // the others keep their sums.
+    let mut more = metrics.as_array().unwrap().clone();
+    more.push(json!({"id": "helps", "kind": "count", "eventType": "CLICK", "where": {"button": "help"}}));
+    let patched = stack.patch(&format!("/api/experiments/{id}"), &key, json!({"metrics": more})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    assert_eq!(patched.body["metrics"][5]["fromStart"], false);
+    assert_eq!(patched.body["metrics"][1]["fromStart"], true);
+    let again = stack.get(&format!("/api/experiments/{id}/results?correction=none"), &key).await.body;
+    assert!(again["metrics"][5]["reason"].as_str().unwrap().contains("backfill"), "{}", again["metrics"][5]);
+    assert_eq!(again["metrics"][1]["variants"], body["metrics"][1]["variants"]);
+    let bad = stack
+        .patch(
+            &format!("/api/experiments/{id}"),
+            &key,
+            json!({"metrics": [{"id": "x", "kind": "sum", "role": "goal", "eventType": "SWIPE"}]}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["details"][0]["field"], "metrics[0].eventType", "{:?}", bad.body);
+}

@@ -475,6 +475,52 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assertNoConsoleErrors(since);
   });
 
+  it('experiment page: defined metrics, an inverse guardrail that fails, and the decision it blocks', async () => {
+    const since = consoleErrors.length;
+    const created = (await api('POST', '/api/experiments', {
+      name: 'E2E guardrail', variants: ['A', 'B'], status: 'ACTIVE', engine: 'sequential',
+      metrics: [
+        { id: 'signups', name: 'Signups', kind: 'conversion', role: 'goal', eventType: 'CLICK', where: { button: 'signup' } },
+        { id: 'errors', name: 'Errors', kind: 'count', role: 'guardrail', inverse: true, eventType: 'CLICK', where: { button: 'error' } },
+      ],
+    })).json;
+    // 400 users per arm; B signs up far more, and errs far more.
+    const events = [];
+    for (let u = 0; u < 800; u++) {
+      const variant = u % 2 ? 'B' : 'A';
+      const tag = { experimentId: created.id, variant };
+      const user = `guard-${u}`;
+      events.push({ eventId: `${user}-v`, userId: user, eventType: 'PAGE_VIEW', properties: tag });
+      // Half of B signs up, a tenth of A.
+      if (Math.floor(u / 2) % (variant === 'B' ? 2 : 10) === 0) {
+        events.push({ eventId: `${user}-s`, userId: user, eventType: 'CLICK', properties: { ...tag, button: 'signup' } });
+      }
+      const errors = variant === 'B' ? 3 : u % 4 === 0 ? 1 : 0;
+      for (let k = 0; k < errors; k++) {
+        events.push({ eventId: `${user}-e${k}`, userId: user, eventType: 'CLICK', properties: { ...tag, button: 'error' } });
+      }
+    }
+    for (let i = 0; i < events.length; i += 500) {
+      assert.equal((await api('POST', '/api/events/batch', { events: events.slice(i, i + 500) })).status, 202);
+    }
+    await poll(async () => (await api('GET', `/api/analytics/summary?experimentId=${created.id}`)).json?.totalEvents === events.length,
+      'the guardrail events to be counted', 30_000, 300);
+    const results = (await api('GET', `/api/experiments/${created.id}/results`)).json;
+    assert.deepEqual(results.metrics.find((m) => m.id === 'errors').failing, ['B']);
+    assert.equal(results.decision.verdict, 'stop');
+    await goto(`#/experiments/${created.id}`);
+    const guardrail = page.locator('[data-testid=metric-row][data-metric=errors][data-variant=B]');
+    await guardrail.waitFor({ timeout: 15_000 });
+    const text = await guardrail.innerText();
+    assert.match(text, /guardrail/);
+    assert.match(text, /lower is better/);
+    assert.equal(await guardrail.locator('[data-testid=guardrail-failing]').count(), 1);
+    assert.equal(await page.locator('[data-testid=metric-row][data-metric=signups] [data-testid=guardrail-failing]').count(), 0);
+    const decision = await page.locator('[data-testid=decision]').innerText();
+    assert.ok(decision.includes(results.decision.reasons[0]), `${JSON.stringify(results.decision.reasons[0])} in ${JSON.stringify(decision)}`);
+    assertNoConsoleErrors(since);
+  });
+
   it('experiment page: the engine picker reads results with the engine chosen, as the API computes them', async () => {
     const since = consoleErrors.length;
     await goto(`#/experiments/${seededId}`);

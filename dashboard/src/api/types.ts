@@ -91,7 +91,11 @@ export interface MetricResult {
   id: string;
   name: string;
   kind: 'conversion' | 'count' | 'sum' | 'ratio';
-  role: 'goal' | 'secondary';
+  role: 'goal' | 'secondary' | 'guardrail';
+  /** Lower is better. */
+  inverse?: boolean;
+  /** A guardrail's treatments that make it significantly worse. */
+  failing?: string[];
   variants: { name: string; users: number; value: number; total: number; vsControl: (VsControl & { reason?: string }) | null }[];
   /** Why the metric has no figures, when it has none. */
   reason?: string;

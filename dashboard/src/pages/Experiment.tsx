@@ -404,7 +404,11 @@ function MetricsCard({ metrics, control, bayesian, pct }: { metrics: MetricResul
     <div class="card">
       <div class="card-header">
         <h2>Metrics</h2>
-        <span class="muted small">{bayesian ? `${pct}% credible intervals` : `p-values adjusted across all ${metrics.length} metrics`}</span>
+        <span class="muted small">
+          {bayesian
+            ? `${pct}% credible intervals`
+            : `p-values adjusted across ${metrics.filter((m) => m.role !== 'guardrail').length} goal and secondary metrics; guardrails unadjusted`}
+        </span>
       </div>
       <div class="table-wrap">
         <table class="table" data-testid="metrics-table">
@@ -423,7 +427,8 @@ function MetricsCard({ metrics, control, bayesian, pct }: { metrics: MetricResul
             {metrics.flatMap((m) => {
               const label = (
                 <th scope="row">
-                  {m.name} {m.role === 'goal' && <span class="badge badge-muted">goal</span>}
+                  {m.name} {m.role !== 'secondary' && <span class="badge badge-muted">{m.role}</span>}
+                  {m.inverse && <div class="muted small">lower is better</div>}
                 </th>
               );
               if (m.reason) {
@@ -454,7 +459,12 @@ function MetricsCard({ metrics, control, bayesian, pct }: { metrics: MetricResul
                         )}
                       </td>
                       <td class="num">{bayesian ? formatPercent(vs?.chanceToBeatControl, 1) : formatPValue(vs?.adjustedPValue ?? vs?.pValue)}</td>
-                      <td><SignificanceBadge significant={vs?.significant} /></td>
+                      <td>
+                        <SignificanceBadge significant={vs?.significant} />
+                        {m.failing?.includes(v.name) && (
+                          <span class="badge badge-danger" data-testid="guardrail-failing">harms guardrail</span>
+                        )}
+                      </td>
                     </tr>
                   );
                 });

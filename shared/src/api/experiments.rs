@@ -18,6 +18,7 @@ use crate::domain::arm_sums::ArmSums;
 use crate::domain::assignment;
 use crate::domain::event::MAX_USER_ID_CHARS;
 use crate::domain::experiment::{Experiment, PatchError, Status, apply_patch, new_experiment};
+use crate::domain::metric;
 use crate::domain::results::{
     Analysis, Correction, DEFAULT_CONFIDENCE, DEFAULT_MDE, Engine, compute_with_sums, metrics_csv, to_csv,
 };
@@ -169,12 +170,16 @@ async fn results(ctx: &AppContext, caller: &Caller, id: &str, request: &Request)
     let arms = counters::experiment_arms(ctx.store.as_ref(), &caller.tenant_id, id).await?;
     let sums: HashMap<String, ArmSums> = arms.iter().map(|(name, _, sums)| (name.clone(), *sums)).collect();
     let totals: HashMap<String, Totals> = arms.into_iter().map(|(name, totals, _)| (name, totals)).collect();
+    let metric_sums = match experiment.metrics.is_empty() {
+        true => HashMap::new(),
+        false => counters::experiment_metric_sums(ctx.store.as_ref(), &caller.tenant_id, id).await?,
+    };
     let started = experiment.start_date.unwrap_or(experiment.created_at);
     let until = experiment.end_date.filter(|end| *end < Utc::now()).unwrap_or_else(Utc::now);
     let days_running = Some(((until - started).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0));
     let engine = engine.unwrap_or(experiment.engine);
     let analysis = Analysis { confidence, mde, engine, correction };
-    let computed = compute_with_sums(&experiment, &totals, &sums, &analysis, days_running);
+    let computed = compute_with_sums(&experiment, &totals, &sums, &metric_sums, &analysis, days_running);
     if wants_csv {
         let table = if metrics_table { "metrics" } else { "results" };
         let filename = format!("experiment-{}-{table}.csv", keys::part(id));
@@ -304,10 +309,18 @@ async fn update(ctx: &AppContext, caller: &Caller, id: &str, request: &Request) 
             Some(true) => true,
             None => false,
         };
-        let next = apply_patch(&current, &body, Utc::now()).map_err(|err| match err {
+        let mut next = apply_patch(&current, &body, Utc::now()).map_err(|err| match err {
             PatchError::Invalid(errors) => ApiError::validation(errors),
             PatchError::Conflict(message) => ApiError::conflict(message),
         })?;
+        // A metric new to an experiment nothing was counted for yet covers
+        // it from its start.
+        if body.get("metrics").is_some() && next.metrics.iter().any(|m| !m.from_start) {
+            let arms = counters::experiment_variants(ctx.store.as_ref(), &caller.tenant_id, id).await?;
+            if arms.iter().all(|(_, totals)| totals.events == 0) {
+                metric::carry_over(&current.metrics, &mut next.metrics, false);
+            }
+        }
         match experiments::update(ctx.store.as_ref(), &caller.tenant_id, &next).await {
             Ok(()) => return Ok(experiment_response(StatusCode::OK, &next)),
             // Someone else updated it meanwhile. With If-Match the client

@@ -20,6 +20,7 @@ use super::{ApiResult, Request, api_segments, expect_method, json_response, not_
 use crate::context::AppContext;
 use crate::domain::event::{Event, EventType};
 use crate::domain::experiment::{Experiment, Status, Variant};
+use crate::domain::metric::{MetricDefinition, PartDefinition, PartKind};
 use crate::domain::results::{
     Correction, Decision, Engine, ExperimentResults, MetricKind, MetricResult, MetricRole, MetricVariant,
     PowerResult, Risk, SrmResult, VariantResult, Verdict, VsControl,
@@ -103,6 +104,34 @@ pub struct ExperimentInput {
     /// (frequentist by default); a name alone (`"sequential"`) takes its
     /// default settings.
     pub engine: Option<Engine>,
+    /// Up to 10, exactly one with role `goal`; none: the built-in metrics,
+    /// decided on conversion (a CONVERSION event).
+    pub metrics: Option<Vec<MetricInput>>,
+}
+
+/// A metric to define. `conversion`, `count` and `sum` name `eventType`
+/// (and optionally `where`, property values the events must have; `sum`
+/// adds up `valueProperty`, default `value`); `ratio` names `numerator`
+/// and `denominator`, each a count or sum of a selection, per user.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricInput {
+    /// `[a-z0-9_]`, 1 to 40 characters, unique in the experiment.
+    pub id: String,
+    /// The id unless given.
+    pub name: Option<String>,
+    pub kind: MetricKind,
+    /// `secondary` unless given.
+    pub role: Option<MetricRole>,
+    /// Lower is better.
+    pub inverse: Option<bool>,
+    pub event_type: Option<EventType>,
+    #[serde(rename = "where")]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
+    pub value_property: Option<String>,
+    pub numerator: Option<PartDefinition>,
+    pub denominator: Option<PartDefinition>,
 }
 
 /// Any subset; variants only while DRAFT. Status moves: DRAFT→ACTIVE,
@@ -119,6 +148,11 @@ pub struct ExperimentPatch {
     pub control_variant: Option<String>,
     /// In any state (`null`: frequentist).
     pub engine: Option<Engine>,
+    /// In any state; replaces the list (`null`: the built-in metrics). A
+    /// metric kept (same id, same selection) keeps its sums; a new one
+    /// counts from now, so once the experiment has counted events its
+    /// results say it misses the earlier ones.
+    pub metrics: Option<Vec<MetricInput>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -523,7 +557,7 @@ impl Modify for SecuritySchemes {
           set_ignored_referrers, get_timezone, set_timezone, get_dimensions, set_dimensions),
     components(schemas(ErrorBody, ErrorDetail, Event, AcceptedEvent, EventType, EventInput, BatchInput, BatchAccepted, Experiment, Variant,
                        Status, ExperimentInput, ExperimentPatch, VariantsInput, Summary, VariantSummary,
-                       ExperimentResults, Engine, GaussianPrior, Risk, Correction, Decision, Verdict, SrmResult, VariantResult, VsControl, PowerResult, MetricResult, MetricVariant, MetricKind, MetricRole, Assignment,
+                       ExperimentResults, Engine, GaussianPrior, Risk, Correction, Decision, Verdict, SrmResult, VariantResult, VsControl, PowerResult, MetricResult, MetricVariant, MetricKind, MetricRole, MetricDefinition, MetricInput, PartDefinition, PartKind, Assignment,
                        TimeSeries, Bucket, BucketTotals, Interval, Health, QueueDepth, TenantInput,
                        TenantCreated, KeyInput, KeyList, crate::repo::tenants::ApiKeyInfo,
                        crate::domain::tenant::KeyScope, IgnoredReferrersInput, IgnoredReferrers,

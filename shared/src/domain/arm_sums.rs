@@ -19,6 +19,7 @@
 //! user is off by at most half a hundredth squared.
 
 use super::attribution::{Activity, REVENUE_SCALE, SegmentKind, UserAttribution};
+use super::metric::rounded;
 
 /// Millionths per hundredth, the unit `r²` and `c·r` are kept in.
 const MICROS_PER_HUNDREDTH: i128 = 10_000;
@@ -70,10 +71,6 @@ impl ArmSums {
     fn of_user(activity: &Activity) -> ArmSums {
         let c: i64 = activity.conversions.values().map(|day| day.count).sum();
         let r: i64 = activity.conversions.values().map(|day| day.revenue).sum();
-        let rounded = |value: i128, scale: i128| {
-            let half = scale / 2 * value.signum();
-            i64::try_from((value + half) / scale).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
-        };
         ArmSums {
             conversions: c,
             conversions_squared: c.saturating_mul(c),

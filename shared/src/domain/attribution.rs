@@ -34,6 +34,7 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 use super::campaign::{Channel, Touch};
+use super::metric::Tally;
 use super::time_range;
 
 /// Days since the Unix epoch, UTC.
@@ -68,23 +69,12 @@ pub fn day_date(day: Day) -> String {
 /// What a report shows for a campaign field an event did not have.
 pub const NOT_SET: &str = "(not set)";
 
-/// Revenue is summed in millionths of the unit, as integers, so that sums
-/// are exact and the same in any order.
-pub const REVENUE_SCALE: f64 = 1_000_000.0;
-
-/// A `properties.value` beyond this (in either direction) adds no revenue:
-/// its millionths would not fit the counters.
-pub const MAX_REVENUE_VALUE: f64 = 1e12;
+pub use super::metric::{MAX_REVENUE_VALUE, REVENUE_SCALE};
 
 /// The revenue a conversion with these properties adds, in millionths: its
 /// numeric `value` (none, or not a number, adds nothing).
 pub fn revenue_of(properties: &Map<String, Value>) -> i64 {
-    match properties.get("value").and_then(Value::as_f64) {
-        Some(value) if value.is_finite() && value.abs() <= MAX_REVENUE_VALUE => {
-            (value * REVENUE_SCALE).round() as i64
-        }
-        _ => 0,
-    }
+    super::metric::value_of(properties, "value")
 }
 
 /// A campaign report's finest row: the fields of a first touch.
@@ -235,6 +225,9 @@ impl Segment {
 pub struct Activity {
     pub active_days: BTreeSet<Day>,
     pub conversions: BTreeMap<Day, DayConversions>,
+    /// An experiment arm's tallies of the selections its experiment's
+    /// metrics read (`domain::metric`), by selection digest.
+    pub tallies: BTreeMap<String, Tally>,
 }
 
 /// Where a user's rollups go: their row, or their row's cell of one
@@ -414,6 +407,34 @@ impl UserAttribution {
             .entry(Segment { kind, scope: scope.to_owned(), value: value.to_owned() })
             .or_default();
         add_activity(&mut activity.active_days, &mut activity.conversions, day, conversion)
+    }
+
+    /// Adds what an event of the experiment arm `(scope, value)` adds to
+    /// the tallies of its metrics' selections (after [`add_to_segment`]
+    /// put the arm); whether anything changed.
+    ///
+    /// [`add_to_segment`]: UserAttribution::add_to_segment
+    pub fn add_tallies<'a>(
+        &mut self,
+        (scope, value): (&str, &str),
+        tallies: impl IntoIterator<Item = (&'a str, Tally)>,
+    ) -> bool {
+        let Some((_, activity)) =
+            self.segments.iter_mut().find(|(segment, _)| segment.is(SegmentKind::Variant, scope, value))
+        else {
+            return false;
+        };
+        let mut changed = false;
+        for (digest, tally) in tallies {
+            match activity.tallies.get_mut(digest) {
+                Some(kept) => kept.add(tally),
+                None => {
+                    activity.tallies.insert(digest.to_owned(), tally);
+                }
+            }
+            changed = true;
+        }
+        changed
     }
 
     /// [`add_to_segment`] for an experiment arm.

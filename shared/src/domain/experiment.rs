@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::event::{MAX_TAG_CHARS, rfc3339};
+use super::metric::{self, MetricDefinition};
 use super::stats::{
     DEFAULT_SEQUENTIAL_TUNING, Engine, GaussianPrior, PRIOR_MEANS, PRIOR_STD_DEVS, SEQUENTIAL_TUNINGS,
 };
@@ -93,6 +94,10 @@ pub struct Experiment {
     /// engines existed.
     #[serde(default)]
     pub engine: Engine,
+    /// The metrics results report (`domain::metric`); none: the built-in
+    /// ones, decided on conversion to a CONVERSION event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricDefinition>,
 }
 
 /// Reads an experiment's `engine`: a name (`"sequential"`, with its
@@ -357,6 +362,10 @@ pub fn new_experiment(body: &Value, now: DateTime<Utc>) -> Result<Experiment, Ve
         .get("engine")
         .filter(|v| !v.is_null())
         .map_or(Engine::Frequentist, |v| parse_engine(&mut errors, v));
+    let metrics = body
+        .get("metrics")
+        .filter(|v| !v.is_null())
+        .map_or_else(Vec::new, |v| metric::parse_metrics(&mut errors, v, now));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -377,6 +386,7 @@ pub fn new_experiment(body: &Value, now: DateTime<Utc>) -> Result<Experiment, Ve
         updated_at: now,
         version: 1,
         engine,
+        metrics,
     })
 }
 
@@ -388,12 +398,23 @@ pub enum PatchError {
 }
 
 /// Applies a PATCH body (`status`, `name`, `description`, `startDate`,
-/// `endDate`, `variants`, `controlVariant`, `engine`) to an experiment.
-/// The engine may change in any state: it is how results are read, not
-/// what is counted.
+/// `endDate`, `variants`, `controlVariant`, `engine`, `metrics`) to an
+/// experiment. The engine and the metrics may change in any state: a
+/// metric new to the experiment is taken not to cover its start (see
+/// [`metric::carry_over`]; the caller knowing nothing was counted yet may
+/// say otherwise).
 pub fn apply_patch(current: &Experiment, body: &Value, now: DateTime<Utc>) -> Result<Experiment, PatchError> {
-    const UPDATABLE: [&str; 8] =
-        ["status", "name", "description", "startDate", "endDate", "variants", "controlVariant", "engine"];
+    const UPDATABLE: [&str; 9] = [
+        "status",
+        "name",
+        "description",
+        "startDate",
+        "endDate",
+        "variants",
+        "controlVariant",
+        "engine",
+        "metrics",
+    ];
     let Some(body) = body.as_object() else {
         return Err(PatchError::Invalid(vec![FieldError::new("body", "must be a JSON object")]));
     };
@@ -430,6 +451,11 @@ pub fn apply_patch(current: &Experiment, body: &Value, now: DateTime<Utc>) -> Re
     }
     if let Some(engine) = body.get("engine") {
         next.engine = if engine.is_null() { Engine::Frequentist } else { parse_engine(&mut errors, engine) };
+    }
+    if let Some(metrics) = body.get("metrics") {
+        next.metrics =
+            if metrics.is_null() { Vec::new() } else { metric::parse_metrics(&mut errors, metrics, now) };
+        metric::carry_over(&current.metrics, &mut next.metrics, true);
     }
     if body.contains_key("startDate") || body.contains_key("endDate") {
         let start_value = body.get("startDate").cloned().unwrap_or_else(|| {

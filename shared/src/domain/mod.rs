@@ -10,6 +10,7 @@ pub mod dimensions;
 pub mod distinct;
 pub mod event;
 pub mod experiment;
+pub mod metric;
 pub mod results;
 pub mod stats;
 pub mod summary;

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use super::arm_sums::ArmSums;
 use super::experiment::Experiment;
+use super::metric::MetricSums;
+pub use super::metric::{MetricKind, MetricRole};
 pub use super::stats::Correction;
 pub use super::stats::Engine;
 use super::stats::{self, Arm, Comparison, GaussianPrior, Moments, Sample};
@@ -100,30 +102,6 @@ pub struct ExperimentResults {
     pub metrics: Vec<MetricResult>,
 }
 
-/// What a metric measures per user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricKind {
-    /// Whether the user did it at least once: a share of users.
-    Conversion,
-    /// How many times, averaged over users.
-    Count,
-    /// A numeric property summed per user, averaged over users.
-    Sum,
-    /// One per-user sum over another, as a ratio of their totals.
-    Ratio,
-}
-
-/// What a metric is for in the decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricRole {
-    /// The metric the experiment is decided on.
-    Goal,
-    /// Reported, and corrected for, but not decided on.
-    Secondary,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricResult {
@@ -131,7 +109,16 @@ pub struct MetricResult {
     pub name: String,
     pub kind: MetricKind,
     pub role: MetricRole,
+    /// Lower is better: a treatment wins by decreasing it (its chance to
+    /// beat the control and its risk read so).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inverse: bool,
     pub variants: Vec<MetricVariant>,
+    /// A guardrail's treatments that make it significantly worse (by the
+    /// raw p-value or chance, uncorrected: a guardrail errs on the side of
+    /// caution).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failing: Vec<String>,
     /// Why the metric has no figures, when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -189,15 +176,150 @@ fn metric_sample(kind: MetricKind, totals: Totals, sums: ArmSums) -> (Sample, f6
     }
 }
 
-/// Every metric's figures per variant, its comparisons corrected across
-/// all goal and secondary metrics × treatments.
+/// A variant's sample for a defined metric, from its arm's users and sums.
+fn defined_sample(kind: MetricKind, users: u64, sums: MetricSums) -> Sample {
+    let [y, yy, x, xx, xy] = sums.units();
+    match kind {
+        MetricKind::Conversion => Sample::Proportion { users, converted: y.round().max(0.0) as u64 },
+        MetricKind::Count | MetricKind::Sum => Sample::Mean { users, sum: y, sum_squares: yy },
+        MetricKind::Ratio => Sample::Ratio {
+            users,
+            numerator: Moments { sum: y, sum_squares: yy },
+            denominator: Moments { sum: x, sum_squares: xx },
+            sum_of_products: xy,
+        },
+    }
+}
+
+/// What a variant's comparison says when lower is better: the chance to
+/// beat the control is that of a decrease, and the risks trade places.
+fn inverted(mut vs: VsControl) -> VsControl {
+    vs.chance_to_beat_control = vs.chance_to_beat_control.map(|chance| 1.0 - chance);
+    vs.risk = vs.risk.map(|risk| Risk { control: risk.treatment, treatment: risk.control });
+    vs
+}
+
+/// The experiment's defined metrics (`domain::metric`), in their order,
+/// each from its arms' sums (`metric_sums`, by variant and metric digest).
+fn defined_metrics(
+    experiment: &Experiment,
+    totals: &HashMap<String, Totals>,
+    metric_sums: &HashMap<(String, String), MetricSums>,
+    analysis: &Analysis,
+) -> Vec<MetricResult> {
+    let Analysis { confidence, engine, .. } = *analysis;
+    experiment
+        .metrics
+        .iter()
+        .map(|definition| {
+            let digest = definition.digest();
+            let sample = |variant: &str| {
+                let users = totals.get(variant).map_or(0, |t| t.users);
+                let sums =
+                    metric_sums.get(&(variant.to_owned(), digest.clone())).copied().unwrap_or_default();
+                defined_sample(definition.kind, users, sums)
+            };
+            let reason = (!definition.from_start).then(|| {
+                format!(
+                    "added on {} after the experiment had counted events: its sums leave out the events \
+                     stored before then (a backfill of them is not built yet)",
+                    definition.defined_at.format("%Y-%m-%d %H:%M UTC")
+                )
+            });
+            let control = sample(&experiment.control_variant);
+            let variants = match reason {
+                Some(_) => Vec::new(),
+                None => experiment
+                    .variants
+                    .iter()
+                    .map(|variant| {
+                        let treatment = sample(&variant.name);
+                        let total = match treatment {
+                            Sample::Proportion { converted, .. } => converted as f64,
+                            Sample::Mean { sum, .. } => sum,
+                            Sample::Ratio { numerator, .. } => numerator.sum,
+                        };
+                        let vs_control = (variant.name != experiment.control_variant).then(|| {
+                            let vs = compare_to_control(&control, &treatment, engine, confidence);
+                            if definition.inverse { inverted(vs) } else { vs }
+                        });
+                        MetricVariant {
+                            name: variant.name.clone(),
+                            users: treatment.users(),
+                            value: treatment.mean(),
+                            total,
+                            vs_control,
+                        }
+                    })
+                    .collect(),
+            };
+            MetricResult {
+                id: definition.id.clone(),
+                name: definition.name.clone(),
+                kind: definition.kind,
+                role: definition.role,
+                inverse: definition.inverse,
+                variants,
+                failing: Vec::new(),
+                reason,
+            }
+        })
+        .collect()
+}
+
+/// Every metric's figures per variant: the defined ones, else the
+/// built-in ones. Comparisons are corrected across all goal and secondary
+/// metrics × treatments; a guardrail's stand on their own, uncorrected.
 fn metrics(
+    experiment: &Experiment,
+    totals: &HashMap<String, Totals>,
+    sums: &HashMap<String, ArmSums>,
+    metric_sums: &HashMap<(String, String), MetricSums>,
+    analysis: &Analysis,
+) -> Vec<MetricResult> {
+    let mut results = if experiment.metrics.is_empty() {
+        built_in_metrics(experiment, totals, sums, analysis)
+    } else {
+        defined_metrics(experiment, totals, metric_sums, analysis)
+    };
+    let Analysis { confidence, engine, correction, .. } = *analysis;
+    let alpha = 1.0 - confidence;
+    let mut tested: Vec<&mut VsControl> = results
+        .iter_mut()
+        .filter(|metric| metric.role != MetricRole::Guardrail)
+        .flat_map(|metric| metric.variants.iter_mut())
+        .filter_map(|variant| variant.vs_control.as_mut())
+        .filter(|vs| vs.p_value.is_some())
+        .collect();
+    let raw: Vec<f64> = tested.iter().filter_map(|vs| vs.p_value).collect();
+    for (vs, adjusted) in tested.iter_mut().zip(correction.adjust(&raw)) {
+        vs.adjusted_p_value = Some(adjusted);
+        vs.significant = adjusted < alpha;
+    }
+    for metric in results.iter_mut().filter(|metric| metric.role == MetricRole::Guardrail) {
+        let direction = if metric.inverse { -1.0 } else { 1.0 };
+        for variant in &mut metric.variants {
+            let Some(vs) = variant.vs_control.as_mut() else { continue };
+            if !matches!(engine, Engine::Bayesian { .. }) {
+                vs.significant = vs.p_value.is_some_and(|p| p < alpha);
+            }
+            if vs.significant && vs.relative_lift.is_some_and(|lift| lift * direction < 0.0) {
+                metric.failing.push(variant.name.clone());
+            }
+        }
+    }
+    results
+}
+
+/// The built-in metrics, from the arms' counters and per-user sums
+/// (`domain::arm_sums`), before any correction.
+fn built_in_metrics(
     experiment: &Experiment,
     totals: &HashMap<String, Totals>,
     sums: &HashMap<String, ArmSums>,
     analysis: &Analysis,
 ) -> Vec<MetricResult> {
-    let Analysis { confidence, engine, correction, .. } = *analysis;
+    let Analysis { confidence, engine, .. } = *analysis;
     let of = |name: &str| {
         (totals.get(name).copied().unwrap_or_default(), sums.get(name).copied().unwrap_or_default())
     };
@@ -213,7 +335,7 @@ fn metrics(
         })
         .map(|v| v.name.clone())
         .collect();
-    let mut results: Vec<MetricResult> = METRICS
+    METRICS
         .iter()
         .map(|&(id, name, kind, role)| {
             let reason = (kind != MetricKind::Conversion && !uncovered.is_empty()).then(|| {
@@ -245,21 +367,18 @@ fn metrics(
                     })
                     .collect(),
             };
-            MetricResult { id: id.to_owned(), name: name.to_owned(), kind, role, variants, reason }
+            MetricResult {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                kind,
+                role,
+                inverse: false,
+                variants,
+                failing: Vec::new(),
+                reason,
+            }
         })
-        .collect();
-    let mut tested: Vec<&mut VsControl> = results
-        .iter_mut()
-        .flat_map(|metric| metric.variants.iter_mut())
-        .filter_map(|variant| variant.vs_control.as_mut())
-        .filter(|vs| vs.p_value.is_some())
-        .collect();
-    let raw: Vec<f64> = tested.iter().filter_map(|vs| vs.p_value).collect();
-    for (vs, adjusted) in tested.iter_mut().zip(correction.adjust(&raw)) {
-        vs.adjusted_p_value = Some(adjusted);
-        vs.significant = adjusted < 1.0 - confidence;
-    }
-    results
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -351,14 +470,17 @@ pub fn compute(
     analysis: &Analysis,
     days_running: Option<f64>,
 ) -> ExperimentResults {
-    compute_with_sums(experiment, totals, &HashMap::new(), analysis, days_running)
+    compute_with_sums(experiment, totals, &HashMap::new(), &HashMap::new(), analysis, days_running)
 }
 
-/// [`compute`], with each variant's per-user sums for the per-user metrics.
+/// [`compute`], with each variant's per-user sums for the built-in
+/// per-user metrics, and the sums of the experiment's defined metrics (by
+/// variant and metric digest).
 pub fn compute_with_sums(
     experiment: &Experiment,
     totals: &HashMap<String, Totals>,
     sums: &HashMap<String, ArmSums>,
+    metric_sums: &HashMap<(String, String), MetricSums>,
     analysis: &Analysis,
     days_running: Option<f64>,
 ) -> ExperimentResults {
@@ -434,7 +556,45 @@ pub fn compute_with_sums(
         .map(|(name, totals)| (name.clone(), totals.users))
         .collect();
     let (unknown, truncated) = top_rows(unknown, |users| *users, |sum, users| *sum += users);
-    let mut decision = decide(&variants, &srm, &power, engine);
+    let metrics = metrics(experiment, totals, sums, metric_sums, analysis);
+    let mut decision = match metrics
+        .iter()
+        .find(|m| m.role == MetricRole::Goal && !experiment.metrics.is_empty())
+    {
+        // A defined goal decides, with its direction and the guardrails.
+        Some(goal) => {
+            let candidates: Vec<Candidate> = goal
+                .variants
+                .iter()
+                .map(|v| Candidate { name: &v.name, users: v.users, vs: v.vs_control.as_ref() })
+                .collect();
+            let harmed = |variant: &str| -> Vec<&str> {
+                metrics
+                    .iter()
+                    .filter(|m| m.failing.iter().any(|name| name == variant))
+                    .map(|m| m.name.as_str())
+                    .collect()
+            };
+            match goal.reason.as_ref() {
+                Some(reason) => Decision {
+                    verdict: Verdict::KeepRunning,
+                    reasons: vec![format!("the goal {} has no figures: {reason}", goal.name)],
+                    variant: None,
+                    days_remaining: None,
+                },
+                None => {
+                    decide(&candidates, &srm, &power, engine, Goal { inverse: goal.inverse, harmed: &harmed })
+                }
+            }
+        }
+        None => {
+            let candidates: Vec<Candidate> = variants
+                .iter()
+                .map(|v| Candidate { name: &v.name, users: v.users, vs: v.vs_control.as_ref() })
+                .collect();
+            decide(&candidates, &srm, &power, engine, Goal { inverse: false, harmed: &|_| Vec::new() })
+        }
+    };
     // A completed experiment cannot run longer: what would keep running is
     // as far as it got.
     if experiment.status == super::experiment::Status::Completed && decision.verdict == Verdict::KeepRunning {
@@ -456,7 +616,7 @@ pub fn compute_with_sums(
         power,
         unknown_variants: unknown.into_iter().collect(),
         truncated,
-        metrics: metrics(experiment, totals, sums, analysis),
+        metrics,
     }
 }
 
@@ -465,13 +625,33 @@ fn percent(lift: f64) -> String {
     format!("{:+.1}%", lift * 100.0)
 }
 
+/// A variant as the decision sees it: its users and its goal's comparison.
+struct Candidate<'a> {
+    name: &'a str,
+    users: u64,
+    vs: Option<&'a VsControl>,
+}
+
+/// The goal's direction, and which guardrails a treatment harms (by name).
+struct Goal<'a> {
+    inverse: bool,
+    harmed: &'a dyn Fn(&str) -> Vec<&'a str>,
+}
+
 /// The verdict on the goal: a significant winner ships (with the
 /// fixed-horizon engine only once the planned sample is in, since reading
-/// it earlier is a peek), all treatments significantly worse stop, a
+/// it earlier is a peek) unless it harms a guardrail, all treatments
+/// significantly worse (or winning only by harming a guardrail) stop, a
 /// sample-ratio mismatch stops (nothing else can be trusted), a full
 /// sample without a difference is inconclusive, and anything else keeps
-/// running.
-fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engine: Engine) -> Decision {
+/// running. With an inverse goal, better is lower.
+fn decide(
+    variants: &[Candidate],
+    srm: &SrmResult,
+    power: &PowerResult,
+    engine: Engine,
+    goal: Goal,
+) -> Decision {
     let decision =
         |verdict, reasons: Vec<String>| Decision { verdict, reasons, variant: None, days_remaining: None };
     let keep_running = |reasons: Vec<String>| Decision {
@@ -488,11 +668,12 @@ fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engi
             )],
         );
     }
-    let compared: Vec<(&VariantResult, &VsControl, f64)> = variants
+    let direction = if goal.inverse { -1.0 } else { 1.0 };
+    let compared: Vec<(&Candidate, &VsControl, f64)> = variants
         .iter()
-        .filter_map(|v| v.vs_control.as_ref().and_then(|vs| vs.relative_lift.map(|lift| (v, vs, lift))))
+        .filter_map(|v| v.vs.and_then(|vs| vs.relative_lift.map(|lift| (v, vs, lift))))
         .collect();
-    let Some(first) = variants.iter().find_map(|v| v.vs_control.as_ref()) else {
+    let Some(first) = variants.iter().find_map(|v| v.vs) else {
         return decision(Verdict::Inconclusive, vec!["the experiment has no treatment to compare".into()]);
     };
     if compared.is_empty() {
@@ -516,11 +697,11 @@ fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engi
     };
     let reached = power.progress.is_some_and(|progress| progress >= 1.0);
     let needed = power.required_users_per_variant.map_or_else(String::new, |n| format!(" of {n}"));
-    let mut winners: Vec<&(&VariantResult, &VsControl, f64)> =
-        compared.iter().filter(|(_, vs, lift)| vs.significant && *lift > 0.0).collect();
-    winners.sort_by(|a, b| b.2.total_cmp(&a.2));
-    let losers: Vec<&(&VariantResult, &VsControl, f64)> =
-        compared.iter().filter(|(_, vs, lift)| vs.significant && *lift < 0.0).collect();
+    let mut winners: Vec<&(&Candidate, &VsControl, f64)> =
+        compared.iter().filter(|(_, vs, lift)| vs.significant && lift * direction > 0.0).collect();
+    winners.sort_by(|a, b| (b.2 * direction).total_cmp(&(a.2 * direction)));
+    let losers: Vec<&(&Candidate, &VsControl, f64)> =
+        compared.iter().filter(|(_, vs, lift)| vs.significant && lift * direction < 0.0).collect();
     let worse = |reasons: &mut Vec<String>| {
         for (v, vs, lift) in &losers {
             reasons.push(format!(
@@ -531,7 +712,23 @@ fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engi
             ));
         }
     };
-    if let Some((best, vs, lift)) = winners.first() {
+    // Winners that harm a guardrail are not shipped.
+    let mut harming = Vec::new();
+    let mut safe = Vec::new();
+    for winner in winners {
+        let harmed = (goal.harmed)(winner.0.name);
+        if harmed.is_empty() {
+            safe.push(winner);
+        } else {
+            harming.push(format!(
+                "{} beats the control on the goal ({}) but makes {} significantly worse",
+                winner.0.name,
+                percent(winner.2),
+                harmed.join(", ")
+            ));
+        }
+    }
+    if let Some((best, vs, lift)) = safe.first() {
         if engine == Engine::Frequentist && !reached {
             return keep_running(vec![format!(
                 "{} looks better than the control ({}), but a fixed-horizon test read before its planned sample \
@@ -544,23 +741,23 @@ fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engi
         }
         let mut reasons =
             vec![format!("{} beats the control: {} ({})", best.name, percent(*lift), evidence(vs))];
+        reasons.extend(harming);
         worse(&mut reasons);
-        return Decision { variant: Some(best.name.clone()), ..decision(Verdict::Ship, reasons) };
+        return Decision { variant: Some(best.name.to_owned()), ..decision(Verdict::Ship, reasons) };
     }
-    if losers.len() == compared.len() {
-        let mut reasons = Vec::new();
+    if losers.len() + harming.len() == compared.len() {
+        let mut reasons = harming;
         worse(&mut reasons);
         return decision(Verdict::Stop, reasons);
     }
     if reached {
-        return decision(
-            Verdict::Inconclusive,
-            vec![format!(
-                "the planned sample is in ({} users per variant{needed}) and no treatment differs significantly \
-                 from the control",
-                power.current_users_per_variant
-            )],
-        );
+        let mut reasons = vec![format!(
+            "the planned sample is in ({} users per variant{needed}) and no treatment differs significantly \
+             from the control",
+            power.current_users_per_variant
+        )];
+        reasons.extend(harming);
+        return decision(Verdict::Inconclusive, reasons);
     }
     let mut reasons = vec![match power.required_users_per_variant {
         Some(required) => format!(
@@ -569,6 +766,7 @@ fn decide(variants: &[VariantResult], srm: &SrmResult, power: &PowerResult, engi
         ),
         None => power.reason.clone().unwrap_or_else(|| "no significant difference yet".into()),
     }];
+    reasons.extend(harming);
     worse(&mut reasons);
     keep_running(reasons)
 }
@@ -825,6 +1023,104 @@ mod tests {
         assert!(csv.lines().nth(2).unwrap().starts_with("B,50,1000,2000,130,130,0.13,"));
     }
 
+    /// Sums of `users` users of whom `hits` have y = 1 (a conversion, or a
+    /// count of one), as the writer keeps them.
+    fn ones(hits: i64) -> MetricSums {
+        MetricSums { y: hits * 1_000_000, yy: hits * 10_000, ..MetricSums::default() }
+    }
+
+    #[test]
+    fn defined_metrics_decide_with_their_direction_and_guardrails() {
+        let body = json!({"name": "x", "variants": ["A", "B"], "metrics": [
+            {"id": "refunds", "kind": "conversion", "role": "goal", "inverse": true, "eventType": "CLICK",
+             "where": {"action": "refund"}},
+            {"id": "buys", "kind": "conversion", "eventType": "CONVERSION"},
+            {"id": "errors", "kind": "count", "role": "guardrail", "inverse": true, "eventType": "CLICK",
+             "where": {"action": "error"}},
+        ]});
+        let experiment = new_experiment(&body, Utc::now()).unwrap();
+        let digests: Vec<String> = experiment.metrics.iter().map(|m| m.digest()).collect();
+        let data = HashMap::from([("A".to_owned(), totals(20_000, 0)), ("B".to_owned(), totals(20_000, 0))]);
+        let sums_of = |refunds: (i64, i64), errors: (i64, i64)| {
+            HashMap::from([
+                (("A".to_owned(), digests[0].clone()), ones(refunds.0)),
+                (("B".to_owned(), digests[0].clone()), ones(refunds.1)),
+                (("A".to_owned(), digests[1].clone()), ones(1_000)),
+                (("B".to_owned(), digests[1].clone()), ones(1_000)),
+                (("A".to_owned(), digests[2].clone()), ones(errors.0)),
+                (("B".to_owned(), digests[2].clone()), ones(errors.1)),
+            ])
+        };
+        let sequential = Analysis { engine: Engine::Sequential { tuning: 5_000.0 }, ..Analysis::default() };
+        // B halves the refunds, errors unchanged: lower is better, so B ships.
+        let results = compute_with_sums(
+            &experiment,
+            &data,
+            &HashMap::new(),
+            &sums_of((1_000, 500), (300, 300)),
+            &sequential,
+            None,
+        );
+        let ids: Vec<&str> = results.metrics.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["refunds", "buys", "errors"]);
+        let refunds = results.metrics[0].variants[1].vs_control.as_ref().unwrap();
+        assert!(refunds.relative_lift.unwrap() < -0.4 && refunds.significant, "{refunds:?}");
+        assert!(refunds.chance_to_beat_control.unwrap() > 0.99, "a decrease beats the control");
+        assert!(results.metrics[2].failing.is_empty());
+        assert_eq!(
+            (results.decision.verdict, results.decision.variant.as_deref()),
+            (Verdict::Ship, Some("B"))
+        );
+        // The same win, but B doubles the errors: the guardrail fails, so stop.
+        let results = compute_with_sums(
+            &experiment,
+            &data,
+            &HashMap::new(),
+            &sums_of((1_000, 500), (300, 600)),
+            &sequential,
+            None,
+        );
+        assert_eq!(results.metrics[2].failing, ["B"]);
+        assert_eq!(results.decision.verdict, Verdict::Stop, "{:?}", results.decision);
+        assert!(results.decision.reasons[0].contains("errors"), "{:?}", results.decision);
+        // More refunds in B: worse on an inverse goal.
+        let results = compute_with_sums(
+            &experiment,
+            &data,
+            &HashMap::new(),
+            &sums_of((500, 1_000), (300, 300)),
+            &sequential,
+            None,
+        );
+        assert_eq!(results.decision.verdict, Verdict::Stop);
+        assert!(results.decision.reasons[0].starts_with("B is worse"), "{:?}", results.decision);
+        // Corrected across goal and secondary metrics only.
+        let goal = results.metrics[0].variants[1].vs_control.as_ref().unwrap();
+        let guardrail = results.metrics[2].variants[1].vs_control.as_ref().unwrap();
+        assert!(goal.adjusted_p_value.is_some() && guardrail.adjusted_p_value.is_none());
+    }
+
+    #[test]
+    fn a_metric_added_late_shows_why_it_has_no_figures() {
+        let body = json!({"name": "x", "variants": ["A", "B"], "metrics": [
+            {"id": "clicks", "kind": "count", "role": "goal", "eventType": "CLICK"}]});
+        let mut experiment = new_experiment(&body, Utc::now()).unwrap();
+        experiment.metrics[0].from_start = false;
+        let data = HashMap::from([("A".to_owned(), totals(500, 50)), ("B".to_owned(), totals(500, 60))]);
+        let results = compute_with_sums(
+            &experiment,
+            &data,
+            &HashMap::new(),
+            &HashMap::new(),
+            &Analysis::default(),
+            None,
+        );
+        assert!(results.metrics[0].variants.is_empty());
+        assert!(results.metrics[0].reason.as_deref().unwrap().contains("backfill"));
+        assert_eq!(results.decision.verdict, Verdict::KeepRunning);
+        assert!(results.decision.reasons[0].starts_with("the goal clicks has no figures"));
+    }
+
     #[test]
     fn per_user_metrics_need_sums_covering_every_conversion() {
         let experiment = new_experiment(&json!({"name": "x", "variants": ["A", "B"]}), Utc::now()).unwrap();
@@ -849,7 +1145,8 @@ mod tests {
         };
         let arm_sums =
             HashMap::from([("A".to_owned(), sums(100, 400, 900)), ("B".to_owned(), sums(130, 520, 1300))]);
-        let results = compute_with_sums(&experiment, &data, &arm_sums, &Analysis::default(), None);
+        let results =
+            compute_with_sums(&experiment, &data, &arm_sums, &HashMap::new(), &Analysis::default(), None);
         let per_user = &results.metrics[2];
         assert_eq!(per_user.reason, None);
         assert_eq!(per_user.variants[1].total, 1300.0);

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use foldhash::{HashMap, HashMapExt};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::day_values::{self, DayValues, KnownDayValues};
@@ -32,6 +32,7 @@ use crate::domain::attribution::{
 use crate::domain::campaign::{Channel, touch_of};
 use crate::domain::dimensions;
 use crate::domain::event::Event;
+use crate::domain::metric::{ExperimentMetrics, Tally};
 use crate::store::keys;
 use crate::store::{Condition, Item, Key, Query, Store, StoreError, WriteOp, query_all};
 use crate::ttl_cache::TtlCache;
@@ -256,7 +257,19 @@ pub fn user_item_owing(state: &UserAttribution, version: i64, journal: Option<&J
             .filter(|(segment, _)| segment.kind == kind)
             .map(|(segment, activity)| {
                 let days: Vec<Day> = activity.active_days.iter().copied().collect();
-                json!([segment.scope, segment.value, days, conversions_value(&activity.conversions)])
+                let mut entry =
+                    json!([segment.scope, segment.value, days, conversions_value(&activity.conversions)]);
+                if !activity.tallies.is_empty()
+                    && let Some(entry) = entry.as_array_mut()
+                {
+                    let tallies: Map<String, Value> = activity
+                        .tallies
+                        .iter()
+                        .map(|(digest, tally)| (digest.clone(), json!([tally.events, tally.value])))
+                        .collect();
+                    entry.push(Value::Object(tallies));
+                }
+                entry
             })
             .collect();
         if !segments.is_empty() {
@@ -278,6 +291,17 @@ fn conversions_of_value(value: &Value) -> Option<std::collections::BTreeMap<Day,
             let entry = entry.as_array()?;
             let number = |i: usize| entry.get(i).and_then(Value::as_i64);
             Some((number(0)?, DayConversions { count: number(1)?, revenue: number(2)? }))
+        })
+        .collect()
+}
+
+fn tallies_of_value(value: &Value) -> Option<std::collections::BTreeMap<String, Tally>> {
+    value
+        .as_object()?
+        .iter()
+        .map(|(digest, pair)| {
+            let number = |i: usize| pair.get(i).and_then(Value::as_i64);
+            Some((digest.clone(), Tally { events: number(0)?, value: number(1)? }))
         })
         .collect()
 }
@@ -310,6 +334,10 @@ pub fn user_of_item(item: &Item) -> Option<(i64, UserAttribution)> {
             let activity = Activity {
                 active_days: days_of_value(entry.get(2)?)?,
                 conversions: conversions_of_value(entry.get(3)?)?,
+                tallies: match entry.get(4) {
+                    None => Default::default(),
+                    Some(tallies) => tallies_of_value(tallies)?,
+                },
             };
             segments.insert(segment, activity);
         }
@@ -375,12 +403,14 @@ pub fn arm_of(event: &Event) -> Option<(&str, &str)> {
 
 /// Adds `event` to its user's `state` (touches derived with the tenant's
 /// ignored referrers, dimension values of the tenant's dimensions, each
-/// counted as `day_values` says); whether anything changed.
+/// counted as `day_values` says, the tallies of its experiment's
+/// `metrics`); whether anything changed.
 pub fn add_event(
     state: &mut UserAttribution,
     event: &Event,
     settings: &TenantSettings,
     day_values: &DayValues,
+    metrics: Option<&ExperimentMetrics>,
 ) -> bool {
     let conversion = conversion_of(event);
     let day = settings.day_of(&event.timestamp);
@@ -388,6 +418,9 @@ pub fn add_event(
         state.add(event.timestamp, day, conversion, || touch_row(event, &settings.ignored_referrers));
     if let Some(arm) = arm_of(event) {
         changed |= state.add_to_segment(day, SegmentKind::Variant, arm, conversion);
+        if let Some(metrics) = metrics {
+            changed |= state.add_tallies(arm, metrics.tallies_of(event));
+        }
     }
     for key in &settings.dimensions {
         let value = dimensions::value_of(&event.properties, key);
@@ -419,6 +452,10 @@ pub struct UserSlot {
 #[derive(Default)]
 pub struct Slots {
     pub users: Vec<UserSlot>,
+    /// The metrics of each experiment the batch's events are tagged with
+    /// that defines any: (tenant, experiment, metrics). A batch names a
+    /// handful of experiments, so a scan finds one without building a key.
+    pub metrics: Vec<(String, String, Arc<ExperimentMetrics>)>,
     /// Which of the batch's dimension values count as `(other)`.
     pub day_values: DayValues,
     /// By the index of the event in the batch.
@@ -521,9 +558,71 @@ impl KnownAttributions {
 /// How long the batch writer trusts a tenant's settings read earlier.
 pub const SETTINGS_TTL: Duration = Duration::from_secs(30);
 
+/// How the batch writer's cache of experiments' metrics names one.
+pub fn experiment_key(tenant_id: &str, experiment_id: &str) -> String {
+    // Tenant ids never contain NUL.
+    format!("{tenant_id}\0{experiment_id}")
+}
+
+impl Slots {
+    /// The metrics of the experiment `event` is tagged with, if it has any.
+    pub fn metrics_of(&self, event: &Event) -> Option<&ExperimentMetrics> {
+        if self.metrics.is_empty() {
+            return None;
+        }
+        let (experiment_id, _) = arm_of(event)?;
+        self.metrics
+            .iter()
+            .find(|(tenant, experiment, _)| *tenant == event.tenant_id && experiment == experiment_id)
+            .map(|(_, _, metrics)| metrics.as_ref())
+    }
+}
+
+/// The metrics of every experiment `events` are tagged with that defines
+/// any, from `cache` or read (an experiment not found has none, and is
+/// remembered so too: experiment ids are made by the server, so events
+/// cannot name one before it exists).
+async fn experiment_metrics(
+    store: &dyn Store,
+    cache: &TtlCache<Arc<ExperimentMetrics>>,
+    events: &[Event],
+) -> Result<Vec<(String, String, Arc<ExperimentMetrics>)>, StoreError> {
+    let mut seen: foldhash::HashSet<(&str, &str)> = foldhash::HashSet::default();
+    let mut found = Vec::new();
+    for event in events {
+        let Some((experiment_id, _)) = arm_of(event) else { continue };
+        if !seen.insert((&event.tenant_id, experiment_id)) {
+            continue;
+        }
+        let key = experiment_key(&event.tenant_id, experiment_id);
+        let metrics = match cache.get(&key) {
+            Some(metrics) => metrics,
+            None => {
+                let experiment = super::experiments::get(store, &event.tenant_id, experiment_id).await?;
+                let metrics =
+                    Arc::new(experiment.map(|e| ExperimentMetrics::of(&e.metrics)).unwrap_or_default());
+                cache.put(key, metrics.clone());
+                metrics
+            }
+        };
+        if !metrics.metrics.is_empty() {
+            found.push((event.tenant_id.clone(), experiment_id.to_owned(), metrics));
+        }
+    }
+    Ok(found)
+}
+
 /// Whether `event` leaves a user's stored state as `known` says it is.
-fn changes_nothing(event: &Event, known: Option<Known>, settings: &TenantSettings) -> bool {
+fn changes_nothing(
+    event: &Event,
+    known: Option<Known>,
+    settings: &TenantSettings,
+    metrics: Option<&ExperimentMetrics>,
+) -> bool {
     let Some(known) = known else { return false };
+    if metrics.is_some_and(|metrics| metrics.selects(event)) {
+        return false;
+    }
     let remembered =
         |kind, scope: &str, value: &str| known.segments.contains(&segment_hash(kind, scope, value));
     settings.day_of(&event.timestamp) == known.day
@@ -545,8 +644,11 @@ pub async fn read_changing(
     known: &KnownAttributions,
     known_values: &KnownDayValues,
     settings_cache: &TtlCache<Arc<TenantSettings>>,
+    metrics_cache: &TtlCache<Arc<ExperimentMetrics>>,
     events: &[Event],
 ) -> Result<Slots, StoreError> {
+    let metrics =
+        Slots { metrics: experiment_metrics(store, metrics_cache, events).await?, ..Slots::default() };
     let mut settings_of: HashMap<&str, Arc<TenantSettings>> = HashMap::new();
     for event in events {
         if !settings_of.contains_key(event.tenant_id.as_str()) {
@@ -581,7 +683,12 @@ pub async fn read_changing(
     let mut changing = vec![false; digests.len()];
     for (event, &index) in events.iter().zip(&of_event) {
         if !changing[index] {
-            changing[index] = !changes_nothing(event, facts[index], &settings_of[event.tenant_id.as_str()]);
+            changing[index] = !changes_nothing(
+                event,
+                facts[index],
+                &settings_of[event.tenant_id.as_str()],
+                metrics.metrics_of(event),
+            );
         }
     }
     let wanted: Vec<(usize, Key)> = (0..digests.len())
@@ -629,10 +736,16 @@ pub async fn read_changing(
     let day_values = day_values::admit(store, known_values, brought).await?;
     for (event, &index) in events.iter().zip(&of_event) {
         if let Some((_, (_, _, state))) = &mut next[index] {
-            add_event(state, event, &settings_of[event.tenant_id.as_str()], &day_values);
+            add_event(
+                state,
+                event,
+                &settings_of[event.tenant_id.as_str()],
+                &day_values,
+                metrics.metrics_of(event),
+            );
         }
     }
-    let mut slots = Slots { day_values, ..Slots::default() };
+    let mut slots = Slots { day_values, ..metrics };
     let mut slot_of_user = vec![None; digests.len()];
     let mut unchanged = Vec::new();
     for (index, read) in next.into_iter().enumerate() {
@@ -900,7 +1013,7 @@ mod tests {
 
         let mut expected = UserAttribution::default();
         for e in &all {
-            add_event(&mut expected, e, &TenantSettings::default(), &DayValues::default());
+            add_event(&mut expected, e, &TenantSettings::default(), &DayValues::default(), None);
         }
         assert_eq!(expected.row().campaign.as_deref(), Some("spring"));
         let want: Vec<(Day, Row, RowDay)> = by_day(&expected.contributions())
@@ -963,32 +1076,32 @@ mod tests {
         };
         let plain = TenantSettings::default();
         let mut state = UserAttribution::default();
-        assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &plain, &DayValues::default()));
+        assert!(add_event(&mut state, &event(Some("exp"), Some("A")), &plain, &DayValues::default(), None));
         let known = Known::of(&state);
         assert_eq!(known.unwrap().segments.iter().filter(|hash| **hash != 0).count(), 1);
         // The same arm, or none, on the known day: nothing to read.
-        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &plain));
-        assert!(changes_nothing(&event(None, None), known, &plain));
-        assert!(changes_nothing(&event(Some("exp"), None), known, &plain));
+        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &plain, None));
+        assert!(changes_nothing(&event(None, None), known, &plain, None));
+        assert!(changes_nothing(&event(Some("exp"), None), known, &plain, None));
         // Another variant, or another experiment: the item changes.
-        assert!(!changes_nothing(&event(Some("exp"), Some("B")), known, &plain));
-        assert!(!changes_nothing(&event(Some("other"), Some("A")), known, &plain));
+        assert!(!changes_nothing(&event(Some("exp"), Some("B")), known, &plain, None));
+        assert!(!changes_nothing(&event(Some("other"), Some("A")), known, &plain, None));
         let mut moved = state.clone();
-        assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &plain, &DayValues::default()));
-        assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &plain, &DayValues::default()));
+        assert!(add_event(&mut moved, &event(Some("exp"), Some("B")), &plain, &DayValues::default(), None));
+        assert!(!add_event(&mut moved, &event(Some("exp"), Some("B")), &plain, &DayValues::default(), None));
         assert_eq!(moved.segments.len(), 2);
         // Both are known once the item holds both; a fourth arm of the day
         // is past what is remembered, and read.
         let known = Known::of(&moved);
-        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &plain));
-        assert!(changes_nothing(&event(Some("exp"), Some("B")), known, &plain));
+        assert!(changes_nothing(&event(Some("exp"), Some("A")), known, &plain, None));
+        assert!(changes_nothing(&event(Some("exp"), Some("B")), known, &plain, None));
         for variant in ["C", "D"] {
-            add_event(&mut moved, &event(Some("exp"), Some(variant)), &plain, &DayValues::default());
+            add_event(&mut moved, &event(Some("exp"), Some(variant)), &plain, &DayValues::default(), None);
         }
         let known = Known::of(&moved);
         let read = ["A", "B", "C", "D"]
             .iter()
-            .filter(|v| !changes_nothing(&event(Some("exp"), Some(v)), known, &plain));
+            .filter(|v| !changes_nothing(&event(Some("exp"), Some(v)), known, &plain, None));
         assert_eq!(read.count(), 1);
     }
 
@@ -1006,15 +1119,21 @@ mod tests {
         };
         let settings = TenantSettings { dimensions: vec!["device".into()], ..TenantSettings::default() };
         let mut state = UserAttribution::default();
-        assert!(add_event(&mut state, &event(json!({"device": "Mobile"})), &settings, &DayValues::default()));
+        assert!(add_event(
+            &mut state,
+            &event(json!({"device": "Mobile"})),
+            &settings,
+            &DayValues::default(),
+            None
+        ));
         assert_eq!(state.segments.keys().next(), Some(&Segment::property("device", "mobile")));
         let known = Known::of(&state);
         // The same value (as normalised) on the known day: nothing to read.
-        assert!(changes_nothing(&event(json!({"device": " MOBILE"})), known, &settings));
+        assert!(changes_nothing(&event(json!({"device": " MOBILE"})), known, &settings, None));
         // Another value, or none (`(not set)`), changes the item.
-        assert!(!changes_nothing(&event(json!({"device": "desktop"})), known, &settings));
-        assert!(!changes_nothing(&event(json!({})), known, &settings));
-        assert!(add_event(&mut state, &event(json!({})), &settings, &DayValues::default()));
+        assert!(!changes_nothing(&event(json!({"device": "desktop"})), known, &settings, None));
+        assert!(!changes_nothing(&event(json!({})), known, &settings, None));
+        assert!(add_event(&mut state, &event(json!({})), &settings, &DayValues::default(), None));
         assert!(
             state.segments.contains_key(&Segment::property("device", crate::domain::attribution::NOT_SET))
         );
@@ -1025,6 +1144,7 @@ mod tests {
             &event(json!({"device": "mobile"})),
             &TenantSettings::default(),
             &DayValues::default(),
+            None,
         );
         assert!(plain.segments.is_empty());
     }

@@ -11,10 +11,13 @@
 
 use serde_json::Value;
 
+use std::collections::HashMap;
+
 use crate::domain::arm_sums::{self, ArmSums};
 use crate::domain::counting::{
     CONVERSIONS, CONVERTED_USERS, EVENTS, NEW_CONVERTED_USERS, NEW_USERS, Scope, ScopeRef, USERS,
 };
+use crate::domain::metric::{self, MetricSums};
 use crate::domain::summary::{Summary, Totals};
 use crate::domain::timeseries::BucketTotals;
 use crate::store::keys;
@@ -139,6 +142,25 @@ pub async fn experiment_arms(
     experiment_id: &str,
 ) -> Result<Vec<(String, Totals, ArmSums)>, StoreError> {
     variant_items(store, tenant_id, keys::variant_counters_prefix(experiment_id)).await
+}
+
+/// The sums of each defined metric (by digest) in each arm (by variant
+/// name) of one experiment, their shards summed: one query, O(variants ×
+/// metrics × shards in use).
+pub async fn experiment_metric_sums(
+    store: &dyn Store,
+    tenant_id: &str,
+    experiment_id: &str,
+) -> Result<HashMap<(String, String), MetricSums>, StoreError> {
+    let query = Query::partition(keys::counters_partition(tenant_id))
+        .range(SortRange::Prefix(keys::metric_sums_prefix(experiment_id)));
+    let mut sums: HashMap<(String, String), [i64; 5]> = HashMap::new();
+    for (_, item) in query_all(store, query).await? {
+        let label = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+        let (Some(variant), Some(metric)) = (label("variant"), label("metric")) else { continue };
+        add_counts(sums.entry((variant, metric)).or_default(), &item, metric::ATTRIBUTES);
+    }
+    Ok(sums.into_iter().map(|(key, sums)| (key, MetricSums::of_array(sums))).collect())
 }
 
 /// All-time totals of the variants a summary lists: one experiment's, or

@@ -41,6 +41,7 @@ use crate::domain::counting::{
 };
 use crate::domain::counting::{Membership, ScopeRef};
 use crate::domain::event::Event;
+use crate::domain::metric;
 use crate::domain::timeseries::parse_hour;
 use crate::store::keys;
 use crate::store::{Condition, Item, Key, Layout, WriteOp};
@@ -161,6 +162,8 @@ const ARM_COUNTER_NAMES: [&str; 9] = [
     arm_sums::ATTRIBUTES[4],
 ];
 const BUCKET_NAMES: [&str; 4] = [EVENTS, CONVERSIONS, NEW_USERS, NEW_CONVERTED_USERS];
+/// An experiment arm's sums of one defined metric (`domain::metric`).
+const METRIC_SUM_NAMES: [&str; 5] = metric::ATTRIBUTES;
 /// The most counts an aggregate has.
 const SLOTS: usize = ARM_COUNTER_NAMES.len();
 
@@ -190,6 +193,8 @@ struct KeyBook<'a> {
     scopes: Vec<ScopeEntry<'a>>,
     /// Bucket of (scope, hour), by hours since the Unix epoch.
     bucket_ids: HashMap<(usize, i64), AggregateId>,
+    /// Metric-sums items, by key.
+    metric_sum_ids: HashMap<Key, AggregateId>,
     aggregates: Vec<Aggregate>,
     /// Campaign row items of (tenant, row, day), and each row's stored
     /// fields and digest.
@@ -255,6 +260,19 @@ impl<'a> KeyBook<'a> {
         self.row_items.push((key, item_of(stored_attribution::ROW, labels.clone())));
         self.row_item_of.push((tenant_id, row, day));
         self.row_item_ids.insert((tenant_id, row, day), id);
+        id
+    }
+
+    /// The sums item of one defined metric in one experiment arm.
+    fn metric_sums(&mut self, tenant_id: &'a str, arm: (&'a str, &'a str), digest: &str) -> AggregateId {
+        let key = keys::metric_sums(tenant_id, arm.0, arm.1, digest);
+        if let Some(&id) = self.metric_sum_ids.get(&key) {
+            return id;
+        }
+        let id = self.aggregates.len();
+        let labels = object(json!({"experimentId": arm.0, "variant": arm.1, "metric": digest}));
+        self.aggregates.push(Aggregate { key: key.clone(), labels, names: &METRIC_SUM_NAMES });
+        self.metric_sum_ids.insert(key, id);
         id
     }
 
@@ -539,7 +557,13 @@ pub fn plan(
             let user = &attribution.users[slot];
             let before = &users[slot].1;
             let mut after = before.clone();
-            if stored_attribution::add_event(&mut after, event, &user.settings, &attribution.day_values) {
+            if stored_attribution::add_event(
+                &mut after,
+                event,
+                &user.settings,
+                &attribution.day_values,
+                attribution.metrics_of(event),
+            ) {
                 for (row, changes) in attribution::changes(before, &after) {
                     let row = book.row(row);
                     for (day, measure, delta) in changes {
@@ -556,6 +580,34 @@ pub fn plan(
                         let counter = book.scopes[scope].counter;
                         for (slot, delta) in change.as_array().into_iter().enumerate() {
                             bumps.push((counter, COUNTER_NAMES.len() + slot, delta));
+                        }
+                    }
+                }
+                // So do the sums of its experiment's defined metrics, on
+                // items of their own beside the counter.
+                if let (Some(arm), Some(metrics)) =
+                    (stored_attribution::arm_of(event), attribution.metrics_of(event))
+                {
+                    let tallies = |user: &UserAttribution| {
+                        user.segments
+                            .iter()
+                            .find(|(segment, _)| {
+                                segment.kind == attribution::SegmentKind::Variant
+                                    && (segment.scope.as_str(), segment.value.as_str()) == arm
+                            })
+                            .map(|(_, activity)| activity.tallies.clone())
+                            .unwrap_or_default()
+                    };
+                    let (was, is) = (tallies(before), tallies(&after));
+                    if was != is {
+                        for compiled in &metrics.metrics {
+                            let change = compiled.contribution(&is).minus(compiled.contribution(&was));
+                            if !change.is_zero() {
+                                let sums = book.metric_sums(&event.tenant_id, arm, &compiled.digest);
+                                for (slot, delta) in change.as_array().into_iter().enumerate() {
+                                    bumps.push((sums, slot, delta));
+                                }
+                            }
                         }
                     }
                 }

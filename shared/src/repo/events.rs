@@ -12,6 +12,7 @@ use super::settings::TenantSettings;
 use super::user_sketches::{self, SketchCache};
 use crate::domain::FieldError;
 use crate::domain::event::{Event, EventAt, MAX_PROPERTIES_BYTES, field_name};
+use crate::domain::metric::ExperimentMetrics;
 use crate::store::keys;
 use crate::store::limits::{self, MAX_ITEM_BYTES};
 use crate::store::{Key, LayoutUse, Store, StoreError};
@@ -99,6 +100,9 @@ pub struct WriterMemory {
     /// Which custom dimension values their days keep (`repo::day_values`).
     pub day_values: KnownDayValues,
     pub settings: TtlCache<Arc<TenantSettings>>,
+    /// Each experiment's metrics, by `attribution::experiment_key`: a
+    /// metric added reaches the writer within `SETTINGS_TTL`.
+    pub experiment_metrics: TtlCache<Arc<ExperimentMetrics>>,
     /// The shard of hot items this writer adds to ([`hot_shards`]).
     pub home_shard: HomeShard,
 }
@@ -111,6 +115,7 @@ impl Default for WriterMemory {
             attributions: KnownAttributions::default(),
             day_values: KnownDayValues::default(),
             settings: TtlCache::new(SETTINGS_TTL),
+            experiment_metrics: TtlCache::new(SETTINGS_TTL),
             home_shard: HomeShard::default(),
         }
     }
@@ -191,6 +196,7 @@ pub async fn store_events_into(
             &memory.attributions,
             &memory.day_values,
             &memory.settings,
+            &memory.experiment_metrics,
             &pending,
         )
         .await?;

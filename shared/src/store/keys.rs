@@ -379,6 +379,24 @@ pub fn variant_counters_prefix(experiment_id: &str) -> String {
 
 pub const VARIANT_NAME_COUNTERS_PREFIX: &str = "N#";
 
+/// Sort-key prefix of every metric-sums item of one experiment.
+pub fn metric_sums_prefix(experiment_id: &str) -> String {
+    let mut prefix = String::from("M#");
+    push_part(&mut prefix, experiment_id);
+    prefix.push('#');
+    prefix
+}
+
+/// An experiment arm's sums of one metric (by the metric's digest, hex),
+/// beside the counters: a hot item, sharded like them.
+pub fn metric_sums(tenant_id: &str, experiment_id: &str, variant: &str, metric_digest: &str) -> Key {
+    let mut sk = metric_sums_prefix(experiment_id);
+    push_part(&mut sk, variant);
+    sk.push('#');
+    sk.push_str(metric_digest);
+    Key::new(counters_partition(tenant_id), sk)
+}
+
 const BUCKETS: &str = "BKT#";
 
 /// Hourly counters of one scope, sorted by hour, in one of the scope's
