@@ -429,6 +429,22 @@ fn ratio_variance(pairs: &[(f64, f64)]) -> (f64, f64) {
     (mr / mc, vr / mc.powi(2) - 2.0 * cov * mr / mc.powi(3) + mr.powi(2) * vc / mc.powi(4))
 }
 
+/// Sends `events` of experiment `id` shuffled, then a tenth of them again
+/// in later calls, and waits until the experiment counts each once.
+async fn send_shuffled_and_again(stack: &Stack, key: &str, id: &str, mut events: Vec<Value>, rng: &mut Lcg) {
+    for i in (1..events.len()).rev() {
+        events.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let again: Vec<Value> = events.iter().filter(|_| rng.below(10) == 0).cloned().collect();
+    for chunk in events.chunks(500).chain(again.chunks(500)) {
+        let reply = stack.post("/api/events/batch", key, json!({"events": chunk})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    }
+    stack
+        .wait_for_events(key, &format!("/api/analytics/summary?experimentId={id}"), events.len() as u64)
+        .await;
+}
+
 /// The per-user metrics (conversions and revenue per user, revenue per
 /// conversion) from the arms' sums, against a recount of the generated
 /// users: events out of time order, some sent twice, some users in both
@@ -486,17 +502,7 @@ async fn per_user_metrics_match_a_recount_of_the_users() {
             truth.entry(arm).or_default().insert(user.clone(), (conversions, revenue));
         }
     }
-    // Shuffled, and a tenth of them sent again in a later call.
-    for i in (1..events.len()).rev() {
-        events.swap(i, rng.below(i as u64 + 1) as usize);
-    }
-    let again: Vec<Value> = events.iter().filter(|_| rng.below(10) == 0).cloned().collect();
-    let total = events.len() as u64;
-    for chunk in events.chunks(500).chain(again.chunks(500)) {
-        let reply = stack.post("/api/events/batch", &key, json!({"events": chunk})).await;
-        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
-    }
-    stack.wait_for_events(&key, &format!("/api/analytics/summary?experimentId={id}"), total).await;
+    send_shuffled_and_again(&stack, &key, &id, events, &mut rng).await;
 
     let body = stack.get(&format!("/api/experiments/{id}/results?correction=none"), &key).await.body;
     let metrics = body["metrics"].as_array().expect("metrics");
@@ -657,16 +663,7 @@ async fn defined_metrics_match_a_recount_of_the_users() {
             truth.entry(arm).or_default().insert(user.clone(), [bought, views as f64, amount, errors as f64]);
         }
     }
-    for i in (1..events.len()).rev() {
-        events.swap(i, rng.below(i as u64 + 1) as usize);
-    }
-    let again: Vec<Value> = events.iter().filter(|_| rng.below(10) == 0).cloned().collect();
-    let total = events.len() as u64;
-    for chunk in events.chunks(500).chain(again.chunks(500)) {
-        let reply = stack.post("/api/events/batch", &key, json!({"events": chunk})).await;
-        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
-    }
-    stack.wait_for_events(&key, &format!("/api/analytics/summary?experimentId={id}"), total).await;
+    send_shuffled_and_again(&stack, &key, &id, events, &mut rng).await;
 
     let body = stack.get(&format!("/api/experiments/{id}/results?correction=none"), &key).await.body;
     let results = body["metrics"].as_array().expect("metrics");

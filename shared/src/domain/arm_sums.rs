@@ -18,7 +18,7 @@
 //! telescopes too: the totals are the same integers in any order, and each
 //! user is off by at most half a hundredth squared.
 
-use super::attribution::{Activity, REVENUE_SCALE, SegmentKind, UserAttribution};
+use super::attribution::{Activity, REVENUE_SCALE, UserAttribution};
 use super::metric::rounded;
 
 /// Millionths per hundredth, the unit `r²` and `c·r` are kept in.
@@ -111,29 +111,17 @@ impl ArmSums {
     }
 }
 
-fn arms(user: &UserAttribution) -> impl Iterator<Item = ((&str, &str), &Activity)> {
-    user.segments
-        .iter()
-        .filter(|(segment, _)| segment.kind == SegmentKind::Variant)
-        .map(|(segment, activity)| ((segment.scope.as_str(), segment.value.as_str()), activity))
-}
-
 /// What a user's change from `before` to `after` adds to the sums of the
 /// arm `(experimentId, variant)`.
 pub fn change_in(before: &UserAttribution, after: &UserAttribution, arm: (&str, &str)) -> ArmSums {
-    let of = |user: &UserAttribution| {
-        arms(user)
-            .find(|(found, _)| *found == arm)
-            .map(|(_, activity)| ArmSums::of_user(activity))
-            .unwrap_or_default()
-    };
+    let of = |user: &UserAttribution| user.arm(arm).map(ArmSums::of_user).unwrap_or_default();
     of(after).minus(of(before))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::attribution::revenue_of;
+    use crate::domain::attribution::{SegmentKind, revenue_of};
     use serde_json::json;
 
     fn converted(user: &mut UserAttribution, day: i64, arm: &str, value: f64) {

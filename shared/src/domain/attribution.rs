@@ -409,6 +409,14 @@ impl UserAttribution {
         add_activity(&mut activity.active_days, &mut activity.conversions, day, conversion)
     }
 
+    /// What the user did in the experiment arm `(experimentId, variant)`.
+    pub fn arm(&self, (scope, value): (&str, &str)) -> Option<&Activity> {
+        self.segments
+            .iter()
+            .find(|(segment, _)| segment.is(SegmentKind::Variant, scope, value))
+            .map(|(_, activity)| activity)
+    }
+
     /// Adds what an event of the experiment arm `(scope, value)` adds to
     /// the tallies of its metrics' selections (after [`add_to_segment`]
     /// put the arm); whether anything changed.

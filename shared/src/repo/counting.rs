@@ -588,20 +588,12 @@ pub fn plan(
                 if let (Some(arm), Some(metrics)) =
                     (stored_attribution::arm_of(event), attribution.metrics_of(event))
                 {
-                    let tallies = |user: &UserAttribution| {
-                        user.segments
-                            .iter()
-                            .find(|(segment, _)| {
-                                segment.kind == attribution::SegmentKind::Variant
-                                    && (segment.scope.as_str(), segment.value.as_str()) == arm
-                            })
-                            .map(|(_, activity)| activity.tallies.clone())
-                            .unwrap_or_default()
-                    };
-                    let (was, is) = (tallies(before), tallies(&after));
+                    let none = Default::default();
+                    let was = before.arm(arm).map_or(&none, |activity| &activity.tallies);
+                    let is = after.arm(arm).map_or(&none, |activity| &activity.tallies);
                     if was != is {
                         for compiled in &metrics.metrics {
-                            let change = compiled.contribution(&is).minus(compiled.contribution(&was));
+                            let change = compiled.contribution(is).minus(compiled.contribution(was));
                             if !change.is_zero() {
                                 let sums = book.metric_sums(&event.tenant_id, arm, &compiled.digest);
                                 for (slot, delta) in change.as_array().into_iter().enumerate() {
