@@ -1281,3 +1281,162 @@ async fn admin_rebuilds_a_tenants_rollups_a_day_at_a_time() {
     assert_eq!(lines[2]["bucketsSet"], 0, "nothing left to set the second time");
     assert_eq!(lines[2]["next"], Value::Null);
 }
+
+/// What a browser can send without a CORS preflight, or as a beacon while
+/// its page unloads: JSON as `text/plain`, a publishable key in the URL or
+/// the body, a gzip body, the client's clock in `sentAt`. And crawlers
+/// running the page's script are dropped, unless the key opts out.
+#[tokio::test]
+async fn a_browser_sends_beacons_with_a_publishable_key_and_crawlers_are_dropped() {
+    use std::io::Write;
+
+    let stack = Stack::start().await;
+    let (_, full) = stack.tenant("beacons").await;
+    let site = "https://shop.example";
+    let key = |body: Value| async {
+        let created = stack.post("/api/keys", &full, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert_eq!(
+            created.body["filterBots"],
+            created.body["scope"] == "ingest" && created.body["label"] != "bots welcome"
+        );
+        created.body["key"].as_str().unwrap().to_owned()
+    };
+    let publishable = key(json!({"scope": "ingest", "label": "site", "allowedOrigins": [site]})).await;
+    let keeps_bots = key(
+        json!({"scope": "ingest", "label": "bots welcome", "allowedOrigins": [site], "filterBots": false}),
+    )
+    .await;
+    let beacon = |path: &str, body: Vec<u8>| {
+        stack
+            .client()
+            .post(format!("{}{path}", stack.base))
+            .header("Content-Type", "text/plain;charset=UTF-8")
+            .header("Origin", site)
+            .body(body)
+    };
+    let batch = |users: &[&str]| {
+        let events: Vec<Value> =
+            users.iter().map(|user| json!({"userId": user, "eventType": "PAGE_VIEW"})).collect();
+        events
+    };
+    let mut sent = 0;
+
+    // `?key=`, as `navigator.sendBeacon` sends: counted, and the page may read the answer.
+    let body = serde_json::to_vec(&json!({"events": batch(&["u1", "u2"])})).unwrap();
+    let reply = stack.raw(beacon(&format!("/api/events/batch?key={publishable}"), body.clone())).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    assert_eq!(reply.body["accepted"], 2);
+    assert_eq!(reply.headers["access-control-allow-origin"], site);
+    sent += 2;
+
+    // The key in the body, and the body gzipped.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(
+        &serde_json::to_vec(&json!({"apiKey": publishable, "events": batch(&["u3", "u4", "u5"])})).unwrap(),
+    )
+    .unwrap();
+    let reply = stack
+        .raw(beacon("/api/events/batch", gzip.finish().unwrap()).header("Content-Encoding", "gzip"))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    assert_eq!(reply.body["accepted"], 3);
+    sent += 3;
+
+    // sentAt: a client whose clock is three hours behind; its event
+    // happened a minute before it sent it, on our clock too.
+    let now = chrono::Utc::now();
+    let client_clock = now - chrono::Duration::hours(3);
+    let event = json!({
+        "apiKey": publishable, "userId": "u6", "eventType": "CLICK",
+        "timestamp": (client_clock - chrono::Duration::minutes(1)).to_rfc3339(),
+        "sentAt": client_clock.to_rfc3339(),
+    });
+    let reply = stack.raw(beacon("/api/events", serde_json::to_vec(&event).unwrap())).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    let stored: chrono::DateTime<chrono::Utc> = reply.body["timestamp"].as_str().unwrap().parse().unwrap();
+    let moved = stored - (now - chrono::Duration::minutes(1));
+    assert!(moved >= chrono::Duration::zero() && moved < chrono::Duration::seconds(30), "{stored} vs {now}");
+    sent += 1;
+
+    // Refused, and nothing counted: a full key outside the header, no key,
+    // a broken sentAt, broken gzip, a gzip bomb, an unknown encoding.
+    let refusals = [
+        (beacon(&format!("/api/events/batch?key={full}"), body.clone()), StatusCode::FORBIDDEN),
+        (beacon("/api/events/batch", body.clone()), StatusCode::UNAUTHORIZED),
+        (
+            beacon(
+                "/api/events",
+                serde_json::to_vec(&json!({"apiKey": publishable, "userId": "u", "eventType": "CLICK",
+                                           "sentAt": "1999-01-01T00:00:00Z"}))
+                .unwrap(),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            beacon(&format!("/api/events/batch?key={publishable}"), b"not gzip".to_vec())
+                .header("Content-Encoding", "gzip"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            beacon(&format!("/api/events/batch?key={publishable}"), {
+                let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                bomb.write_all(&vec![b' '; 8 * 1024 * 1024]).unwrap();
+                bomb.finish().unwrap()
+            })
+            .header("Content-Encoding", "gzip"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            beacon(&format!("/api/events/batch?key={publishable}"), body.clone())
+                .header("Content-Encoding", "br"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ];
+    for (request, status) in refusals {
+        let reply = stack.raw(request).await;
+        assert_eq!(reply.status, status, "{:?}", reply.body);
+        assert!(reply.body["error"].is_string() && reply.body["message"].is_string(), "{:?}", reply.body);
+    }
+
+    // A crawler running the page: dropped with a publishable key, kept by
+    // the key that opted out and by a server's full key.
+    let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let body = serde_json::to_vec(&json!({"events": batch(&["bot1", "bot2"])})).unwrap();
+    let dropped = stack
+        .raw(
+            beacon(&format!("/api/events/batch?key={publishable}"), body.clone())
+                .header("User-Agent", googlebot),
+        )
+        .await;
+    assert_eq!(dropped.status, StatusCode::ACCEPTED, "{:?}", dropped.body);
+    assert_eq!(
+        (dropped.body["accepted"].as_u64(), dropped.body["botEventsDropped"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let kept = stack
+        .raw(
+            beacon(&format!("/api/events/batch?key={keeps_bots}"), body.clone())
+                .header("User-Agent", googlebot),
+        )
+        .await;
+    assert_eq!(kept.body["accepted"], 2, "{:?}", kept.body);
+    let server = stack
+        .raw(
+            stack
+                .client()
+                .post(format!("{}/api/events", stack.base))
+                .header("X-API-Key", &full)
+                .header("User-Agent", "curl/8.5.0")
+                .json(&json!({"userId": "server", "eventType": "CONVERSION"})),
+        )
+        .await;
+    assert_eq!(server.status, StatusCode::ACCEPTED, "{:?}", server.body);
+    assert!(server.body.get("botEventsDropped").is_none());
+    sent += 3;
+
+    let summary = stack.wait_for_events(&full, "/api/analytics/summary", sent).await;
+    assert_eq!(summary["uniqueUsers"], 9, "{summary}");
+    let health = stack.health().await;
+    assert_eq!(health.body["metrics"]["botEventsDropped"], 2, "{:?}", health.body);
+}

@@ -36,6 +36,22 @@ pub fn document(function: &str, counts: &[(&str, u64)], timestamp_ms: i64) -> Va
     Value::Object(root)
 }
 
+/// Events from known crawlers dropped by this process since it started
+/// (`GET /api/health` shows it to an administrator; on Lambda each
+/// instance counts its own, and the `BotEventsDropped` metric sums them).
+static BOT_EVENTS_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts events dropped as a known crawler's.
+pub fn drop_bot_events(events: u64) {
+    BOT_EVENTS_DROPPED.fetch_add(events, std::sync::atomic::Ordering::Relaxed);
+    count("ingest", &[("BotEventsDropped", events)]);
+}
+
+/// See [`drop_bot_events`].
+pub fn bot_events_dropped() -> u64 {
+    BOT_EVENTS_DROPPED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Emits counts (zero counts too: a flat line is information).
 pub fn count(function: &str, counts: &[(&str, u64)]) {
     if enabled() {

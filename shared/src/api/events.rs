@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{
-    ApiError, ApiResult, Caller, Request, api_segments, authenticate, expect_method, json_body,
-    json_response, not_found_route,
+    API_KEY_HEADER, ApiError, ApiResult, Caller, KeyCarrier, Request, api_segments, authenticate,
+    authenticate_key, expect_method, json_body, json_response, missing_key, not_found_route, query_params,
 };
 use crate::context::AppContext;
 use crate::domain::FieldError;
@@ -24,16 +24,55 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
     match api_segments(request.uri().path()).as_deref() {
         Some(["events"]) => {
             expect_method(request, &[Method::POST], "POST")?;
-            let caller = authenticate(ctx, request).await?;
-            Ok(granted(&caller, ingest_one(ctx, &caller, request).await))
+            let (caller, body) = caller_and_body(ctx, request).await?;
+            Ok(granted(&caller, ingest_one(ctx, &caller, request, body).await))
         }
         Some(["events", "batch"]) => {
             expect_method(request, &[Method::POST], "POST")?;
-            let caller = authenticate(ctx, request).await?;
-            Ok(granted(&caller, ingest_batch(ctx, &caller, request).await))
+            let (caller, body) = caller_and_body(ctx, request).await?;
+            Ok(granted(&caller, ingest_batch(ctx, &caller, request, body).await))
         }
         _ => Err(not_found_route(request)),
     }
+}
+
+/// The body's field that may carry a publishable key.
+pub const BODY_KEY_FIELD: &str = "apiKey";
+/// The query parameter that may carry a publishable key (a beacon's URL).
+pub const QUERY_KEY_PARAM: &str = "key";
+
+/// The caller and the parsed body of an ingest request. A key in
+/// `X-API-Key` is checked before the body is read, as on every route. A
+/// browser that cannot set headers without a CORS preflight
+/// (`navigator.sendBeacon`, a `text/plain` `fetch`) may instead send a
+/// publishable key as `?key=` or as the body's `apiKey`; the latter needs
+/// the body parsed first. The body's `Content-Type` is not checked: JSON
+/// sent as `text/plain` is what such a browser sends.
+async fn caller_and_body(ctx: &AppContext, request: &Request) -> Result<(Caller, Value), ApiError> {
+    if request.headers().contains_key(API_KEY_HEADER) {
+        let caller = authenticate(ctx, request).await?;
+        return Ok((caller, json_body(request)?));
+    }
+    if let Some(key) = query_params(request)?.get(QUERY_KEY_PARAM) {
+        let caller = authenticate_key(ctx, request, Some((key, KeyCarrier::UrlOrBody))).await?;
+        return Ok((caller, json_body(request)?));
+    }
+    // Nothing a client could have put a key in is readable: no key.
+    let Ok(body) = json_body(request) else { return Err(missing_key(ctx, request)) };
+    let key = body.get(BODY_KEY_FIELD).and_then(Value::as_str);
+    let caller = authenticate_key(ctx, request, key.map(|key| (key, KeyCarrier::UrlOrBody))).await?;
+    Ok((caller, body))
+}
+
+/// Whether this request's events are a known crawler's, to be dropped
+/// (`domain::crawlers`; publishable keys only, unless they opted out).
+fn from_known_crawler(caller: &Caller, request: &Request) -> bool {
+    caller.filters_bots
+        && request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|agent| agent.to_str().ok())
+            .is_some_and(crate::domain::crawlers::is_known_crawler)
 }
 
 /// Where a client names a request's retries as one (`POST /api/events*`).
@@ -132,10 +171,17 @@ fn storable(event: Event, at: EventAt) -> Result<Event, Vec<FieldError>> {
     if refused.is_empty() { Ok(event) } else { Err(refused) }
 }
 
-/// The event timestamps accepted now.
-fn accepted_times(ctx: &AppContext) -> AcceptedTimes {
-    AcceptedTimes::at(Utc::now()).with_max_age_days(ctx.max_event_age_days)
+/// The event timestamps accepted now, from a client whose clock said
+/// `sentAt` when it sent them (see `AcceptedTimes::with_client_clock`).
+fn accepted_times(ctx: &AppContext, body: &Value) -> Result<AcceptedTimes, ApiError> {
+    AcceptedTimes::at(Utc::now())
+        .with_max_age_days(ctx.max_event_age_days)
+        .with_client_clock(body.get(SENT_AT_FIELD), SENT_AT_FIELD)
+        .map_err(|error| ApiError::validation(vec![error]))
 }
+
+/// The client's clock when it sent the request.
+pub const SENT_AT_FIELD: &str = "sentAt";
 
 /// The answer, errors included, readable by a web page whose origin the
 /// caller's publishable key allows.
@@ -145,20 +191,26 @@ fn granted(caller: &Caller, result: ApiResult) -> super::Response {
     response
 }
 
-async fn ingest_one(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResult {
+async fn ingest_one(ctx: &AppContext, caller: &Caller, request: &Request, body: Value) -> ApiResult {
     let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
         Ok(idempotent) => idempotent,
         Err(replayed) => return Ok(replayed),
     };
-    let body = json_body(request)?;
-    let event = validate_event(&caller.tenant_id, &body, accepted_times(ctx), EventAt::Body)
+    let accepted = accepted_times(ctx, &body)?;
+    let event = validate_event(&caller.tenant_id, &body, accepted, EventAt::Body)
         .and_then(|event| storable(event, EventAt::Body))
         .map_err(ApiError::validation)?;
     let event = with_derived_id(event, &body, &caller.tenant_id, &idempotent, 0);
     let settings = super::settings::cached(ctx, &caller.tenant_id).await?;
-    enqueue(ctx, std::slice::from_ref(&event)).await?;
+    let bot = from_known_crawler(caller, request);
+    if bot {
+        crate::metrics::drop_bot_events(1);
+    } else {
+        enqueue(ctx, std::slice::from_ref(&event)).await?;
+    }
     let campaign = CampaignFields::of(&event.properties, &settings.ignored_referrers);
-    let response = json_response(StatusCode::ACCEPTED, &Accepted { event: &event, campaign });
+    let answer = Accepted { event: &event, campaign, bot_events_dropped: bot.then_some(1) };
+    let response = json_response(StatusCode::ACCEPTED, &answer);
     remember(ctx, &caller.tenant_id, idempotent, &response).await;
     Ok(response)
 }
@@ -172,6 +224,9 @@ struct Accepted<'a> {
     #[serde(flatten)]
     event: &'a Event,
     campaign: CampaignFields,
+    /// 1 when the event came from a known crawler and was not queued.
+    #[serde(rename = "botEventsDropped", skip_serializing_if = "Option::is_none")]
+    bot_events_dropped: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -181,12 +236,12 @@ struct IndexedError {
     message: String,
 }
 
-async fn ingest_batch(ctx: &AppContext, caller: &Caller, request: &Request) -> ApiResult {
+async fn ingest_batch(ctx: &AppContext, caller: &Caller, request: &Request, body: Value) -> ApiResult {
     let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
         Ok(idempotent) => idempotent,
         Err(replayed) => return Ok(replayed),
     };
-    let body = json_body(request)?;
+    let accepted = accepted_times(ctx, &body)?;
     let Some(items) = body.get("events").and_then(Value::as_array) else {
         return Err(ApiError::validation(vec![FieldError::new(
             "events",
@@ -200,7 +255,6 @@ async fn ingest_batch(ctx: &AppContext, caller: &Caller, request: &Request) -> A
         )]));
     }
     let submitted = items.len();
-    let accepted = accepted_times(ctx);
     let mut events = Vec::with_capacity(submitted);
     let mut invalid = Vec::new();
     for (index, item) in items.iter().enumerate() {
@@ -231,6 +285,11 @@ async fn ingest_batch(ctx: &AppContext, caller: &Caller, request: &Request) -> A
             ),
         )
         .with_details(invalid));
+    }
+    if from_known_crawler(caller, request) {
+        crate::metrics::drop_bot_events(events.len() as u64);
+        let answer = json!({"accepted": 0, "ids": [], "botEventsDropped": events.len()});
+        return Ok(json_response(StatusCode::ACCEPTED, &answer));
     }
     enqueue(ctx, &events).await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();

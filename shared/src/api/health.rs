@@ -29,6 +29,8 @@ pub async fn handle(ctx: &AppContext, request: &Request) -> ApiResult {
             "queue": match &queue { Ok(_) => "ok", Err(_) => "unavailable" },
         },
         "queue": queue.ok(),
+        // Since this process started (see `metrics::drop_bot_events`).
+        "metrics": {"botEventsDropped": crate::metrics::bot_events_dropped()},
     });
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     // Anyone may ask whether the platform is up; how it is built and what

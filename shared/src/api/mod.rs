@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod campaigns;
 pub mod cors;
+pub mod encoding;
 pub mod error;
 pub mod events;
 pub mod experiments;
@@ -98,6 +99,10 @@ pub async fn handle_function(ctx: &AppContext, function: Function, request: Requ
 }
 
 async fn route(ctx: &AppContext, function: Function, request: Request) -> Response {
+    let request = match encoding::decoded(request, MAX_BODY_BYTES) {
+        Ok(request) => request,
+        Err(err) => return err.into_response(),
+    };
     if request.body().len() > MAX_BODY_BYTES {
         return ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
     }
@@ -208,6 +213,9 @@ pub struct Caller {
     /// The request's `Origin`, when its key allows it (an `ingest` key's
     /// `allowedOrigins`): the answer grants that origin CORS.
     pub granted_origin: Option<HeaderValue>,
+    /// Whether events from known crawlers are dropped: a publishable key's
+    /// choice (on unless it opted out); never for a `full` key.
+    pub filters_bots: bool,
 }
 
 impl Caller {
@@ -275,15 +283,43 @@ async fn note_key_use(ctx: &AppContext, key_hash: &str, owner: &mut tenants::Key
     ctx.key_cache.put(key_hash.to_owned(), owner.clone());
 }
 
+/// The answer to a request that carries no key: 401, or 429 once its
+/// address has made too many such requests.
+pub fn missing_key(ctx: &AppContext, request: &Request) -> ApiError {
+    match limit(ctx, Subject::Unauthenticated(client_addr(request))) {
+        Ok(()) => ApiError::unauthorized("missing X-API-Key header"),
+        Err(throttled) => throttled,
+    }
+}
+
+/// Where a request carried its API key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCarrier {
+    /// `X-API-Key`: any key.
+    Header,
+    /// `?key=` or the body's `apiKey`, for browsers that cannot set a
+    /// header without a CORS preflight (`sendBeacon`): publishable keys only.
+    UrlOrBody,
+}
+
 /// Resolves `X-API-Key` to a tenant. A missing, malformed or unknown key is
 /// 401 — the same answer whichever, so keys cannot be probed.
 pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller, ApiError> {
+    let key = request.headers().get(API_KEY_HEADER).map(|raw| raw.to_str().unwrap_or_default());
+    authenticate_key(ctx, request, key.map(|key| (key, KeyCarrier::Header))).await
+}
+
+/// Resolves a key presented by `carrier` to a tenant, as [`authenticate`]
+/// does; a `full` key outside the header is refused (403), since URLs and
+/// bodies end up in logs and page sources.
+pub async fn authenticate_key(
+    ctx: &AppContext,
+    request: &Request,
+    presented: Option<(&str, KeyCarrier)>,
+) -> Result<Caller, ApiError> {
     let anonymous = || limit(ctx, Subject::Unauthenticated(client_addr(request)));
-    let Some(raw) = request.headers().get(API_KEY_HEADER) else {
-        anonymous()?;
-        return Err(ApiError::unauthorized("missing X-API-Key header"));
-    };
-    let Some(key) = raw.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 256) else {
+    let Some((raw, carrier)) = presented else { return Err(missing_key(ctx, request)) };
+    let Some(key) = Some(raw.trim()).filter(|k| !k.is_empty() && k.len() <= 256) else {
         anonymous()?;
         return Err(ApiError::unauthorized("invalid API key"));
     };
@@ -320,8 +356,15 @@ pub async fn authenticate(ctx: &AppContext, request: &Request) -> Result<Caller,
             if matches!(function, Some(Function::Summary | Function::Experiments)) {
                 ctx.store.settle_layout(LayoutUse::Read).await?;
             }
+            if carrier != KeyCarrier::Header && owner.scope != crate::domain::tenant::KeyScope::Ingest {
+                return Err(ApiError::forbidden(
+                    "a full key may only be sent in the X-API-Key header: URLs and bodies end up in logs and \
+                     page sources; use a publishable ingest key there",
+                ));
+            }
             let granted_origin = ingest_key_grant(&owner, function, request)?;
-            Ok(Caller { tenant_id: owner.tenant_id, scope: owner.scope, granted_origin })
+            let filters_bots = owner.scope == crate::domain::tenant::KeyScope::Ingest && owner.filter_bots;
+            Ok(Caller { tenant_id: owner.tenant_id, scope: owner.scope, granted_origin, filters_bots })
         }
         // Made-up keys share the unauthenticated limit of their address;
         // only a refusal takes its token, so a tenant's first request

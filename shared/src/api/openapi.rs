@@ -65,18 +65,35 @@ pub struct EventInput {
     /// Idempotency key: the same id is counted once.
     #[schema(min_length = 1, max_length = 128)]
     pub event_id: Option<String>,
+    /// The client's clock when it sent this (RFC 3339, within 7 days of
+    /// ours): `timestamp` is moved by how far that clock is off.
+    pub sent_at: Option<String>,
+    /// A publishable (`ingest`) key, for browsers that cannot send
+    /// `X-API-Key` without a CORS preflight; a `full` key here is 403.
+    pub api_key: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchInput {
     #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<EventInput>,
+    /// The client's clock when it sent the batch (RFC 3339, within 7 days
+    /// of ours): every event's `timestamp` is moved by how far it is off.
+    pub sent_at: Option<String>,
+    /// A publishable (`ingest`) key, for browsers that cannot send
+    /// `X-API-Key` without a CORS preflight; a `full` key here is 403.
+    pub api_key: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchAccepted {
     pub accepted: u64,
     pub ids: Vec<String>,
+    /// Present when the events came from a known crawler through a
+    /// publishable key: none were queued (`accepted` is 0).
+    pub bot_events_dropped: Option<u64>,
 }
 
 /// `["A","B"]` (equal weights) or `[{name, weight}]` (weights sum to 100;
@@ -226,14 +243,25 @@ pub struct AcceptedEvent {
     /// page URL's query and click ids, the referrer) with the tenant's
     /// ignored referrers.
     pub campaign: crate::domain::campaign::CampaignFields,
+    /// 1 when the event came from a known crawler through a publishable
+    /// key: it was not queued.
+    #[serde(rename = "botEventsDropped")]
+    pub bot_events_dropped: Option<u64>,
 }
 
 #[utoipa::path(post, path = "/api/events", tag = "ingest", request_body = EventInput,
     security(("api_key" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
-            description = "1 to 128 characters: a repeat within 24 h returns the first answer and counts nothing")),
+            description = "1 to 128 characters: a repeat within 24 h returns the first answer and counts nothing"),
+           ("key" = Option<String>, Query,
+            description = "A publishable (ingest) key instead of X-API-Key, for navigator.sendBeacon; a full key is 403"),
+           ("Content-Encoding" = Option<String>, Header,
+            description = "gzip or identity; limits apply to the inflated body")),
     responses((status = 202, description = "Queued; counted within seconds", body = AcceptedEvent),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, description = "A publishable key from an origin it does not list, or a full key outside X-API-Key", body = ErrorBody),
+              (status = 413, body = ErrorBody),
+              (status = 415, description = "A Content-Encoding other than gzip", body = ErrorBody),
               (status = 422, description = "Idempotency-Key used for another request", body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn ingest_one() {}
@@ -241,10 +269,17 @@ fn ingest_one() {}
 #[utoipa::path(post, path = "/api/events/batch", tag = "ingest", request_body = BatchInput,
     security(("api_key" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
-            description = "1 to 128 characters: a repeat within 24 h returns the first answer and counts nothing")),
+            description = "1 to 128 characters: a repeat within 24 h returns the first answer and counts nothing"),
+           ("key" = Option<String>, Query,
+            description = "A publishable (ingest) key instead of X-API-Key, for navigator.sendBeacon; a full key is 403"),
+           ("Content-Encoding" = Option<String>, Header,
+            description = "gzip or identity; limits apply to the inflated body")),
     responses((status = 202, description = "All queued", body = BatchAccepted),
               (status = 400, description = "Nothing queued; details list each invalid index", body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "A publishable key from an origin it does not list, or a full key outside X-API-Key", body = ErrorBody),
+              (status = 413, body = ErrorBody),
+              (status = 415, description = "A Content-Encoding other than gzip", body = ErrorBody),
               (status = 422, description = "Idempotency-Key used for another request", body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn ingest_batch() {}
@@ -401,6 +436,9 @@ pub struct KeyInput {
     pub scope: crate::domain::tenant::KeyScope,
     pub label: String,
     pub allowed_origins: Option<Vec<String>>,
+    /// `ingest` keys only: `false` keeps the events their pages send from
+    /// known crawlers (by `User-Agent`), which are dropped by default.
+    pub filter_bots: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -23,23 +23,57 @@ pub fn earliest_event_time() -> DateTime<Utc> {
     DateTime::from_timestamp(946_684_800, 0).unwrap_or(DateTime::UNIX_EPOCH) // 2000-01-01T00:00:00Z
 }
 
+/// The most a client's clock may be corrected by (`sentAt`): a larger
+/// difference is a broken `sentAt`, not a clock, and is refused.
+pub const MAX_CLOCK_CORRECTION: Duration = Duration::days(7);
+
 /// The instants an event's timestamp may name, as of one moment: from
 /// `max_age` ago (never before 2000-01-01) to [`MAX_CLOCK_SKEW`] ahead.
+/// A client's timestamps are first moved by `clock_offset`, how far its
+/// clock is behind ours (see [`AcceptedTimes::with_client_clock`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcceptedTimes {
     pub now: DateTime<Utc>,
     pub max_age_days: u32,
+    pub clock_offset: Duration,
 }
 
 impl AcceptedTimes {
     /// As of `now`, with the default age limit.
     pub fn at(now: DateTime<Utc>) -> Self {
-        Self { now, max_age_days: DEFAULT_MAX_EVENT_AGE_DAYS }
+        Self { now, max_age_days: DEFAULT_MAX_EVENT_AGE_DAYS, clock_offset: Duration::zero() }
     }
 
     pub fn with_max_age_days(mut self, days: u32) -> Self {
         self.max_age_days = days;
         self
+    }
+
+    /// Corrects the client's clock by its `sentAt` (its clock when it sent
+    /// the request, as PostHog's and Segment's clients send it): an event
+    /// it timestamped `t` happened at `t + (now − sentAt)` on our clock.
+    /// The time a request spends in flight is counted as clock error too,
+    /// so events move later by that much (milliseconds). Without `sentAt`
+    /// (`null` or absent) timestamps are taken as sent.
+    pub fn with_client_clock(mut self, sent_at: Option<&Value>, field: &str) -> Result<Self, FieldError> {
+        let sent_at = match sent_at {
+            None | Some(Value::Null) => return Ok(self),
+            Some(Value::String(raw)) => DateTime::parse_from_rfc3339(raw)
+                .map_err(|_| {
+                    FieldError::new(field, "must be an RFC 3339 date-time: the client's clock when it sent")
+                })?
+                .with_timezone(&Utc),
+            Some(_) => return Err(FieldError::new(field, "must be an RFC 3339 string")),
+        };
+        let offset = self.now.signed_duration_since(sent_at.trunc_subsecs(6));
+        if offset.abs() > MAX_CLOCK_CORRECTION {
+            return Err(FieldError::new(
+                field,
+                format!("is more than {} days from the server's clock", MAX_CLOCK_CORRECTION.num_days()),
+            ));
+        }
+        self.clock_offset = offset;
+        Ok(self)
     }
 
     /// The oldest accepted timestamp.
@@ -55,16 +89,22 @@ pub enum EventType {
     PageView,
     Click,
     Conversion,
+    /// A user was shown an experiment's variant (the browser SDK's
+    /// `assign`, or a GrowthBook SDK's tracking callback): it names the
+    /// experiment and variant, and counts like any other event.
+    Exposure,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [EventType::PageView, EventType::Click, EventType::Conversion];
+    pub const ALL: [EventType; 4] =
+        [EventType::PageView, EventType::Click, EventType::Conversion, EventType::Exposure];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::PageView => "PAGE_VIEW",
             EventType::Click => "CLICK",
             EventType::Conversion => "CONVERSION",
+            EventType::Exposure => "EXPOSURE",
         }
     }
 
@@ -206,7 +246,10 @@ pub fn validate_event(
         _ => None,
     };
     if event_type.is_none() {
-        errors.push(FieldError::new(field("eventType"), "must be one of PAGE_VIEW, CLICK, CONVERSION"));
+        errors.push(FieldError::new(
+            field("eventType"),
+            "must be one of PAGE_VIEW, CLICK, CONVERSION, EXPOSURE",
+        ));
     }
 
     let properties = match body.get("properties") {
@@ -240,12 +283,23 @@ pub fn validate_event(
     };
     let experiment_id = tag("experimentId");
     let variant = tag("variant");
+    if event_type == Some(EventType::Exposure) {
+        for (name, value) in [("experimentId", &experiment_id), ("variant", &variant)] {
+            if value.is_none() && properties.get(name).is_none_or(Value::is_null) {
+                errors.push(FieldError::new(
+                    Field(at, "properties.", name),
+                    "is required on an EXPOSURE: the experiment and the variant shown",
+                ));
+            }
+        }
+    }
 
     let timestamp = match body.get("timestamp") {
         None | Some(Value::Null) => now,
         Some(Value::String(raw)) => match DateTime::parse_from_rfc3339(raw) {
             Ok(parsed) => {
                 let parsed = parsed.with_timezone(&Utc).trunc_subsecs(6);
+                let parsed = parsed.checked_add_signed(accepted.clock_offset).unwrap_or(parsed);
                 if now.checked_add_signed(MAX_CLOCK_SKEW).is_some_and(|latest| parsed > latest) {
                     errors.push(FieldError::new(
                         field("timestamp"),
@@ -353,6 +407,19 @@ mod tests {
     }
 
     #[test]
+    fn an_exposure_names_its_experiment_and_variant() {
+        let shown = json!({"userId": "u", "eventType": "EXPOSURE",
+                           "properties": {"experimentId": "exp-1", "variant": "B"}});
+        let event = validate_event("t", &shown, accepted(), EventAt::Body).unwrap();
+        assert_eq!((event.event_type, event.variant.as_deref()), (EventType::Exposure, Some("B")));
+        let bare = json!({"userId": "u", "eventType": "EXPOSURE", "properties": {"variant": 3}});
+        assert_eq!(
+            fields(validate_event("t", &bare, accepted(), EventAt::Batch(1))),
+            ["events[1].properties.variant", "events[1].properties.experimentId"]
+        );
+    }
+
+    #[test]
     fn names_every_bad_field() {
         let body = json!({
             "userId": "",
@@ -390,6 +457,33 @@ mod tests {
         let long = accepted().with_max_age_days(u32::MAX);
         assert!(at("2000-01-01T00:00:00Z", long).is_ok());
         assert!(at("1999-12-31T23:59:59Z", long).is_err());
+    }
+
+    #[test]
+    fn sent_at_corrects_the_client_clock_within_a_week() {
+        let at = |timestamp: &str, accepted: AcceptedTimes| {
+            let body = json!({"userId": "u", "eventType": "CLICK", "timestamp": timestamp});
+            validate_event("t", &body, accepted, EventAt::Body).map(|e| rfc3339::format(&e.timestamp))
+        };
+        let clock = |sent_at: Value| accepted().with_client_clock(Some(&sent_at), "sentAt");
+        // A client two hours behind: its events happened two hours later.
+        let behind = clock(json!("2026-11-29T10:00:00Z")).unwrap();
+        assert_eq!(at("2026-11-29T09:59:30Z", behind).unwrap(), "2026-11-29T11:59:30Z");
+        // A client a day and a half ahead: its "future" events are fine once corrected.
+        let ahead = clock(json!("2026-12-01T00:00:00Z")).unwrap();
+        assert_eq!(at("2026-12-01T00:00:00Z", ahead).unwrap(), "2026-11-29T12:00:00Z");
+        assert!(at("2026-12-01T00:00:00Z", accepted()).is_err(), "uncorrected, 36 h ahead");
+        // Events without a timestamp are ours already.
+        let untimed = json!({"userId": "u", "eventType": "CLICK"});
+        assert_eq!(validate_event("t", &untimed, behind, EventAt::Body).unwrap().timestamp, now());
+        // No sentAt, no correction; a broken one is refused.
+        assert_eq!(accepted().with_client_clock(None, "sentAt").unwrap(), accepted());
+        assert_eq!(clock(Value::Null).unwrap(), accepted());
+        assert!(clock(json!("2026-11-22T12:00:00Z")).is_ok());
+        for broken in [json!("2026-11-22T11:59:59Z"), json!("2026-12-06T12:00:01Z"), json!("soon"), json!(5)]
+        {
+            assert_eq!(clock(broken.clone()).unwrap_err().field, "sentAt", "{broken}");
+        }
     }
 
     #[test]

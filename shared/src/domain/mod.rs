@@ -6,6 +6,7 @@ pub mod attribution;
 pub mod campaign;
 pub mod campaign_report;
 pub mod counting;
+pub mod crawlers;
 pub mod dimensions;
 pub mod distinct;
 pub mod event;

@@ -43,12 +43,15 @@ pub const MAX_KEYS: usize = 50;
 pub const MAX_ORIGINS: usize = 20;
 pub const MAX_LABEL_CHARS: usize = 100;
 
-/// A key a tenant asks for: `{scope, label, allowedOrigins?}`.
+/// A key a tenant asks for: `{scope, label, allowedOrigins?, filterBots?}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewKey {
     pub scope: KeyScope,
     pub label: String,
     pub allowed_origins: Vec<String>,
+    /// Drop the events it sends from known crawlers (`domain::crawlers`):
+    /// `ingest` keys only, on unless `filterBots: false`.
+    pub filter_bots: bool,
 }
 
 /// Validates `POST /api/keys`. Origins are exact (`https://shop.example`,
@@ -95,7 +98,23 @@ pub fn validate_new_key(body: &Value) -> Result<NewKey, Vec<FieldError>> {
     if scope == KeyScope::Full && !allowed_origins.is_empty() {
         errors.push(FieldError::new("allowedOrigins", "only ingest keys are used from web pages"));
     }
-    if errors.is_empty() { Ok(NewKey { scope, label, allowed_origins }) } else { Err(errors) }
+    let filter_bots = match body.get("filterBots") {
+        None | Some(Value::Null) => scope == KeyScope::Ingest,
+        Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) if scope == KeyScope::Ingest => true,
+        Some(Value::Bool(true)) => {
+            errors.push(FieldError::new(
+                "filterBots",
+                "only ingest keys filter crawlers: a full key is a server's, whose HTTP library may look like one",
+            ));
+            false
+        }
+        Some(_) => {
+            errors.push(FieldError::new("filterBots", "must be true or false"));
+            false
+        }
+    };
+    if errors.is_empty() { Ok(NewKey { scope, label, allowed_origins, filter_bots }) } else { Err(errors) }
 }
 
 /// `scheme://host[:port]` as browsers send it in `Origin`, lowercased.
@@ -155,9 +174,13 @@ mod key_tests {
             Ok(NewKey {
                 scope: KeyScope::Ingest,
                 label: "site".into(),
-                allowed_origins: vec!["https://shop.example".into()]
+                allowed_origins: vec!["https://shop.example".into()],
+                filter_bots: true,
             })
         );
+        let opted_out = validate_new_key(&json!({"scope": "ingest", "label": "x", "filterBots": false}));
+        assert!(!opted_out.unwrap().filter_bots);
+        assert!(!validate_new_key(&json!({"scope": "full", "label": "x"})).unwrap().filter_bots);
         let fields =
             |body| validate_new_key(&body).unwrap_err().into_iter().map(|e| e.field).collect::<Vec<_>>();
         assert_eq!(fields(json!({"scope": "admin", "label": ""})), ["scope", "label"]);
@@ -173,6 +196,8 @@ mod key_tests {
             fields(json!({"scope": "ingest", "label": "x", "allowedOrigins": "https://a.b"})),
             ["allowedOrigins"]
         );
+        assert_eq!(fields(json!({"scope": "full", "label": "x", "filterBots": true})), ["filterBots"]);
+        assert_eq!(fields(json!({"scope": "ingest", "label": "x", "filterBots": "no"})), ["filterBots"]);
     }
 }
 

@@ -16,8 +16,21 @@ pub struct KeyOwner {
     pub scope: KeyScope,
     /// Origins a web page may use an `ingest` key from.
     pub allowed_origins: Vec<String>,
+    /// Whether the events it sends from known crawlers are dropped.
+    pub filter_bots: bool,
     /// The last UTC day (`YYYY-MM-DD`) the key was recorded as used.
     pub last_used_day: Option<String>,
+}
+
+/// The attribute of an API-key item (and its listing) that says whether
+/// its events from known crawlers are dropped; absent on keys made before
+/// the filter, which then follow their scope's default.
+pub const FILTER_BOTS: &str = "filterBots";
+
+/// Whether a key's item says to drop its crawlers' events.
+fn filters_bots(item: &Item, scope: KeyScope) -> bool {
+    item.get(FILTER_BOTS).and_then(Value::as_bool).unwrap_or(scope == KeyScope::Ingest)
+        && scope == KeyScope::Ingest
 }
 
 /// The attribute of an API-key item that says when it was last used.
@@ -34,6 +47,9 @@ pub struct ApiKeyInfo {
     pub label: String,
     pub scope: KeyScope,
     pub allowed_origins: Vec<String>,
+    /// Events it sends from known crawlers (by `User-Agent`) are dropped:
+    /// on for `ingest` keys unless they opted out, off for `full` keys.
+    pub filter_bots: bool,
     #[serde(with = "crate::domain::event::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -52,6 +68,7 @@ fn index_item(info: &ApiKeyInfo) -> Item {
     item.insert("label".into(), Value::from(info.label.as_str()));
     item.insert("scope".into(), json!(info.scope));
     item.insert("allowedOrigins".into(), json!(info.allowed_origins));
+    item.insert(FILTER_BOTS.into(), json!(info.filter_bots));
     item.insert("createdAt".into(), Value::from(crate::domain::event::rfc3339::format(&info.created_at)));
     item.insert("keyHash".into(), Value::from(info.key_hash.as_str()));
     item.insert("keyId".into(), Value::from(info.gateway_key_id.as_str()));
@@ -60,12 +77,14 @@ fn index_item(info: &ApiKeyInfo) -> Item {
 
 fn info_from_index(id: String, item: &Item) -> Option<ApiKeyInfo> {
     let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+    let scope = serde_json::from_value(item.get("scope")?.clone()).ok()?;
     Some(ApiKeyInfo {
         id,
         label: text("label")?,
-        scope: serde_json::from_value(item.get("scope")?.clone()).ok()?,
+        scope,
         allowed_origins: serde_json::from_value(item.get("allowedOrigins").cloned().unwrap_or(json!([])))
             .ok()?,
+        filter_bots: filters_bots(item, scope),
         created_at: text("createdAt")?.parse().ok()?,
         last_used_day: None,
         key_hash: text("keyHash")?,
@@ -88,6 +107,7 @@ pub async fn add_key(
         label: new.label.clone(),
         scope: new.scope,
         allowed_origins: new.allowed_origins.clone(),
+        filter_bots: new.filter_bots,
         created_at: now,
         last_used_day: None,
         key_hash: hash_api_key(api_key),
@@ -96,6 +116,7 @@ pub async fn add_key(
     let mut owner = key_item(tenant_id, gateway_key_id);
     owner.insert("scope".into(), json!(info.scope));
     owner.insert("allowedOrigins".into(), json!(info.allowed_origins));
+    owner.insert(FILTER_BOTS.into(), json!(info.filter_bots));
     store
         .transact(vec![
             WriteOp::Put { key: keys::api_key(&info.key_hash), item: owner, condition: Condition::NotExists },
@@ -118,6 +139,7 @@ pub async fn list_keys(store: &dyn Store, tenant: &Tenant) -> Result<Vec<ApiKeyI
         label: "primary key".into(),
         scope: KeyScope::Full,
         allowed_origins: Vec::new(),
+        filter_bots: false,
         created_at: tenant.created_at,
         last_used_day: None,
         key_hash: tenant.key_hash.clone(),
@@ -278,6 +300,7 @@ pub async fn find_by_key_hash(store: &dyn Store, key_hash: &str) -> Result<Optio
             key_id,
             scope,
             allowed_origins,
+            filter_bots: filters_bots(&item, scope),
             last_used_day: last_used_day(&item),
         })),
         _ => Err(StoreError::Internal("API key item lacks tenantId/keyId".into())),
@@ -345,7 +368,7 @@ mod tests {
     }
 
     fn full_key(label: &str) -> NewKey {
-        NewKey { scope: KeyScope::Full, label: label.into(), allowed_origins: Vec::new() }
+        NewKey { scope: KeyScope::Full, label: label.into(), allowed_origins: Vec::new(), filter_bots: false }
     }
 
     async fn two_concurrent_deletions_leave_one_full_key(store: Arc<dyn Store>) {
@@ -383,7 +406,12 @@ mod tests {
     async fn key_use_is_recorded_by_day_and_listed(store: Arc<dyn Store>) {
         let now = Utc::now();
         let tenant = create(store.as_ref(), "Acme", "primary-secret", "gw-1", now).await.unwrap();
-        let web = NewKey { scope: KeyScope::Ingest, label: "web".into(), allowed_origins: Vec::new() };
+        let web = NewKey {
+            scope: KeyScope::Ingest,
+            label: "web".into(),
+            allowed_origins: Vec::new(),
+            filter_bots: true,
+        };
         let added = add_key(store.as_ref(), &tenant.id, "web-secret", "gw-2", &web, now).await.unwrap();
         let listed = list_keys(store.as_ref(), &tenant).await.unwrap();
         assert!(listed.iter().all(|k| k.last_used_day.is_none()), "{listed:?}");
