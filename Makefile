@@ -12,7 +12,7 @@ export PORT DATA_DIR ADMIN_TOKEN
 NEEDS_AWS := $(filter aws,$(BACKEND))$(filter iam,$(ADMIN_AUTH))$(filter https://%,$(ADMIN_URL))
 LOCAL := -p local --bin campaign-local $(if $(NEEDS_AWS),,--no-default-features)
 
-.PHONY: run test build lint fmt clean bootstrap moto dashboard package bench tenant rotate-key rebuild-rollups dead-letters redrive \
+.PHONY: run test build lint fmt clean bootstrap moto dashboard sdk package bench tenant rotate-key rebuild-rollups dead-letters redrive \
 	deploy deploy-dashboard localstack
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
@@ -21,10 +21,22 @@ DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/
 ## Build (release) and run the whole platform locally on 127.0.0.1:$(PORT),
 ## with the dashboard at / (rebuilt when its sources changed). BACKEND=aws
 ## builds it with the AWS backend.
-run: dashboard
+run: dashboard sdk
 	cargo run --release $(LOCAL)
 
 dashboard: dashboard/dist/index.html
+
+SDK_SOURCES := $(shell find sdk/js/src sdk/js/scripts -type f 2>/dev/null) sdk/js/package.json sdk/js/tsconfig.json
+
+## The browser SDK's builds (sdk/js/dist), served at /sdk.js by `make run`.
+sdk: sdk/js/dist/sdk.js
+
+sdk/js/node_modules/.package-lock.json: sdk/js/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ to build the SDK"; exit 1; }
+	cd sdk/js && npm ci --no-audit --no-fund
+
+sdk/js/dist/sdk.js: sdk/js/node_modules/.package-lock.json $(SDK_SOURCES)
+	cd sdk/js && npm run build
 
 dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ to build the dashboard"; exit 1; }
@@ -117,4 +129,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf $(DATA_DIR) dashboard/dist dashboard/node_modules infra/.aws-sam
+	rm -rf $(DATA_DIR) dashboard/dist dashboard/node_modules sdk/js/dist sdk/js/node_modules infra/.aws-sam

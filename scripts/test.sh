@@ -7,7 +7,8 @@
 #     (and, first, the SAM template's checks: scripts/infra_checks.sh);
 #  3. schemathesis against the local stack's OpenAPI document; the
 #     dashboard's Vitest tests, its bundle budget, and its end-to-end
-#     tests in headless Chromium against the local stack;
+#     tests in headless Chromium against the local stack; the browser
+#     SDK's the same way (sdk/js);
 #  4. restarts moto with every table's transactions holding their items
 #     (the limits emulator) and runs the black-box HTTP suite again with
 #     BACKEND=aws.
@@ -44,6 +45,9 @@ scripts/fuzz_api.sh
 
 echo "== dashboard: unit tests, end-to-end in Chromium, bundle budget"
 (cd dashboard && npm ci --no-audit --no-fund && npm test && npm run e2e && npm run size)
+
+echo "== browser SDK: unit tests (hashing vs GrowthBook), size budget, end-to-end in Chromium"
+(cd sdk/js && npm ci --no-audit --no-fund && npm test && npm run build && npm run size && npm run e2e)
 
 # A fresh moto whose every table holds a transaction's items while it
 # commits (DynamoDB's TransactionConflict), so that the stacks' own tables,

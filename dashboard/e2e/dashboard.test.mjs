@@ -638,6 +638,11 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     const newKey = await page.inputValue('[data-testid=new-key]');
     assert.ok(newKey.length >= 20 && newKey !== DEMO_KEY, `a new key: ${newKey}`);
     await page.locator('[data-testid=toast]', { hasText: 'Created the ingest key “Web shop”.' }).waitFor();
+    assert.equal(
+      (await page.locator('[data-testid=key-snippet]').innerText()).trim(),
+      `<script src="${stack.baseUrl}/sdk.js" data-key="${newKey}" defer></script>`,
+      'the snippet a site pastes',
+    );
     const storage = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
     assert.ok(!storage.includes(newKey), 'the new key is not stored in the browser');
     assert.equal(await page.evaluate(() => localStorage.getItem('campaign-analytics.apiKey')), DEMO_KEY, 'still signed in with the demo key');

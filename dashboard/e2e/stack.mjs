@@ -24,9 +24,10 @@ export async function findBinary(waitMs = 5 * 60_000) {
   return bin;
 }
 
-/** Runs campaign-local on a free port with a fresh data dir; resolves once it prints its address. */
-export async function startStack() {
-  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dashboard/dist is missing: run `npm run build` first');
+/** Runs campaign-local on a free port with a fresh data dir; resolves once it prints its address.
+ * `dashboard: false` for tests of the API alone (the SDK's); `env` adds to its environment. */
+export async function startStack({ dashboard = true, env: extra = {} } = {}) {
+  if (dashboard && !existsSync(join(DIST, 'index.html'))) throw new Error('dashboard/dist is missing: run `npm run build` first');
   const bin = await findBinary();
   const dataDir = mkdtempSync(join(tmpdir(), 'campaign-e2e-data-'));
   const env = {
@@ -43,6 +44,7 @@ export async function startStack() {
     THROTTLE_EXPERIMENTS_RPS: '100000',
     THROTTLE_EXPERIMENTS_BURST: '100000',
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    ...extra,
   };
   const child = spawn(bin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -77,8 +79,9 @@ export async function startStack() {
   return { baseUrl, stop, stderr: () => stderr };
 }
 
-/** Headless Chromium from Debian with a fresh profile. */
-export async function startBrowser() {
+/** Headless Chromium from Debian with a fresh profile; `userAgent` replaces its own
+ * (which says HeadlessChrome, a crawler to the ingest routes' bot filter). */
+export async function startBrowser({ userAgent } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'campaign-e2e-chrome-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -96,6 +99,7 @@ export async function startBrowser() {
     viewport: { width: 1280, height: 860 },
     acceptDownloads: true,
     colorScheme: 'light',
+    ...(userAgent ? { userAgent } : {}),
   });
   const close = async () => {
     await context.close().catch(() => {});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyKeyDraft, mapKeyFieldErrors, normalizeOrigin, splitOrigins, toCreateKey, validateKeyDraft } from '../src/lib/keys';
+import { emptyKeyDraft, mapKeyFieldErrors, normalizeOrigin, sdkSnippet, splitOrigins, toCreateKey, validateKeyDraft } from '../src/lib/keys';
 
 describe('key form logic', () => {
   it('splits origins by line or comma and normalises them as the API does', () => {
@@ -48,5 +48,16 @@ describe('key form logic', () => {
       origins: 'https://bad.example/x must be an origin like https://shop.example (no path, no *). Allowed origins: only ingest keys are used from web pages.',
     });
     expect(other).toEqual([{ field: 'somethingElse', message: 'is odd' }]);
+  });
+});
+
+describe('the SDK snippet', () => {
+  it('loads /sdk.js from the API host (else the page) with the key', () => {
+    expect(sdkSnippet('https://api.example/', 'pk_1', 'https://dash.example')).toBe(
+      '<script src="https://api.example/sdk.js" data-key="pk_1" defer></script>',
+    );
+    expect(sdkSnippet('', 'pk_"2', 'http://127.0.0.1:3000')).toBe(
+      '<script src="http://127.0.0.1:3000/sdk.js" data-key="pk_&quot;2" defer></script>',
+    );
   });
 });

@@ -22,6 +22,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `DASHBOARD_DIR`, default `dashboard/dist`.
     pub dashboard_dir: PathBuf,
+    /// `SDK_DIR`, default `sdk/js/dist`: where the browser SDK's script-tag
+    /// build (`sdk.js`) is, served at `/sdk.js`.
+    pub sdk_dir: PathBuf,
     /// `SEED_DEMO` (default true): seed the demo tenant into an empty data dir.
     pub seed_demo: bool,
     pub limits: Limits,
@@ -71,6 +74,7 @@ impl Config {
             data_dir: PathBuf::from(env_var("DATA_DIR").unwrap_or_else(|| "./.data".into())),
             admin_token: env_var("ADMIN_TOKEN"),
             dashboard_dir: PathBuf::from(env_var("DASHBOARD_DIR").unwrap_or_else(|| "dashboard/dist".into())),
+            sdk_dir: PathBuf::from(env_var("SDK_DIR").unwrap_or_else(|| "sdk/js/dist".into())),
             seed_demo: flag("SEED_DEMO", true)?,
             bootstrap: flag("BOOTSTRAP", false)?,
             backend: Backend::from_env().map_err(|e| ConfigError(e.to_string()))?,

@@ -1,6 +1,6 @@
 //! The listener: `/api/*` goes to the shared handlers (after throttling and
-//! the body limit, as API Gateway would apply them); everything else is the
-//! dashboard's static files.
+//! the body limit, as API Gateway would apply them); `/sdk.js` is the
+//! browser SDK's script; everything else is the dashboard's static files.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +27,12 @@ struct AppState {
     throttle: Arc<Throttle>,
     dashboard: ServeDir<ServeFile>,
     dashboard_built: bool,
+    /// The SDK's script-tag build, if built.
+    sdk: Option<ServeFile>,
 }
+
+/// Where a site's `<script src>` loads the browser SDK from.
+pub const SDK_PATH: &str = "/sdk.js";
 
 pub fn router(ctx: Arc<AppContext>, throttle: Arc<Throttle>, config: &Config) -> Router {
     let dashboard_dir = &config.dashboard_dir;
@@ -36,6 +41,7 @@ pub fn router(ctx: Arc<AppContext>, throttle: Arc<Throttle>, config: &Config) ->
         throttle,
         dashboard: ServeDir::new(dashboard_dir).fallback(ServeFile::new(dashboard_dir.join("index.html"))),
         dashboard_built: Path::new(dashboard_dir).join("index.html").exists(),
+        sdk: Some(config.sdk_dir.join("sdk.js")).filter(|file| file.exists()).map(ServeFile::new),
     });
     let janitor = Arc::downgrade(&state);
     tokio::spawn(async move {
@@ -57,6 +63,9 @@ fn to_axum(response: api::Response) -> Response {
 
 async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let path = request.uri().path();
+    if path == SDK_PATH {
+        return sdk_script(&state, request).await;
+    }
     if api::api_segments(path).is_none() {
         return dashboard(&state, request).await;
     }
@@ -108,6 +117,30 @@ fn too_large() -> api::Response {
     let mut response = ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
     response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
     response
+}
+
+/// The SDK for any site's page (a public script: any origin may load it),
+/// cached for five minutes, so a fix reaches pages soon.
+async fn sdk_script(state: &AppState, request: Request) -> Response {
+    let Some(sdk) = &state.sdk else {
+        let mut missing =
+            ApiError::not_found("the browser SDK has not been built: run `make run` (or `make sdk`)")
+                .into_response();
+        missing
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+        return to_axum(missing);
+    };
+    match sdk.clone().oneshot(request).await {
+        Ok(response) => {
+            let mut response = response.map(Body::new);
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+            response
+        }
+        Err(err) => match err {},
+    }
 }
 
 async fn dashboard(state: &AppState, request: Request) -> Response {

@@ -89,3 +89,10 @@ function sentence(subject: string, message: string): string {
   const s = /^(must|is|are|may|cannot)\b/.test(message) ? `${subject} ${message}` : `${subject}: ${message}`;
   return /[.!?]$/.test(s) ? s : s + '.';
 }
+
+/** The tag a site pastes to send events with a publishable key: the SDK the API's host serves at /sdk.js. */
+export function sdkSnippet(apiBaseUrl: string, key: string, pageOrigin: string): string {
+  const host = (apiBaseUrl || pageOrigin).replace(/\/+$/, '');
+  const attr = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+  return `<script src="${attr(host)}/sdk.js" data-key="${attr(key)}" defer></script>`;
+}

@@ -8,7 +8,7 @@ import { useToast } from '../components/Toasts';
 import { useApp } from '../context';
 import { DASH, formatDateTime, formatDay } from '../lib/format';
 import {
-  emptyKeyDraft, mapKeyFieldErrors, MAX_KEY_LABEL, SCOPE_INFO, toCreateKey, validateKeyDraft,
+  emptyKeyDraft, mapKeyFieldErrors, MAX_KEY_LABEL, SCOPE_INFO, sdkSnippet, toCreateKey, validateKeyDraft,
   type KeyDraft, type KeyField,
 } from '../lib/keys';
 import { useAsync } from '../lib/useAsync';
@@ -231,6 +231,25 @@ function NewKeyPanel({ created, onDone }: { created: CreatedKey; onDone(): void 
       <p class="muted small" role="status" aria-live="polite" data-testid="copy-note">
         {copyNote}
       </p>
+      {created.scope === 'ingest' && <SnippetHint created={created} />}
+    </div>
+  );
+}
+
+/** For a publishable key: the script tag that sends a site's events with it. */
+function SnippetHint({ created }: { created: CreatedKey }) {
+  const { apiBaseUrl } = useApp();
+  const snippet = sdkSnippet(apiBaseUrl, created.key, location.origin);
+  return (
+    <div class="key-snippet">
+      <p>
+        Paste this into every page of the site (in <code>&lt;head&gt;</code>): it sends page views with their campaign, and{' '}
+        <code>campaignAnalytics.click()</code>, <code>.convert({'{'}value{'}'})</code> and <code>.assign(experiment)</code> from
+        your scripts. The site's origin must be among the key's allowed origins.
+      </p>
+      <pre data-testid="key-snippet">
+        <code>{snippet}</code>
+      </pre>
     </div>
   );
 }
