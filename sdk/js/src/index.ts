@@ -121,6 +121,36 @@ export class Client {
     }
   }
 
+  private forget(name: string): void {
+    delete this.memory[name];
+    try {
+      this.storage?.removeItem(PREFIX + name);
+    } catch {
+      // Nothing stored to forget.
+    }
+  }
+
+  /** The visitor declined: nothing is sent from now on, on any page of the
+   * site, and what waits is dropped, until `optIn`. */
+  optOut(): void {
+    this.set('optout', '1');
+    this.queue.clear();
+  }
+
+  optIn(): void {
+    this.forget('optout');
+  }
+
+  optedOut(): boolean {
+    return this.get('optout') === '1';
+  }
+
+  /** Someone else from now on (a sign-out): a new anonymous id, no user,
+   * no experiment tag. */
+  reset(): void {
+    for (const name of ['user', 'anon', 'exp', 'exposed']) this.forget(name);
+  }
+
   /** The identified user, else an anonymous id kept in localStorage. */
   userId(): string {
     let id = this.get('user') ?? this.get('anon');
@@ -138,6 +168,7 @@ export class Client {
 
   /** Queues an event; events carry the experiment of the latest `assign` unless their properties name one. */
   track(eventType: string, properties: Properties = {}): void {
+    if (this.optedOut()) return;
     const tags: Properties = {};
     const current = this.get('exp');
     if (current && properties.experimentId === undefined) {
@@ -276,3 +307,6 @@ export const track = (eventType: string, properties?: Properties) => started().t
 export const identify = (userId: string) => started().identify(userId);
 export const assign = (experiment: Experiment) => started().assign(experiment);
 export const flush = () => started().flush();
+export const optOut = () => started().optOut();
+export const optIn = () => started().optIn();
+export const reset = () => started().reset();

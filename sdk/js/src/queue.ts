@@ -81,6 +81,11 @@ export class Queue {
     }
   }
 
+  /** Forgets every waiting event (an opt-out). */
+  clear(): void {
+    this.save([]);
+  }
+
   add(event: QueuedEvent): void {
     const events = this.pending();
     events.push(event);

@@ -70,6 +70,33 @@ describe('client', () => {
     ]);
   });
 
+  it('sends nothing once the visitor opts out, on any page, until they opt in', async () => {
+    const client = new Client({ apiKey: 'k', autoPageviews: false });
+    client.click({ n: 1 });
+    client.optOut();
+    client.click({ n: 2 });
+    const nextPage = new Client({ apiKey: 'k', autoPageviews: false });
+    nextPage.click({ n: 3 });
+    await nextPage.flush();
+    expect(events()).toEqual([]);
+    nextPage.optIn();
+    nextPage.click({ n: 4 });
+    await nextPage.flush();
+    expect(events().map((e) => e.properties.n)).toEqual([4]);
+  });
+
+  it('reset forgets the user, the anonymous id and the experiment', async () => {
+    const client = new Client({ apiKey: 'k', autoPageviews: false });
+    const first = client.userId();
+    client.identify('user-1');
+    client.assign({ id: 'exp', variants: ['a', 'b'] });
+    client.reset();
+    client.click();
+    await client.flush();
+    const last = events().at(-1)!;
+    expect([last.userId === first, last.userId === 'user-1', last.properties.experimentId]).toEqual([false, false, undefined]);
+  });
+
   it('counts a history navigation as a page view', async () => {
     const client = new Client({ apiKey: 'k' });
     history.pushState(null, '', '/pricing');
