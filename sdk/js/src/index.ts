@@ -66,12 +66,29 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** What an answer's status means for the batch it answered. */
-export function resultOf(status: number, retryAfter: string | null): SendResult {
+/** What an answer means for the batch it answered; `body` is the answer's
+ * JSON, whose `details` name the invalid events of a 400. */
+export function resultOf(status: number, retryAfter: string | null, body?: unknown): SendResult {
   if (status >= 200 && status < 300) return { kind: 'ok' };
   if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', retryAfterMs: retryAfterMs(retryAfter) };
+  const details = (body as { details?: Array<{ index?: unknown }> } | undefined)?.details;
+  const indexes = Array.isArray(details)
+    ? details.map((d) => d?.index).filter((i): i is number => typeof i === 'number')
+    : [];
+  if (status === 400 && indexes.length > 0) {
+    warn(`events refused: ${JSON.stringify(details)}`);
+    return { kind: 'invalid', indexes };
+  }
+  warn(`events refused with ${status}`);
   return { kind: 'drop', status };
 }
+
+function warn(message: string): void {
+  if (typeof console !== 'undefined') console.warn(`campaign-analytics: ${message}`);
+}
+
+/** The event types the API takes. */
+export const EVENT_TYPES = ['PAGE_VIEW', 'CLICK', 'CONVERSION', 'EXPOSURE'];
 
 export class Client {
   private readonly storage = storageOrNull();
@@ -169,6 +186,10 @@ export class Client {
   /** Queues an event; events carry the experiment of the latest `assign` unless their properties name one. */
   track(eventType: string, properties: Properties = {}): void {
     if (this.optedOut()) return;
+    if (!EVENT_TYPES.includes(eventType)) {
+      warn(`${JSON.stringify(eventType)} is not an event type (${EVENT_TYPES.join(', ')}): not sent`);
+      return;
+    }
     const tags: Properties = {};
     const current = this.get('exp');
     if (current && properties.experimentId === undefined) {
@@ -246,7 +267,8 @@ export class Client {
       credentials: 'omit',
       keepalive: body.length < 60_000,
     });
-    return resultOf(response.status, response.headers.get('Retry-After'));
+    const answer = response.status === 400 ? await response.json().catch(() => undefined) : undefined;
+    return resultOf(response.status, response.headers.get('Retry-After'), answer);
   }
 
   private beacon(events: QueuedEvent[]): boolean {

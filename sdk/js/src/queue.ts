@@ -15,7 +15,13 @@ export interface QueuedEvent {
 
 /** What a send came to: delivered, worth retrying (after `retryAfterMs` if
  * the server said), or refused for good (a bad key or origin, bad events). */
-export type SendResult = { kind: 'ok' } | { kind: 'retry'; retryAfterMs?: number } | { kind: 'drop'; status: number };
+export type SendResult =
+  | { kind: 'ok' }
+  | { kind: 'retry'; retryAfterMs?: number }
+  | { kind: 'drop'; status: number }
+  /** A batch refused for some of its events (the API accepts all or none):
+   * those go, the rest are sent again. */
+  | { kind: 'invalid'; indexes: number[] };
 
 export interface QueueOptions {
   storage: Storage | null;
@@ -131,8 +137,11 @@ export class Queue {
         }
         this.failures = 0;
         this.pausedUntil = 0;
-        // Delivered, or refused for good (retrying would fail the same way).
-        const done = new Set(batch.map((e) => e.eventId));
+        // Delivered, or refused for good (retrying would fail the same way);
+        // or some events refused, which go while the rest wait for the next send.
+        const gone = result.kind === 'invalid' ? batch.filter((_, i) => result.indexes.includes(i)) : batch;
+        if (gone.length === 0) return;
+        const done = new Set(gone.map((e) => e.eventId));
         this.save(this.pending().filter((e) => !done.has(e.eventId)));
       }
     } finally {

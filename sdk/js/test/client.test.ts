@@ -85,6 +85,17 @@ describe('client', () => {
     expect(events().map((e) => e.properties.n)).toEqual([4]);
   });
 
+  it('refuses an event type the API does not take, before it can spoil a batch', async () => {
+    const client = new Client({ apiKey: 'k', autoPageviews: false });
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    client.track('SIGNUP');
+    client.track('CLICK');
+    await client.flush();
+    expect(events().map((e) => e.eventType)).toEqual(['CLICK']);
+    expect(warned).toHaveBeenCalledOnce();
+    warned.mockRestore();
+  });
+
   it('reset forgets the user, the anonymous id and the experiment', async () => {
     const client = new Client({ apiKey: 'k', autoPageviews: false });
     const first = client.userId();

@@ -122,6 +122,15 @@ describe('queue', () => {
     expect(queue.pending()).toEqual([]);
   });
 
+  it('drops only the events a 400 names, and sends the rest again', async () => {
+    counter = 0;
+    const { queue, sent } = harness([{ kind: 'invalid', indexes: [1] }]);
+    for (let i = 0; i < 3; i++) queue.add(event());
+    await settle();
+    expect(sent).toEqual([['e1', 'e2', 'e3'], ['e1', 'e3']]);
+    expect(queue.pending()).toEqual([]);
+  });
+
   it('survives the page: a new queue on the same storage sends what the last one left', async () => {
     counter = 0;
     const storage = new MemoryStorage();
@@ -164,6 +173,8 @@ describe('answers', () => {
     expect(resultOf(503, null)).toEqual({ kind: 'retry', retryAfterMs: undefined });
     expect(resultOf(408, null).kind).toBe('retry');
     expect(resultOf(400, null)).toEqual({ kind: 'drop', status: 400 });
+    const refused = { error: 'validation_failed', details: [{ index: 2, field: 'events[2].userId', message: 'x' }] };
+    expect(resultOf(400, null, refused)).toEqual({ kind: 'invalid', indexes: [2] });
     expect(resultOf(403, null).kind).toBe('drop');
     const now = Date.parse('2026-12-01T00:00:00Z');
     expect(retryAfterMs('Tue, 01 Dec 2026 00:00:05 GMT', now)).toBe(5000);
