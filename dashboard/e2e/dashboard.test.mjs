@@ -610,6 +610,15 @@ describe('dashboard', { timeout: 15 * 60_000 }, () => {
     assert.match(lines[0], /,/);
     assert.ok(lines.slice(1).some((l) => l.includes('control')));
     assert.ok(lines.slice(1).some((l) => l.includes('green-button')));
+
+    // The metrics table as CSV: the API's, a row per metric × variant.
+    const [metrics] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=metrics-csv]')]);
+    assert.match(metrics.suggestedFilename(), /-metrics\.csv$/);
+    const downloaded = readFileSync(await metrics.path(), 'utf8').trim();
+    const fromApi = (await api('GET', `/api/experiments/${seededId}/results?format=csv&table=metrics`)).text.trim();
+    assert.equal(downloaded, fromApi);
+    const metricCount = (await api('GET', `/api/experiments/${seededId}/results`)).json.metrics.length;
+    assert.equal(downloaded.split(/\r?\n/).length, 1 + metricCount * 2, downloaded);
     assertNoConsoleErrors(since);
   });
 

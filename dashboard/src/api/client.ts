@@ -239,8 +239,10 @@ export class ApiClient {
     return this.json<Results>('GET', `/api/experiments/${encodeURIComponent(id)}/results`, q).then((r) => r.data);
   }
 
-  async resultsCsv(id: string, q: ResultsQuery = {}): Promise<string> {
-    const { text } = await this.raw('GET', `/api/experiments/${encodeURIComponent(id)}/results`, { ...q, format: 'csv' }, undefined, 'text/csv');
+  /** The results as CSV: a row per variant (the goal), or per metric × variant with `table: 'metrics'`. */
+  async resultsCsv(id: string, q: ResultsQuery = {}, table: 'variants' | 'metrics' = 'variants'): Promise<string> {
+    const params = { ...q, format: 'csv', ...(table === 'metrics' ? { table } : {}) };
+    const { text } = await this.raw('GET', `/api/experiments/${encodeURIComponent(id)}/results`, params, undefined, 'text/csv');
     return text;
   }
 

@@ -113,6 +113,12 @@ export function ExperimentPage({ id }: { id: string }) {
 
   const downloadCsv = () =>
     download(() => api.resultsCsv(experiment.id, query), `${slug(experiment.name)}-results.csv`, 'Results downloaded as CSV.');
+  const downloadMetricsCsv = () =>
+    download(
+      () => api.resultsCsv(experiment.id, query, 'metrics'),
+      `${slug(experiment.name)}-metrics.csv`,
+      'Every metric × variant downloaded as CSV.',
+    );
 
   return (
     <section class="page">
@@ -141,6 +147,9 @@ export function ExperimentPage({ id }: { id: string }) {
           </a>
           <button type="button" class="button" onClick={downloadCsv} disabled={downloading} data-testid="download-csv">
             {downloading ? 'Preparing…' : 'Download CSV'}
+          </button>
+          <button type="button" class="button" onClick={downloadMetricsCsv} disabled={downloading} data-testid="metrics-csv" title="A row per metric × variant">
+            Metrics CSV
           </button>
         </div>
       </div>
