@@ -48,20 +48,25 @@ pub const QUERY_KEY_PARAM: &str = "key";
 /// publishable key as `?key=` or as the body's `apiKey`; the latter needs
 /// the body parsed first. The body's `Content-Type` is not checked: JSON
 /// sent as `text/plain` is what such a browser sends.
-async fn caller_and_body(ctx: &AppContext, request: &Request) -> Result<(Caller, Value), ApiError> {
+/// A body that does not parse is the caller's error to read: it is
+/// answered with the caller's CORS grant (see [`granted`]).
+async fn caller_and_body(
+    ctx: &AppContext,
+    request: &Request,
+) -> Result<(Caller, Result<Value, ApiError>), ApiError> {
     if request.headers().contains_key(API_KEY_HEADER) {
         let caller = authenticate(ctx, request).await?;
-        return Ok((caller, json_body(request)?));
+        return Ok((caller, json_body(request)));
     }
     if let Some(key) = query_params(request)?.get(QUERY_KEY_PARAM) {
         let caller = authenticate_key(ctx, request, Some((key, KeyCarrier::UrlOrBody))).await?;
-        return Ok((caller, json_body(request)?));
+        return Ok((caller, json_body(request)));
     }
     // Nothing a client could have put a key in is readable: no key.
     let Ok(body) = json_body(request) else { return Err(missing_key(ctx, request)) };
     let key = body.get(BODY_KEY_FIELD).and_then(Value::as_str);
     let caller = authenticate_key(ctx, request, key.map(|key| (key, KeyCarrier::UrlOrBody))).await?;
-    Ok((caller, body))
+    Ok((caller, Ok(body)))
 }
 
 /// Whether this request's events are a known crawler's, to be dropped
@@ -191,7 +196,13 @@ fn granted(caller: &Caller, result: ApiResult) -> super::Response {
     response
 }
 
-async fn ingest_one(ctx: &AppContext, caller: &Caller, request: &Request, body: Value) -> ApiResult {
+async fn ingest_one(
+    ctx: &AppContext,
+    caller: &Caller,
+    request: &Request,
+    body: Result<Value, ApiError>,
+) -> ApiResult {
+    let body = body?;
     let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
         Ok(idempotent) => idempotent,
         Err(replayed) => return Ok(replayed),
@@ -236,7 +247,13 @@ struct IndexedError {
     message: String,
 }
 
-async fn ingest_batch(ctx: &AppContext, caller: &Caller, request: &Request, body: Value) -> ApiResult {
+async fn ingest_batch(
+    ctx: &AppContext,
+    caller: &Caller,
+    request: &Request,
+    body: Result<Value, ApiError>,
+) -> ApiResult {
+    let body = body?;
     let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
         Ok(idempotent) => idempotent,
         Err(replayed) => return Ok(replayed),
