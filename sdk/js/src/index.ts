@@ -123,7 +123,8 @@ export class Client {
 
   private get(name: string): string | null {
     try {
-      return this.storage ? this.storage.getItem(PREFIX + name) : (this.memory[name] ?? null);
+      // What could not be stored (a full storage) lives on in memory.
+      return this.storage?.getItem(PREFIX + name) ?? this.memory[name] ?? null;
     } catch {
       return this.memory[name] ?? null;
     }

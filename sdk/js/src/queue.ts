@@ -48,6 +48,8 @@ export const BEACON_BYTES = 60_000;
 
 export class Queue {
   private memory: QueuedEvent[] = [];
+  /** Set once a save failed (a full or forbidden storage): the memory copy is the queue from then on. */
+  private storageFailed = false;
   private timer: unknown = null;
   private sending = false;
   private failures = 0;
@@ -66,7 +68,7 @@ export class Queue {
   /** Every waiting event, oldest first (another tab's too: they share the storage). */
   pending(): QueuedEvent[] {
     const { storage, storageKey } = this.options;
-    if (!storage) return this.memory;
+    if (!storage || this.storageFailed) return this.memory;
     try {
       const parsed = JSON.parse(storage.getItem(storageKey) ?? '[]');
       return Array.isArray(parsed) ? parsed : [];
@@ -84,6 +86,7 @@ export class Queue {
       storage.setItem(storageKey, JSON.stringify(kept));
     } catch {
       // Full or forbidden (private mode): the memory copy carries on.
+      this.storageFailed = true;
     }
   }
 

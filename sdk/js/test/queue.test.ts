@@ -143,6 +143,22 @@ describe('queue', () => {
     expect(next.queue.pending()).toEqual([]);
   });
 
+  it('carries on in memory when the storage is full', async () => {
+    counter = 0;
+    const full = new MemoryStorage();
+    full.setItem('q', '[]');
+    full.setItem = () => {
+      throw new Error('QuotaExceededError');
+    };
+    const { queue, sent } = harness([], { storage: full, maxBatch: 2 });
+    queue.add(event());
+    expect(queue.pending().map((e) => e.eventId)).toEqual(['e1']);
+    queue.add(event());
+    await settle();
+    expect(sent).toEqual([['e1', 'e2']]);
+    expect(queue.pending()).toEqual([]);
+  });
+
   it('keeps at most maxQueued events, dropping the oldest', () => {
     counter = 0;
     const { queue } = harness([], { maxBatch: 100, maxQueued: 3 });
