@@ -196,18 +196,41 @@ fn granted(caller: &Caller, result: ApiResult) -> super::Response {
     response
 }
 
+/// What both ingest routes go on from once the caller is known.
+struct Started {
+    body: Value,
+    idempotent: Option<Idempotent>,
+    accepted: AcceptedTimes,
+}
+
+/// The parsed body, the request's idempotency key and the timestamps
+/// accepted from this client; or (`Err` inside) the first answer to a
+/// repeated idempotency key, to send as it was.
+async fn start(
+    ctx: &AppContext,
+    caller: &Caller,
+    request: &Request,
+    body: Result<Value, ApiError>,
+) -> Result<Result<Started, super::Response>, ApiError> {
+    let body = body?;
+    let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
+        Ok(idempotent) => idempotent,
+        Err(replayed) => return Ok(Err(replayed)),
+    };
+    let accepted = accepted_times(ctx, &body)?;
+    Ok(Ok(Started { body, idempotent, accepted }))
+}
+
 async fn ingest_one(
     ctx: &AppContext,
     caller: &Caller,
     request: &Request,
     body: Result<Value, ApiError>,
 ) -> ApiResult {
-    let body = body?;
-    let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
-        Ok(idempotent) => idempotent,
+    let Started { body, idempotent, accepted } = match start(ctx, caller, request, body).await? {
+        Ok(started) => started,
         Err(replayed) => return Ok(replayed),
     };
-    let accepted = accepted_times(ctx, &body)?;
     let event = validate_event(&caller.tenant_id, &body, accepted, EventAt::Body)
         .and_then(|event| storable(event, EventAt::Body))
         .map_err(ApiError::validation)?;
@@ -253,12 +276,10 @@ async fn ingest_batch(
     request: &Request,
     body: Result<Value, ApiError>,
 ) -> ApiResult {
-    let body = body?;
-    let idempotent = match replay(ctx, &caller.tenant_id, request).await? {
-        Ok(idempotent) => idempotent,
+    let Started { body, idempotent, accepted } = match start(ctx, caller, request, body).await? {
+        Ok(started) => started,
         Err(replayed) => return Ok(replayed),
     };
-    let accepted = accepted_times(ctx, &body)?;
     let Some(items) = body.get("events").and_then(Value::as_array) else {
         return Err(ApiError::validation(vec![FieldError::new(
             "events",

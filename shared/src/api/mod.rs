@@ -363,7 +363,7 @@ pub async fn authenticate_key(
                 ));
             }
             let granted_origin = ingest_key_grant(&owner, function, request)?;
-            let filters_bots = owner.scope == crate::domain::tenant::KeyScope::Ingest && owner.filter_bots;
+            let filters_bots = owner.filter_bots;
             Ok(Caller { tenant_id: owner.tenant_id, scope: owner.scope, granted_origin, filters_bots })
         }
         // Made-up keys share the unauthenticated limit of their address;

@@ -16,7 +16,8 @@ pub struct KeyOwner {
     pub scope: KeyScope,
     /// Origins a web page may use an `ingest` key from.
     pub allowed_origins: Vec<String>,
-    /// Whether the events it sends from known crawlers are dropped.
+    /// Whether the events it sends from known crawlers are dropped (only
+    /// ever for an `ingest` key).
     pub filter_bots: bool,
     /// The last UTC day (`YYYY-MM-DD`) the key was recorded as used.
     pub last_used_day: Option<String>,
@@ -29,8 +30,7 @@ pub const FILTER_BOTS: &str = "filterBots";
 
 /// Whether a key's item says to drop its crawlers' events.
 fn filters_bots(item: &Item, scope: KeyScope) -> bool {
-    item.get(FILTER_BOTS).and_then(Value::as_bool).unwrap_or(scope == KeyScope::Ingest)
-        && scope == KeyScope::Ingest
+    scope == KeyScope::Ingest && item.get(FILTER_BOTS).and_then(Value::as_bool).unwrap_or(true)
 }
 
 /// The attribute of an API-key item that says when it was last used.
